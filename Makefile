@@ -1,0 +1,37 @@
+# SuperNet top-level entry points. Every target works on a fresh Debian 12 machine:
+# `make demo` and `make test` install what they need first (see scripts/install-deps.sh).
+BUILD_DIR ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build test demo fuzz bench clean format
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+build:
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps build
+	./scripts/demo.sh $(BUILD_DIR)
+
+# libFuzzer targets need clang; they build in their own tree.
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSUPERNET_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+
+bench: deps build
+	./$(BUILD_DIR)/bench/bench_attestation
+
+format:
+	find src fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) build-fuzz

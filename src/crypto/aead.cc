@@ -1,0 +1,69 @@
+#include "crypto/aead.h"
+
+#include <openssl/evp.h>
+
+#include <cassert>
+#include <cstdlib>
+#include <memory>
+
+namespace supernet::crypto {
+
+namespace {
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+}  // namespace
+
+Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
+  assert(key.size() == kAesGcmKeyBytes);
+  assert(nonce.size() == kAesGcmNonceBytes);
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  Bytes out(plaintext.size() + kAesGcmTagBytes);
+  int len = 0;
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+                                      nonce.data()) == 1;
+  ok = ok && (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(),
+                                               static_cast<int>(aad.size())) == 1);
+  ok = ok && EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(),
+                               static_cast<int>(plaintext.size())) == 1;
+  int fin = 0;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kAesGcmTagBytes,
+                                 out.data() + plaintext.size()) == 1;
+  if (!ok) std::abort();
+  return out;
+}
+
+Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ct, uint8_t* out) {
+  if (key.size() != kAesGcmKeyBytes || nonce.size() != kAesGcmNonceBytes) {
+    return make_error("aead.params", "AES-256-GCM needs a 32-byte key and a 12-byte nonce");
+  }
+  if (ct.size() < kAesGcmTagBytes) {
+    return make_error("aead.short", "ciphertext shorter than the 16-byte tag");
+  }
+  size_t body = ct.size() - kAesGcmTagBytes;
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+                                      nonce.data()) == 1;
+  ok = ok && (aad.empty() || EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(),
+                                               static_cast<int>(aad.size())) == 1);
+  ok = ok && EVP_DecryptUpdate(ctx.get(), out, &len, ct.data(), static_cast<int>(body)) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kAesGcmTagBytes,
+                                 const_cast<uint8_t*>(ct.data() + body)) == 1;
+  int fin = 0;
+  if (!ok || EVP_DecryptFinal_ex(ctx.get(), out + len, &fin) != 1) {
+    zeroize(out, body);
+    return make_error("aead.auth", "authentication tag does not verify (wrong key, AAD or data)");
+  }
+  return ok_status();
+}
+
+Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ct) {
+  SecureBytes out(ct.size() >= kAesGcmTagBytes ? ct.size() - kAesGcmTagBytes : 0);
+  SN_TRY(aes256gcm_open_into(key, nonce, aad, ct, out.data()));
+  return out;
+}
+
+}  // namespace supernet::crypto

@@ -1,0 +1,25 @@
+// AES-256-GCM authenticated encryption.
+#pragma once
+
+#include "crypto/secure.h"
+#include "util/bytes.h"
+#include "util/result.h"
+
+namespace supernet::crypto {
+
+inline constexpr size_t kAesGcmKeyBytes = 32;
+inline constexpr size_t kAesGcmNonceBytes = 12;
+inline constexpr size_t kAesGcmTagBytes = 16;
+
+// Returns ciphertext || tag. The key must be 32 bytes and the nonce 12 bytes, never reused
+// under one key.
+Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext);
+// Verifies the tag over (aad, ciphertext) before returning any plaintext.
+Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad,
+                                   ByteView ciphertext_and_tag);
+
+// Same as aes256gcm_open but writes into `out` (resized), for hot paths that reuse a buffer.
+Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag,
+                           uint8_t* out);
+
+}  // namespace supernet::crypto

@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "crypto/secure.h"
+#include "crypto/x509.h"
+
+namespace supernet::crypto {
+namespace {
+
+TEST(Hash, KnownAnswers) {
+  EXPECT_EQ(to_hex(sha256(as_bytes("abc"))),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(to_hex(sha384(as_bytes("abc"))).substr(0, 16), "cb00753f45a35e8b");
+  EXPECT_EQ(to_hex(sha512(as_bytes("abc"))).substr(0, 16), "ddaf35a193617aba");
+  Hasher h(HashAlg::kSha256);
+  h.update(as_bytes("a"));
+  h.update(as_bytes("bc"));
+  EXPECT_EQ(h.finish(), sha256(as_bytes("abc")));
+}
+
+TEST(Hash, HmacAndHkdfKnownAnswers) {
+  // RFC 4231 test case 2.
+  EXPECT_EQ(to_hex(hmac(HashAlg::kSha256, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"))),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 5869 test case 1.
+  Bytes ikm(22, 0x0b);
+  Bytes salt = from_hex("000102030405060708090a0b0c").value();
+  Bytes info = from_hex("f0f1f2f3f4f5f6f7f8f9").value();
+  auto okm = hkdf_sha256(ikm, salt, info, 42);
+  EXPECT_EQ(to_hex(okm.view()),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+TEST(Aead, RoundTripAndTamper) {
+  Bytes key = random_bytes(32), nonce = random_bytes(12);
+  Bytes ct = aes256gcm_seal(key, nonce, as_bytes("aad"), as_bytes("secret"));
+  auto pt = aes256gcm_open(key, nonce, as_bytes("aad"), ct);
+  ASSERT_TRUE(pt.ok());
+  EXPECT_EQ(to_string(pt->view()), "secret");
+  EXPECT_FALSE(aes256gcm_open(key, nonce, as_bytes("aaX"), ct).ok());
+  ct[0] ^= 1;
+  EXPECT_EQ(aes256gcm_open(key, nonce, as_bytes("aad"), ct).error().code, "aead.auth");
+  EXPECT_EQ(aes256gcm_open(key, nonce, {}, Bytes(3)).error().code, "aead.short");
+}
+
+TEST(Secure, ConstantTimeCompare) {
+  EXPECT_TRUE(ct_equal(as_bytes("abc"), as_bytes("abc")));
+  EXPECT_FALSE(ct_equal(as_bytes("abc"), as_bytes("abd")));
+  EXPECT_FALSE(ct_equal(as_bytes("abc"), as_bytes("ab")));
+}
+
+TEST(Keys, EcdsaSignVerifyBothEncodings) {
+  for (Curve c : {Curve::kP256, Curve::kP384}) {
+    auto key = PrivateKey::generate_ec(c);
+    HashAlg h = c == Curve::kP256 ? HashAlg::kSha256 : HashAlg::kSha384;
+    Bytes der = key.sign_ecdsa_der(h, as_bytes("msg"));
+    EXPECT_TRUE(key.public_key().verify_ecdsa_der(h, as_bytes("msg"), der).ok());
+    EXPECT_FALSE(key.public_key().verify_ecdsa_der(h, as_bytes("msX"), der).ok());
+    Bytes raw = key.sign_ecdsa_raw(h, as_bytes("msg"));
+    EXPECT_EQ(raw.size(), c == Curve::kP256 ? 64u : 96u);
+    EXPECT_TRUE(key.public_key().verify_ecdsa_raw(h, as_bytes("msg"), raw).ok());
+    raw[5] ^= 1;
+    EXPECT_FALSE(key.public_key().verify_ecdsa_raw(h, as_bytes("msg"), raw).ok());
+    auto again = PrivateKey::from_der(key.to_der().view());
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->public_key().spki_der(), key.public_key().spki_der());
+  }
+}
+
+TEST(Keys, EcPointRejectsOffCurve) {
+  Bytes point(65, 0);
+  point[0] = 4;
+  point[64] = 1;
+  EXPECT_FALSE(PublicKey::from_ec_point(Curve::kP256, point).ok());
+  EXPECT_FALSE(PublicKey::from_ec_point(Curve::kP256, Bytes(10)).ok());
+}
+
+TEST(Keys, Ed25519) {
+  auto kp = ed25519_generate();
+  Bytes sig = ed25519_sign(kp.secret_key, as_bytes("hello"));
+  EXPECT_TRUE(ed25519_verify(kp.public_key, as_bytes("hello"), sig));
+  sig[0] ^= 1;
+  EXPECT_FALSE(ed25519_verify(kp.public_key, as_bytes("hello"), sig));
+}
+
+TEST(X509, SelfSignedWithExtension) {
+  auto key = PrivateKey::generate_ec(Curve::kP256);
+  UnixSeconds now = now_unix();
+  auto cert = make_self_signed(key, "node-1", now - 60, now + 3600,
+                               {{"2.23.133.5.4.9", to_bytes(std::string_view("payload")), false}});
+  ASSERT_TRUE(cert.ok()) << cert.error().to_string();
+  EXPECT_EQ(cert->common_name(), "node-1");
+  EXPECT_EQ(to_string(*cert->extension("2.23.133.5.4.9")), "payload");
+  EXPECT_FALSE(cert->extension("1.2.3.4").has_value());
+  EXPECT_TRUE(cert->verify_signed_by(*cert).ok());
+  EXPECT_TRUE(cert->check_time(now).ok());
+  EXPECT_EQ(cert->check_time(now + 7200).error().code, "x509.expired");
+  auto reparsed = Certificate::from_der(cert->der());
+  ASSERT_TRUE(reparsed.ok());
+  // Pinned by its own key, the chain is just the certificate.
+  auto chain = verify_chain(*cert, {}, {cert->spki_sha256()}, now);
+  ASSERT_TRUE(chain.ok());
+  EXPECT_EQ(chain->size(), 1u);
+  EXPECT_EQ(verify_chain(*cert, {}, {Bytes(32)}, now).error().code, "chain.untrusted_root");
+}
+
+TEST(X509, GarbageIsAnError) {
+  EXPECT_FALSE(Certificate::from_der(as_bytes("not a cert")).ok());
+  EXPECT_FALSE(Certificate::all_from_pem("nothing").ok());
+  EXPECT_FALSE(Crl::from_der(as_bytes("xx")).ok());
+}
+
+}  // namespace
+}  // namespace supernet::crypto

@@ -1,0 +1,19 @@
+// Wall-clock time as whole seconds since the Unix epoch (UTC), and RFC 3339 text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace supernet {
+
+using UnixSeconds = int64_t;
+
+// Parses "2025-10-01T08:00:00Z", with optional fractional seconds and a numeric offset.
+Result<UnixSeconds> parse_rfc3339(std::string_view text);
+std::string format_rfc3339(UnixSeconds t);
+UnixSeconds now_unix();
+
+}  // namespace supernet
