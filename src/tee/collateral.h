@@ -1,0 +1,42 @@
+// Collateral: the certificates, CRLs, signed TCB data and public keys a verifier needs besides
+// the evidence itself. Loaded from files; the kind of each file is recognized from its content.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "crypto/x509.h"
+#include "util/bytes.h"
+#include "util/result.h"
+
+namespace supernet::tee {
+
+// A JSON object signed by Intel over its exact bytes (TCB info or QE identity).
+struct SignedJson {
+  std::string body;  // the exact signed text of the tcbInfo / enclaveIdentity object
+  Bytes signature;   // r || s, P-256
+  std::vector<crypto::Certificate> issuer_chain;  // may be empty: then the pool is used
+  std::string source;                             // file it came from, for messages
+};
+
+struct Collateral {
+  std::vector<crypto::Certificate> certs;
+  std::vector<crypto::Crl> crls;
+  std::vector<SignedJson> tcb_infos;
+  std::vector<SignedJson> qe_identities;
+  std::vector<crypto::PublicKey> public_keys;
+
+  // Adds one file. Unrecognized content is an error naming the file.
+  Status add_file(const std::string& path);
+  // Adds a file, or every file below a directory (unrecognized files there are skipped).
+  Status add_path(const std::string& path);
+  // Adds from bytes already in memory (tests, fuzzing).
+  Status add_bytes(ByteView data, const std::string& source);
+};
+
+// Cuts the exact text of the value of top-level `key` out of a JSON document, without
+// re-serializing it. Fails when the key is absent or the text is not balanced.
+Result<std::string> raw_json_member(std::string_view json, std::string_view key);
+
+}  // namespace supernet::tee
