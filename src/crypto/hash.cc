@@ -74,6 +74,9 @@ Bytes hmac(HashAlg alg, ByteView key, ByteView data) {
 
 SecureBytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, size_t out_len) {
   SecureBytes out(out_len);
+  // RFC 5869: an absent salt is a string of HashLen zeros (OpenSSL rejects a null pointer).
+  static const uint8_t kZeroSalt[32] = {0};
+  if (salt.empty()) salt = ByteView(kZeroSalt, sizeof kZeroSalt);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr);
   bool ok = ctx != nullptr && EVP_PKEY_derive_init(ctx) == 1 &&
             EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&

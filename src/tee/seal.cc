@@ -1,0 +1,65 @@
+#include "tee/seal.h"
+
+#include <cstring>
+
+#include "crypto/aead.h"
+
+namespace supernet::tee {
+
+static constexpr char kMagic[6] = {'S', 'N', 'S', 'E', 'A', 'L'};
+static constexpr uint8_t kVersion = 1;
+
+static Bytes header(Kind kind) {
+  Bytes h(kMagic, kMagic + 6);
+  h.push_back(kVersion);
+  h.push_back(static_cast<uint8_t>(kind));
+  return h;
+}
+
+static Bytes aad_of(ByteView hdr, std::string_view label) {
+  Bytes aad(hdr.begin(), hdr.end());
+  uint8_t len[4];
+  store_be32(len, static_cast<uint32_t>(label.size()));
+  aad.insert(aad.end(), len, len + 4);
+  aad.insert(aad.end(), label.begin(), label.end());
+  return aad;
+}
+
+Result<Bytes> seal_with_key(ByteView key, Kind kind, std::string_view label, ByteView plaintext) {
+  if (label.size() > kSealLabelBytesMax) return make_error("seal.label", "label longer than 256 bytes");
+  Bytes hdr = header(kind);
+  Bytes nonce = crypto::random_bytes(crypto::kAesGcmNonceBytes);
+  Bytes ct = crypto::aes256gcm_seal(key, nonce, aad_of(hdr, label), plaintext);
+  return concat({hdr, nonce, ct});
+}
+
+Result<crypto::SecureBytes> unseal_with_key(ByteView key, Kind kind, std::string_view label, ByteView blob) {
+  if (blob.size() < kSealOverheadBytes || std::memcmp(blob.data(), kMagic, 6) != 0) {
+    return make_error("seal.format", "not a sealed blob (bad magic or shorter than " + std::to_string(kSealOverheadBytes) + " bytes)");
+  }
+  if (blob[6] != kVersion) return make_error("seal.version", "sealed blob version " + std::to_string(blob[6]) + " is not supported");
+  if (blob[7] != static_cast<uint8_t>(kind)) {
+    return make_error("seal.platform", std::string("blob was sealed on another platform kind, this is ") + kind_name(kind));
+  }
+  ByteView hdr = blob.subspan(0, kSealHeaderBytes);
+  ByteView nonce = blob.subspan(kSealHeaderBytes, crypto::kAesGcmNonceBytes);
+  ByteView ct = blob.subspan(kSealHeaderBytes + crypto::kAesGcmNonceBytes);
+  auto pt = crypto::aes256gcm_open(key, nonce, aad_of(hdr, label), ct);
+  if (!pt.ok()) {
+    return make_error("seal.auth", "cannot unseal '" + std::string(label) +
+                                       "': wrong label, a key of another measurement or platform, or a modified blob");
+  }
+  return std::move(pt).value();
+}
+
+Result<Bytes> seal(Platform& platform, std::string_view label, ByteView plaintext) {
+  SN_ASSIGN(crypto::SecureBytes key, platform.sealing_key());
+  return seal_with_key(key.view(), platform.kind(), label, plaintext);
+}
+
+Result<crypto::SecureBytes> unseal(Platform& platform, std::string_view label, ByteView blob) {
+  SN_ASSIGN(crypto::SecureBytes key, platform.sealing_key());
+  return unseal_with_key(key.view(), platform.kind(), label, blob);
+}
+
+}  // namespace supernet::tee
