@@ -1,0 +1,334 @@
+#include "net/ratls.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "cbor/cbor.h"
+#include "crypto/hash.h"
+#include "tee/evidence.h"
+#include "tee/seal.h"
+#include "util/file.h"
+#include "util/log.h"
+
+namespace supernet::net {
+
+using crypto::Certificate;
+
+static constexpr const char* kExporterLabel = "EXPORTER-supernet-ratls-freshness";
+static constexpr const char* kSealLabel = "ratls-identity-key";
+
+static Bytes domain_hash(std::string_view domain, std::initializer_list<ByteView> parts) {
+  Bytes msg = to_bytes(domain);
+  msg.push_back(0);
+  for (auto p : parts) msg.insert(msg.end(), p.begin(), p.end());
+  return crypto::sha512(msg);
+}
+
+Bytes cert_binding(ByteView spki) { return domain_hash("supernet-ratls-cert-v1", {spki}); }
+
+Bytes fresh_binding(ByteView exporter, ByteView spki) {
+  Bytes spki_hash = crypto::sha256(spki);
+  return domain_hash("supernet-ratls-fresh-v1", {exporter, spki_hash});
+}
+
+static std::string media_type(tee::Kind k) { return std::string("application/vnd.supernet.evidence.") + tee::kind_name(k); }
+
+Result<Certificate> make_certificate_with_evidence(const crypto::PrivateKey& key, const std::string& cn, ByteView evidence) {
+  SN_ASSIGN(tee::Kind kind, tee::detect_kind(evidence));
+  Bytes cmw = cbor::encode(cbor::Value::array({cbor::Value::text(media_type(kind)), cbor::Value::bytes(evidence)}));
+  UnixSeconds now = now_unix();
+  return crypto::make_self_signed(key, cn, now - 300, now + 30 * 86400, {{kEvidenceExtensionOid, cmw, false}});
+}
+
+Result<Certificate> make_attested_certificate(tee::Platform& platform, const crypto::PrivateKey& key,
+                                              const std::string& cn, int64_t validity_seconds) {
+  SN_ASSIGN(Bytes evidence, platform.evidence(cert_binding(key.public_key().spki_der())));
+  SN_ASSIGN(tee::Kind kind, tee::detect_kind(evidence));
+  Bytes cmw = cbor::encode(cbor::Value::array({cbor::Value::text(media_type(kind)), cbor::Value::bytes(evidence)}));
+  UnixSeconds now = now_unix();
+  return crypto::make_self_signed(key, cn, now - 300, now + validity_seconds, {{kEvidenceExtensionOid, cmw, false}});
+}
+
+Result<Identity> make_identity(tee::Platform& platform, const std::string& cn, int64_t validity_seconds) {
+  Identity id;
+  id.key = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, validity_seconds));
+  return id;
+}
+
+Result<Identity> load_or_create_identity(tee::Platform& platform, const std::string& dir, const std::string& cn) {
+  std::string key_path = dir + "/identity.key.sealed";
+  std::string cert_path = dir + "/identity.crt.der";
+  std::error_code ec;
+  Identity id;
+  if (std::filesystem::exists(key_path, ec)) {
+    SN_ASSIGN(Bytes sealed, read_file(key_path));
+    SN_ASSIGN(crypto::SecureBytes der, tee::unseal(platform, kSealLabel, sealed));
+    SN_ASSIGN(id.key, crypto::PrivateKey::from_der(der.view()));
+  } else {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return make_error("io.dir", "cannot create '" + dir + "': " + ec.message());
+    id.key = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+    crypto::SecureBytes der = id.key.to_der();
+    SN_ASSIGN(Bytes sealed, tee::seal(platform, kSealLabel, der.view()));
+    SN_TRY(write_file_atomic(key_path, sealed, 0600));
+  }
+  // The key persists; its certificate is re-attested at every load so its evidence is fresh.
+  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, kCertificateValiditySeconds));
+  SN_TRY(write_file_atomic(cert_path, id.cert.der(), 0644));
+  return id;
+}
+
+Result<tee::Claims> verify_peer_certificate(const Certificate& cert, const tee::Policy& policy,
+                                            const tee::Collateral& collateral, UnixSeconds now) {
+  SN_TRY(cert.check_time(now));
+  SN_TRY(cert.verify_signed_by(cert));
+  auto ext = cert.extension(kEvidenceExtensionOid);
+  if (!ext) return make_error("ratls.no_evidence", "peer certificate carries no evidence extension " + std::string(kEvidenceExtensionOid));
+  SN_ASSIGN(cbor::Value cmw, cbor::decode(*ext));
+  if (cmw.type() != cbor::Type::kArray || cmw.as_array().size() != 2 || cmw.as_array()[1].type() != cbor::Type::kBytes) {
+    return make_error("ratls.evidence_format", "evidence extension is not a [media type, bytes] wrapper");
+  }
+  const Bytes& evidence = cmw.as_array()[1].as_bytes();
+  SN_ASSIGN(tee::Claims claims, tee::verify_evidence(evidence, collateral, now));
+  Bytes expected = cert_binding(cert.public_key().spki_der());
+  tee::Appraisal a = tee::appraise(policy, claims, now, ByteView(expected));
+  if (!a.pass()) {
+    std::string why;
+    for (const auto& f : a.failures) why += (why.empty() ? "" : "; ") + f;
+    return make_error("ratls.appraisal", why);
+  }
+  return claims;
+}
+
+namespace {
+
+// Per-connection state the verify callback fills in.
+struct HandshakeState {
+  const Config* cfg = nullptr;
+  std::optional<tee::Claims> claims;
+  std::optional<Certificate> cert;
+  std::string failure;
+};
+
+int app_data_index() {
+  static int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return idx;
+}
+
+int verify_callback(X509_STORE_CTX* store, void*) {
+  SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* st = static_cast<HandshakeState*>(SSL_get_ex_data(ssl, app_data_index()));
+  X509* peer = X509_STORE_CTX_get0_cert(store);
+  if (st == nullptr || peer == nullptr) return 0;
+  X509_up_ref(peer);
+  auto cert = Certificate::adopt(peer);
+  auto claims = verify_peer_certificate(*cert, st->cfg->policy, st->cfg->collateral, now_unix());
+  if (!claims.ok()) {
+    st->failure = claims.error().to_string();
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+  st->claims = *claims;
+  st->cert = *cert;
+  return 1;
+}
+
+Status set_timeouts(int fd) {
+  timeval tv{kIoTimeoutSeconds, 0};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+    return make_error("net.socket", std::string("cannot set socket timeouts: ") + std::strerror(errno));
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return ok_status();
+}
+
+Result<SSL_CTX*> make_ctx(const Config& cfg, bool server) {
+  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  if (ctx == nullptr) return make_error("tls.ctx", crypto::openssl_error());
+  bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 &&
+            SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
+            SSL_CTX_use_certificate(ctx, cfg.identity.cert.get()) == 1 &&
+            SSL_CTX_use_PrivateKey(ctx, cfg.identity.key.get()) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    return make_error("tls.ctx", "cannot configure TLS 1.3 with the identity: " + crypto::openssl_error());
+  }
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 0);  // no resumption: every connection is attested afresh
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx, verify_callback, nullptr);
+  return ctx;
+}
+
+Status ssl_write_all(SSL* ssl, ByteView data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    size_t n = 0;
+    if (SSL_write_ex(ssl, data.data() + done, data.size() - done, &n) != 1) {
+      return make_error("tls.write", "TLS write failed: " + crypto::openssl_error());
+    }
+    done += n;
+  }
+  return ok_status();
+}
+
+Status ssl_read_exact(SSL* ssl, uint8_t* out, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    size_t n = 0;
+    if (SSL_read_ex(ssl, out + done, len - done, &n) != 1) {
+      int err = SSL_get_error(ssl, 0);
+      if (err == SSL_ERROR_ZERO_RETURN) return make_error("tls.closed", "peer closed the connection");
+      return make_error("tls.read", "TLS read failed or timed out: " + crypto::openssl_error());
+    }
+    done += n;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Connection::~Connection() {
+  if (ssl_ != nullptr) {
+    SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+  }
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Connection::send_frame(ByteView data) {
+  if (data.size() > kFrameBytesMax) return make_error("frame.size", "frame larger than " + std::to_string(kFrameBytesMax));
+  uint8_t hdr[4];
+  store_be32(hdr, static_cast<uint32_t>(data.size()));
+  SN_TRY(ssl_write_all(ssl_, ByteView(hdr, 4)));
+  return ssl_write_all(ssl_, data);
+}
+
+Result<Bytes> Connection::recv_frame() {
+  uint8_t hdr[4];
+  SN_TRY(ssl_read_exact(ssl_, hdr, 4));
+  uint32_t len = load_be32(hdr);
+  if (len > kFrameBytesMax) return make_error("frame.size", "peer announced a frame of " + std::to_string(len) + " bytes, over the limit");
+  Bytes out(len);
+  SN_TRY(ssl_read_exact(ssl_, out.data(), len));
+  return out;
+}
+
+Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg) {
+  std::unique_ptr<Connection> conn(new Connection());
+  conn->fd_ = fd;
+  SN_TRY(set_timeouts(fd));
+  SN_ASSIGN(conn->ctx_, make_ctx(cfg, server));
+  conn->ssl_ = SSL_new(conn->ctx_);
+  HandshakeState st;
+  st.cfg = &cfg;
+  SSL_set_ex_data(conn->ssl_, app_data_index(), &st);
+  SSL_set_fd(conn->ssl_, fd);
+  int rc = server ? SSL_accept(conn->ssl_) : SSL_connect(conn->ssl_);
+  SSL_set_ex_data(conn->ssl_, app_data_index(), nullptr);
+  if (rc != 1) {
+    std::string why = !st.failure.empty() ? st.failure : "TLS handshake failed: " + crypto::openssl_error();
+    log(LogLevel::kWarn, "ratls", std::string("refused peer: ") + why);
+    return make_error(st.failure.empty() ? "tls.handshake" : "ratls.refused", why);
+  }
+  if (!st.claims || !st.cert) return make_error("ratls.refused", "peer presented no certificate");
+  conn->peer_claims_ = *st.claims;
+  conn->peer_cert_ = *st.cert;
+
+  // Freshness: exchange evidence bound to this session's exporter.
+  if (cfg.platform == nullptr) return make_error("ratls.config", "no platform to produce fresh evidence");
+  uint8_t exporter[32];
+  if (SSL_export_keying_material(conn->ssl_, exporter, sizeof exporter, kExporterLabel, std::strlen(kExporterLabel),
+                                 nullptr, 0, 0) != 1) {
+    return make_error("tls.exporter", "cannot export keying material");
+  }
+  ByteView exp(exporter, sizeof exporter);
+  SN_ASSIGN(Bytes mine, cfg.platform->evidence(fresh_binding(exp, cfg.identity.key.public_key().spki_der())));
+  SN_TRY(conn->send_frame(mine));
+  SN_ASSIGN(Bytes theirs, conn->recv_frame());
+  auto fresh = tee::verify_evidence(theirs, cfg.collateral, now_unix());
+  std::string failure;
+  if (!fresh.ok()) {
+    failure = "fresh evidence does not verify: " + fresh.error().to_string();
+  } else {
+    Bytes expected = fresh_binding(exp, conn->peer_cert_.public_key().spki_der());
+    tee::Appraisal a = tee::appraise(cfg.policy, *fresh, now_unix(), ByteView(expected));
+    for (const auto& f : a.failures) failure += (failure.empty() ? "fresh evidence: " : "; ") + f;
+    if (failure.empty() && (fresh->platform != conn->peer_claims_.platform ||
+                            fresh->measurement != conn->peer_claims_.measurement || fresh->signer != conn->peer_claims_.signer)) {
+      failure = "fresh evidence comes from another platform or measurement than the certificate's";
+    }
+  }
+  if (!failure.empty()) {
+    log(LogLevel::kWarn, "ratls", "refused peer: " + failure);
+    return make_error("ratls.stale", failure);
+  }
+  // Each side confirms, so neither believes in a connection the other has refused.
+  SN_TRY(conn->send_frame(as_bytes("attested")));
+  auto confirm = conn->recv_frame();
+  if (!confirm.ok() || to_string(*confirm) != "attested") {
+    return make_error("ratls.peer_refused", "peer did not accept our attestation");
+  }
+  return conn;
+}
+
+Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return make_error("net.address", "'" + host + "' is not an IPv4 address");
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error("net.socket", std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0) {
+    std::string why = std::strerror(errno);
+    ::close(fd);
+    return make_error("net.listen", "cannot listen on " + host + ":" + std::to_string(port) + ": " + why);
+  }
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (bound_port != nullptr) *bound_port = ntohs(addr.sin_port);
+  return fd;
+}
+
+Result<int> accept_tcp(int listen_fd) {
+  for (;;) {
+    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) return make_error("net.accept", std::strerror(errno));
+  }
+}
+
+Result<int> connect_tcp(const std::string& host, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return make_error("net.address", "'" + host + "' is not an IPv4 address");
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error("net.socket", std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::string why = std::strerror(errno);
+    ::close(fd);
+    return make_error("net.connect", "cannot connect to " + host + ":" + std::to_string(port) + ": " + why);
+  }
+  return fd;
+}
+
+}  // namespace supernet::net

@@ -1,0 +1,108 @@
+// RA-TLS: mutual TLS 1.3 between attested peers.
+//
+// Each node makes an identity key inside its TEE and a self-signed certificate that carries,
+// in the non-critical extension 2.23.133.5.4.9 (a CBOR conceptual message wrapper
+// [media type, evidence]), evidence whose report data is
+//   SHA-512("supernet-ratls-cert-v1" || 0x00 || SubjectPublicKeyInfo DER).
+// The TLS verify callback verifies that evidence, appraises it against the policy, and checks
+// the binding, so a certificate carrying another key's evidence is refused.
+//
+// Freshness: evidence in a certificate can be old, and a stolen key could reuse it. After the
+// handshake each side therefore sends fresh evidence whose report data is
+//   SHA-512("supernet-ratls-fresh-v1" || 0x00 || TLS exporter(32) || SHA-256(own SPKI))
+// with the exporter label "EXPORTER-supernet-ratls-freshness" (RFC 8446 section 7.5). The
+// exporter is unique to this session, so fresh evidence cannot be replayed from another
+// session, and only code inside an attested TEE can produce it. The peer must also show the
+// same platform, measurement and signer as in its certificate.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "crypto/keys.h"
+#include "crypto/x509.h"
+#include "tee/claims.h"
+#include "tee/collateral.h"
+#include "tee/platform.h"
+#include "tee/policy.h"
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace supernet::net {
+
+inline constexpr const char* kEvidenceExtensionOid = "2.23.133.5.4.9";
+inline constexpr size_t kFrameBytesMax = 1024 * 1024;
+inline constexpr int kIoTimeoutSeconds = 10;
+
+Bytes cert_binding(ByteView spki_der);
+Bytes fresh_binding(ByteView exporter, ByteView spki_der);
+
+struct Identity {
+  crypto::PrivateKey key;
+  crypto::Certificate cert;
+};
+
+// Certificates live no longer than the default policy's evidence age, so a node re-attests
+// (a new certificate over the same key) at least daily.
+inline constexpr int64_t kCertificateValiditySeconds = 86400;
+
+// Makes a fresh identity key and an RA-TLS certificate valid for `validity_seconds`.
+Result<Identity> make_identity(tee::Platform& platform, const std::string& common_name,
+                               int64_t validity_seconds = kCertificateValiditySeconds);
+// An RA-TLS certificate over an existing key, with evidence made now.
+Result<crypto::Certificate> make_attested_certificate(tee::Platform& platform, const crypto::PrivateKey& key,
+                                                      const std::string& common_name, int64_t validity_seconds);
+// For tests: a certificate over `key` carrying the given evidence bytes as is.
+Result<crypto::Certificate> make_certificate_with_evidence(const crypto::PrivateKey& key,
+                                                           const std::string& common_name,
+                                                           ByteView evidence);
+// Loads the identity key from `dir` (sealed to this platform), or makes and stores a new one,
+// and issues a freshly attested certificate for it. The private key is never written unsealed.
+Result<Identity> load_or_create_identity(tee::Platform& platform, const std::string& dir,
+                                         const std::string& common_name);
+
+// Verifies and appraises a peer's RA-TLS certificate. Returns the claims of its evidence.
+Result<tee::Claims> verify_peer_certificate(const crypto::Certificate& cert, const tee::Policy& policy,
+                                            const tee::Collateral& collateral, UnixSeconds now);
+
+struct Config {
+  Identity identity;
+  tee::Policy policy;
+  tee::Collateral collateral;
+  tee::Platform* platform = nullptr;  // produces this side's fresh evidence
+};
+
+// A mutually attested TLS 1.3 connection. Blocking, with I/O timeouts; not thread-safe.
+class Connection {
+ public:
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const tee::Claims& peer_claims() const { return peer_claims_; }
+  const crypto::Certificate& peer_certificate() const { return peer_cert_; }
+  // Length-prefixed frames (u32 big-endian) of at most kFrameBytesMax.
+  Status send_frame(ByteView data);
+  Result<Bytes> recv_frame();
+
+ private:
+  friend Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg);
+  Connection() = default;
+  SSL* ssl_ = nullptr;
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  tee::Claims peer_claims_;
+  crypto::Certificate peer_cert_;
+};
+
+// Runs the TLS handshake with appraisal and the fresh-evidence exchange over connected `fd`
+// (taking ownership of it).
+Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg);
+
+// TCP helpers. `listen_tcp` binds host:port (port 0 picks one; *bound_port reports it).
+Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port);
+Result<int> accept_tcp(int listen_fd);
+Result<int> connect_tcp(const std::string& host, uint16_t port);
+
+}  // namespace supernet::net
