@@ -1,1 +1,61 @@
-int main() { return 0; }
+// supernet: the SuperNet command line.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "tee/virtual_platform.h"
+#include "util/log.h"
+
+namespace supernet::cli {
+
+void PlatformFlags::add_to(CLI::App* cmd) {
+  cmd->add_option("--platform", platform, "TEE platform: auto, virtual, sev-snp, tdx or sgx")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "virtual", "sev-snp", "snp", "tdx", "sgx"}));
+  cmd->add_option("--virtual-dir", virtual_dir,
+                  "where the virtual platform keeps its key (default $SUPERNET_VIRTUAL_DIR or ~/.local/share/supernet)");
+}
+
+Result<std::unique_ptr<tee::Platform>> PlatformFlags::open() const {
+  tee::PlatformOptions o;
+  o.kind = platform;
+  o.virtual_dir = virtual_dir;
+  std::string warning;
+  auto p = tee::open_platform(o, &warning);
+  if (!warning.empty()) log(LogLevel::kWarn, "platform", warning);
+  return p;
+}
+
+int fail(const Error& e, int code) {
+  std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
+  return code;
+}
+
+}  // namespace supernet::cli
+
+int main(int argc, char** argv) {
+  using namespace supernet::cli;
+  CLI::App app{
+      "SuperNet: a TEE-enhanced distributed network for AI.\n"
+      "This build provides the attestation layer: platform evidence, verification of SEV-SNP, SGX, TDX,\n"
+      "PSA, CCA and virtual evidence, appraisal policies, sealing, and mutual RA-TLS.",
+      "supernet"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "supernet 0.1.0");
+  int exit_code = kExitOk;
+  add_attest_commands(app, &exit_code);
+  add_seal_commands(app, &exit_code);
+  add_ratls_commands(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadInput;
+  }
+  return exit_code;
+}

@@ -48,6 +48,8 @@ class [[nodiscard]] Result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
+  T value_or(T fallback) const& { return ok() ? std::get<0>(v_) : std::move(fallback); }
+
   const Error& error() const {
     assert(!ok());
     return std::get<1>(v_);

@@ -1,0 +1,33 @@
+// The `supernet` command line. Each file adds one command group to the CLI11 app.
+// Exit codes: 0 success, 1 a check failed (evidence, policy, unseal), 2 bad usage or input.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "tee/platform.h"
+#include "util/result.h"
+
+namespace supernet::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCheckFailed = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Options every command that opens the platform shares.
+struct PlatformFlags {
+  std::string platform = "auto";
+  std::string virtual_dir;
+  void add_to(CLI::App* cmd);
+  Result<std::unique_ptr<tee::Platform>> open() const;
+};
+
+// Prints "error: <message>" to stderr and returns the exit code for it.
+int fail(const Error& e, int code = kExitBadInput);
+
+// Registers the subcommands; each sets *exit_code when it runs.
+void add_attest_commands(CLI::App& app, int* exit_code);
+void add_seal_commands(CLI::App& app, int* exit_code);
+void add_ratls_commands(CLI::App& app, int* exit_code);
+
+}  // namespace supernet::cli
