@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -231,6 +232,9 @@ Result<Bytes> Connection::recv_frame() {
 }
 
 Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg) {
+  // OpenSSL writes with write(2); a peer that hangs up must be an error value, not SIGPIPE.
+  static const bool sigpipe_ignored = [] { return std::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)sigpipe_ignored;
   std::unique_ptr<Connection> conn(new Connection());
   conn->fd_ = fd;
   SN_TRY(set_timeouts(fd));
@@ -260,8 +264,17 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
   }
   ByteView exp(exporter, sizeof exporter);
   SN_ASSIGN(Bytes mine, cfg.platform->evidence(fresh_binding(exp, cfg.identity.key.public_key().spki_der())));
-  SN_TRY(conn->send_frame(mine));
-  SN_ASSIGN(Bytes theirs, conn->recv_frame());
+  // In TLS 1.3 the server checks the client's certificate after the client has finished, so a
+  // refusal of this side reaches it here, as a closed connection.
+  auto peer_gone = [](const Error& e) {
+    return make_error("ratls.peer_refused",
+                      "the peer ended the connection during attestation; it most likely refused our evidence (" +
+                          e.to_string() + ")");
+  };
+  if (auto s = conn->send_frame(mine); !s.ok()) return peer_gone(s.error());
+  auto theirs_r = conn->recv_frame();
+  if (!theirs_r.ok()) return peer_gone(theirs_r.error());
+  Bytes theirs = std::move(theirs_r).value();
   auto fresh = tee::verify_evidence(theirs, cfg.collateral, now_unix());
   std::string failure;
   if (!fresh.ok()) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Bad input to the CLI gets a clear error and exit code 2 (or 1 for a failed check), never a crash.
+set -uo pipefail
+sn=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export SUPERNET_VIRTUAL_DIR="$work/virtual"
+failures=0
+
+check() {  # check EXPECTED_EXIT PATTERN -- command...
+  local want=$1 pattern=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$want" ] || ! grep -qE "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> exit $rc (want $want), output: $out"
+    failures=$((failures + 1))
+  else
+    echo "ok: $* -> exit $rc"
+  fi
+}
+
+head -c 100 /dev/urandom > "$work/garbage.bin"
+: > "$work/empty.bin"
+echo 'profile = ' > "$work/bad-policy.toml"
+"$sn" attest evidence --platform virtual --report-data 00 --out "$work/ev.cbor" > /dev/null
+
+check 2 "io.open" -- "$sn" attest verify "$work/missing.bin"
+check 1 "evidence.format" -- "$sn" attest verify "$work/garbage.bin"
+check 1 "evidence.format" -- "$sn" attest verify "$work/empty.bin"
+check 2 "evidence.format" -- "$sn" attest inspect "$work/garbage.bin"
+check 2 "hex" -- "$sn" attest evidence --platform virtual --report-data xyz --out "$work/x"
+check 2 "at most 64 bytes" -- "$sn" attest evidence --platform virtual --report-data "$(printf '%0130d' 0)" --out "$work/x"
+check 2 "time.format" -- "$sn" attest verify "$work/ev.cbor" --at yesterday
+check 2 "policy.syntax" -- "$sn" attest verify "$work/ev.cbor" --policy "$work/bad-policy.toml"
+check 2 "platform.unknown" -- "$sn" attest verify "$work/ev.cbor" --platform quantum
+check 1 "evidence is virtual, expected sev-snp" -- "$sn" attest verify "$work/ev.cbor" --platform sev-snp
+check 2 "collateral.unknown" -- "$sn" attest verify "$work/ev.cbor" --collateral "$work/garbage.bin"
+check 2 "tee.snp_absent|sev-guest" -- "$sn" attest evidence --platform sev-snp --report-data 00 --out "$work/x"
+check 2 "Gramine" -- "$sn" attest evidence --platform sgx --report-data 00 --out "$work/x"
+check 1 "seal.format" -- "$sn" unseal --platform virtual --label x --in "$work/garbage.bin" --out "$work/x"
+check 2 "required" -- "$sn" attest verify
+"$sn" attest dev-policy --out "$work/policy.toml" > /dev/null
+check 2 "net.connect" -- "$sn" ratls connect --platform virtual --policy "$work/policy.toml" --port 1
+check 0 "Usage" -- "$sn" attest verify --help
+
+echo "$((17 - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
