@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test demo fuzz bench clean format
+.PHONY: all deps build test demo fuzz fuzz-run bench clean format
 
 all: build
 
@@ -26,6 +26,9 @@ fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSUPERNET_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS)
+
+fuzz-run: fuzz
+	./scripts/run-fuzzers.sh 60
 
 bench: deps build
 	./$(BUILD_DIR)/bench/bench_attestation

@@ -215,15 +215,22 @@ Result<std::vector<Certificate>> verify_chain(const Certificate& leaf,
       SN_TRY(cur.verify_signed_by(cur));
       return chain;
     }
+    // Candidates are certificates named as the issuer. Identical copies (a quote's embedded
+    // chain and the collateral often repeat one) are tried once; a pinned root wins over an
+    // unpinned certificate of the same name (a pool may hold an older DER of the root).
     const Certificate* issuer = nullptr;
+    std::vector<const Certificate*> tried;
     for (const auto& cand : pool) {
-      if (X509_NAME_cmp(X509_get_subject_name(cand.get()), X509_get_issuer_name(cur.get())) != 0) {
-        continue;
-      }
+      if (X509_NAME_cmp(X509_get_subject_name(cand.get()), X509_get_issuer_name(cur.get())) != 0) continue;
       if (X509_cmp(cand.get(), cur.get()) == 0) continue;
+      bool seen = false;
+      for (const Certificate* t : tried) seen = seen || X509_cmp(t->get(), cand.get()) == 0;
+      if (seen) continue;
+      tried.push_back(&cand);
       if (!cur.verify_signed_by(cand).ok()) continue;
-      // Prefer the pinned root among equal-named candidates (a pool may hold an older DER).
-      if (issuer == nullptr || spki_pinned(cand, pins)) issuer = &cand;
+      bool pinned = spki_pinned(cand, pins);
+      if (issuer == nullptr || pinned) issuer = &cand;
+      if (pinned) break;
     }
     if (issuer == nullptr) {
       if (cur.is_self_issued()) {
