@@ -114,3 +114,76 @@ TEST(X509, GarbageIsAnError) {
 
 }  // namespace
 }  // namespace supernet::crypto
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+namespace supernet::crypto {
+namespace {
+
+// Signs with RSA-PSS through OpenSSL directly, so the wrapper's verify is checked independently.
+Bytes rsa_pss_sign(EVP_PKEY* key, ByteView data, int salt_len) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  size_t len = 0;
+  EVP_DigestSignInit(ctx, &pctx, EVP_sha384(), nullptr, key);
+  EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len);
+  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384());
+  EVP_DigestSign(ctx, nullptr, &len, data.data(), data.size());
+  Bytes sig(len);
+  EVP_DigestSign(ctx, sig.data(), &len, data.data(), data.size());
+  EVP_MD_CTX_free(ctx);
+  sig.resize(len);
+  return sig;
+}
+
+TEST(Keys, RsaPssVerify) {
+  EVP_PKEY* raw = EVP_RSA_gen(2048);
+  ASSERT_NE(raw, nullptr);
+  PublicKey pub(std::shared_ptr<EVP_PKEY>(raw, EVP_PKEY_free));
+  Bytes sig = rsa_pss_sign(raw, as_bytes("report"), 48);
+  EXPECT_TRUE(pub.verify_rsa_pss(HashAlg::kSha384, as_bytes("report"), sig, 48).ok());
+  EXPECT_FALSE(pub.verify_rsa_pss(HashAlg::kSha384, as_bytes("reporT"), sig, 48).ok());
+  EXPECT_FALSE(pub.verify_rsa_pss(HashAlg::kSha384, as_bytes("report"), sig, 32).ok());
+  sig[10] ^= 1;
+  EXPECT_FALSE(pub.verify_rsa_pss(HashAlg::kSha384, as_bytes("report"), sig, 48).ok());
+  EXPECT_EQ(pub.describe(), "RSA-2048");
+}
+
+}  // namespace
+}  // namespace supernet::crypto
+
+namespace supernet::crypto {
+namespace {
+
+std::string pem_of(const Certificate& c) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, c.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  return out;
+}
+
+TEST(X509, PemCacheReturnsSameParseAndStaysBounded) {
+  Certificate::clear_pem_cache();
+  auto key = PrivateKey::generate_ec(Curve::kP256);
+  std::string pem = pem_of(make_self_signed(key, "a", 0, 100, {}).value());
+  auto first = Certificate::all_from_pem_cached(pem);
+  auto second = Certificate::all_from_pem_cached(pem);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ((*first)[0].get(), (*second)[0].get());  // the same parsed object
+  std::string other = pem_of(make_self_signed(key, "b", 0, 100, {}).value());
+  EXPECT_EQ((*Certificate::all_from_pem_cached(other))[0].common_name(), "b");
+  EXPECT_FALSE(Certificate::all_from_pem_cached("garbage").ok());
+  for (size_t i = 0; i < kPemCacheEntriesMax + 5; i++) {
+    std::string p = pem + std::string(i, '\n');  // distinct bytes, same certificate
+    ASSERT_TRUE(Certificate::all_from_pem_cached(p).ok());
+  }
+}
+
+}  // namespace
+}  // namespace supernet::crypto

@@ -66,9 +66,11 @@ Result<PublicKey> PublicKey::from_ec_point(Curve curve, ByteView point) {
             EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
   EVP_PKEY_CTX_free(ctx);
   if (!ok) return make_error("key.ec_point", "EC point is not on the curve: " + openssl_error());
-  // fromdata does not check that the point lies on the curve; do it here.
+  // fromdata does not check that the point lies on the curve; do it here. P-256 and P-384 have
+  // cofactor 1, so a point on the curve is in the prime-order group and the quick check
+  // (no scalar multiplication by the order) is complete.
   EVP_PKEY_CTX* check = EVP_PKEY_CTX_new_from_pkey(nullptr, k, nullptr);
-  bool on_curve = check != nullptr && EVP_PKEY_public_check(check) == 1;
+  bool on_curve = check != nullptr && EVP_PKEY_public_check_quick(check) == 1;
   EVP_PKEY_CTX_free(check);
   if (!on_curve) {
     EVP_PKEY_free(k);

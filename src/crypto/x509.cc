@@ -10,6 +10,8 @@
 
 #include <cassert>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 #include "crypto/secure.h"
 
@@ -66,6 +68,37 @@ Result<std::vector<Certificate>> Certificate::all_from_pem(std::string_view pem)
   return out;
 }
 
+namespace {
+struct PemCache {
+  std::mutex mu;
+  std::map<Bytes, std::vector<Certificate>> entries;
+};
+PemCache& pem_cache() {
+  static PemCache cache;
+  return cache;
+}
+}  // namespace
+
+Result<std::vector<Certificate>> Certificate::all_from_pem_cached(std::string_view pem) {
+  Bytes key = sha256(as_bytes(pem));
+  PemCache& cache = pem_cache();
+  {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    auto it = cache.entries.find(key);
+    if (it != cache.entries.end()) return it->second;
+  }
+  SN_ASSIGN(auto certs, all_from_pem(pem));
+  std::lock_guard<std::mutex> lock(cache.mu);
+  if (cache.entries.size() >= kPemCacheEntriesMax) cache.entries.clear();  // bound; refills on use
+  cache.entries.emplace(std::move(key), certs);
+  return certs;
+}
+
+void Certificate::clear_pem_cache() {
+  std::lock_guard<std::mutex> lock(pem_cache().mu);
+  pem_cache().entries.clear();
+}
+
 Bytes Certificate::der() const {
   unsigned char* out = nullptr;
   int len = i2d_X509(x_.get(), &out);
@@ -103,9 +136,14 @@ PublicKey Certificate::public_key() const {
 }
 
 Bytes Certificate::spki_sha256() const {
-  PublicKey k = public_key();
-  if (!k.valid()) return {};
-  return sha256(k.spki_der());
+  // Encode the certificate's stored SubjectPublicKeyInfo directly: going through EVP_PKEY would
+  // run OpenSSL 3's encoder framework, several times slower.
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x_.get()), &der);
+  if (len <= 0) return {};
+  Bytes h = sha256(ByteView(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return h;
 }
 
 bool Certificate::is_ca() const { return X509_check_ca(x_.get()) != 0; }

@@ -17,6 +17,8 @@ typedef struct X509_crl_st X509_CRL;
 
 namespace supernet::crypto {
 
+inline constexpr size_t kPemCacheEntriesMax = 256;
+
 class Certificate {
  public:
   Certificate() = default;
@@ -24,6 +26,13 @@ class Certificate {
   // Every certificate in a PEM text, in file order. No certificate is an error.
   static Result<std::vector<Certificate>> all_from_pem(std::string_view pem);
   static Result<Certificate> adopt(X509* x);  // takes ownership
+  // all_from_pem, reusing the parse of byte-identical input seen before. Peers present the same
+  // chains again and again (a quote's PCK chain on every connection), and OpenSSL 3 spends
+  // about two signature verifications' worth of time decoding each certificate. The cache is
+  // keyed by SHA-256 of the exact bytes, holds at most kPemCacheEntriesMax chains, and is
+  // safe to use from several threads. Certificates are immutable, so sharing them is safe.
+  static Result<std::vector<Certificate>> all_from_pem_cached(std::string_view pem);
+  static void clear_pem_cache();
 
   bool valid() const { return x_ != nullptr; }
   X509* get() const { return x_.get(); }

@@ -41,16 +41,29 @@ Result<std::string> raw_json_member(std::string_view json, std::string_view key)
   return make_error("json.member", "unbalanced object '" + std::string(key) + "'");
 }
 
+Result<SignedJson> SignedJson::make(std::string body, Bytes signature, std::vector<crypto::Certificate> issuer_chain,
+                                    std::string source) {
+  auto doc = std::make_shared<nlohmann::json>(nlohmann::json::parse(body, nullptr, false));
+  if (doc->is_discarded() || !doc->is_object()) {
+    return make_error("collateral.json", source + ": signed collateral body is not a JSON object");
+  }
+  SignedJson out;
+  out.body_ = std::move(body);
+  out.doc_ = std::move(doc);
+  out.signature_ = std::move(signature);
+  out.issuer_chain_ = std::move(issuer_chain);
+  out.source_ = std::move(source);
+  return out;
+}
+
 static Result<SignedJson> pcs_body(const std::string& text, const nlohmann::json& doc,
                                    const char* key, const std::string& source) {
-  SignedJson out;
-  out.source = source;
-  SN_ASSIGN(out.body, raw_json_member(text, key));
+  SN_ASSIGN(std::string body, raw_json_member(text, key));
   if (!doc.contains("signature") || !doc["signature"].is_string()) {
     return make_error("collateral.json", source + ": no hex 'signature' beside '" + key + "'");
   }
-  SN_ASSIGN(out.signature, from_hex(doc["signature"].get<std::string>()));
-  return out;
+  SN_ASSIGN(Bytes sig, from_hex(doc["signature"].get<std::string>()));
+  return SignedJson::make(std::move(body), std::move(sig), {}, source);
 }
 
 // dcap-qvl's QuoteCollateralV3 JSON: chains as PEM, CRLs as hex, signed bodies as strings.
@@ -79,11 +92,10 @@ static Status add_qvl_json(Collateral& c, const nlohmann::json& doc, const std::
   } items[] = {{"tcb_info", "tcb_info_signature", &c.tcb_infos},
                {"qe_identity", "qe_identity_signature", &c.qe_identities}};
   for (auto& item : items) {
-    SignedJson sj;
-    sj.source = source;
-    SN_ASSIGN(sj.body, str(item.body));
+    SN_ASSIGN(std::string body, str(item.body));
     SN_ASSIGN(std::string sig, str(item.sig));
-    SN_ASSIGN(sj.signature, from_hex(sig));
+    SN_ASSIGN(Bytes sig_bytes, from_hex(sig));
+    SN_ASSIGN(SignedJson sj, SignedJson::make(std::move(body), std::move(sig_bytes), {}, source));
     item.into->push_back(std::move(sj));
   }
   return ok_status();

@@ -2,8 +2,11 @@
 // the evidence itself. Loaded from files; the kind of each file is recognized from its content.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "crypto/keys.h"
 #include "crypto/x509.h"
@@ -12,12 +15,25 @@
 
 namespace supernet::tee {
 
-// A JSON object signed by Intel over its exact bytes (TCB info or QE identity).
-struct SignedJson {
-  std::string body;  // the exact signed text of the tcbInfo / enclaveIdentity object
-  Bytes signature;   // r || s, P-256
-  std::vector<crypto::Certificate> issuer_chain;  // may be empty: then the pool is used
-  std::string source;                             // file it came from, for messages
+// A JSON object signed by Intel over its exact bytes (TCB info or QE identity). The document
+// is parsed once, at load time, from exactly the bytes the signature covers; the two cannot
+// diverge because both are set only by make().
+class SignedJson {
+ public:
+  static Result<SignedJson> make(std::string body, Bytes signature, std::vector<crypto::Certificate> issuer_chain,
+                                 std::string source);
+  const std::string& body() const { return body_; }
+  const nlohmann::json& doc() const { return *doc_; }
+  const Bytes& signature() const { return signature_; }
+  const std::vector<crypto::Certificate>& issuer_chain() const { return issuer_chain_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::string body_;
+  std::shared_ptr<const nlohmann::json> doc_;
+  Bytes signature_;
+  std::vector<crypto::Certificate> issuer_chain_;  // may be empty: then the pool is used
+  std::string source_;                             // file it came from, for messages
 };
 
 struct Collateral {

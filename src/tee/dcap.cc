@@ -7,6 +7,8 @@
 #include "crypto/der.h"
 #include "crypto/hash.h"
 
+#include <openssl/x509.h>
+
 namespace supernet::tee {
 
 using crypto::Certificate;
@@ -97,20 +99,31 @@ std::string lower(std::string s) {
   return s;
 }
 
+// TCB signing certificates whose chain to the Intel root is already verified in this call:
+// TCB info and QE identity share a signer, and its chain need not be checked twice.
+using SignerCache = std::vector<Certificate>;
+
 // Finds the TCB signing certificate that signed `sj` and chains to the Intel root at `at`.
-Status verify_signed_json(const SignedJson& sj, const Collateral& col, UnixSeconds at, const char* what) {
-  std::vector<Certificate> pool = sj.issuer_chain;
+Status verify_signed_json(const SignedJson& sj, const Collateral& col, UnixSeconds at, const char* what,
+                          SignerCache* cache) {
+  std::vector<Certificate> pool = sj.issuer_chain();
   pool.insert(pool.end(), col.certs.begin(), col.certs.end());
   Error last = make_error("dcap.collateral_signer", std::string("no 'Intel SGX TCB Signing' certificate supplied for the ") + what);
   for (const auto& cert : pool) {
     if (cert.common_name() != "Intel SGX TCB Signing") continue;
-    auto sig = cert.public_key().verify_ecdsa_raw(crypto::HashAlg::kSha256, as_bytes(sj.body), sj.signature);
+    auto sig = cert.public_key().verify_ecdsa_raw(crypto::HashAlg::kSha256, as_bytes(sj.body()), sj.signature());
     if (!sig.ok()) {
-      last = make_error("dcap.collateral_signature", std::string(what) + " from " + sj.source + " is not signed by the TCB signing key");
+      last = make_error("dcap.collateral_signature", std::string(what) + " from " + sj.source() + " is not signed by the TCB signing key");
       continue;
     }
+    for (const auto& known : *cache) {
+      if (X509_cmp(known.get(), cert.get()) == 0) return ok_status();
+    }
     auto chain = crypto::verify_chain(cert, pool, {intel_root_pin()}, at);
-    if (chain.ok()) return ok_status();
+    if (chain.ok()) {
+      cache->push_back(cert);
+      return ok_status();
+    }
     last = chain.error();
   }
   return last;
@@ -170,16 +183,16 @@ Result<Level> platform_level(const json& info, const PckExtension& pck, const Td
 Result<TcbEval> evaluate_tcb(const DcapQuote& q, const SgxReportBody& qe, const PckExtension& pck,
                              const TdReportBody* td, const Collateral& col, UnixSeconds at) {
   TcbEval ev;
+  SignerCache signers;
   std::string fmspc = to_hex(pck.fmspc);
   std::string want_id = td ? "TDX" : "SGX";
   // TCB info for this FMSPC.
   std::optional<std::string> platform_status;
   for (const auto& sj : col.tcb_infos) {
-    json doc = json::parse(sj.body, nullptr, false);
-    if (doc.is_discarded()) return make_error("dcap.collateral_json", sj.source + ": TCB info is not JSON");
+    const json& doc = sj.doc();
     if (lower(doc.value("fmspc", "")) != fmspc || doc.value("id", "SGX") != want_id) continue;
-    if (doc.value("version", 0) < 3) return make_error("dcap.collateral_version", sj.source + ": only TCB info version 3 is supported");
-    SN_TRY(verify_signed_json(sj, col, at, "TCB info"));
+    if (doc.value("version", 0) < 3) return make_error("dcap.collateral_version", sj.source() + ": only TCB info version 3 is supported");
+    SN_TRY(verify_signed_json(sj, col, at, "TCB info", &signers));
     SN_TRY(check_validity(doc, at, "TCB info for FMSPC " + fmspc));
     if (lower(doc.value("pceId", "")) != to_hex(pck.pce_id)) {
       return make_error("dcap.collateral_mismatch", "TCB info PCE-ID differs from the PCK's");
@@ -226,10 +239,9 @@ Result<TcbEval> evaluate_tcb(const DcapQuote& q, const SgxReportBody& qe, const 
   std::optional<std::string> qe_status;
   std::string want_qe = td ? "TD_QE" : "QE";
   for (const auto& sj : col.qe_identities) {
-    json doc = json::parse(sj.body, nullptr, false);
-    if (doc.is_discarded()) return make_error("dcap.collateral_json", sj.source + ": QE identity is not JSON");
+    const json& doc = sj.doc();
     if (doc.value("id", "") != want_qe) continue;
-    SN_TRY(verify_signed_json(sj, col, at, "QE identity"));
+    SN_TRY(verify_signed_json(sj, col, at, "QE identity", &signers));
     SN_TRY(check_validity(doc, at, "QE identity"));
     SN_ASSIGN(Bytes mrsigner, from_hex(doc.at("mrsigner").get<std::string>()));
     if (mrsigner != to_bytes(qe.mr_signer)) return make_error("dcap.qe_identity", "QE MRSIGNER " + to_hex(qe.mr_signer) + " is not Intel's");
@@ -309,7 +321,7 @@ Result<Claims> verify_dcap_impl(ByteView data, const Collateral& col, UnixSecond
   if (q.cert_type != 5) {
     return make_error("dcap.cert_type", "certification data type " + std::to_string(q.cert_type) + " is not a PCK chain (5)");
   }
-  SN_ASSIGN(auto embedded, Certificate::all_from_pem(std::string_view(reinterpret_cast<const char*>(q.cert_data.data()), q.cert_data.size())));
+  SN_ASSIGN(auto embedded, Certificate::all_from_pem_cached(std::string_view(reinterpret_cast<const char*>(q.cert_data.data()), q.cert_data.size())));
   const Certificate* leaf = nullptr;
   for (const auto& c : embedded) {
     if (!c.is_ca()) {

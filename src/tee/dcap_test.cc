@@ -1,6 +1,7 @@
 #include "tee/dcap.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 
 #include "tee/test_vectors.h"
 
@@ -180,10 +181,59 @@ TEST(DcapTampered, EachMutationFailsWithItsReason) {
   EXPECT_NE(c->notes[0].find("revocation"), std::string::npos);
   // A TCB info whose signed text was altered.
   Collateral forged = col;
-  auto pos = forged.tcb_infos[0].body.find("SWHardeningNeeded");
+  std::string body = forged.tcb_infos[0].body();
+  auto pos = body.find("SWHardeningNeeded");
   ASSERT_NE(pos, std::string::npos);
-  forged.tcb_infos[0].body.replace(pos, 17, "UpToDate\",\"x\":\"yy");
+  body.replace(pos, 17, "UpToDate\",\"x\":\"yy");
+  forged.tcb_infos[0] = SignedJson::make(body, forged.tcb_infos[0].signature(), {}, "forged").value();
   expect_code(good, forged, when, "dcap.collateral_signature");
+}
+
+// Rebuilds a v3 quote with another PCK certification data (PEM chain).
+Bytes with_cert_data(const Bytes& quote, ByteView pem) {
+  auto q = parse_dcap_quote(quote).value();
+  Bytes out(quote.begin(), quote.begin() + q.signed_bytes.size());
+  Bytes sig = concat({q.signature, q.attestation_key, q.qe_report, q.qe_report_signature});
+  uint8_t u16[2] = {static_cast<uint8_t>(q.qe_auth_data.size()), static_cast<uint8_t>(q.qe_auth_data.size() >> 8)};
+  sig.insert(sig.end(), u16, u16 + 2);
+  sig.insert(sig.end(), q.qe_auth_data.begin(), q.qe_auth_data.end());
+  sig.push_back(5);
+  sig.push_back(0);
+  for (int i = 0; i < 4; i++) sig.push_back(static_cast<uint8_t>(pem.size() >> (8 * i)));
+  sig.insert(sig.end(), pem.begin(), pem.end());
+  for (int i = 0; i < 4; i++) out.push_back(static_cast<uint8_t>(sig.size() >> (8 * i)));
+  out.insert(out.end(), sig.begin(), sig.end());
+  return out;
+}
+
+TEST(DcapTampered, SwappedPckChainFails) {
+  REQUIRE_VECTORS();
+  Bytes automata = vec("sgx/automata_sgx_v3_quote.bin");
+  Bytes phala = vec("sgx/phala_sgx_v3_quote.bin");
+  auto phala_chain = parse_dcap_quote(phala).value().cert_data;
+  auto own_chain = parse_dcap_quote(automata).value().cert_data;
+  const UnixSeconds when = at("2025-08-15T05:45:00Z");
+  // Rebuilding with its own chain changes nothing...
+  ASSERT_TRUE(verify_dcap(with_cert_data(automata, own_chain), Collateral{}, when).ok());
+  // ...another platform's PCK chain does not sign this QE report.
+  auto r = verify_dcap(with_cert_data(automata, phala_chain), Collateral{}, when);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "dcap.qe_report_signature");
+  // A chain without the intermediate cannot reach the pinned root.
+  auto certs = crypto::Certificate::all_from_pem(to_string(own_chain)).value();
+  std::string leaf_and_root;
+  for (const auto& c : certs) {
+    if (c.common_name().find("PCK Platform CA") != std::string::npos) continue;
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, c.get());
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    leaf_and_root.append(data, static_cast<size_t>(len));
+    BIO_free(bio);
+  }
+  auto r2 = verify_dcap(with_cert_data(automata, as_bytes(leaf_and_root)), Collateral{}, when);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().code, "chain.no_issuer");
 }
 
 TEST(DcapParse, PckExtensionOfRealQuote) {
