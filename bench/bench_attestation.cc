@@ -8,6 +8,7 @@
 //   sgx/tdx: quote + QE report ECDSA P-256, PCK leaf/intermediate/root, root and PCK CRLs,
 //            TCB info and QE identity signatures, TCB signing certificate + root
 //   psa: one ES256;  cca: two ES384;  virtual: one ES384
+//   tpm: three RSASSA-PKCS1 quotes + AK, intermediate, root certificate signatures
 // Runs interleave verification and floor in rounds and report medians, so drift and noise
 // on a shared machine hit both alike. DCAP rows come twice: "cold" parses the quote's
 // embedded PCK chain on every call (a peer seen for the first time), "warm" reuses the parse
@@ -27,6 +28,7 @@
 #include "tee/dcap.h"
 #include "tee/evidence.h"
 #include "tee/snp.h"
+#include "tee/tpm.h"
 #include "tee/virtual_platform.h"
 #include "util/file.h"
 
@@ -214,6 +216,39 @@ Row cose_row(const char* name, const char* token_rel, const char* key_rel, bool 
           cca ? "2 ECDSA P-384 (ES384)" : "1 ECDSA P-256 (ES256)"};
 }
 
+Row tpm_row() {
+  struct State {
+    Bytes pb;
+    tee::Collateral col;
+    UnixSeconds at;
+    crypto::Certificate ak, intermediate, root;
+    crypto::PublicKey ak_key;
+    std::vector<std::pair<ByteView, Bytes>> quotes;  // signed bytes, RSA signature
+  };
+  auto s = std::make_shared<State>();
+  s->pb = must_read("tpm/gce_cos85_nonce9009.pb");
+  must(s->col.add_file(vectors_dir() + "/tpm/gce_tpm_ek_intermediate_2.crt").ok() &&
+           s->col.add_file(vectors_dir() + "/tpm/gce_tpm_ek_root_1.cer").ok(), "TPM roots");
+  s->at = parse_rfc3339("2026-11-24T00:00:00Z").value();
+  must(tee::verify_evidence(s->pb, s->col, s->at).ok(), "tpm");
+  auto a = tee::parse_tpm_attestation(s->pb).value();
+  s->ak = crypto::Certificate::from_der(a.ak_cert).value();
+  s->intermediate = s->col.certs[0];
+  s->root = s->col.certs[1];
+  s->ak_key = s->ak.public_key();
+  for (const auto& q : a.quotes) s->quotes.push_back({q.attest, to_bytes(q.signature.subspan(6))});
+  return {"tpm warm",
+          [s] { must(tee::verify_evidence(s->pb, s->col, s->at).ok(), "verify"); },
+          [s] {
+            bool ok = true;
+            for (auto& [data, sig] : s->quotes) ok = ok && s->ak_key.verify_rsa_pkcs1(crypto::HashAlg::kSha256, data, sig).ok();
+            ok = ok && s->ak.verify_signed_by(s->intermediate).ok() && s->intermediate.verify_signed_by(s->root).ok() &&
+                 s->root.verify_signed_by(s->root).ok();
+            must(ok, "floor");
+          },
+          "3 RSA-2048 PKCS#1 quotes + 3 RSA cert"};
+}
+
 Row virtual_row() {
   struct State {
     std::unique_ptr<tee::VirtualPlatform> platform;
@@ -261,6 +296,8 @@ int main(int argc, char** argv) {
   }
   run(cose_row("psa", "psa/tfm_psa_2_0_0_sign1.cbor", "psa/tfm_iak_pub.pem", false), rounds, 100);
   run(cose_row("cca", "cca/tfrmm_cca_token.cbor", "cca/tfrmm_cpak_pub.pem", true), rounds, 40);
+  crypto::Certificate::clear_pem_cache();
+  run(tpm_row(), rounds, 40);
   run(virtual_row(), rounds, 40);
   return 0;
 }

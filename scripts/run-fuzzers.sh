@@ -26,10 +26,11 @@ if [ -d "$vectors" ]; then
   seed fuzz_pck_extension
   seed fuzz_policy
   seed fuzz_sealed_blob
+  seed fuzz_tpm_attestation "$vectors"/tpm/*.pb "$vectors"/tpm/*.tpms_attest
 fi
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
-         fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob)
+         fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

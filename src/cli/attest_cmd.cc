@@ -11,6 +11,7 @@
 #include "tee/evidence.h"
 #include "tee/policy.h"
 #include "tee/snp.h"
+#include "tee/tpm.h"
 #include "tee/virtual_platform.h"
 #include "util/file.h"
 
@@ -104,7 +105,6 @@ int run_verify(const VerifyArgs& a) {
   if (!a.report_data_hex.empty()) {
     auto rd = from_hex(a.report_data_hex);
     if (!rd.ok()) return fail(rd.error());
-    rd->resize(std::max<size_t>(rd->size(), tee::kReportDataBytes), 0);
     report_data = *rd;
   }
 
@@ -117,6 +117,10 @@ int run_verify(const VerifyArgs& a) {
     failed.push_back(claims.error().to_string());
     out["evidence_verified"] = false;
   } else {
+    // Hardware pads report data to 64 bytes; pad the expected value the same way.
+    if (report_data && report_data->size() < claims->report_data.size() && claims->report_data.size() == tee::kReportDataBytes) {
+      report_data->resize(tee::kReportDataBytes, 0);
+    }
     out["evidence_verified"] = true;
     out["claims"] = tee::claims_to_json(*claims);
     if (policy) {
@@ -230,6 +234,23 @@ int run_inspect(const std::string& file) {
       }
       break;
     }
+    case tee::Kind::kTpm: {
+      auto a = tee::parse_tpm_attestation(*ev);
+      if (!a.ok()) return fail(a.error());
+      std::printf("  TPM 2.0 attestation: %zu quotes, AK certificate %s\n", a->quotes.size(),
+                  a->ak_cert.empty() ? "absent" : "present");
+      for (const auto& q : a->quotes) {
+        auto t = tee::parse_tpms_attest(q.attest);
+        if (!t.ok()) {
+          std::printf("    quote: %s\n", t.error().to_string().c_str());
+          continue;
+        }
+        std::printf("    quote: bank 0x%04x, %zu PCRs, nonce %s, pcrDigest %s, firmware 0x%016llx\n", q.pcr_bank,
+                    q.pcrs.size(), to_hex(t->extra_data).c_str(), to_hex(t->pcr_digest).c_str(),
+                    static_cast<unsigned long long>(t->firmware_version));
+      }
+      break;
+    }
     case tee::Kind::kPsa:
     case tee::Kind::kVirtual: {
       auto m = tee::parse_cose_sign1(*ev);
@@ -288,8 +309,8 @@ void add_attest_commands(CLI::App& app, int* exit_code) {
       "verify",
       "Verify evidence offline (signatures, certificate chains, bindings, TCB status) and appraise it against a policy.\n"
       "Exit 0 only when the evidence verifies and, with --policy, the policy passes.");
-  verify->add_option("file", va->file, "evidence file (SNP report, SGX/TDX quote, PSA/CCA token, virtual evidence)")->required();
-  verify->add_option("--platform", va->platform, "refuse evidence of any other kind (sev-snp, sgx, tdx, psa, cca, virtual)");
+  verify->add_option("file", va->file, "evidence file (SNP report, SGX/TDX quote, PSA/CCA token, TPM attestation, virtual evidence)")->required();
+  verify->add_option("--platform", va->platform, "refuse evidence of any other kind (sev-snp, sgx, tdx, psa, cca, tpm, virtual)");
   verify->add_option("--collateral", va->collateral,
                      "certificates, CRLs, Intel TCB info / QE identity JSON, public keys; files or directories")
       ->expected(1, -1);

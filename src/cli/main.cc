@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "SuperNet: a TEE-enhanced distributed network for AI.\n"
       "This build provides the attestation layer: platform evidence, verification of SEV-SNP, SGX, TDX,\n"
-      "PSA, CCA and virtual evidence, appraisal policies, sealing, and mutual RA-TLS.",
+      "PSA, CCA, TPM and virtual evidence, appraisal policies, sealing, and mutual RA-TLS.",
       "supernet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "supernet 0.1.0");

@@ -148,6 +148,33 @@ Status PublicKey::verify_ecdsa_raw(HashAlg alg, ByteView data, ByteView r_s) con
   return verify_ecdsa_der(alg, data, der);
 }
 
+bool PublicKey::is_rsa_key(ByteView modulus, uint64_t exponent) const {
+  if (!valid() || EVP_PKEY_get_base_id(k_.get()) != EVP_PKEY_RSA) return false;
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  bool ok = EVP_PKEY_get_bn_param(k_.get(), OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+            EVP_PKEY_get_bn_param(k_.get(), OSSL_PKEY_PARAM_RSA_E, &e) == 1;
+  BIGNUM* want = ok ? BN_bin2bn(modulus.data(), static_cast<int>(modulus.size()), nullptr) : nullptr;
+  ok = ok && want != nullptr && BN_cmp(n, want) == 0 && BN_is_word(e, exponent);
+  BN_free(n);
+  BN_free(e);
+  BN_free(want);
+  return ok;
+}
+
+Status PublicKey::verify_rsa_pkcs1(HashAlg alg, ByteView data, ByteView sig) const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  bool ok = ctx != nullptr && valid() && EVP_PKEY_get_base_id(k_.get()) == EVP_PKEY_RSA &&
+            EVP_DigestVerifyInit(ctx, &pctx, md_of(alg), nullptr, k_.get()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+            EVP_DigestVerify(ctx, sig.data(), sig.size(), data.data(), data.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  ERR_clear_error();
+  if (!ok) return make_error("sig.invalid", "RSASSA-PKCS1-v1_5 signature does not verify");
+  return ok_status();
+}
+
 Status PublicKey::verify_rsa_pss(HashAlg alg, ByteView data, ByteView sig, int salt_len) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;

@@ -43,6 +43,10 @@ class PublicKey {
   Status verify_ecdsa_der(HashAlg alg, ByteView data, ByteView der_sig) const;
   // ECDSA with the signature as big-endian r || s (COSE, DCAP), each half the same length.
   Status verify_ecdsa_raw(HashAlg alg, ByteView data, ByteView r_s) const;
+  // True when this is an RSA key with exactly this big-endian modulus and exponent.
+  bool is_rsa_key(ByteView modulus, uint64_t exponent) const;
+  // RSASSA-PKCS1-v1_5.
+  Status verify_rsa_pkcs1(HashAlg alg, ByteView data, ByteView sig) const;
   // RSASSA-PSS with MGF1 over the same hash and the given salt length.
   Status verify_rsa_pss(HashAlg alg, ByteView data, ByteView sig, int salt_len) const;
 

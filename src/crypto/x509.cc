@@ -94,6 +94,21 @@ Result<std::vector<Certificate>> Certificate::all_from_pem_cached(std::string_vi
   return certs;
 }
 
+Result<Certificate> Certificate::from_der_cached(ByteView der) {
+  Bytes key = sha256(concat({as_bytes("der:"), der}));
+  PemCache& cache = pem_cache();
+  {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    auto it = cache.entries.find(key);
+    if (it != cache.entries.end()) return it->second[0];
+  }
+  SN_ASSIGN(Certificate cert, from_der(der));
+  std::lock_guard<std::mutex> lock(cache.mu);
+  if (cache.entries.size() >= kPemCacheEntriesMax) cache.entries.clear();
+  cache.entries.emplace(std::move(key), std::vector<Certificate>{cert});
+  return cert;
+}
+
 void Certificate::clear_pem_cache() {
   std::lock_guard<std::mutex> lock(pem_cache().mu);
   pem_cache().entries.clear();

@@ -32,6 +32,8 @@ class Certificate {
   // keyed by SHA-256 of the exact bytes, holds at most kPemCacheEntriesMax chains, and is
   // safe to use from several threads. Certificates are immutable, so sharing them is safe.
   static Result<std::vector<Certificate>> all_from_pem_cached(std::string_view pem);
+  // from_der through the same cache.
+  static Result<Certificate> from_der_cached(ByteView der);
   static void clear_pem_cache();
 
   bool valid() const { return x_ != nullptr; }

@@ -18,17 +18,19 @@ const char* kind_name(Kind k) {
       return "psa";
     case Kind::kCca:
       return "cca";
+    case Kind::kTpm:
+      return "tpm";
   }
   return "?";
 }
 
 Result<Kind> parse_kind(std::string_view name) {
-  for (Kind k : {Kind::kVirtual, Kind::kSevSnp, Kind::kSgx, Kind::kTdx, Kind::kPsa, Kind::kCca}) {
+  for (Kind k : {Kind::kVirtual, Kind::kSevSnp, Kind::kSgx, Kind::kTdx, Kind::kPsa, Kind::kCca, Kind::kTpm}) {
     if (name == kind_name(k)) return k;
   }
   if (name == "snp") return Kind::kSevSnp;
   return make_error("platform.unknown", "unknown platform '" + std::string(name) +
-                                            "' (expected virtual, sev-snp, sgx, tdx, psa or cca)");
+                                            "' (expected virtual, sev-snp, sgx, tdx, psa, cca or tpm)");
 }
 
 nlohmann::json claims_to_json(const Claims& c) {

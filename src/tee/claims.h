@@ -14,9 +14,9 @@
 
 namespace supernet::tee {
 
-enum class Kind { kVirtual, kSevSnp, kSgx, kTdx, kPsa, kCca };
+enum class Kind { kVirtual, kSevSnp, kSgx, kTdx, kPsa, kCca, kTpm };
 
-const char* kind_name(Kind k);  // "virtual", "sev-snp", "sgx", "tdx", "psa", "cca"
+const char* kind_name(Kind k);  // "virtual", "sev-snp", "sgx", "tdx", "psa", "cca", "tpm"
 Result<Kind> parse_kind(std::string_view name);
 
 struct Claims {

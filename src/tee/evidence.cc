@@ -4,6 +4,7 @@
 #include "tee/cose.h"
 #include "tee/dcap.h"
 #include "tee/snp.h"
+#include "tee/tpm.h"
 #include "tee/virtual_platform.h"
 
 namespace supernet::tee {
@@ -29,6 +30,8 @@ Result<Kind> detect_kind(ByteView e) {
     }
   }
   if (e.size() >= 3 && e[0] == 0xd9 && e[1] == 0x01 && e[2] == 0x8f) return Kind::kCca;
+  // A go-tpm-tools Attestation: field 1 (AK TPMT_PUBLIC) comes first.
+  if (e.size() >= 4 && e[0] == 0x0a) return Kind::kTpm;
   if (!e.empty() && (e[0] == 0xd2 || e[0] == 0x84)) {
     SN_ASSIGN(CoseSign1 m, parse_cose_sign1(e));
     auto payload = cbor::decode(m.payload);
@@ -38,7 +41,7 @@ Result<Kind> detect_kind(ByteView e) {
     }
     return Kind::kPsa;
   }
-  return make_error("evidence.format", "unrecognized evidence format (not an SNP report, DCAP quote, PSA/CCA token or virtual evidence)");
+  return make_error("evidence.format", "unrecognized evidence format (not an SNP report, DCAP quote, PSA/CCA token, TPM attestation or virtual evidence)");
 }
 
 Result<Claims> verify_evidence(ByteView e, const Collateral& col, UnixSeconds at, std::optional<Kind> expected) {
@@ -58,6 +61,8 @@ Result<Claims> verify_evidence(ByteView e, const Collateral& col, UnixSeconds at
       return verify_cca(e, col);
     case Kind::kVirtual:
       return verify_virtual(e);
+    case Kind::kTpm:
+      return verify_tpm(e, col, at);
   }
   return make_error("evidence.format", "unreachable");
 }

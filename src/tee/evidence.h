@@ -10,7 +10,8 @@ namespace supernet::tee {
 
 inline constexpr size_t kEvidenceBytesMax = 64 * 1024;
 
-// Recognizes SNP reports, DCAP quotes (SGX or TDX), CCA tokens, PSA tokens and virtual evidence.
+// Recognizes SNP reports, DCAP quotes (SGX or TDX), CCA tokens, PSA tokens, TPM attestations
+// (go-tpm-tools protobuf) and virtual evidence.
 Result<Kind> detect_kind(ByteView evidence);
 
 // Verifies signatures, chains and bindings at time `at` and returns the normalized claims.
