@@ -301,13 +301,29 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
   return conn;
 }
 
-Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port) {
+namespace {
+
+Result<sockaddr_in> ipv4_address(const std::string& host, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return make_error("net.address", "'" + host + "' is not an IPv4 address");
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return make_error("net.address", "'" + host + "' is not an IPv4 address");
+  }
+  return addr;
+}
+
+Result<int> tcp_socket() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_error("net.socket", std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port) {
+  SN_ASSIGN(sockaddr_in addr, ipv4_address(host, port));
+  SN_ASSIGN(int fd, tcp_socket());
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0) {
@@ -330,12 +346,8 @@ Result<int> accept_tcp(int listen_fd) {
 }
 
 Result<int> connect_tcp(const std::string& host, uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return make_error("net.address", "'" + host + "' is not an IPv4 address");
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error("net.socket", std::strerror(errno));
+  SN_ASSIGN(sockaddr_in addr, ipv4_address(host, port));
+  SN_ASSIGN(int fd, tcp_socket());
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     std::string why = std::strerror(errno);
     ::close(fd);

@@ -10,16 +10,9 @@ namespace {
 
 using testing::at;
 using testing::vec;
+using testing::collateral_of;
 using testing::vpath;
 
-Collateral collateral_of(std::initializer_list<const char*> paths) {
-  Collateral c;
-  for (const char* p : paths) {
-    auto s = c.add_path(vpath(p));
-    EXPECT_TRUE(s.ok()) << p << ": " << s.error().to_string();
-  }
-  return c;
-}
 
 Claims verified(const char* quote, const Collateral& col, const char* when) {
   Bytes q = vec(quote);

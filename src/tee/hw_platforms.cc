@@ -110,7 +110,7 @@ class SnpPlatform : public Platform {
   Kind kind() const override { return Kind::kSevSnp; }
 
   Result<Bytes> evidence(ByteView report_data) override {
-    if (report_data.size() != kReportDataBytes) return make_error("evidence.report_data", "report data must be 64 bytes");
+    SN_TRY(check_report_data(report_data));
     if (!tsm_.empty()) return tsm_report(tsm_, "sev_guest", report_data);
     return ioctl_report(report_data);
   }
@@ -174,7 +174,7 @@ class TdxPlatform : public Platform {
   explicit TdxPlatform(std::string tsm) : tsm_(std::move(tsm)) {}
   Kind kind() const override { return Kind::kTdx; }
   Result<Bytes> evidence(ByteView report_data) override {
-    if (report_data.size() != kReportDataBytes) return make_error("evidence.report_data", "report data must be 64 bytes");
+    SN_TRY(check_report_data(report_data));
     return tsm_report(tsm_, "tdx_guest", report_data);
   }
   Result<Bytes> measurement() override {
@@ -197,7 +197,7 @@ class SgxGraminePlatform : public Platform {
   explicit SgxGraminePlatform(std::string root) : root_(std::move(root)) {}
   Kind kind() const override { return Kind::kSgx; }
   Result<Bytes> evidence(ByteView report_data) override {
-    if (report_data.size() != kReportDataBytes) return make_error("evidence.report_data", "report data must be 64 bytes");
+    SN_TRY(check_report_data(report_data));
     SN_TRY(write_all(root_ + "/user_report_data", report_data));
     return read_stream(root_ + "/quote", 64 * 1024);
   }

@@ -4,6 +4,13 @@
 
 namespace supernet::tee {
 
+Status check_report_data(ByteView report_data) {
+  if (report_data.size() != kReportDataBytes) {
+    return make_error("evidence.report_data", "report data must be 64 bytes, got " + std::to_string(report_data.size()));
+  }
+  return ok_status();
+}
+
 Result<std::unique_ptr<Platform>> open_platform(const PlatformOptions& o, std::string* warning) {
   auto open_virtual = [&]() -> Result<std::unique_ptr<Platform>> {
     SN_ASSIGN(auto p, VirtualPlatform::open(o.virtual_dir.empty() ? default_virtual_dir() : o.virtual_dir, o.virtual_debug));

@@ -31,6 +31,9 @@ class Platform {
   virtual Result<crypto::SecureBytes> sealing_key() = 0;
 };
 
+// Every backend's evidence() starts with this check of its argument.
+Status check_report_data(ByteView report_data);
+
 struct PlatformOptions {
   // "auto", "virtual", "sev-snp", "tdx" or "sgx".
   std::string kind = "auto";

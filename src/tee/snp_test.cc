@@ -9,16 +9,9 @@ namespace {
 
 using testing::at;
 using testing::vec;
+using testing::collateral_of;
 using testing::vpath;
 
-Collateral collateral_of(std::initializer_list<const char*> files) {
-  Collateral c;
-  for (const char* f : files) {
-    auto s = c.add_file(vpath(f));
-    EXPECT_TRUE(s.ok()) << s.error().to_string();
-  }
-  return c;
-}
 
 const UnixSeconds kPin = at("2025-10-01T08:00:00Z");
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tee/collateral.h"
 #include "util/bytes.h"
 #include "util/file.h"
 #include "util/time.h"
@@ -35,6 +36,16 @@ inline Bytes vec(const std::string& rel) {
 inline std::string vpath(const std::string& rel) { return vectors_dir() + "/" + rel; }
 
 inline UnixSeconds at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
+
+// Collateral from vector files or folders (relative to the vectors folder).
+inline Collateral collateral_of(std::initializer_list<const char*> paths) {
+  Collateral c;
+  for (const char* p : paths) {
+    auto s = c.add_path(vpath(p));
+    EXPECT_TRUE(s.ok()) << p << ": " << (s.ok() ? "" : s.error().to_string());
+  }
+  return c;
+}
 
 }  // namespace supernet::tee::testing
 

@@ -104,9 +104,7 @@ Result<Bytes> VirtualPlatform::measurement() {
 }
 
 Result<Bytes> VirtualPlatform::evidence(ByteView report_data) {
-  if (report_data.size() != kReportDataBytes) {
-    return make_error("evidence.report_data", "report data must be 64 bytes, got " + std::to_string(report_data.size()));
-  }
+  SN_TRY(check_report_data(report_data));
   SN_ASSIGN(Bytes m, measurement());
   UnixSeconds now = fixed_time_ != 0 ? fixed_time_ : now_unix();
   Value claims = Value::map({{Value::text("platform"), Value::text("virtual")},
