@@ -1,0 +1,188 @@
+// Consensus data: validators, blocks, votes, certificates and the protocol's messages, with
+// their explicit binary encoding. Everything signed is signed over an encoding built here,
+// prefixed with a domain string, never over re-serialized structures.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/bytes.h"
+#include "util/codec.h"
+#include "util/result.h"
+
+namespace supernet::consensus {
+
+using NodeId = uint32_t;
+using Hash = Bytes;  // 32 bytes (SHA-256)
+using TimeMs = int64_t;
+
+enum class Protocol : uint8_t {
+  // n = 2f+1. Votes are signed by each node's trusted checker module, which refuses to
+  // equivocate or to break the voting rules. One vote phase; quorum = more than half the weight.
+  kTeeBft = 1,
+  // n = 3f+1. Trusts no TEE: propose, prevote, precommit with locking; quorum = more than two
+  // thirds of the weight.
+  kBft = 2,
+};
+const char* protocol_name(Protocol p);
+
+// Limits on everything that arrives from outside.
+inline constexpr size_t kValidatorsMax = 64;
+inline constexpr size_t kBlockTxsMax = 4096;
+inline constexpr size_t kTxBytesMax = 64 * 1024;
+inline constexpr size_t kBlockBytesMax = 8 * 1024 * 1024;
+inline constexpr size_t kSyncBlocksMax = 32;
+inline constexpr size_t kHashBytes = 32;
+inline constexpr size_t kSignatureBytes = 64;
+inline constexpr size_t kKeyBytes = 32;
+
+struct Validator {
+  NodeId id = 0;
+  uint64_t weight = 1;
+  Bytes vote_key;      // Ed25519 public key: the checker module's in tee-bft, the node's in bft
+  Bytes identity_key;  // Ed25519 public key of the node itself (long-term, sealed in its TEE)
+  uint64_t rotation_nonce = 0;  // the last key rotation applied for this node
+};
+
+class ValidatorSet {
+ public:
+  ValidatorSet() = default;
+  ValidatorSet(std::vector<Validator> validators, uint64_t epoch);
+  const std::vector<Validator>& validators() const { return v_; }
+  size_t size() const { return v_.size(); }
+  uint64_t epoch() const { return epoch_; }
+  uint64_t total_weight() const { return total_; }
+  const Validator* find(NodeId id) const;
+  // Smallest weight that makes a quorum: > 1/2 of the total for tee-bft, > 2/3 for bft.
+  uint64_t quorum(Protocol p) const;
+  // Round-robin over validators in id order.
+  NodeId leader(uint64_t height, uint64_t round) const;
+  Hash hash() const;
+  // The same set, next epoch, with one validator's vote key replaced (key rotation).
+  ValidatorSet with_key(NodeId id, const Bytes& key, uint64_t nonce) const;
+
+ private:
+  std::vector<Validator> v_;
+  uint64_t epoch_ = 0;
+  uint64_t total_ = 0;
+};
+
+struct BlockHeader {
+  uint64_t height = 0;
+  uint64_t round = 0;
+  Hash parent;        // hash of the header at height - 1 (genesis: the genesis hash)
+  Hash tx_root;       // Merkle root of the transactions
+  uint32_t tx_count = 0;
+  NodeId proposer = 0;
+  uint64_t epoch = 0;  // validator set epoch the block was agreed under
+  Hash hash() const;
+  void encode(Writer& w) const;
+  static Result<BlockHeader> decode(Reader& r);
+};
+
+struct Block {
+  BlockHeader header;
+  std::vector<Bytes> txs;
+  void encode(Writer& w) const;
+  static Result<Block> decode(Reader& r);
+  // The header's tx_root and tx_count describe these transactions.
+  bool txs_match_header() const;
+};
+
+enum class Phase : uint8_t {
+  kVote = 1,       // tee-bft's single vote; bft's prevote
+  kPrecommit = 2,  // bft only
+};
+
+struct Vote {
+  Phase phase = Phase::kVote;
+  uint64_t height = 0, round = 0;
+  Hash block;
+  NodeId voter = 0;
+  uint64_t counter = 0;  // the checker module's counter (tee-bft), 0 in bft
+  Bytes signature;
+  Bytes signed_bytes(Protocol p) const;
+  void encode(Writer& w) const;
+  static Result<Vote> decode(Reader& r);
+};
+
+// A quorum certificate: votes of one phase for one block at (height, round).
+struct QuorumCert {
+  Phase phase = Phase::kVote;
+  uint64_t height = 0, round = 0;
+  Hash block;
+  std::vector<Vote> votes;  // sorted by voter, one each
+  void encode(Writer& w) const;
+  static Result<QuorumCert> decode(Reader& r);
+};
+
+// Sent when a round times out; a quorum of them justifies the next leader's proposal.
+struct ViewChange {
+  uint64_t height = 0;
+  uint64_t new_round = 0;
+  NodeId sender = 0;
+  // tee-bft: the checker module's last vote at this height, as it attests.
+  bool has_last_vote = false;
+  uint64_t last_round = 0;
+  Hash last_block;
+  // bft: the highest prevote certificate the sender knows at this height.
+  std::optional<QuorumCert> highest_qc;
+  uint64_t counter = 0;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  void encode(Writer& w) const;
+  static Result<ViewChange> decode(Reader& r);
+};
+
+struct Proposal {
+  Block block;
+  std::optional<QuorumCert> parent_qc;    // commit certificate of block.height - 1
+  std::vector<ViewChange> view_changes;   // a quorum for block.round when round > 0
+  uint64_t counter = 0;
+  Bytes signature;  // by the proposer's vote key (its checker module in tee-bft)
+  static Bytes signed_bytes(const BlockHeader& h, uint64_t counter);
+  void encode(Writer& w) const;
+  static Result<Proposal> decode(Reader& r);
+};
+
+struct SyncRequest {
+  uint64_t from_height = 0;
+};
+
+struct CommittedBlock {
+  Block block;
+  QuorumCert commit_qc;
+};
+
+struct SyncResponse {
+  std::vector<CommittedBlock> blocks;
+};
+
+// A restarted node's new checker key, signed by its long-term identity key; it takes effect
+// once a block carrying it commits.
+struct KeyRotation {
+  NodeId node = 0;
+  Bytes new_vote_key;
+  uint64_t nonce = 0;
+  // Attestation evidence binding the new key (report data = SHA-512 of it). Checked by hosts
+  // that have a verifier; the simulator leaves it empty.
+  Bytes evidence;
+  Bytes signature;  // by the node's identity key
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<KeyRotation> decode(ByteView data);
+};
+
+// Client transactions passed on to the validators.
+struct Transactions {
+  std::vector<Bytes> txs;
+};
+
+using Message = std::variant<Proposal, Vote, ViewChange, SyncRequest, SyncResponse, Transactions>;
+Bytes encode_message(const Message& m);
+Result<Message> decode_message(ByteView data);
+const char* message_name(const Message& m);
+
+}  // namespace supernet::consensus
