@@ -7,11 +7,17 @@ namespace supernet::consensus {
 
 static Error refused(const std::string& why) { return make_error("checker.refused", why); }
 
-Checker::Checker(NodeId self, ValidatorSet genesis_set, Hash genesis_hash)
-    : self_(self), set_(std::move(genesis_set)), parent_(std::move(genesis_hash)) {
-  auto kp = crypto::ed25519_generate();
-  public_key_ = kp.public_key;
-  secret_key_ = std::move(kp.secret_key);
+Checker::Checker(NodeId self) : Checker(self, crypto::ed25519_generate()) {}
+
+Checker::Checker(NodeId self, crypto::Ed25519KeyPair key)
+    : self_(self), public_key_(std::move(key.public_key)), secret_key_(std::move(key.secret_key)) {}
+
+Status Checker::begin(ValidatorSet genesis_set, Hash genesis_hash) {
+  if (begun_) return refused("checker already has its genesis");
+  begun_ = true;
+  set_ = std::move(genesis_set);
+  parent_ = std::move(genesis_hash);
+  return ok_status();
 }
 
 Checker::~Checker() = default;  // SecureBytes wipes the key
@@ -19,6 +25,7 @@ Checker::~Checker() = default;  // SecureBytes wipes the key
 Bytes Checker::sign(ByteView msg) { return crypto::ed25519_sign(secret_key_, msg); }
 
 Status Checker::check_extends_chain(const BlockHeader& h) const {
+  if (!begun_) return refused("checker has no genesis yet");
   if (h.height != height_) return refused("block height " + std::to_string(h.height) + " is not the checker's " + std::to_string(height_));
   if (h.parent != parent_) return refused("block does not extend the committed chain");
   if (h.epoch != set_.epoch()) return refused("block names another validator set epoch");
@@ -34,9 +41,9 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
   SN_TRY(verify_qc(set_, Protocol::kTeeBft, qc));
   for (const auto& tx : b.txs) {
     if (!is_key_rotation(tx)) continue;
-    SN_ASSIGN(KeyRotation k, KeyRotation::decode(tx));
-    SN_TRY(verify_key_rotation(set_, k));
-    set_ = set_.with_key(k.node, k.new_vote_key, k.nonce);
+    // Same rule as every replica: a committed rotation that does not verify is ignored.
+    auto k = KeyRotation::decode(tx);
+    if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
   }
   height_++;
   parent_ = b.header.hash();
@@ -49,15 +56,15 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
 Status Checker::sign_proposal(Proposal& p) {
   const BlockHeader& h = p.block.header;
   SN_TRY(check_extends_chain(h));
-  if (h.proposer != self_ || set_.leader(h.height, h.round) != self_) return refused("not the leader of this round");
-  if (last_proposal_round_ && h.round <= *last_proposal_round_) return refused("already proposed in this or a later round");
-  if (h.round > 0) {
-    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, h.round, p.view_changes));
+  if (p.proposer != self_ || set_.leader(h.height, p.round) != self_) return refused("not the leader of this round");
+  if (last_proposal_round_ && p.round <= *last_proposal_round_) return refused("already proposed in this or a later round");
+  if (p.round > 0) {
+    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, p.round, p.view_changes));
     if (j.required_block && *j.required_block != h.hash()) return refused("must re-propose the highest voted block");
   }
-  last_proposal_round_ = h.round;
+  last_proposal_round_ = p.round;
   p.counter = ++counter_;
-  p.signature = sign(Proposal::signed_bytes(h, p.counter));
+  p.signature = sign(p.signed_bytes());
   return ok_status();
 }
 
@@ -65,12 +72,12 @@ Status Checker::sign_vote(Vote& v, const Proposal* p) {
   if (p == nullptr || v.phase != Phase::kVote) return refused("a vote needs the proposal it is for");
   const BlockHeader& h = p->block.header;
   SN_TRY(check_extends_chain(h));
-  if (v.height != h.height || v.round != h.round || v.block != h.hash()) return refused("vote does not match the proposal");
+  if (v.height != h.height || v.round != p->round || v.block != h.hash()) return refused("vote does not match the proposal");
   SN_TRY(verify_proposal_signature(set_, *p));
   if (last_vote_ && v.round <= last_vote_->first) return refused("already voted in this or a later round");
   if (v.round < view_change_round_) return refused("round is below a view change this checker signed");
   if (v.round > 0) {
-    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, h.round, p->view_changes));
+    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, p->round, p->view_changes));
     if (j.required_block && *j.required_block != v.block) return refused("proposal ignores the highest voted block");
   }
   last_vote_ = std::make_pair(v.round, v.block);
@@ -81,7 +88,7 @@ Status Checker::sign_vote(Vote& v, const Proposal* p) {
 }
 
 Status Checker::sign_view_change(ViewChange& vc) {
-  if (vc.height != height_) return refused("view change for another height");
+  if (!begun_ || vc.height != height_) return refused("view change for another height");
   if (vc.new_round <= view_change_round_ || (last_vote_ && vc.new_round <= last_vote_->first)) {
     return refused("view change does not move to a later round");
   }
@@ -113,9 +120,9 @@ Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase) {
 }
 
 Status PlainSigner::sign_proposal(Proposal& p) {
-  SN_TRY(step(p.block.header.height, p.block.header.round, 0));
+  SN_TRY(step(p.block.header.height, p.round, 0));
   p.counter = 0;
-  p.signature = crypto::ed25519_sign(secret_key_, Proposal::signed_bytes(p.block.header, 0));
+  p.signature = crypto::ed25519_sign(secret_key_, p.signed_bytes());
   return ok_status();
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "consensus/types.h"
+#include "crypto/keys.h"
 #include "crypto/secure.h"
 
 namespace supernet::consensus {
@@ -39,8 +40,14 @@ class VoteSigner {
 
 class Checker : public VoteSigner {
  public:
-  Checker(NodeId self, ValidatorSet genesis_set, Hash genesis_hash);
+  // A new checker with a fresh key; it signs nothing until begin().
+  explicit Checker(NodeId self);
+  // The same with a given key pair: the simulator's seeded keys (its Rng seam).
+  Checker(NodeId self, crypto::Ed25519KeyPair key);
   ~Checker() override;
+  // Sets the genesis validator set (which holds this checker's key, or, after a restart, the
+  // node's previous key) and the genesis hash. Once only.
+  Status begin(ValidatorSet genesis_set, Hash genesis_hash);
   const Bytes& public_key() const override { return public_key_; }
   Status advance(const Block& committed, const QuorumCert& commit_qc) override;
   Status sign_proposal(Proposal& p) override;
@@ -55,6 +62,7 @@ class Checker : public VoteSigner {
   Status check_extends_chain(const BlockHeader& h) const;
 
   NodeId self_;
+  bool begun_ = false;
   ValidatorSet set_;
   Bytes public_key_;
   crypto::SecureBytes secret_key_;

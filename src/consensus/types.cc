@@ -50,19 +50,18 @@ ValidatorSet ValidatorSet::with_key(NodeId id, const Bytes& key, uint64_t nonce)
 }
 
 void BlockHeader::encode(Writer& w) const {
-  w.u64(height).u64(round).fixed(parent).fixed(tx_root).u32(tx_count).u32(proposer).u64(epoch);
+  w.u64(height).fixed(parent).fixed(tx_root).u32(tx_count).u32(creator).u64(epoch);
 }
 
 Result<BlockHeader> BlockHeader::decode(Reader& r) {
   BlockHeader h;
   SN_ASSIGN(h.height, r.u64());
-  SN_ASSIGN(h.round, r.u64());
   SN_ASSIGN(ByteView parent, r.fixed(kHashBytes));
   SN_ASSIGN(ByteView root, r.fixed(kHashBytes));
   h.parent = to_bytes(parent);
   h.tx_root = to_bytes(root);
   SN_ASSIGN(h.tx_count, r.u32());
-  SN_ASSIGN(h.proposer, r.u32());
+  SN_ASSIGN(h.creator, r.u32());
   SN_ASSIGN(h.epoch, r.u64());
   return h;
 }
@@ -199,13 +198,14 @@ Result<ViewChange> ViewChange::decode(Reader& r) {
   return vc;
 }
 
-Bytes Proposal::signed_bytes(const BlockHeader& h, uint64_t counter) {
+Bytes Proposal::signed_bytes() const {
   Writer w;
-  w.str("supernet-proposal-v1").u64(h.height).u64(h.round).fixed(h.hash()).u32(h.proposer).u64(counter);
+  w.str("supernet-proposal-v1").u64(block.header.height).u64(round).fixed(block.header.hash()).u32(proposer).u64(counter);
   return w.take();
 }
 
 void Proposal::encode(Writer& w) const {
+  w.u64(round).u32(proposer);
   block.encode(w);
   w.u8(parent_qc ? 1 : 0);
   if (parent_qc) parent_qc->encode(w);
@@ -216,6 +216,8 @@ void Proposal::encode(Writer& w) const {
 
 Result<Proposal> Proposal::decode(Reader& r) {
   Proposal p;
+  SN_ASSIGN(p.round, r.u64());
+  SN_ASSIGN(p.proposer, r.u32());
   SN_ASSIGN(p.block, Block::decode(r));
   SN_ASSIGN(uint8_t has_qc, r.u8());
   if (has_qc == 1) {

@@ -69,13 +69,14 @@ class ValidatorSet {
   uint64_t total_ = 0;
 };
 
+// A block's identity does not depend on the round that proposes it: a block re-proposed in a
+// later round keeps its hash, so votes and certificates for it stay valid.
 struct BlockHeader {
   uint64_t height = 0;
-  uint64_t round = 0;
   Hash parent;        // hash of the header at height - 1 (genesis: the genesis hash)
   Hash tx_root;       // Merkle root of the transactions
   uint32_t tx_count = 0;
-  NodeId proposer = 0;
+  NodeId creator = 0;  // the node that first built the block
   uint64_t epoch = 0;  // validator set epoch the block was agreed under
   Hash hash() const;
   void encode(Writer& w) const;
@@ -137,12 +138,14 @@ struct ViewChange {
 };
 
 struct Proposal {
+  uint64_t round = 0;
+  NodeId proposer = 0;
   Block block;
   std::optional<QuorumCert> parent_qc;    // commit certificate of block.height - 1
   std::vector<ViewChange> view_changes;   // a quorum for block.round when round > 0
   uint64_t counter = 0;
   Bytes signature;  // by the proposer's vote key (its checker module in tee-bft)
-  static Bytes signed_bytes(const BlockHeader& h, uint64_t counter);
+  Bytes signed_bytes() const;
   void encode(Writer& w) const;
   static Result<Proposal> decode(Reader& r);
 };

@@ -39,14 +39,14 @@ Status verify_qc(const ValidatorSet& set, Protocol p, const QuorumCert& qc) {
 }
 
 Status verify_proposal_signature(const ValidatorSet& set, const Proposal& p) {
-  const BlockHeader& h = p.block.header;
-  if (set.leader(h.height, h.round) != h.proposer) {
-    return make_error("consensus.not_leader", "node " + std::to_string(h.proposer) + " is not the leader of height " +
-                                                  std::to_string(h.height) + " round " + std::to_string(h.round));
+  uint64_t height = p.block.header.height;
+  if (set.leader(height, p.round) != p.proposer) {
+    return make_error("consensus.not_leader", "node " + std::to_string(p.proposer) + " is not the leader of height " +
+                                                  std::to_string(height) + " round " + std::to_string(p.round));
   }
-  const Validator* val = set.find(h.proposer);
-  if (val == nullptr || !crypto::ed25519_verify(val->vote_key, Proposal::signed_bytes(h, p.counter), p.signature)) {
-    return make_error("consensus.bad_signature", "proposal signature of node " + std::to_string(h.proposer) + " does not verify");
+  const Validator* val = set.find(p.proposer);
+  if (val == nullptr || !crypto::ed25519_verify(val->vote_key, p.signed_bytes(), p.signature)) {
+    return make_error("consensus.bad_signature", "proposal signature of node " + std::to_string(p.proposer) + " does not verify");
   }
   return ok_status();
 }

@@ -301,6 +301,14 @@ Ed25519KeyPair ed25519_generate() {
   return kp;
 }
 
+Ed25519KeyPair ed25519_from_seed(ByteView seed32) {
+  sodium_ready();
+  assert(seed32.size() == crypto_sign_SEEDBYTES);
+  Ed25519KeyPair kp{Bytes(crypto_sign_PUBLICKEYBYTES), SecureBytes(crypto_sign_SECRETKEYBYTES)};
+  crypto_sign_seed_keypair(kp.public_key.data(), kp.secret_key.data(), seed32.data());
+  return kp;
+}
+
 Bytes ed25519_sign(const SecureBytes& secret_key, ByteView message) {
   sodium_ready();
   assert(secret_key.size() == crypto_sign_SECRETKEYBYTES);

@@ -89,6 +89,8 @@ struct Ed25519KeyPair {
   SecureBytes secret_key;  // libsodium's 64-byte form
 };
 Ed25519KeyPair ed25519_generate();
+// Deterministic key pair from a 32-byte seed (the simulator's seeded keys; tests).
+Ed25519KeyPair ed25519_from_seed(ByteView seed32);
 Bytes ed25519_sign(const SecureBytes& secret_key, ByteView message);
 bool ed25519_verify(ByteView public_key, ByteView message, ByteView signature);
 

@@ -1,0 +1,496 @@
+#include "consensus/replica.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "consensus/verify.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "ledger/merkle.h"
+
+namespace supernet::consensus {
+
+namespace {
+
+constexpr size_t kResendTxsMax = 64;
+
+std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
+
+uint64_t message_height(const Message& m) {
+  if (auto* p = std::get_if<Proposal>(&m)) return p->block.header.height;
+  if (auto* v = std::get_if<Vote>(&m)) return v->height;
+  if (auto* vc = std::get_if<ViewChange>(&m)) return vc->height;
+  return 0;
+}
+
+QuorumCert make_qc(Phase phase, uint64_t height, uint64_t round, const Hash& block, const std::map<NodeId, Vote>& votes) {
+  QuorumCert qc;
+  qc.phase = phase;
+  qc.height = height;
+  qc.round = round;
+  qc.block = block;
+  for (const auto& [id, v] : votes) qc.votes.push_back(v);  // std::map keeps them sorted by voter
+  return qc;
+}
+
+}  // namespace
+
+Replica::Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer)
+    : cfg_(std::move(cfg)), signer_(std::move(signer)), set_(cfg_.genesis), last_hash_(cfg_.genesis_hash) {
+  assert(set_.find(cfg_.self) != nullptr);
+}
+
+bool Replica::can_sign() const {
+  const Validator* me = set_.find(cfg_.self);
+  return me != nullptr && me->vote_key == signer_->public_key();
+}
+
+Status Replica::restore(const std::vector<CommittedBlock>& chain) {
+  Output ignored;
+  for (const auto& cb : chain) {
+    SyncResponse r;
+    r.blocks.push_back(cb);
+    size_t before = chain_.size();
+    on_sync_response(0, cfg_.self, r, ignored);
+    if (chain_.size() != before + 1) {
+      return make_error("consensus.restore", "stored block " + std::to_string(before + 1) + " does not verify");
+    }
+  }
+  return ok_status();
+}
+
+void Replica::start(TimeMs now, Output& out) {
+  st_.round_started = now;
+  queue_key_rotation(now, out);
+  maybe_propose(now, out);
+}
+
+void Replica::queue_key_rotation(TimeMs now, Output& out) {
+  if (can_sign() || rotation_queued_ || cfg_.identity_secret.empty()) return;
+  const Validator* me = set_.find(cfg_.self);
+  KeyRotation k;
+  k.node = cfg_.self;
+  k.new_vote_key = signer_->public_key();
+  k.nonce = me->rotation_nonce + 1;
+  k.signature = crypto::ed25519_sign(cfg_.identity_secret, k.signed_bytes());
+  rotation_queued_ = true;
+  submit(k.encode(), now, out);
+}
+
+bool Replica::submit(Bytes tx, TimeMs now, Output& out) {
+  if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) return false;
+  std::string id = tx_id(tx);
+  if (committed_ids_.count(id) || mempool_ids_.count(id)) return false;
+  out.sends.push_back({std::nullopt, Transactions{{tx}}});
+  mempool_ids_.insert(id);
+  mempool_.push_back(std::move(tx));
+  maybe_propose(now, out);
+  return true;
+}
+
+void Replica::add_txs(const std::vector<Bytes>& txs, TimeMs now, Output& out) {
+  for (const auto& tx : txs) {
+    if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) continue;
+    std::string id = tx_id(tx);
+    if (committed_ids_.count(id) || !mempool_ids_.insert(id).second) continue;
+    mempool_.push_back(tx);
+  }
+  maybe_propose(now, out);
+}
+
+void Replica::report(NodeId node, const std::string& reason, Output& out) {
+  if (node == cfg_.self || !isolated_.insert(node).second) return;
+  out.misbehaviour.push_back({node, reason});
+}
+
+void Replica::on_message(TimeMs now, NodeId from, const Message& m, Output& out) {
+  if (from == cfg_.self || isolated_.count(from) || set_.find(from) == nullptr) return;
+  handle(now, from, m, out);
+}
+
+void Replica::handle(TimeMs now, NodeId from, const Message& m, Output& out) {
+  if (auto* tx = std::get_if<Transactions>(&m)) return add_txs(tx->txs, now, out);
+  if (auto* sr = std::get_if<SyncRequest>(&m)) return on_sync_request(from, *sr, out);
+  if (auto* resp = std::get_if<SyncResponse>(&m)) return on_sync_response(now, from, *resp, out);
+  uint64_t h = message_height(m);
+  if (h < next_height()) {
+    // The sender is behind: help it catch up.
+    if (from != cfg_.self) on_sync_request(from, SyncRequest{h}, out);
+    return;
+  }
+  if (auto* p = std::get_if<Proposal>(&m)) return on_proposal(now, from, *p, out);
+  if (h > next_height()) return buffer_future(from, m, h, now, out);
+  if (auto* v = std::get_if<Vote>(&m)) return on_vote(now, from, *v, out);
+  if (auto* vc = std::get_if<ViewChange>(&m)) return on_view_change(now, from, *vc, out);
+}
+
+void Replica::buffer_future(NodeId from, const Message& m, uint64_t height, TimeMs now, Output& out) {
+  if (future_.size() < cfg_.future_messages_max) future_.emplace_back(height, from, m);
+  request_sync(now, from, out);
+}
+
+void Replica::request_sync(TimeMs now, NodeId peer, Output& out) {
+  if (peer == cfg_.self || now - st_.last_sync_request < cfg_.round_timeout_ms / 2) return;
+  st_.last_sync_request = now;
+  out.sends.push_back({peer, SyncRequest{next_height()}});
+}
+
+Status Replica::check_block(const Block& b) const {
+  const BlockHeader& h = b.header;
+  if (h.height != next_height() || h.parent != last_hash_) return make_error("consensus.block", "block does not extend the chain");
+  if (h.epoch != set_.epoch()) return make_error("consensus.block", "block names another validator set epoch");
+  if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return make_error("consensus.block", "transactions do not match the header");
+  std::unordered_set<std::string> ids;
+  ValidatorSet rotated = set_;
+  for (const auto& tx : b.txs) {
+    std::string id = tx_id(tx);
+    if (committed_ids_.count(id) || !ids.insert(id).second) return make_error("consensus.block", "block repeats a transaction");
+    if (is_key_rotation(tx)) {
+      auto k = KeyRotation::decode(tx);
+      if (!k.ok()) return k.error();
+      SN_TRY(verify_key_rotation(rotated, *k));
+      rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
+    }
+  }
+  return ok_status();
+}
+
+void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& out) {
+  const BlockHeader& h = p.block.header;
+  if (h.height > next_height()) {
+    // A proposal for the next height carries the commit certificate of ours.
+    if (p.parent_qc && p.parent_qc->height == next_height() && p.parent_qc->phase == commit_phase(cfg_.protocol)) {
+      if (verify_qc(set_, cfg_.protocol, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
+    }
+    if (h.height > next_height()) return buffer_future(from, p, h.height, now, out);
+  }
+  if (from != p.proposer) return report(from, "sent a proposal made by another node", out);
+  if (auto s = verify_proposal_signature(set_, p); !s.ok()) return report(from, s.error().message, out);
+  Hash hash = h.hash();
+  if (auto it = st_.proposals.find(p.round); it != st_.proposals.end()) {
+    if (it->second.block.header.hash() != hash) {
+      report(from, "proposed two blocks for round " + std::to_string(p.round) + " of height " + std::to_string(h.height) + " (" +
+                       to_hex(it->second.block.header.hash()).substr(0, 8) + ", " + to_hex(hash).substr(0, 8) + ")", out);
+    }
+    return;
+  }
+  if (auto s = check_block(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out);
+  std::optional<Hash> required;
+  if (p.round > 0) {
+    auto j = verify_view_change_quorum(set_, cfg_.protocol, h.height, p.round, p.view_changes);
+    if (!j.ok()) return report(from, "unjustified proposal: " + j.error().message, out);
+    if (cfg_.protocol == Protocol::kTeeBft && j->required_block && *j->required_block != hash) {
+      return report(from, "proposal ignores the highest voted block", out);
+    }
+    if (j->required_block) required = j->required_block;
+    // bft: remember the justification's round for the lock rule.
+    if (cfg_.protocol == Protocol::kBft && j->required_block && *j->required_block == hash &&
+        (!st_.highest_prevote_qc || st_.highest_prevote_qc->round < j->required_round)) {
+      for (const auto& vc : p.view_changes) {
+        if (vc.highest_qc && vc.highest_qc->round == j->required_round) st_.highest_prevote_qc = vc.highest_qc;
+      }
+    }
+  }
+  st_.proposals.emplace(p.round, p);
+  st_.required[p.round] = required;
+  st_.blocks.emplace(hash, p.block);
+  if (p.round > st_.round) enter_round(now, p.round, out);
+  if (p.round == st_.round) try_vote(now, p.round, out);
+  if (st_.pending_commit && st_.pending_commit->block == hash) {
+    QuorumCert qc = *st_.pending_commit;
+    try_commit(now, qc, out);
+  }
+}
+
+void Replica::try_vote(TimeMs now, uint64_t round, Output& out) {
+  auto it = st_.proposals.find(round);
+  if (it == st_.proposals.end() || !can_sign() || st_.my_votes.count({1, round})) return;
+  const Proposal& p = it->second;
+  Hash hash = p.block.header.hash();
+  if (cfg_.protocol == Protocol::kBft && st_.locked && st_.locked->second != hash) {
+    // Locked on another block: vote only if the proposal is justified by a prevote
+    // certificate for it from a round at or after the lock.
+    auto req_it = st_.required.find(round);
+    const std::optional<Hash> req = req_it == st_.required.end() ? std::nullopt : req_it->second;
+    if (!req || *req != hash || !st_.highest_prevote_qc || st_.highest_prevote_qc->block != hash ||
+        st_.highest_prevote_qc->round < st_.locked->first) {
+      return;
+    }
+  }
+  Vote v;
+  v.phase = Phase::kVote;
+  v.height = next_height();
+  v.round = round;
+  v.block = hash;
+  if (!signer_->sign_vote(v, &p).ok()) return;
+  st_.my_votes.insert({1, round});
+  out.sends.push_back({std::nullopt, v});
+  on_vote(now, cfg_.self, v, out);
+}
+
+uint64_t Replica::weight_of(const std::map<NodeId, Vote>& votes) const {
+  uint64_t w = 0;
+  for (const auto& [id, v] : votes) {
+    if (const Validator* val = set_.find(id)) w += val->weight;
+  }
+  return w;
+}
+
+void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
+  if (from != cfg_.self) {
+    if (from != v.voter) return report(from, "sent a vote made by another node", out);
+    if (auto s = verify_vote(set_, cfg_.protocol, v); !s.ok()) return report(from, s.error().message, out);
+  }
+  auto key = std::make_tuple(static_cast<uint8_t>(v.phase), v.round, v.voter);
+  if (auto it = st_.voted_for.find(key); it != st_.voted_for.end()) {
+    if (it->second != v.block) {
+      report(v.voter, "voted for two blocks at height " + std::to_string(v.height) + " round " + std::to_string(v.round), out);
+    }
+    return;
+  }
+  st_.voted_for[key] = v.block;
+  auto& bucket = st_.votes[{static_cast<uint8_t>(v.phase), v.round}][v.block];
+  bucket[v.voter] = v;
+  uint64_t w = weight_of(bucket);
+  uint64_t before = w - set_.find(v.voter)->weight;
+  if (w >= set_.quorum(cfg_.protocol) && before < set_.quorum(cfg_.protocol)) on_quorum(now, v.phase, v.round, v.block, out);
+}
+
+void Replica::on_quorum(TimeMs now, Phase phase, uint64_t round, const Hash& block, Output& out) {
+  QuorumCert qc = make_qc(phase, next_height(), round, block, st_.votes[{static_cast<uint8_t>(phase), round}][block]);
+  if (phase == commit_phase(cfg_.protocol)) return try_commit(now, qc, out);
+  // bft prevote certificate: lock and precommit if this is our round and we know the block.
+  if (!st_.highest_prevote_qc || st_.highest_prevote_qc->round < round) st_.highest_prevote_qc = qc;
+  if (round != st_.round || !st_.blocks.count(block) || !can_sign() || st_.my_votes.count({2, round})) return;
+  st_.locked = std::make_pair(round, block);
+  Vote pc;
+  pc.phase = Phase::kPrecommit;
+  pc.height = next_height();
+  pc.round = round;
+  pc.block = block;
+  auto prop = st_.proposals.find(round);  // never operator[]: it would invent an empty proposal
+  if (!signer_->sign_vote(pc, prop == st_.proposals.end() ? nullptr : &prop->second).ok()) return;
+  st_.my_votes.insert({2, round});
+  out.sends.push_back({std::nullopt, pc});
+  on_vote(now, cfg_.self, pc, out);
+}
+
+void Replica::try_commit(TimeMs now, const QuorumCert& qc, Output& out) {
+  if (qc.height != next_height()) return;
+  auto it = st_.blocks.find(qc.block);
+  if (it == st_.blocks.end()) {
+    st_.pending_commit = qc;
+    for (const auto& v : qc.votes) {
+      if (v.voter != cfg_.self) {
+        request_sync(now, v.voter, out);
+        break;
+      }
+    }
+    return;
+  }
+  Block b = it->second;
+  commit(now, b, qc, out);
+}
+
+void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& out) {
+  assert(b.header.height == next_height());
+  chain_.push_back({b, qc});
+  out.committed.push_back(chain_.back());
+  for (const auto& tx : b.txs) {
+    std::string id = tx_id(tx);
+    committed_ids_.insert(id);
+    mempool_ids_.erase(id);
+    if (is_key_rotation(tx)) {
+      auto k = KeyRotation::decode(tx);
+      if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    }
+  }
+  mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Bytes& tx) { return !mempool_ids_.count(tx_id(tx)); }),
+                 mempool_.end());
+  (void)signer_->advance(b, qc);  // the checker verifies this itself; a refusal leaves it unable to sign
+  last_hash_ = b.header.hash();
+  TimeMs last_sync = st_.last_sync_request;
+  st_ = HeightState{};
+  st_.round_started = now;
+  st_.last_sync_request = last_sync;
+  if (!can_sign()) {
+    rotation_queued_ = rotation_queued_ && mempool_ids_.size() > 0;
+    queue_key_rotation(now, out);
+  }
+  // Replay what arrived early for this height; keep what is still ahead.
+  std::deque<std::tuple<uint64_t, NodeId, Message>> pending;
+  pending.swap(future_);
+  for (auto& [h, from, m] : pending) {
+    if (h == next_height()) {
+      handle(now, from, m, out);
+    } else if (h > next_height()) {
+      future_.emplace_back(h, from, std::move(m));
+    }
+  }
+  maybe_propose(now, out);
+}
+
+void Replica::maybe_propose(TimeMs now, Output& out) {
+  uint64_t r = st_.round;
+  uint64_t h = next_height();
+  if (set_.leader(h, r) != cfg_.self || st_.proposed.count(r) || !can_sign()) return;
+  Proposal p;
+  std::optional<Hash> required;
+  if (r > 0) {
+    auto vcs_it = st_.view_changes.find(r);
+    if (vcs_it == st_.view_changes.end()) return;
+    uint64_t w = 0;
+    for (const auto& [id, vc] : vcs_it->second) {
+      w += set_.find(id)->weight;
+      p.view_changes.push_back(vc);
+    }
+    if (w < set_.quorum(cfg_.protocol)) return;
+    auto j = verify_view_change_quorum(set_, cfg_.protocol, h, r, p.view_changes);
+    if (!j.ok()) return;
+    required = j->required_block;
+  } else if (mempool_.empty()) {
+    return;  // nothing to order yet
+  }
+  p.round = r;
+  p.proposer = cfg_.self;
+  if (required) {
+    // Re-propose the block the justification names, unchanged.
+    auto b = st_.blocks.find(*required);
+    if (b == st_.blocks.end()) return;  // never saw it; the round will time out
+    p.block = b->second;
+  } else {
+    BlockHeader& hd = p.block.header;
+    hd.height = h;
+    hd.parent = last_hash_;
+    hd.creator = cfg_.self;
+    hd.epoch = set_.epoch();
+    std::vector<Hash> leaves;
+    ValidatorSet rotated = set_;
+    std::vector<std::string> stale;
+    for (const auto& tx : mempool_) {
+      if (p.block.txs.size() >= cfg_.block_txs_max) break;
+      if (is_key_rotation(tx)) {
+        // A rotation superseded by a committed one (a node that restarted twice) is dropped.
+        auto k = KeyRotation::decode(tx);
+        if (!k.ok() || !verify_key_rotation(rotated, *k).ok()) {
+          stale.push_back(tx_id(tx));
+          continue;
+        }
+        rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
+      }
+      p.block.txs.push_back(tx);
+      leaves.push_back(ledger::leaf_hash(tx));
+    }
+    for (const auto& id : stale) mempool_ids_.erase(id);
+    if (!stale.empty()) {
+      mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Bytes& tx) { return !mempool_ids_.count(tx_id(tx)); }),
+                     mempool_.end());
+    }
+    hd.tx_count = static_cast<uint32_t>(p.block.txs.size());
+    hd.tx_root = ledger::merkle_root(leaves);
+  }
+  if (!chain_.empty()) p.parent_qc = chain_.back().commit_qc;
+  if (!signer_->sign_proposal(p).ok()) return;
+  st_.proposed.insert(r);
+  out.sends.push_back({std::nullopt, p});
+  on_proposal(now, cfg_.self, p, out);
+}
+
+void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Output& out) {
+  if (from != cfg_.self) {
+    if (from != vc.sender) return report(from, "sent a view change made by another node", out);
+    if (auto s = verify_view_change(set_, cfg_.protocol, vc); !s.ok()) return report(from, s.error().message, out);
+  }
+  auto& bucket = st_.view_changes[vc.new_round];
+  if (!bucket.emplace(vc.sender, vc).second) return;
+  uint64_t w = 0;
+  for (const auto& [id, x] : bucket) w += set_.find(id)->weight;
+  // Join a round that at least one correct node has moved to; enter it on a quorum.
+  if (vc.new_round > st_.round && w > set_.total_weight() - set_.quorum(cfg_.protocol)) {
+    send_view_change(now, vc.new_round, out);
+  }
+  if (w >= set_.quorum(cfg_.protocol) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
+  if (vc.new_round == st_.round) maybe_propose(now, out);
+}
+
+void Replica::enter_round(TimeMs now, uint64_t round, Output& out) {
+  if (round <= st_.round) return;
+  st_.round = round;
+  st_.round_started = now;
+  try_vote(now, round, out);
+  maybe_propose(now, out);
+}
+
+void Replica::send_view_change(TimeMs now, uint64_t round, Output& out) {
+  if (st_.view_change_sent.count(round) || !can_sign()) return;
+  ViewChange vc;
+  vc.height = next_height();
+  vc.new_round = round;
+  if (cfg_.protocol == Protocol::kBft) vc.highest_qc = st_.highest_prevote_qc;
+  if (!signer_->sign_view_change(vc).ok()) return;
+  st_.view_change_sent.insert(round);
+  out.sends.push_back({std::nullopt, vc});
+  on_view_change(now, cfg_.self, vc, out);
+}
+
+bool Replica::has_work() const {
+  return !mempool_.empty() || !st_.proposals.empty() || !st_.votes.empty() || !st_.view_changes.empty() ||
+         st_.pending_commit.has_value();
+}
+
+TimeMs Replica::timeout_for(uint64_t round) const {
+  return cfg_.round_timeout_ms * static_cast<TimeMs>(1 + std::min<uint64_t>(round, 7));
+}
+
+void Replica::on_tick(TimeMs now, Output& out) {
+  if (st_.pending_commit) {
+    for (const auto& v : st_.pending_commit->votes) {
+      if (v.voter != cfg_.self) {
+        request_sync(now, v.voter, out);
+        break;
+      }
+    }
+  }
+  if (!has_work() || now - st_.round_started < timeout_for(st_.round)) return;
+  // Messages get lost: offer the oldest pending transactions again, so a dropped broadcast
+  // (a restarted node's key rotation, say) is not lost for good.
+  Transactions again;
+  for (const auto& tx : mempool_) {
+    if (again.txs.size() >= kResendTxsMax) break;
+    again.txs.push_back(tx);
+  }
+  if (!again.txs.empty()) out.sends.push_back({std::nullopt, std::move(again)});
+  uint64_t next = st_.round + 1;
+  send_view_change(now, next, out);
+  enter_round(now, next, out);
+  st_.round_started = now;
+}
+
+void Replica::on_sync_request(NodeId from, const SyncRequest& r, Output& out) {
+  if (r.from_height == 0 || r.from_height > chain_.size()) return;
+  SyncResponse resp;
+  for (uint64_t h = r.from_height; h <= chain_.size() && resp.blocks.size() < kSyncBlocksMax; h++) {
+    resp.blocks.push_back(chain_[h - 1]);
+  }
+  out.sends.push_back({from, std::move(resp)});
+}
+
+void Replica::on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, Output& out) {
+  for (const auto& cb : r.blocks) {
+    if (cb.block.header.height < next_height()) continue;
+    if (cb.block.header.height > next_height()) break;
+    const QuorumCert& qc = cb.commit_qc;
+    Status s = check_block(cb.block);
+    if (s.ok() && (qc.phase != commit_phase(cfg_.protocol) || qc.height != next_height() || qc.block != cb.block.header.hash())) {
+      s = make_error("consensus.sync", "certificate is not for this block");
+    }
+    if (s.ok()) s = verify_qc(set_, cfg_.protocol, qc);
+    if (!s.ok()) {
+      if (from != cfg_.self) report(from, "sent an invalid committed block: " + s.error().message, out);
+      return;
+    }
+    commit(now, cb.block, qc, out);
+  }
+}
+
+}  // namespace supernet::consensus

@@ -1,0 +1,129 @@
+// The consensus replica: a deterministic state machine. Inputs are on_message(now, from, m),
+// on_tick(now) and submit(tx); outputs are messages to send, committed blocks and evidence of
+// misbehaviour, appended to an Output. It reads no clock, socket or random source, so the
+// real runtime and the simulator drive the same code. Not thread-safe.
+//
+// One height at a time: the leader of (height, round) proposes a block; in tee-bft every
+// checker votes once and a quorum of votes (more than half the weight) commits it; in bft,
+// prevotes and then precommits (each more than two thirds of the weight) commit it, with
+// locking. A round that times out ends with view changes; a quorum of them justifies the next
+// leader's proposal. See docs/consensus.md for the protocol and its safety argument.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_set>
+
+#include "consensus/signer.h"
+#include "consensus/types.h"
+
+namespace supernet::consensus {
+
+struct ReplicaConfig {
+  NodeId self = 0;
+  Protocol protocol = Protocol::kTeeBft;
+  ValidatorSet genesis;
+  Hash genesis_hash;
+  TimeMs round_timeout_ms = 200;
+  size_t block_txs_max = 512;
+  size_t mempool_max = 20000;
+  size_t future_messages_max = 4096;
+  crypto::SecureBytes identity_secret;  // signs this node's key rotations
+};
+
+struct Misbehaviour {
+  NodeId node = 0;
+  std::string reason;
+};
+
+struct Output {
+  struct Send {
+    std::optional<NodeId> to;  // nullopt: every other validator
+    Message message;
+  };
+  std::vector<Send> sends;
+  std::vector<CommittedBlock> committed;
+  std::vector<Misbehaviour> misbehaviour;
+};
+
+class Replica {
+ public:
+  Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer);
+
+  // Replays a committed chain from storage, verifying every certificate, before start().
+  Status restore(const std::vector<CommittedBlock>& chain);
+  void start(TimeMs now, Output& out);
+  void on_message(TimeMs now, NodeId from, const Message& m, Output& out);
+  void on_tick(TimeMs now, Output& out);
+  // A client transaction. False when it is too large, already known or the mempool is full.
+  bool submit(Bytes tx, TimeMs now, Output& out);
+
+  uint64_t next_height() const { return chain_.size() + 1; }
+  uint64_t round() const { return st_.round; }
+  const std::vector<CommittedBlock>& chain() const { return chain_; }
+  const ValidatorSet& validators() const { return set_; }
+  bool is_isolated(NodeId n) const { return isolated_.count(n) != 0; }
+  size_t mempool_size() const { return mempool_.size(); }
+  // False while this node's signer key is not (yet) the one in the validator set.
+  bool can_sign() const;
+
+ private:
+  struct HeightState {
+    uint64_t round = 0;
+    TimeMs round_started = 0;
+    std::map<uint64_t, Proposal> proposals;
+    std::map<uint64_t, std::optional<Hash>> required;  // round -> block its justification requires
+    std::map<Hash, Block> blocks;
+    std::map<std::pair<uint8_t, uint64_t>, std::map<Hash, std::map<NodeId, Vote>>> votes;
+    std::map<std::tuple<uint8_t, uint64_t, NodeId>, Hash> voted_for;
+    std::map<uint64_t, std::map<NodeId, ViewChange>> view_changes;
+    std::set<std::pair<uint8_t, uint64_t>> my_votes;
+    std::set<uint64_t> proposed, view_change_sent;
+    std::optional<std::pair<uint64_t, Hash>> locked;  // bft
+    std::optional<QuorumCert> highest_prevote_qc;      // bft
+    std::optional<QuorumCert> pending_commit;          // certificate whose block we lack
+    TimeMs last_sync_request = -1000000;
+  };
+
+  void handle(TimeMs now, NodeId from, const Message& m, Output& out);
+  void on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& out);
+  void on_vote(TimeMs now, NodeId from, const Vote& v, Output& out);
+  void on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Output& out);
+  void on_sync_request(NodeId from, const SyncRequest& r, Output& out);
+  void on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, Output& out);
+  void add_txs(const std::vector<Bytes>& txs, TimeMs now, Output& out);
+
+  Status check_block(const Block& b) const;
+  void try_vote(TimeMs now, uint64_t round, Output& out);
+  void maybe_propose(TimeMs now, Output& out);
+  void enter_round(TimeMs now, uint64_t round, Output& out);
+  void send_view_change(TimeMs now, uint64_t round, Output& out);
+  void on_quorum(TimeMs now, Phase phase, uint64_t round, const Hash& block, Output& out);
+  void try_commit(TimeMs now, const QuorumCert& qc, Output& out);
+  void commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& out);
+  void request_sync(TimeMs now, NodeId peer, Output& out);
+  void buffer_future(NodeId from, const Message& m, uint64_t height, TimeMs now, Output& out);
+  void report(NodeId node, const std::string& reason, Output& out);
+  uint64_t weight_of(const std::map<NodeId, Vote>& votes) const;
+  bool has_work() const;
+  TimeMs timeout_for(uint64_t round) const;
+  void queue_key_rotation(TimeMs now, Output& out);
+
+  ReplicaConfig cfg_;
+  std::unique_ptr<VoteSigner> signer_;
+  ValidatorSet set_;
+  std::vector<CommittedBlock> chain_;
+  Hash last_hash_;
+  std::unordered_set<std::string> committed_ids_;
+  std::deque<Bytes> mempool_;
+  std::unordered_set<std::string> mempool_ids_;
+  HeightState st_;
+  std::deque<std::tuple<uint64_t, NodeId, Message>> future_;
+  std::set<NodeId> isolated_;
+  bool rotation_queued_ = false;
+};
+
+}  // namespace supernet::consensus

@@ -1,0 +1,465 @@
+#include "sim/simulator.h"
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+
+#include "consensus/replica.h"
+#include "consensus/signer.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+
+namespace supernet::sim {
+
+using namespace consensus;
+
+namespace {
+
+enum class Byz { kNone, kSilent, kEquivocate, kReplay, kForge };
+const char* byz_name(Byz b) {
+  static const char* kNames[] = {"honest", "silent", "equivocating", "replaying", "forging"};
+  return kNames[static_cast<int>(b)];
+}
+
+struct Node {
+  NodeId id = 0;
+  Byz byz = Byz::kNone;
+  bool up = true;
+  std::unique_ptr<Replica> replica;
+  std::vector<CommittedBlock> disk;
+  std::shared_ptr<SignState> sign_state;
+  crypto::Ed25519KeyPair identity;
+  crypto::Ed25519KeyPair bft_key;
+  std::vector<Bytes> seen;  // messages it received, for replay
+};
+
+enum class Kind { kDeliver, kTick, kSubmit, kCrash, kRestart, kPartition, kHeal };
+
+struct Event {
+  TimeMs at = 0;
+  uint64_t seq = 0;
+  Kind kind = Kind::kTick;
+  NodeId from = 0, to = 0;
+  Bytes payload;
+  uint64_t mask = 0;
+  bool operator>(const Event& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimConfig& cfg) : cfg_(cfg), rng_(cfg.seed) {}
+
+  SimResult run() {
+    setup();
+    while (!events_.empty()) {
+      Event e = events_.top();
+      events_.pop();
+      if (e.at > cfg_.end_ms) break;
+      now_ = e.at;
+      dispatch(e);
+      if (!result_.ok) return result_;
+    }
+    check_end();
+    return result_;
+  }
+
+ private:
+  uint64_t rand(uint64_t lo, uint64_t hi) { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_); }
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  Bytes seed_bytes() {
+    Bytes b(32);
+    for (auto& x : b) x = static_cast<uint8_t>(rand(0, 255));
+    return b;
+  }
+  void push(Event e) {
+    e.seq = seq_++;
+    events_.push(std::move(e));
+  }
+  void log(const std::string& s) {
+    if (cfg_.verbose) std::printf("[%6lld ms] %s\n", static_cast<long long>(now_), s.c_str());
+  }
+  bool healed() const { return now_ >= cfg_.heal_at_ms; }
+  int f() const { return cfg_.protocol == Protocol::kTeeBft ? (n_ - 1) / 2 : (n_ - 1) / 3; }
+
+  void setup() {
+    bool tee = cfg_.protocol == Protocol::kTeeBft;
+    n_ = cfg_.nodes > 0 ? cfg_.nodes : (tee ? (rand(0, 1) ? 5 : 3) : (rand(0, 1) ? 7 : 4));
+    int byz = cfg_.byzantine >= 0 ? std::min(cfg_.byzantine, f()) : static_cast<int>(rand(0, f()));
+    genesis_hash_ = crypto::sha256(as_bytes("supernet-sim-genesis-" + std::to_string(cfg_.seed)));
+    std::vector<Validator> vals;
+    std::vector<std::unique_ptr<Checker>> checkers;
+    for (int i = 0; i < n_; i++) {
+      auto node = std::make_unique<Node>();
+      node->id = static_cast<NodeId>(i + 1);
+      node->identity = crypto::ed25519_from_seed(seed_bytes());
+      node->bft_key = crypto::ed25519_from_seed(seed_bytes());
+      Validator v;
+      v.id = node->id;
+      v.weight = 1;
+      v.identity_key = node->identity.public_key;
+      if (tee) {
+        checkers.push_back(std::make_unique<Checker>(node->id, crypto::ed25519_from_seed(seed_bytes())));
+        v.vote_key = checkers.back()->public_key();
+      } else {
+        v.vote_key = node->bft_key.public_key;
+      }
+      vals.push_back(v);
+      nodes_.push_back(std::move(node));
+    }
+    // Byzantine nodes: the last `byz` ids.
+    for (int i = 0; i < byz; i++) {
+      nodes_[n_ - 1 - i]->byz = static_cast<Byz>(rand(1, 4));
+    }
+    genesis_ = ValidatorSet(vals, 0);
+    for (int i = 0; i < n_; i++) {
+      Node& node = *nodes_[i];
+      std::unique_ptr<VoteSigner> signer;
+      if (tee) {
+        (void)checkers[i]->begin(genesis_, genesis_hash_);
+        signer = std::move(checkers[i]);
+      } else {
+        if (node.byz == Byz::kNone) node.sign_state = std::make_shared<SignState>();
+        signer = std::make_unique<PlainSigner>(node.id, node.bft_key.secret_key, node.bft_key.public_key, node.sign_state);
+      }
+      node.replica = std::make_unique<Replica>(replica_config(node), std::move(signer));
+      Output out;
+      node.replica->start(0, out);
+      emit(node, out);
+    }
+    std::string byz_desc;
+    for (auto& nd : nodes_) {
+      if (nd->byz != Byz::kNone) byz_desc += " " + std::to_string(nd->id) + ":" + byz_name(nd->byz);
+    }
+    result_.summary = std::string(protocol_name(cfg_.protocol)) + " n=" + std::to_string(n_) + " f=" + std::to_string(f()) +
+                      " byzantine=[" + byz_desc + " ]";
+    log("start " + result_.summary);
+    schedule();
+  }
+
+  ReplicaConfig replica_config(const Node& node) {
+    ReplicaConfig rc;
+    rc.self = node.id;
+    rc.protocol = cfg_.protocol;
+    rc.genesis = genesis_;
+    rc.genesis_hash = genesis_hash_;
+    rc.round_timeout_ms = 150;
+    rc.block_txs_max = 64;
+    rc.identity_secret = node.identity.secret_key;
+    return rc;
+  }
+
+  std::vector<Node*> honest() {
+    std::vector<Node*> out;
+    for (auto& n : nodes_) {
+      if (n->byz == Byz::kNone) out.push_back(n.get());
+    }
+    return out;
+  }
+
+  void schedule() {
+    for (TimeMs t = 10; t <= cfg_.end_ms; t += 10) push({t, 0, Kind::kTick, 0, 0, {}, 0});
+    auto h = honest();
+    for (int i = 0; i < cfg_.txs_before_heal; i++) {
+      push({static_cast<TimeMs>(rand(1, cfg_.heal_at_ms - 1)), 0, Kind::kSubmit, 0, h[rand(0, h.size() - 1)]->id,
+            to_bytes("pre-" + std::to_string(i)), 0});
+    }
+    for (int i = 0; i < cfg_.txs_after_heal; i++) {
+      push({cfg_.heal_at_ms + 100 + i * 50, 0, Kind::kSubmit, 0, h[rand(0, h.size() - 1)]->id,
+            to_bytes("post-" + std::to_string(i)), 0});
+    }
+    push({cfg_.heal_at_ms, 0, Kind::kHeal, 0, 0, {}, 0});
+    if (!cfg_.faults) return;
+    for (int i = 0, k = static_cast<int>(rand(1, 2)); i < k; i++) {
+      TimeMs start = static_cast<TimeMs>(rand(100, cfg_.heal_at_ms - 900));
+      uint64_t mask = rand(1, (1ull << n_) - 2);
+      push({start, 0, Kind::kPartition, 0, 0, {}, mask});
+      push({start + static_cast<TimeMs>(rand(200, 800)), 0, Kind::kPartition, 0, 0, {}, 0});
+    }
+    // Crashes only while the fault budget allows: a restarted tee-bft node is not a voter
+    // until its new checker key is admitted, so it counts against f.
+    int byz = 0;
+    for (auto& nd : nodes_) byz += nd->byz != Byz::kNone;
+    if (byz < f()) {
+      TimeMs t = 200;
+      for (int i = 0, k = static_cast<int>(rand(1, 2)); i < k && t < cfg_.heal_at_ms - 800; i++) {
+        Node* victim = h[rand(0, h.size() - 1)];
+        TimeMs crash = t + static_cast<TimeMs>(rand(0, 600));
+        TimeMs restart = crash + static_cast<TimeMs>(rand(100, 500));
+        if (restart >= cfg_.heal_at_ms - 100) break;
+        push({crash, 0, Kind::kCrash, 0, victim->id, {}, 0});
+        push({restart, 0, Kind::kRestart, 0, victim->id, {}, 0});
+        t = restart + 300;  // the next crash only after this node is back and re-admitted
+      }
+    }
+  }
+
+  Node& node(NodeId id) { return *nodes_[id - 1]; }
+
+  bool partitioned(NodeId a, NodeId b) const {
+    if (partition_mask_ == 0) return false;
+    return ((partition_mask_ >> (a - 1)) & 1) != ((partition_mask_ >> (b - 1)) & 1);
+  }
+
+  void send(NodeId from, NodeId to, const Bytes& payload) {
+    result_.messages++;
+    bool faulty = cfg_.faults && !healed();
+    if (faulty && chance(0.05)) return;
+    TimeMs delay = static_cast<TimeMs>(faulty ? rand(1, 30) : rand(1, 8));
+    push({now_ + delay, 0, Kind::kDeliver, from, to, payload, 0});
+    if (faulty && chance(0.03)) push({now_ + static_cast<TimeMs>(rand(1, 40)), 0, Kind::kDeliver, from, to, payload, 0});
+  }
+
+  void emit(Node& from, Output& out) {
+    for (auto& cb : out.committed) {
+      from.disk.push_back(cb);
+      log("node " + std::to_string(from.id) + " committed height " + std::to_string(cb.block.header.height) + " (" +
+          std::to_string(cb.block.txs.size()) + " txs)");
+    }
+    for (auto& m : out.misbehaviour) {
+      result_.misbehaviour_reports++;
+      log("node " + std::to_string(from.id) + " isolates " + std::to_string(m.node) + ": " + m.reason);
+      if (from.byz == Byz::kNone && node(m.node).byz == Byz::kNone) {
+        fail("honest node " + std::to_string(m.node) + " was isolated by node " + std::to_string(from.id) + ": " + m.reason);
+      }
+    }
+    for (auto& s : out.sends) {
+      if (auto* p = std::get_if<Proposal>(&s.message); p && cfg_.verbose) {
+        log("node " + std::to_string(from.id) + " proposes height " + std::to_string(p->block.header.height) + " round " +
+            std::to_string(p->round) + " block " + to_hex(p->block.header.hash()).substr(0, 8) + " (" +
+            std::to_string(p->block.txs.size()) + " txs)");
+      }
+      Bytes payload = encode_message(s.message);
+      std::vector<NodeId> targets;
+      if (s.to) {
+        targets.push_back(*s.to);
+      } else {
+        for (auto& nd : nodes_) {
+          if (nd->id != from.id) targets.push_back(nd->id);
+        }
+      }
+      if (from.byz != Byz::kNone) {
+        misbehave(from, s.message, payload, targets);
+        continue;
+      }
+      for (NodeId t : targets) send(from.id, t, payload);
+    }
+    out = Output{};
+  }
+
+  // A Byzantine node's outgoing traffic.
+  void misbehave(Node& from, const Message& m, const Bytes& payload, const std::vector<NodeId>& targets) {
+    switch (from.byz) {
+      case Byz::kSilent:
+        return;
+      case Byz::kReplay:
+      case Byz::kForge:
+        for (NodeId t : targets) send(from.id, t, payload);
+        return;
+      case Byz::kEquivocate:
+        break;
+      case Byz::kNone:
+        return;
+    }
+    // Equivocation: half the targets get the real message, the other half a conflicting one.
+    Message alt = m;
+    bool conflicting = false;
+    if (auto* p = std::get_if<Proposal>(&alt)) {
+      p->block.txs.clear();
+      p->block.header.tx_count = 0;
+      p->block.header.tx_root = crypto::sha256({});
+      p->block.header.creator = from.id;
+      conflicting = true;
+      resign(from, alt);
+    } else if (auto* v = std::get_if<Vote>(&alt)) {
+      v->block = crypto::sha256(concat({v->block, as_bytes("conflict")}));
+      conflicting = true;
+      resign(from, alt);
+    }
+    Bytes alt_payload = encode_message(alt);
+    for (size_t i = 0; i < targets.size(); i++) {
+      send(from.id, targets[i], conflicting && i % 2 == 1 ? alt_payload : payload);
+    }
+  }
+
+  // bft: a Byzantine node signs anything with its own key. tee-bft: its checker would refuse,
+  // so the conflicting message goes out with a signature that cannot verify.
+  void resign(Node& from, Message& m) {
+    bool tee = cfg_.protocol == Protocol::kTeeBft;
+    if (auto* p = std::get_if<Proposal>(&m)) {
+      p->signature = tee ? Bytes(64, 0x5a) : crypto::ed25519_sign(from.bft_key.secret_key, p->signed_bytes());
+    } else if (auto* v = std::get_if<Vote>(&m)) {
+      v->signature = tee ? Bytes(64, 0x5a) : crypto::ed25519_sign(from.bft_key.secret_key, v->signed_bytes(cfg_.protocol));
+    }
+  }
+
+  void dispatch(const Event& e) {
+    switch (e.kind) {
+      case Kind::kDeliver: {
+        Node& to = node(e.to);
+        if (!to.up || (cfg_.faults && !healed() && partitioned(e.from, e.to))) return;
+        auto m = decode_message(e.payload);
+        if (!m.ok()) return fail("a replica sent bytes that do not decode: " + m.error().to_string());
+        if (to.byz == Byz::kReplay && to.seen.size() < 512) to.seen.push_back(e.payload);
+        Output out;
+        to.replica->on_message(now_, e.from, *m, out);
+        return emit(to, out);
+      }
+      case Kind::kTick:
+        for (auto& nd : nodes_) {
+          if (!nd->up) continue;
+          Output out;
+          nd->replica->on_tick(now_, out);
+          emit(*nd, out);
+          byzantine_tick(*nd);
+        }
+        return;
+      case Kind::kSubmit: {
+        Node& to = node(e.to);
+        if (!to.up) return;
+        Output out;
+        to.replica->submit(e.payload, now_, out);
+        if (to_string(e.payload).rfind("post-", 0) == 0) post_heal_txs_.push_back(e.payload);
+        return emit(to, out);
+      }
+      case Kind::kCrash: {
+        // Stay within the fault budget: crash only while every honest node is up and signing
+        // (a restarted tee-bft node is faulty until its new checker key is admitted).
+        for (Node* nd : honest()) {
+          if (!nd->up || !nd->replica->can_sign()) {
+            log("crash of node " + std::to_string(e.to) + " skipped: node " + std::to_string(nd->id) + " not yet recovered");
+            return;
+          }
+        }
+        log("crash node " + std::to_string(e.to));
+        node(e.to).up = false;
+        node(e.to).replica.reset();
+        return;
+      }
+      case Kind::kRestart:
+        if (node(e.to).up) return;  // its crash was skipped
+        return restart(node(e.to));
+      case Kind::kPartition:
+        partition_mask_ = e.mask;
+        log(e.mask ? "partition " + std::to_string(e.mask) : "partition healed");
+        return;
+      case Kind::kHeal:
+        partition_mask_ = 0;
+        heal_heights_ = min_honest_height();
+        log("heal: faults stop");
+        return;
+    }
+  }
+
+  void byzantine_tick(Node& nd) {
+    if (nd.byz == Byz::kReplay && !nd.seen.empty() && chance(0.1)) {
+      NodeId to = static_cast<NodeId>(rand(1, n_));
+      if (to != nd.id) send(nd.id, to, nd.seen[rand(0, nd.seen.size() - 1)]);
+    }
+    if (nd.byz == Byz::kForge && chance(0.05)) {
+      Vote v;
+      v.height = nd.replica->next_height();
+      v.round = nd.replica->round();
+      v.block = seed_bytes();
+      v.voter = static_cast<NodeId>(rand(1, n_));
+      v.signature = seed_bytes();
+      v.signature.resize(64, 0x11);
+      NodeId to = static_cast<NodeId>(rand(1, n_));
+      if (to != nd.id) send(nd.id, to, encode_message(v));
+    }
+  }
+
+  void restart(Node& nd) {
+    // The host may roll storage back: the node re-syncs from its peers.
+    if (!nd.disk.empty() && chance(0.5)) nd.disk.resize(rand(0, nd.disk.size()));
+    std::unique_ptr<VoteSigner> signer;
+    if (cfg_.protocol == Protocol::kTeeBft) {
+      auto checker = std::make_unique<Checker>(nd.id, crypto::ed25519_from_seed(seed_bytes()));
+      (void)checker->begin(genesis_, genesis_hash_);
+      signer = std::move(checker);
+    } else {
+      signer = std::make_unique<PlainSigner>(nd.id, nd.bft_key.secret_key, nd.bft_key.public_key, nd.sign_state);
+    }
+    nd.replica = std::make_unique<Replica>(replica_config(nd), std::move(signer));
+    std::vector<CommittedBlock> stored = std::move(nd.disk);
+    nd.disk.clear();
+    Status s = nd.replica->restore(stored);
+    if (!s.ok()) return fail("node " + std::to_string(nd.id) + " cannot restore its own ledger: " + s.error().to_string());
+    nd.disk = nd.replica->chain();
+    nd.up = true;
+    log("restart node " + std::to_string(nd.id) + " at height " + std::to_string(nd.replica->next_height()));
+    Output out;
+    nd.replica->start(now_, out);
+    emit(nd, out);
+  }
+
+  uint64_t min_honest_height() {
+    uint64_t h = UINT64_MAX;
+    for (Node* nd : honest()) h = std::min<uint64_t>(h, nd->disk.size());
+    return h;
+  }
+
+  void fail(const std::string& why) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    result_.failure = why;
+  }
+
+  void check_end() {
+    auto h = honest();
+    // Safety: one block per height across honest nodes; no transaction twice in a chain.
+    size_t max_len = 0;
+    for (Node* nd : h) max_len = std::max(max_len, nd->disk.size());
+    for (size_t i = 0; i < max_len && result_.ok; i++) {
+      std::optional<Hash> seen;
+      for (Node* nd : h) {
+        if (i >= nd->disk.size()) continue;
+        Hash hh = nd->disk[i].block.header.hash();
+        if (seen && *seen != hh) fail("safety: two different blocks committed at height " + std::to_string(i + 1));
+        seen = hh;
+      }
+    }
+    for (Node* nd : h) {
+      std::set<Bytes> txs;
+      for (const auto& cb : nd->disk) {
+        for (const auto& tx : cb.block.txs) {
+          if (!txs.insert(tx).second) fail("safety: node " + std::to_string(nd->id) + " committed a transaction twice");
+        }
+      }
+      // Liveness: every transaction submitted after the heal is committed everywhere.
+      for (const auto& tx : post_heal_txs_) {
+        if (!txs.count(tx)) {
+          fail("liveness: node " + std::to_string(nd->id) + " never committed " + to_string(tx) + " (height " +
+               std::to_string(nd->disk.size()) + ")");
+          break;
+        }
+      }
+    }
+    result_.min_height = min_honest_height();
+    result_.summary += " heights=" + std::to_string(result_.min_height) + " messages=" + std::to_string(result_.messages) +
+                       " isolations=" + std::to_string(result_.misbehaviour_reports);
+  }
+
+  SimConfig cfg_;
+  std::mt19937_64 rng_;
+  int n_ = 0;
+  ValidatorSet genesis_;
+  Hash genesis_hash_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  uint64_t seq_ = 0;
+  TimeMs now_ = 0;
+  uint64_t partition_mask_ = 0;
+  uint64_t heal_heights_ = 0;
+  std::vector<Bytes> post_heal_txs_;
+  SimResult result_;
+};
+
+}  // namespace
+
+SimResult run_simulation(const SimConfig& cfg) { return Simulation(cfg).run(); }
+
+}  // namespace supernet::sim
