@@ -183,11 +183,10 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
       return report(from, "proposal ignores the highest voted block", out);
     }
     if (j->required_block) required = j->required_block;
-    // bft: remember the justification's round for the lock rule.
-    if (cfg_.protocol == Protocol::kBft && j->required_block && *j->required_block == hash &&
-        (!st_.highest_prevote_qc || st_.highest_prevote_qc->round < j->required_round)) {
+    // bft: the justification's certificates count for the lock rule.
+    if (cfg_.protocol == Protocol::kBft) {
       for (const auto& vc : p.view_changes) {
-        if (vc.highest_qc && vc.highest_qc->round == j->required_round) st_.highest_prevote_qc = vc.highest_qc;
+        if (vc.highest_qc) st_.prevote_qcs.emplace(vc.highest_qc->round, *vc.highest_qc);
       }
     }
   }
@@ -212,10 +211,11 @@ void Replica::try_vote(TimeMs now, uint64_t round, Output& out) {
     // certificate for it from a round at or after the lock.
     auto req_it = st_.required.find(round);
     const std::optional<Hash> req = req_it == st_.required.end() ? std::nullopt : req_it->second;
-    if (!req || *req != hash || !st_.highest_prevote_qc || st_.highest_prevote_qc->block != hash ||
-        st_.highest_prevote_qc->round < st_.locked->first) {
-      return;
+    bool unlocked = false;
+    for (auto qc = st_.prevote_qcs.lower_bound(st_.locked->first); qc != st_.prevote_qcs.end() && qc->first < round; ++qc) {
+      unlocked = unlocked || qc->second.block == hash;
     }
+    if (!req || *req != hash || !unlocked) return;
   }
   Vote v;
   v.phase = Phase::kVote;
@@ -260,7 +260,7 @@ void Replica::on_quorum(TimeMs now, Phase phase, uint64_t round, const Hash& blo
   QuorumCert qc = make_qc(phase, next_height(), round, block, st_.votes[{static_cast<uint8_t>(phase), round}][block]);
   if (phase == commit_phase(cfg_.protocol)) return try_commit(now, qc, out);
   // bft prevote certificate: lock and precommit if this is our round and we know the block.
-  if (!st_.highest_prevote_qc || st_.highest_prevote_qc->round < round) st_.highest_prevote_qc = qc;
+  st_.prevote_qcs.emplace(round, qc);
   if (round != st_.round || !st_.blocks.count(block) || !can_sign() || st_.my_votes.count({2, round})) return;
   st_.locked = std::make_pair(round, block);
   Vote pc;
@@ -397,16 +397,25 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
 }
 
 void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Output& out) {
+  // View changes are self-authenticating, so a node may relay others' (see below).
   if (from != cfg_.self) {
-    if (from != vc.sender) return report(from, "sent a view change made by another node", out);
     if (auto s = verify_view_change(set_, cfg_.protocol, vc); !s.ok()) return report(from, s.error().message, out);
+  }
+  // A peer asking for a round we are already past lags behind: relay the quorum that moved us.
+  if (from != cfg_.self && from == vc.sender && vc.new_round <= st_.round && st_.round > 0) {
+    auto [it, first] = st_.helped.try_emplace({from, st_.round}, now);
+    if (first || now - it->second >= cfg_.round_timeout_ms) {  // at most once per timeout: relays get lost too
+      it->second = now;
+      for (const auto& [id, justification] : st_.view_changes[st_.round]) out.sends.push_back({from, justification});
+    }
   }
   auto& bucket = st_.view_changes[vc.new_round];
   if (!bucket.emplace(vc.sender, vc).second) return;
   uint64_t w = 0;
   for (const auto& [id, x] : bucket) w += set_.find(id)->weight;
   // Join a round that at least one correct node has moved to; enter it on a quorum.
-  if (vc.new_round > st_.round && w > set_.total_weight() - set_.quorum(cfg_.protocol)) {
+  if (vc.new_round > st_.round && w > set_.total_weight() - set_.quorum(cfg_.protocol) &&
+      !st_.my_view_changes.count(vc.new_round)) {
     send_view_change(now, vc.new_round, out);
   }
   if (w >= set_.quorum(cfg_.protocol) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
@@ -422,13 +431,22 @@ void Replica::enter_round(TimeMs now, uint64_t round, Output& out) {
 }
 
 void Replica::send_view_change(TimeMs now, uint64_t round, Output& out) {
-  if (st_.view_change_sent.count(round) || !can_sign()) return;
+  if (auto sent = st_.my_view_changes.find(round); sent != st_.my_view_changes.end()) {
+    out.sends.push_back({std::nullopt, sent->second});  // again: the first may have been lost
+    return;
+  }
+  if (!can_sign()) return;
   ViewChange vc;
   vc.height = next_height();
   vc.new_round = round;
-  if (cfg_.protocol == Protocol::kBft) vc.highest_qc = st_.highest_prevote_qc;
+  // The highest prevote certificate below the new round (one from that round or later
+  // justifies nothing in it, and peers refuse it).
+  if (cfg_.protocol == Protocol::kBft) {
+    auto it = st_.prevote_qcs.lower_bound(round);
+    if (it != st_.prevote_qcs.begin()) vc.highest_qc = std::prev(it)->second;
+  }
   if (!signer_->sign_view_change(vc).ok()) return;
-  st_.view_change_sent.insert(round);
+  st_.my_view_changes.emplace(round, vc);
   out.sends.push_back({std::nullopt, vc});
   on_view_change(now, cfg_.self, vc, out);
 }
@@ -460,9 +478,10 @@ void Replica::on_tick(TimeMs now, Output& out) {
     again.txs.push_back(tx);
   }
   if (!again.txs.empty()) out.sends.push_back({std::nullopt, std::move(again)});
-  uint64_t next = st_.round + 1;
-  send_view_change(now, next, out);
-  enter_round(now, next, out);
+  // Ask to move on, but enter the next round only with a quorum of view changes for it (or a
+  // proposal they justify): a node never runs ahead of a quorum, so rounds stay in step. Until
+  // then the same view change is sent again on every timeout.
+  send_view_change(now, st_.round + 1, out);
   st_.round_started = now;
 }
 

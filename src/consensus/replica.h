@@ -81,9 +81,11 @@ class Replica {
     std::map<std::tuple<uint8_t, uint64_t, NodeId>, Hash> voted_for;
     std::map<uint64_t, std::map<NodeId, ViewChange>> view_changes;
     std::set<std::pair<uint8_t, uint64_t>> my_votes;
-    std::set<uint64_t> proposed, view_change_sent;
+    std::set<uint64_t> proposed;
+    std::map<uint64_t, ViewChange> my_view_changes;  // round -> the view change this node sent
+    std::map<std::pair<NodeId, uint64_t>, TimeMs> helped;  // (peer, round) -> when we last relayed
     std::optional<std::pair<uint64_t, Hash>> locked;  // bft
-    std::optional<QuorumCert> highest_prevote_qc;      // bft
+    std::map<uint64_t, QuorumCert> prevote_qcs;        // bft: round -> prevote certificate
     std::optional<QuorumCert> pending_commit;          // certificate whose block we lack
     TimeMs last_sync_request = -1000000;
   };

@@ -1,10 +1,38 @@
 #include "consensus/verify.h"
 
+#include <mutex>
 #include <set>
+#include <unordered_set>
 
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 
 namespace supernet::consensus {
+
+namespace {
+
+// Votes are checked once on arrival and again inside every certificate that carries them.
+// This remembers successful Ed25519 checks, keyed by (key, signature, SHA-256 of the
+// message): a memo of a pure function, so it cannot change an answer. Bounded; failures are
+// never remembered.
+constexpr size_t kVerifiedCacheMax = 1 << 16;
+
+bool verify_signature(ByteView key, ByteView msg, ByteView sig) {
+  static std::mutex mu;
+  static std::unordered_set<std::string> verified;
+  std::string id = to_string(key) + to_string(sig) + to_string(crypto::sha256(msg));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (verified.count(id)) return true;
+  }
+  if (!crypto::ed25519_verify(key, msg, sig)) return false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (verified.size() >= kVerifiedCacheMax) verified.clear();
+  verified.insert(std::move(id));
+  return true;
+}
+
+}  // namespace
 
 bool is_key_rotation(ByteView tx) { return tx.size() >= 4 && to_string(tx.subspan(0, 4)) == "SNKR"; }
 
@@ -14,7 +42,7 @@ Status verify_vote(const ValidatorSet& set, Protocol p, const Vote& v) {
   const Validator* val = set.find(v.voter);
   if (val == nullptr) return make_error("consensus.unknown_voter", "vote from non-validator " + std::to_string(v.voter));
   if (p == Protocol::kTeeBft && v.phase != Phase::kVote) return make_error("consensus.phase", "tee-bft has no precommit phase");
-  if (v.block.size() != kHashBytes || !crypto::ed25519_verify(val->vote_key, v.signed_bytes(p), v.signature)) {
+  if (v.block.size() != kHashBytes || !verify_signature(val->vote_key, v.signed_bytes(p), v.signature)) {
     return make_error("consensus.bad_signature", "vote signature of node " + std::to_string(v.voter) + " does not verify");
   }
   return ok_status();
@@ -45,7 +73,7 @@ Status verify_proposal_signature(const ValidatorSet& set, const Proposal& p) {
                                                   std::to_string(height) + " round " + std::to_string(p.round));
   }
   const Validator* val = set.find(p.proposer);
-  if (val == nullptr || !crypto::ed25519_verify(val->vote_key, p.signed_bytes(), p.signature)) {
+  if (val == nullptr || !verify_signature(val->vote_key, p.signed_bytes(), p.signature)) {
     return make_error("consensus.bad_signature", "proposal signature of node " + std::to_string(p.proposer) + " does not verify");
   }
   return ok_status();
@@ -54,7 +82,7 @@ Status verify_proposal_signature(const ValidatorSet& set, const Proposal& p) {
 Status verify_view_change(const ValidatorSet& set, Protocol p, const ViewChange& vc) {
   const Validator* val = set.find(vc.sender);
   if (val == nullptr) return make_error("consensus.unknown_voter", "view change from non-validator");
-  if (!crypto::ed25519_verify(val->vote_key, vc.signed_bytes(), vc.signature)) {
+  if (!verify_signature(val->vote_key, vc.signed_bytes(), vc.signature)) {
     return make_error("consensus.bad_signature", "view change signature of node " + std::to_string(vc.sender) + " does not verify");
   }
   if (vc.has_last_vote && (vc.last_block.size() != kHashBytes || vc.last_round >= vc.new_round)) {

@@ -88,7 +88,8 @@ class Simulation {
   void setup() {
     bool tee = cfg_.protocol == Protocol::kTeeBft;
     n_ = cfg_.nodes > 0 ? cfg_.nodes : (tee ? (rand(0, 1) ? 5 : 3) : (rand(0, 1) ? 7 : 4));
-    int byz = cfg_.byzantine >= 0 ? std::min(cfg_.byzantine, f()) : static_cast<int>(rand(0, f()));
+    int byz_max = cfg_.force_byzantine_over_f ? n_ - 1 : f();
+    int byz = cfg_.byzantine >= 0 ? std::min(cfg_.byzantine, byz_max) : static_cast<int>(rand(0, f()));
     genesis_hash_ = crypto::sha256(as_bytes("supernet-sim-genesis-" + std::to_string(cfg_.seed)));
     std::vector<Validator> vals;
     std::vector<std::unique_ptr<Checker>> checkers;
@@ -112,7 +113,7 @@ class Simulation {
     }
     // Byzantine nodes: the last `byz` ids.
     for (int i = 0; i < byz; i++) {
-      nodes_[n_ - 1 - i]->byz = static_cast<Byz>(rand(1, 4));
+      nodes_[n_ - 1 - i]->byz = cfg_.force_byzantine_over_f ? Byz::kEquivocate : static_cast<Byz>(rand(1, 4));
     }
     genesis_ = ValidatorSet(vals, 0);
     for (int i = 0; i < n_; i++) {
@@ -227,6 +228,15 @@ class Simulation {
       }
     }
     for (auto& s : out.sends) {
+      if (auto* v = std::get_if<Vote>(&s.message); v && cfg_.verbose) {
+        log("node " + std::to_string(from.id) + (v->phase == Phase::kVote ? " votes" : " precommits") + " height " +
+            std::to_string(v->height) + " round " + std::to_string(v->round) + " block " + to_hex(v->block).substr(0, 8));
+      }
+      if (auto* vc = std::get_if<ViewChange>(&s.message); vc && cfg_.verbose) {
+        log("node " + std::to_string(from.id) + " view change height " + std::to_string(vc->height) + " to round " +
+            std::to_string(vc->new_round) + (vc->has_last_vote ? " last vote round " + std::to_string(vc->last_round) + " " +
+                                                                       to_hex(vc->last_block).substr(0, 8) : ""));
+      }
       if (auto* p = std::get_if<Proposal>(&s.message); p && cfg_.verbose) {
         log("node " + std::to_string(from.id) + " proposes height " + std::to_string(p->block.header.height) + " round " +
             std::to_string(p->round) + " block " + to_hex(p->block.header.hash()).substr(0, 8) + " (" +
@@ -264,7 +274,9 @@ class Simulation {
       case Byz::kNone:
         return;
     }
-    // Equivocation: half the targets get the real message, the other half a conflicting one.
+    // Equivocation: nodes with odd ids get the real message, even ids a conflicting one. The
+    // Byzantine nodes collude: their conflicting votes all name the block their leader sent to
+    // the even half.
     Message alt = m;
     bool conflicting = false;
     if (auto* p = std::get_if<Proposal>(&alt)) {
@@ -272,17 +284,27 @@ class Simulation {
       p->block.header.tx_count = 0;
       p->block.header.tx_root = crypto::sha256({});
       p->block.header.creator = from.id;
+      alt_blocks_[{p->block.header.height, p->round}] = p->block.header.hash();
       conflicting = true;
       resign(from, alt);
     } else if (auto* v = std::get_if<Vote>(&alt)) {
-      v->block = crypto::sha256(concat({v->block, as_bytes("conflict")}));
-      conflicting = true;
+      auto known = alt_blocks_.find({v->height, v->round});
+      v->block = known != alt_blocks_.end() ? known->second : crypto::sha256(concat({v->block, as_bytes("conflict")}));
+      conflicting = v->block != std::get<Vote>(m).block;
       resign(from, alt);
     }
     Bytes alt_payload = encode_message(alt);
-    for (size_t i = 0; i < targets.size(); i++) {
-      send(from.id, targets[i], conflicting && i % 2 == 1 ? alt_payload : payload);
-    }
+    for (NodeId t : targets) send(from.id, t, conflicting && t % 2 == 0 ? alt_payload : payload);
+    // bft: precommit at once for both sides, without waiting for prevote certificates.
+    auto* v = std::get_if<Vote>(&m);
+    if (cfg_.protocol != Protocol::kBft || v == nullptr || v->phase != Phase::kVote || !conflicting) return;
+    Vote pc_real = *v, pc_alt = std::get<Vote>(alt);
+    pc_real.phase = pc_alt.phase = Phase::kPrecommit;
+    Message real_msg = pc_real, alt_msg = pc_alt;
+    resign(from, real_msg);
+    resign(from, alt_msg);
+    Bytes real_bytes = encode_message(real_msg), alt_bytes = encode_message(alt_msg);
+    for (NodeId t : targets) send(from.id, t, t % 2 == 0 ? alt_bytes : real_bytes);
   }
 
   // bft: a Byzantine node signs anything with its own key. tee-bft: its checker would refuse,
@@ -455,6 +477,7 @@ class Simulation {
   uint64_t partition_mask_ = 0;
   uint64_t heal_heights_ = 0;
   std::vector<Bytes> post_heal_txs_;
+  std::map<std::pair<uint64_t, uint64_t>, Hash> alt_blocks_;  // (height, round) -> equivocated block
   SimResult result_;
 };
 

@@ -30,6 +30,8 @@ struct SimConfig {
   int txs_before_heal = 40;
   int txs_after_heal = 20;
   bool verbose = false;
+  // For testing the checks themselves: allow more Byzantine nodes than f.
+  bool force_byzantine_over_f = false;
 };
 
 struct SimResult {

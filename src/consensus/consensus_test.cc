@@ -1,0 +1,191 @@
+#include <gtest/gtest.h>
+
+#include "consensus/replica.h"
+#include "consensus/signer.h"
+#include "consensus/verify.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "ledger/merkle.h"
+
+namespace supernet::consensus {
+namespace {
+
+// Three tee-bft checkers over one genesis.
+struct Cluster {
+  std::vector<std::unique_ptr<Checker>> checkers;
+  std::vector<crypto::Ed25519KeyPair> identities;
+  ValidatorSet set;
+  Hash genesis = crypto::sha256(as_bytes("genesis"));
+
+  explicit Cluster(int n) {
+    std::vector<Validator> vals;
+    for (int i = 0; i < n; i++) {
+      NodeId id = static_cast<NodeId>(i + 1);
+      checkers.push_back(std::make_unique<Checker>(id));
+      identities.push_back(crypto::ed25519_generate());
+      vals.push_back({id, 1, checkers.back()->public_key(), identities.back().public_key, 0});
+    }
+    set = ValidatorSet(vals, 0);
+    for (auto& c : checkers) EXPECT_TRUE(c->begin(set, genesis).ok());
+  }
+
+  Block block(uint64_t height, const Hash& parent, std::vector<std::string> txs) {
+    Block b;
+    b.header.height = height;
+    b.header.parent = parent;
+    b.header.epoch = set.epoch();
+    std::vector<Hash> leaves;
+    for (auto& t : txs) {
+      b.txs.push_back(to_bytes(t));
+      leaves.push_back(ledger::leaf_hash(b.txs.back()));
+    }
+    b.header.tx_count = static_cast<uint32_t>(txs.size());
+    b.header.tx_root = ledger::merkle_root(leaves);
+    return b;
+  }
+
+  Proposal propose(const Block& b, uint64_t round) {
+    Proposal p;
+    p.round = round;
+    p.proposer = set.leader(b.header.height, round);
+    p.block = b;
+    return p;
+  }
+};
+
+TEST(Codec, EveryMessageRoundTrips) {
+  Cluster c(3);
+  Proposal p = c.propose(c.block(1, c.genesis, {"a", "b"}), 0);
+  ASSERT_TRUE(c.checkers[p.proposer - 1]->sign_proposal(p).ok());
+  Vote v;
+  v.height = 1;
+  v.block = p.block.header.hash();
+  ASSERT_TRUE(c.checkers[0]->sign_vote(v, &p).ok());
+  ViewChange vc;
+  vc.height = 1;
+  vc.new_round = 1;
+  ASSERT_TRUE(c.checkers[0]->sign_view_change(vc).ok());
+  for (const Message& m : std::vector<Message>{p, v, vc, SyncRequest{4}, Transactions{{to_bytes(std::string("t"))}}}) {
+    Bytes enc = encode_message(m);
+    auto dec = decode_message(enc);
+    ASSERT_TRUE(dec.ok()) << message_name(m) << ": " << dec.error().to_string();
+    EXPECT_EQ(encode_message(*dec), enc) << message_name(m);
+    // Every strict prefix is refused, never read past its end.
+    for (size_t cut = 0; cut < enc.size(); cut += 7) EXPECT_FALSE(decode_message(ByteView(enc).subspan(0, cut)).ok());
+  }
+  EXPECT_FALSE(decode_message(Bytes{99}).ok());
+}
+
+TEST(Checker, SignsOnlyWhatTheProtocolAllows) {
+  Cluster c(3);
+  Block a = c.block(1, c.genesis, {"a"});
+  Block b = c.block(1, c.genesis, {"b"});
+  Proposal pa = c.propose(a, 0);
+  Proposal pb = c.propose(b, 0);
+  Checker& leader = *c.checkers[pa.proposer - 1];
+  ASSERT_TRUE(leader.sign_proposal(pa).ok());
+  // One proposal per round: the leader's checker will not sign a second block.
+  EXPECT_FALSE(leader.sign_proposal(pb).ok());
+  // A non-leader's checker will not propose.
+  Checker& other = *c.checkers[pa.proposer % 3];
+  Proposal not_mine = c.propose(b, 0);
+  not_mine.proposer = static_cast<NodeId>(pa.proposer % 3 + 1);
+  EXPECT_FALSE(other.sign_proposal(not_mine).ok());
+  // One vote per round, and never for an unsigned proposal.
+  Vote v;
+  v.height = 1;
+  v.block = a.header.hash();
+  ASSERT_TRUE(other.sign_vote(v, &pa).ok());
+  Vote again = v;
+  EXPECT_FALSE(other.sign_vote(again, &pa).ok());
+  Vote forged;
+  forged.height = 1;
+  forged.block = b.header.hash();
+  pb.signature = Bytes(64, 1);
+  EXPECT_FALSE(c.checkers[2]->sign_vote(forged, &pb).ok());
+  // A block that does not extend the committed chain is refused.
+  Proposal off = c.propose(c.block(1, crypto::sha256(as_bytes("elsewhere")), {"x"}), 0);
+  Vote v2;
+  v2.height = 1;
+  v2.block = off.block.header.hash();
+  EXPECT_FALSE(c.checkers[2]->sign_vote(v2, &off).ok());
+}
+
+TEST(Checker, ViewChangeReportsTheLastVoteAndRoundTwoMustKeepIt) {
+  Cluster c(3);
+  Block a = c.block(1, c.genesis, {"a"});
+  Proposal pa = c.propose(a, 0);
+  ASSERT_TRUE(c.checkers[pa.proposer - 1]->sign_proposal(pa).ok());
+  Vote v;
+  v.height = 1;
+  v.block = a.header.hash();
+  ASSERT_TRUE(c.checkers[0]->sign_vote(v, &pa).ok());
+  std::vector<ViewChange> vcs;
+  for (auto& ch : c.checkers) {
+    ViewChange vc;
+    vc.height = 1;
+    vc.new_round = 1;
+    ASSERT_TRUE(ch->sign_view_change(vc).ok());
+    vcs.push_back(vc);
+  }
+  EXPECT_TRUE(vcs[0].has_last_vote);
+  EXPECT_EQ(vcs[0].last_block, a.header.hash());
+  // After its view change the checker refuses to vote in round 0 again.
+  Vote late;
+  late.height = 1;
+  late.block = a.header.hash();
+  EXPECT_FALSE(c.checkers[1]->sign_vote(late, &pa).ok());
+  // The round-1 leader must re-propose the voted block when the quorum includes that vote.
+  std::vector<ViewChange> quorum{vcs[0], vcs[1]};
+  auto j = verify_view_change_quorum(c.set, Protocol::kTeeBft, 1, 1, quorum);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(*j->required_block, a.header.hash());
+  Proposal fresh = c.propose(c.block(1, c.genesis, {"other"}), 1);
+  fresh.view_changes = quorum;
+  EXPECT_FALSE(c.checkers[fresh.proposer - 1]->sign_proposal(fresh).ok());
+  Proposal keep = c.propose(a, 1);
+  keep.view_changes = quorum;
+  EXPECT_TRUE(c.checkers[keep.proposer - 1]->sign_proposal(keep).ok());
+  // Below quorum the justification is refused.
+  EXPECT_FALSE(verify_view_change_quorum(c.set, Protocol::kTeeBft, 1, 1, {vcs[0]}).ok());
+}
+
+TEST(Checker, FollowsOnlyCertifiedBlocksAndAppliesRotations) {
+  Cluster c(3);
+  // Node 1 restarted: a rotation to a new key, signed by its identity key.
+  auto fresh_key = crypto::ed25519_generate();
+  KeyRotation k;
+  k.node = 1;
+  k.new_vote_key = fresh_key.public_key;
+  k.nonce = 1;
+  k.signature = crypto::ed25519_sign(c.identities[0].secret_key, k.signed_bytes());
+  Block b = c.block(1, c.genesis, {});
+  b.txs.push_back(k.encode());
+  b.header.tx_count = 1;
+  b.header.tx_root = ledger::merkle_root({ledger::leaf_hash(b.txs[0])});
+  Proposal p = c.propose(b, 0);
+  ASSERT_TRUE(c.checkers[p.proposer - 1]->sign_proposal(p).ok());
+  QuorumCert qc;
+  qc.height = 1;
+  qc.block = b.header.hash();
+  for (int i = 0; i < 2; i++) {
+    Vote v;
+    v.height = 1;
+    v.block = qc.block;
+    ASSERT_TRUE(c.checkers[i]->sign_vote(v, &p).ok());
+    qc.votes.push_back(v);
+  }
+  Checker& follower = *c.checkers[2];
+  QuorumCert short_qc = qc;
+  short_qc.votes.pop_back();
+  EXPECT_FALSE(follower.advance(b, short_qc).ok());
+  ASSERT_TRUE(follower.advance(b, qc).ok());
+  EXPECT_EQ(follower.height(), 2u);
+  EXPECT_EQ(follower.validator_set().find(1)->vote_key, fresh_key.public_key);
+  EXPECT_EQ(follower.validator_set().epoch(), 1u);
+  // The same rotation again is a replay.
+  EXPECT_FALSE(verify_key_rotation(follower.validator_set(), k).ok());
+}
+
+}  // namespace
+}  // namespace supernet::consensus
