@@ -14,8 +14,6 @@ namespace {
 
 constexpr size_t kResendTxsMax = 64;
 
-std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
-
 uint64_t message_height(const Message& m) {
   if (auto* p = std::get_if<Proposal>(&m)) return p->block.header.height;
   if (auto* v = std::get_if<Vote>(&m)) return v->height;
@@ -36,25 +34,22 @@ QuorumCert make_qc(Phase phase, uint64_t height, uint64_t round, const Hash& blo
 }  // namespace
 
 Replica::Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer)
-    : cfg_(std::move(cfg)), signer_(std::move(signer)), set_(cfg_.genesis), last_hash_(cfg_.genesis_hash) {
-  assert(set_.find(cfg_.self) != nullptr);
+    : cfg_(std::move(cfg)), signer_(std::move(signer)), chain_(cfg_.protocol, cfg_.genesis, cfg_.genesis_hash) {
+  assert(set().find(cfg_.self) != nullptr);
 }
 
 bool Replica::can_sign() const {
-  const Validator* me = set_.find(cfg_.self);
+  const Validator* me = set().find(cfg_.self);
   return me != nullptr && me->vote_key == signer_->public_key();
 }
 
 Status Replica::restore(const std::vector<CommittedBlock>& chain) {
-  Output ignored;
   for (const auto& cb : chain) {
-    SyncResponse r;
-    r.blocks.push_back(cb);
-    size_t before = chain_.size();
-    on_sync_response(0, cfg_.self, r, ignored);
-    if (chain_.size() != before + 1) {
-      return make_error("consensus.restore", "stored block " + std::to_string(before + 1) + " does not verify");
+    if (auto st = chain_.append(cb); !st.ok()) {
+      return make_error("consensus.restore", "stored block " + std::to_string(chain_.next_height()) +
+                                                 " does not verify: " + st.error().message);
     }
+    (void)signer_->advance(cb.block, cb.commit_qc);
   }
   return ok_status();
 }
@@ -67,7 +62,7 @@ void Replica::start(TimeMs now, Output& out) {
 
 void Replica::queue_key_rotation(TimeMs now, Output& out) {
   if (can_sign() || rotation_queued_ || cfg_.identity_secret.empty()) return;
-  const Validator* me = set_.find(cfg_.self);
+  const Validator* me = set().find(cfg_.self);
   KeyRotation k;
   k.node = cfg_.self;
   k.new_vote_key = signer_->public_key();
@@ -80,7 +75,7 @@ void Replica::queue_key_rotation(TimeMs now, Output& out) {
 bool Replica::submit(Bytes tx, TimeMs now, Output& out) {
   if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) return false;
   std::string id = tx_id(tx);
-  if (committed_ids_.count(id) || mempool_ids_.count(id)) return false;
+  if (chain_.contains_tx(id) || mempool_ids_.count(id)) return false;
   out.sends.push_back({std::nullopt, Transactions{{tx}}});
   mempool_ids_.insert(id);
   mempool_.push_back(std::move(tx));
@@ -92,7 +87,7 @@ void Replica::add_txs(const std::vector<Bytes>& txs, TimeMs now, Output& out) {
   for (const auto& tx : txs) {
     if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) continue;
     std::string id = tx_id(tx);
-    if (committed_ids_.count(id) || !mempool_ids_.insert(id).second) continue;
+    if (chain_.contains_tx(id) || !mempool_ids_.insert(id).second) continue;
     mempool_.push_back(tx);
   }
   maybe_propose(now, out);
@@ -104,7 +99,7 @@ void Replica::report(NodeId node, const std::string& reason, Output& out) {
 }
 
 void Replica::on_message(TimeMs now, NodeId from, const Message& m, Output& out) {
-  if (from == cfg_.self || isolated_.count(from) || set_.find(from) == nullptr) return;
+  if (from == cfg_.self || isolated_.count(from) || set().find(from) == nullptr) return;
   handle(now, from, m, out);
 }
 
@@ -135,37 +130,17 @@ void Replica::request_sync(TimeMs now, NodeId peer, Output& out) {
   out.sends.push_back({peer, SyncRequest{next_height()}});
 }
 
-Status Replica::check_block(const Block& b) const {
-  const BlockHeader& h = b.header;
-  if (h.height != next_height() || h.parent != last_hash_) return make_error("consensus.block", "block does not extend the chain");
-  if (h.epoch != set_.epoch()) return make_error("consensus.block", "block names another validator set epoch");
-  if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return make_error("consensus.block", "transactions do not match the header");
-  std::unordered_set<std::string> ids;
-  ValidatorSet rotated = set_;
-  for (const auto& tx : b.txs) {
-    std::string id = tx_id(tx);
-    if (committed_ids_.count(id) || !ids.insert(id).second) return make_error("consensus.block", "block repeats a transaction");
-    if (is_key_rotation(tx)) {
-      auto k = KeyRotation::decode(tx);
-      if (!k.ok()) return k.error();
-      SN_TRY(verify_key_rotation(rotated, *k));
-      rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
-    }
-  }
-  return ok_status();
-}
-
 void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& out) {
   const BlockHeader& h = p.block.header;
   if (h.height > next_height()) {
     // A proposal for the next height carries the commit certificate of ours.
     if (p.parent_qc && p.parent_qc->height == next_height() && p.parent_qc->phase == commit_phase(cfg_.protocol)) {
-      if (verify_qc(set_, cfg_.protocol, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
+      if (verify_qc(set(), cfg_.protocol, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
     }
     if (h.height > next_height()) return buffer_future(from, p, h.height, now, out);
   }
   if (from != p.proposer) return report(from, "sent a proposal made by another node", out);
-  if (auto s = verify_proposal_signature(set_, p); !s.ok()) return report(from, s.error().message, out);
+  if (auto s = verify_proposal_signature(set(), p); !s.ok()) return report(from, s.error().message, out);
   Hash hash = h.hash();
   if (auto it = st_.proposals.find(p.round); it != st_.proposals.end()) {
     if (it->second.block.header.hash() != hash) {
@@ -174,10 +149,10 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
     }
     return;
   }
-  if (auto s = check_block(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out);
+  if (auto s = chain_.check_next(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out);
   std::optional<Hash> required;
   if (p.round > 0) {
-    auto j = verify_view_change_quorum(set_, cfg_.protocol, h.height, p.round, p.view_changes);
+    auto j = verify_view_change_quorum(set(), cfg_.protocol, h.height, p.round, p.view_changes);
     if (!j.ok()) return report(from, "unjustified proposal: " + j.error().message, out);
     if (cfg_.protocol == Protocol::kTeeBft && j->required_block && *j->required_block != hash) {
       return report(from, "proposal ignores the highest voted block", out);
@@ -231,7 +206,7 @@ void Replica::try_vote(TimeMs now, uint64_t round, Output& out) {
 uint64_t Replica::weight_of(const std::map<NodeId, Vote>& votes) const {
   uint64_t w = 0;
   for (const auto& [id, v] : votes) {
-    if (const Validator* val = set_.find(id)) w += val->weight;
+    if (const Validator* val = set().find(id)) w += val->weight;
   }
   return w;
 }
@@ -239,7 +214,7 @@ uint64_t Replica::weight_of(const std::map<NodeId, Vote>& votes) const {
 void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
   if (from != cfg_.self) {
     if (from != v.voter) return report(from, "sent a vote made by another node", out);
-    if (auto s = verify_vote(set_, cfg_.protocol, v); !s.ok()) return report(from, s.error().message, out);
+    if (auto s = verify_vote(set(), cfg_.protocol, v); !s.ok()) return report(from, s.error().message, out);
   }
   auto key = std::make_tuple(static_cast<uint8_t>(v.phase), v.round, v.voter);
   if (auto it = st_.voted_for.find(key); it != st_.voted_for.end()) {
@@ -252,8 +227,8 @@ void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
   auto& bucket = st_.votes[{static_cast<uint8_t>(v.phase), v.round}][v.block];
   bucket[v.voter] = v;
   uint64_t w = weight_of(bucket);
-  uint64_t before = w - set_.find(v.voter)->weight;
-  if (w >= set_.quorum(cfg_.protocol) && before < set_.quorum(cfg_.protocol)) on_quorum(now, v.phase, v.round, v.block, out);
+  uint64_t before = w - set().find(v.voter)->weight;
+  if (w >= set().quorum(cfg_.protocol) && before < set().quorum(cfg_.protocol)) on_quorum(now, v.phase, v.round, v.block, out);
 }
 
 void Replica::on_quorum(TimeMs now, Phase phase, uint64_t round, const Hash& block, Output& out) {
@@ -294,21 +269,14 @@ void Replica::try_commit(TimeMs now, const QuorumCert& qc, Output& out) {
 
 void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& out) {
   assert(b.header.height == next_height());
-  chain_.push_back({b, qc});
-  out.committed.push_back(chain_.back());
-  for (const auto& tx : b.txs) {
-    std::string id = tx_id(tx);
-    committed_ids_.insert(id);
-    mempool_ids_.erase(id);
-    if (is_key_rotation(tx)) {
-      auto k = KeyRotation::decode(tx);
-      if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
-    }
-  }
+  // Callers verified the certificate; Chain checks block and certificate again (cheap: the
+  // signatures are memoized) so that nothing unverified is ever appended.
+  if (auto st = chain_.append({b, qc}); !st.ok()) return;
+  out.committed.push_back(chain_.blocks().back());
+  for (const auto& tx : b.txs) mempool_ids_.erase(tx_id(tx));
   mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Bytes& tx) { return !mempool_ids_.count(tx_id(tx)); }),
                  mempool_.end());
   (void)signer_->advance(b, qc);  // the checker verifies this itself; a refusal leaves it unable to sign
-  last_hash_ = b.header.hash();
   TimeMs last_sync = st_.last_sync_request;
   st_ = HeightState{};
   st_.round_started = now;
@@ -333,7 +301,7 @@ void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& o
 void Replica::maybe_propose(TimeMs now, Output& out) {
   uint64_t r = st_.round;
   uint64_t h = next_height();
-  if (set_.leader(h, r) != cfg_.self || st_.proposed.count(r) || !can_sign()) return;
+  if (set().leader(h, r) != cfg_.self || st_.proposed.count(r) || !can_sign()) return;
   Proposal p;
   std::optional<Hash> required;
   if (r > 0) {
@@ -341,11 +309,11 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     if (vcs_it == st_.view_changes.end()) return;
     uint64_t w = 0;
     for (const auto& [id, vc] : vcs_it->second) {
-      w += set_.find(id)->weight;
+      w += set().find(id)->weight;
       p.view_changes.push_back(vc);
     }
-    if (w < set_.quorum(cfg_.protocol)) return;
-    auto j = verify_view_change_quorum(set_, cfg_.protocol, h, r, p.view_changes);
+    if (w < set().quorum(cfg_.protocol)) return;
+    auto j = verify_view_change_quorum(set(), cfg_.protocol, h, r, p.view_changes);
     if (!j.ok()) return;
     required = j->required_block;
   } else if (mempool_.empty()) {
@@ -361,11 +329,11 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
   } else {
     BlockHeader& hd = p.block.header;
     hd.height = h;
-    hd.parent = last_hash_;
+    hd.parent = chain_.last_hash();
     hd.creator = cfg_.self;
-    hd.epoch = set_.epoch();
+    hd.epoch = set().epoch();
     std::vector<Hash> leaves;
-    ValidatorSet rotated = set_;
+    ValidatorSet rotated = set();
     std::vector<std::string> stale;
     for (const auto& tx : mempool_) {
       if (p.block.txs.size() >= cfg_.block_txs_max) break;
@@ -389,7 +357,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     hd.tx_count = static_cast<uint32_t>(p.block.txs.size());
     hd.tx_root = ledger::merkle_root(leaves);
   }
-  if (!chain_.empty()) p.parent_qc = chain_.back().commit_qc;
+  if (!chain_.blocks().empty()) p.parent_qc = chain_.blocks().back().commit_qc;
   if (!signer_->sign_proposal(p).ok()) return;
   st_.proposed.insert(r);
   out.sends.push_back({std::nullopt, p});
@@ -399,7 +367,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
 void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Output& out) {
   // View changes are self-authenticating, so a node may relay others' (see below).
   if (from != cfg_.self) {
-    if (auto s = verify_view_change(set_, cfg_.protocol, vc); !s.ok()) return report(from, s.error().message, out);
+    if (auto s = verify_view_change(set(), cfg_.protocol, vc); !s.ok()) return report(from, s.error().message, out);
   }
   // A peer asking for a round we are already past lags behind: relay the quorum that moved us.
   if (from != cfg_.self && from == vc.sender && vc.new_round <= st_.round && st_.round > 0) {
@@ -412,13 +380,13 @@ void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Outp
   auto& bucket = st_.view_changes[vc.new_round];
   if (!bucket.emplace(vc.sender, vc).second) return;
   uint64_t w = 0;
-  for (const auto& [id, x] : bucket) w += set_.find(id)->weight;
+  for (const auto& [id, x] : bucket) w += set().find(id)->weight;
   // Join a round that at least one correct node has moved to; enter it on a quorum.
-  if (vc.new_round > st_.round && w > set_.total_weight() - set_.quorum(cfg_.protocol) &&
+  if (vc.new_round > st_.round && w > set().total_weight() - set().quorum(cfg_.protocol) &&
       !st_.my_view_changes.count(vc.new_round)) {
     send_view_change(now, vc.new_round, out);
   }
-  if (w >= set_.quorum(cfg_.protocol) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
+  if (w >= set().quorum(cfg_.protocol) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
   if (vc.new_round == st_.round) maybe_propose(now, out);
 }
 
@@ -486,10 +454,11 @@ void Replica::on_tick(TimeMs now, Output& out) {
 }
 
 void Replica::on_sync_request(NodeId from, const SyncRequest& r, Output& out) {
-  if (r.from_height == 0 || r.from_height > chain_.size()) return;
+  const auto& blocks = chain_.blocks();
+  if (r.from_height == 0 || r.from_height > blocks.size()) return;
   SyncResponse resp;
-  for (uint64_t h = r.from_height; h <= chain_.size() && resp.blocks.size() < kSyncBlocksMax; h++) {
-    resp.blocks.push_back(chain_[h - 1]);
+  for (uint64_t h = r.from_height; h <= blocks.size() && resp.blocks.size() < kSyncBlocksMax; h++) {
+    resp.blocks.push_back(blocks[h - 1]);
   }
   out.sends.push_back({from, std::move(resp)});
 }
@@ -499,11 +468,8 @@ void Replica::on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, O
     if (cb.block.header.height < next_height()) continue;
     if (cb.block.header.height > next_height()) break;
     const QuorumCert& qc = cb.commit_qc;
-    Status s = check_block(cb.block);
-    if (s.ok() && (qc.phase != commit_phase(cfg_.protocol) || qc.height != next_height() || qc.block != cb.block.header.hash())) {
-      s = make_error("consensus.sync", "certificate is not for this block");
-    }
-    if (s.ok()) s = verify_qc(set_, cfg_.protocol, qc);
+    Status s = chain_.check_next(cb.block);
+    if (s.ok()) s = chain_.check_commit(cb.block, qc);
     if (!s.ok()) {
       if (from != cfg_.self) report(from, "sent an invalid committed block: " + s.error().message, out);
       return;

@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "consensus/chain.h"
 #include "consensus/signer.h"
 #include "consensus/types.h"
 
@@ -61,10 +62,10 @@ class Replica {
   // A client transaction. False when it is too large, already known or the mempool is full.
   bool submit(Bytes tx, TimeMs now, Output& out);
 
-  uint64_t next_height() const { return chain_.size() + 1; }
+  uint64_t next_height() const { return chain_.next_height(); }
   uint64_t round() const { return st_.round; }
-  const std::vector<CommittedBlock>& chain() const { return chain_; }
-  const ValidatorSet& validators() const { return set_; }
+  const std::vector<CommittedBlock>& chain() const { return chain_.blocks(); }
+  const ValidatorSet& validators() const { return chain_.validators(); }
   bool is_isolated(NodeId n) const { return isolated_.count(n) != 0; }
   size_t mempool_size() const { return mempool_.size(); }
   // False while this node's signer key is not (yet) the one in the validator set.
@@ -98,7 +99,6 @@ class Replica {
   void on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, Output& out);
   void add_txs(const std::vector<Bytes>& txs, TimeMs now, Output& out);
 
-  Status check_block(const Block& b) const;
   void try_vote(TimeMs now, uint64_t round, Output& out);
   void maybe_propose(TimeMs now, Output& out);
   void enter_round(TimeMs now, uint64_t round, Output& out);
@@ -114,12 +114,11 @@ class Replica {
   TimeMs timeout_for(uint64_t round) const;
   void queue_key_rotation(TimeMs now, Output& out);
 
+  const ValidatorSet& set() const { return chain_.validators(); }
+
   ReplicaConfig cfg_;
   std::unique_ptr<VoteSigner> signer_;
-  ValidatorSet set_;
-  std::vector<CommittedBlock> chain_;
-  Hash last_hash_;
-  std::unordered_set<std::string> committed_ids_;
+  Chain chain_;
   std::deque<Bytes> mempool_;
   std::unordered_set<std::string> mempool_ids_;
   HeightState st_;

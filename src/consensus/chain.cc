@@ -1,0 +1,58 @@
+#include "consensus/chain.h"
+
+#include "consensus/verify.h"
+#include "crypto/hash.h"
+
+namespace supernet::consensus {
+
+std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
+
+Chain::Chain(Protocol protocol, ValidatorSet genesis, Hash genesis_hash)
+    : protocol_(protocol), set_(std::move(genesis)), last_hash_(std::move(genesis_hash)) {}
+
+Status Chain::check_next(const Block& b) const {
+  const BlockHeader& h = b.header;
+  if (h.height != next_height() || h.parent != last_hash_) return make_error("consensus.block", "block does not extend the chain");
+  if (h.epoch != set_.epoch()) return make_error("consensus.block", "block names another validator set epoch");
+  if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return make_error("consensus.block", "transactions do not match the header");
+  std::unordered_set<std::string> ids;
+  ValidatorSet rotated = set_;
+  for (const auto& tx : b.txs) {
+    std::string id = tx_id(tx);
+    if (contains_tx(id) || !ids.insert(id).second) return make_error("consensus.block", "block repeats a transaction");
+    if (is_key_rotation(tx)) {
+      auto k = KeyRotation::decode(tx);
+      if (!k.ok()) return k.error();
+      SN_TRY(verify_key_rotation(rotated, *k));
+      rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
+    }
+  }
+  return ok_status();
+}
+
+Status Chain::check_commit(const Block& b, const QuorumCert& qc) const {
+  if (qc.phase != commit_phase(protocol_) || qc.height != next_height() || qc.block != b.header.hash()) {
+    return make_error("consensus.commit", "certificate is not a commit certificate for this block");
+  }
+  return verify_qc(set_, protocol_, qc);
+}
+
+Status Chain::append(CommittedBlock cb) {
+  SN_TRY(check_next(cb.block));
+  SN_TRY(check_commit(cb.block, cb.commit_qc));
+  apply(std::move(cb));
+  return ok_status();
+}
+
+void Chain::apply(CommittedBlock cb) {
+  for (const auto& tx : cb.block.txs) {
+    tx_ids_.insert(tx_id(tx));
+    if (!is_key_rotation(tx)) continue;
+    auto k = KeyRotation::decode(tx);
+    if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+  }
+  last_hash_ = cb.block.header.hash();
+  blocks_.push_back(std::move(cb));
+}
+
+}  // namespace supernet::consensus
