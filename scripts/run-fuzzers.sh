@@ -29,10 +29,11 @@ if [ -d "$vectors" ]; then
   seed fuzz_tpm_attestation "$vectors"/tpm/*.pb "$vectors"/tpm/*.tpms_attest
 fi
 seed fuzz_consensus_message
+seed fuzz_ledger
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
          fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message)
+         fuzz_consensus_message fuzz_ledger)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

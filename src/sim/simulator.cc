@@ -461,6 +461,10 @@ class Simulation {
       }
     }
     result_.min_height = min_honest_height();
+    if (cfg_.capture_chain) {
+      result_.chain = nodes_[0]->disk;
+      result_.validators = genesis_;
+    }
     result_.summary += " heights=" + std::to_string(result_.min_height) + " messages=" + std::to_string(result_.messages) +
                        " isolations=" + std::to_string(result_.misbehaviour_reports);
   }

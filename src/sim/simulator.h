@@ -32,6 +32,8 @@ struct SimConfig {
   bool verbose = false;
   // For testing the checks themselves: allow more Byzantine nodes than f.
   bool force_byzantine_over_f = false;
+  // Return node 1's committed chain and the genesis validators (for ledger tests).
+  bool capture_chain = false;
 };
 
 struct SimResult {
@@ -41,6 +43,8 @@ struct SimResult {
   uint64_t min_height = 0;
   size_t messages = 0;
   size_t misbehaviour_reports = 0;
+  std::vector<consensus::CommittedBlock> chain;  // with capture_chain
+  consensus::ValidatorSet validators;           // with capture_chain
 };
 
 SimResult run_simulation(const SimConfig& cfg);

@@ -1,0 +1,188 @@
+// The SQLite store. One connection; WAL with synchronous=FULL so a committed append survives
+// power loss; each append is one IMMEDIATE transaction.
+#include <sqlite3.h>
+
+#include "ledger/store.h"
+#include "util/codec.h"
+
+namespace supernet::ledger {
+
+namespace {
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL, block BLOB NOT NULL, qc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, height INTEGER NOT NULL,
+                               PRIMARY KEY (tbl, key));
+)";
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  sqlite3_stmt* get() { return s_; }
+  bool ok() const { return s_ != nullptr; }
+  void blob(int i, ByteView b) { sqlite3_bind_blob(s_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT); }
+  void text(int i, const std::string& t) { sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT); }
+  void integer(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  int step() { return sqlite3_step(s_); }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Bytes column_blob(int i) {
+    auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s_, i));
+    return Bytes(p, p + sqlite3_column_bytes(s_, i));
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  Status init() {
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+      SN_TRY(exec(pragma));
+    }
+    SN_TRY(exec(kSchema));
+    Stmt count(db_, "SELECT COUNT(*), COALESCE(MAX(height), 0) FROM blocks");
+    if (!count.ok() || count.step() != SQLITE_ROW) return error("count blocks");
+    height_ = static_cast<uint64_t>(sqlite3_column_int64(count.get(), 0));
+    if (static_cast<uint64_t>(sqlite3_column_int64(count.get(), 1)) != height_) {
+      return make_error("store.corrupt", "the blocks table has gaps");
+    }
+    return ok_status();
+  }
+
+  Status append(const consensus::CommittedBlock& cb) override {
+    if (cb.block.header.height != height_ + 1) {
+      return make_error("store.height", "block " + std::to_string(cb.block.header.height) + " is not the next height");
+    }
+    SN_TRY(exec("BEGIN IMMEDIATE"));
+    Status s = write(cb);
+    if (!s.ok()) {
+      (void)exec("ROLLBACK");
+      return s;
+    }
+    SN_TRY(exec("COMMIT"));
+    height_++;
+    return ok_status();
+  }
+
+  Result<std::vector<consensus::CommittedBlock>> load_blocks() override {
+    Stmt q(db_, "SELECT height, block, qc FROM blocks ORDER BY height");
+    if (!q.ok()) return error("read blocks");
+    std::vector<consensus::CommittedBlock> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      uint64_t h = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0));
+      Bytes block = q.column_blob(1), qc = q.column_blob(2);
+      Reader br(block), qr(qc);
+      auto b = consensus::Block::decode(br);
+      auto c = consensus::QuorumCert::decode(qr);
+      if (!b.ok() || !c.ok() || !br.done() || !qr.done() || b->header.height != h) {
+        return make_error("store.corrupt", "stored block " + std::to_string(h) + " does not decode");
+      }
+      out.push_back({std::move(b).value(), std::move(c).value()});
+    }
+    if (rc != SQLITE_DONE) return error("read blocks");
+    return out;
+  }
+
+  Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) override {
+    Stmt q(db_, "SELECT value, height FROM kv WHERE tbl = ? AND key = ?");
+    if (!q.ok()) return error("read state");
+    q.text(1, table);
+    q.text(2, key);
+    int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<KvEntry>();
+    if (rc != SQLITE_ROW) return error("read state");
+    return std::optional<KvEntry>(KvEntry{q.column_blob(0), static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1))});
+  }
+
+  Result<std::optional<TxLocation>> find_tx(ByteView hash) override {
+    Stmt q(db_, "SELECT height, idx FROM txs WHERE hash = ?");
+    if (!q.ok()) return error("read transactions");
+    q.blob(1, hash);
+    int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<TxLocation>();
+    if (rc != SQLITE_ROW) return error("read transactions");
+    return std::optional<TxLocation>(TxLocation{static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0)),
+                                                static_cast<uint32_t>(sqlite3_column_int64(q.get(), 1))});
+  }
+
+  uint64_t height() const override { return height_; }
+
+ private:
+  Error error(const std::string& what) { return make_error("store.sqlite", "cannot " + what + ": " + sqlite3_errmsg(db_)); }
+
+  Status exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg ? msg : sqlite3_errmsg(db_);
+      sqlite3_free(msg);
+      return make_error("store.sqlite", m);
+    }
+    return ok_status();
+  }
+
+  Status write(const consensus::CommittedBlock& cb) {
+    uint64_t h = cb.block.header.height;
+    Writer bw, qw;
+    cb.block.encode(bw);
+    cb.commit_qc.encode(qw);
+    Stmt ins(db_, "INSERT INTO blocks (height, hash, block, qc) VALUES (?, ?, ?, ?)");
+    if (!ins.ok()) return error("prepare block insert");
+    ins.integer(1, static_cast<int64_t>(h));
+    ins.blob(2, cb.block.header.hash());
+    ins.blob(3, bw.data());
+    ins.blob(4, qw.data());
+    if (ins.step() != SQLITE_DONE) return error("insert block");
+    Stmt tx(db_, "INSERT INTO txs (hash, height, idx) VALUES (?, ?, ?)");
+    if (!tx.ok()) return error("prepare transaction insert");
+    for (size_t i = 0; i < cb.block.txs.size(); i++) {
+      tx.blob(1, tx_hash(cb.block.txs[i]));
+      tx.integer(2, static_cast<int64_t>(h));
+      tx.integer(3, static_cast<int64_t>(i));
+      if (tx.step() != SQLITE_DONE) return error("insert transaction");
+      tx.reset();
+    }
+    Stmt kv(db_, "INSERT INTO kv (tbl, key, value, height) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value, height = excluded.height");
+    if (!kv.ok()) return error("prepare state write");
+    for (const auto& w : state_writes(cb.block)) {
+      kv.text(1, w.table);
+      kv.text(2, w.key);
+      kv.blob(3, w.value);
+      kv.integer(4, static_cast<int64_t>(h));
+      if (kv.step() != SQLITE_DONE) return error("write state");
+      kv.reset();
+    }
+    return ok_status();
+  }
+
+  sqlite3* db_;
+  uint64_t height_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error("store.open", "cannot open '" + path + "': " + why);
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  if (auto s = store->init(); !s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace supernet::ledger
