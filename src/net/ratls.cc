@@ -116,14 +116,6 @@ Result<tee::Claims> verify_peer_certificate(const Certificate& cert, const tee::
 
 namespace {
 
-// Per-connection state the verify callback fills in.
-struct HandshakeState {
-  const Config* cfg = nullptr;
-  std::optional<tee::Claims> claims;
-  std::optional<Certificate> cert;
-  std::string failure;
-};
-
 int app_data_index() {
   static int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return idx;
@@ -131,7 +123,7 @@ int app_data_index() {
 
 int verify_callback(X509_STORE_CTX* store, void*) {
   SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  auto* st = static_cast<HandshakeState*>(SSL_get_ex_data(ssl, app_data_index()));
+  auto* st = static_cast<PeerVerification*>(SSL_get_ex_data(ssl, app_data_index()));
   X509* peer = X509_STORE_CTX_get0_cert(store);
   if (st == nullptr || peer == nullptr) return 0;
   X509_up_ref(peer);
@@ -158,7 +150,9 @@ Status set_timeouts(int fd) {
   return ok_status();
 }
 
-Result<SSL_CTX*> make_ctx(const Config& cfg, bool server) {
+}  // namespace
+
+Result<SSL_CTX*> make_tls_context(const Config& cfg, bool server) {
   SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (ctx == nullptr) return make_error("tls.ctx", crypto::openssl_error());
   bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 &&
@@ -175,6 +169,39 @@ Result<SSL_CTX*> make_ctx(const Config& cfg, bool server) {
   SSL_CTX_set_cert_verify_callback(ctx, verify_callback, nullptr);
   return ctx;
 }
+
+void attach_verification(SSL* ssl, PeerVerification* v) { SSL_set_ex_data(ssl, app_data_index(), v); }
+
+Result<Bytes> freshness_exporter(SSL* ssl) {
+  Bytes out(32);
+  if (SSL_export_keying_material(ssl, out.data(), out.size(), kExporterLabel, std::strlen(kExporterLabel), nullptr, 0, 0) != 1) {
+    return make_error("tls.exporter", "cannot export keying material");
+  }
+  return out;
+}
+
+Result<Bytes> make_fresh_evidence(const Config& cfg, ByteView exporter) {
+  if (cfg.platform == nullptr) return make_error("ratls.config", "no platform to produce fresh evidence");
+  return cfg.platform->evidence(fresh_binding(exporter, cfg.identity.key.public_key().spki_der()));
+}
+
+Status check_fresh_evidence(const Config& cfg, ByteView exporter, const Certificate& peer_cert, const tee::Claims& peer_claims,
+                            ByteView evidence) {
+  auto fresh = tee::verify_evidence(evidence, cfg.collateral, now_unix());
+  if (!fresh.ok()) return make_error("ratls.stale", "fresh evidence does not verify: " + fresh.error().to_string());
+  Bytes expected = fresh_binding(exporter, peer_cert.public_key().spki_der());
+  tee::Appraisal a = tee::appraise(cfg.policy, *fresh, now_unix(), ByteView(expected));
+  std::string failure;
+  for (const auto& f : a.failures) failure += (failure.empty() ? "fresh evidence: " : "; ") + f;
+  if (failure.empty() && (fresh->platform != peer_claims.platform || fresh->measurement != peer_claims.measurement ||
+                          fresh->signer != peer_claims.signer)) {
+    failure = "fresh evidence comes from another platform or measurement than the certificate's";
+  }
+  if (!failure.empty()) return make_error("ratls.stale", failure);
+  return ok_status();
+}
+
+namespace {
 
 Status ssl_write_all(SSL* ssl, ByteView data) {
   size_t done = 0;
@@ -238,14 +265,14 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
   std::unique_ptr<Connection> conn(new Connection());
   conn->fd_ = fd;
   SN_TRY(set_timeouts(fd));
-  SN_ASSIGN(conn->ctx_, make_ctx(cfg, server));
+  SN_ASSIGN(conn->ctx_, make_tls_context(cfg, server));
   conn->ssl_ = SSL_new(conn->ctx_);
-  HandshakeState st;
+  PeerVerification st;
   st.cfg = &cfg;
-  SSL_set_ex_data(conn->ssl_, app_data_index(), &st);
+  attach_verification(conn->ssl_, &st);
   SSL_set_fd(conn->ssl_, fd);
   int rc = server ? SSL_accept(conn->ssl_) : SSL_connect(conn->ssl_);
-  SSL_set_ex_data(conn->ssl_, app_data_index(), nullptr);
+  attach_verification(conn->ssl_, nullptr);
   if (rc != 1) {
     std::string why = !st.failure.empty() ? st.failure : "TLS handshake failed: " + crypto::openssl_error();
     log(LogLevel::kWarn, "ratls", std::string("refused peer: ") + why);
@@ -256,14 +283,8 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
   conn->peer_cert_ = *st.cert;
 
   // Freshness: exchange evidence bound to this session's exporter.
-  if (cfg.platform == nullptr) return make_error("ratls.config", "no platform to produce fresh evidence");
-  uint8_t exporter[32];
-  if (SSL_export_keying_material(conn->ssl_, exporter, sizeof exporter, kExporterLabel, std::strlen(kExporterLabel),
-                                 nullptr, 0, 0) != 1) {
-    return make_error("tls.exporter", "cannot export keying material");
-  }
-  ByteView exp(exporter, sizeof exporter);
-  SN_ASSIGN(Bytes mine, cfg.platform->evidence(fresh_binding(exp, cfg.identity.key.public_key().spki_der())));
+  SN_ASSIGN(Bytes exporter, freshness_exporter(conn->ssl_));
+  SN_ASSIGN(Bytes mine, make_fresh_evidence(cfg, exporter));
   // In TLS 1.3 the server checks the client's certificate after the client has finished, so a
   // refusal of this side reaches it here, as a closed connection.
   auto peer_gone = [](const Error& e) {
@@ -272,30 +293,16 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
                           e.to_string() + ")");
   };
   if (auto s = conn->send_frame(mine); !s.ok()) return peer_gone(s.error());
-  auto theirs_r = conn->recv_frame();
-  if (!theirs_r.ok()) return peer_gone(theirs_r.error());
-  Bytes theirs = std::move(theirs_r).value();
-  auto fresh = tee::verify_evidence(theirs, cfg.collateral, now_unix());
-  std::string failure;
-  if (!fresh.ok()) {
-    failure = "fresh evidence does not verify: " + fresh.error().to_string();
-  } else {
-    Bytes expected = fresh_binding(exp, conn->peer_cert_.public_key().spki_der());
-    tee::Appraisal a = tee::appraise(cfg.policy, *fresh, now_unix(), ByteView(expected));
-    for (const auto& f : a.failures) failure += (failure.empty() ? "fresh evidence: " : "; ") + f;
-    if (failure.empty() && (fresh->platform != conn->peer_claims_.platform ||
-                            fresh->measurement != conn->peer_claims_.measurement || fresh->signer != conn->peer_claims_.signer)) {
-      failure = "fresh evidence comes from another platform or measurement than the certificate's";
-    }
-  }
-  if (!failure.empty()) {
-    log(LogLevel::kWarn, "ratls", "refused peer: " + failure);
-    return make_error("ratls.stale", failure);
+  auto theirs = conn->recv_frame();
+  if (!theirs.ok()) return peer_gone(theirs.error());
+  if (auto s = check_fresh_evidence(cfg, exporter, conn->peer_cert_, conn->peer_claims_, *theirs); !s.ok()) {
+    log(LogLevel::kWarn, "ratls", "refused peer: " + s.error().message);
+    return s.error();
   }
   // Each side confirms, so neither believes in a connection the other has refused.
-  SN_TRY(conn->send_frame(as_bytes("attested")));
+  SN_TRY(conn->send_frame(as_bytes(kAttestedConfirmation)));
   auto confirm = conn->recv_frame();
-  if (!confirm.ok() || to_string(*confirm) != "attested") {
+  if (!confirm.ok() || to_string(*confirm) != kAttestedConfirmation) {
     return make_error("ratls.peer_refused", "peer did not accept our attestation");
   }
   return conn;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "crypto/keys.h"
@@ -99,6 +100,30 @@ class Connection {
 // Runs the TLS handshake with appraisal and the fresh-evidence exchange over connected `fd`
 // (taking ownership of it).
 Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg);
+
+// The pieces handshake() is made of, for transports that drive TLS themselves (Asio).
+//
+// A TLS 1.3-only context with this node's identity whose certificate verification is the
+// RA-TLS appraisal. The caller owns it (SSL_CTX_free).
+Result<SSL_CTX*> make_tls_context(const Config& cfg, bool server);
+// What the verify callback learned about the peer during one handshake. Attach it to the SSL
+// before the handshake and keep it alive until the handshake ends.
+struct PeerVerification {
+  const Config* cfg = nullptr;
+  std::optional<tee::Claims> claims;
+  std::optional<crypto::Certificate> cert;
+  std::string failure;  // why the peer was refused, if it was
+};
+void attach_verification(SSL* ssl, PeerVerification* v);
+// 32 bytes of keying material exported from the session for the freshness exchange.
+Result<Bytes> freshness_exporter(SSL* ssl);
+// This side's fresh evidence for the session.
+Result<Bytes> make_fresh_evidence(const Config& cfg, ByteView exporter);
+// The peer's fresh evidence: verifies, passes the policy, binds the exporter and the peer's
+// certificate key, and comes from the same platform, measurement and signer as the certificate.
+Status check_fresh_evidence(const Config& cfg, ByteView exporter, const crypto::Certificate& peer_cert,
+                            const tee::Claims& peer_claims, ByteView evidence);
+inline constexpr const char* kAttestedConfirmation = "attested";
 
 // TCP helpers. `listen_tcp` binds host:port (port 0 picks one; *bound_port reports it).
 Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port);
