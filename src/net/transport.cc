@@ -1,0 +1,282 @@
+#include "net/transport.h"
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <deque>
+#include <openssl/ssl.h>
+
+#include "crypto/keys.h"
+#include "util/codec.h"
+#include "util/log.h"
+
+namespace supernet::net {
+
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using SslStream = asio::ssl::stream<tcp::socket>;
+
+// Raised inside a session's coroutine to end it; the reason is logged.
+struct SessionEnd {
+  std::string reason;
+};
+
+awaitable<void> write_frame(SslStream& s, ByteView data) {
+  if (data.size() > kFrameBytesMax) throw SessionEnd{"frame over the limit"};
+  uint8_t hdr[4];
+  store_be32(hdr, static_cast<uint32_t>(data.size()));
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(hdr, 4), asio::buffer(data.data(), data.size())};
+  co_await asio::async_write(s, bufs, use_awaitable);
+}
+
+awaitable<Bytes> read_frame(SslStream& s) {
+  uint8_t hdr[4];
+  co_await asio::async_read(s, asio::buffer(hdr, 4), use_awaitable);
+  uint32_t len = load_be32(hdr);
+  if (len > kFrameBytesMax) throw SessionEnd{"peer announced a frame of " + std::to_string(len) + " bytes, over the limit"};
+  Bytes out(len);
+  co_await asio::async_read(s, asio::buffer(out.data(), len), use_awaitable);
+  co_return out;
+}
+
+Bytes hello_bytes(ByteView exporter, uint32_t id) {
+  Writer w;
+  w.str("supernet-hello-v1").fixed(exporter).u32(id);
+  return w.take();
+}
+
+}  // namespace
+
+struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
+  struct Link {
+    std::shared_ptr<SslStream> stream;
+    std::deque<Bytes> queue;
+    std::unique_ptr<asio::steady_timer> wake;
+  };
+
+  Impl(asio::io_context& io, TransportConfig c, OnFrame f) : io(io), cfg(std::move(c)), on_frame(std::move(f)), acceptor(io) {}
+
+  asio::io_context& io;
+  TransportConfig cfg;
+  OnFrame on_frame;
+  tcp::acceptor acceptor;
+  std::unique_ptr<asio::ssl::context> server_ctx, client_ctx;
+  std::map<uint32_t, Link> links;
+  bool stopped = false;
+
+  Link& link(uint32_t id) {
+    Link& l = links[id];
+    if (!l.wake) {
+      l.wake = std::make_unique<asio::steady_timer>(io);
+      l.wake->expires_at(asio::steady_timer::time_point::max());
+    }
+    return l;
+  }
+
+  Status start() {
+    for (bool server : {true, false}) {
+      SN_ASSIGN(SSL_CTX * raw, make_tls_context(cfg.ratls, server));
+      (server ? server_ctx : client_ctx) = std::make_unique<asio::ssl::context>(raw);  // takes ownership
+    }
+    asio::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(cfg.listen_host, ec), cfg.listen_port);
+    if (ec) return make_error("net.address", "'" + cfg.listen_host + "' is not an IP address");
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return make_error("net.listen", "cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": " + ec.message());
+    auto self = shared_from_this();
+    asio::co_spawn(io, accept_loop(self), asio::detached);
+    for (const auto& peer : cfg.dial) asio::co_spawn(io, dial_loop(self, peer), asio::detached);
+    return ok_status();
+  }
+
+  void stop() {
+    stopped = true;
+    asio::error_code ec;
+    acceptor.close(ec);
+    for (auto& [id, l] : links) {
+      if (l.stream) l.stream->lowest_layer().close(ec);
+      l.wake->cancel();
+    }
+  }
+
+  static awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopped) {
+      asio::error_code ec;
+      tcp::socket socket = co_await self->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (self->stopped) co_return;
+        continue;
+      }
+      asio::co_spawn(self->io, session(self, std::move(socket), true, 0), asio::detached);
+    }
+  }
+
+  static awaitable<void> dial_loop(std::shared_ptr<Impl> self, PeerAddress peer) {
+    int64_t backoff = self->cfg.reconnect_ms_min;
+    asio::steady_timer timer(self->io);
+    while (!self->stopped) {
+      asio::error_code ec;
+      tcp::socket socket(self->io);
+      auto addr = asio::ip::make_address(peer.host, ec);
+      if (!ec) co_await socket.async_connect(tcp::endpoint(addr, peer.port), asio::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        bool attested = co_await session(self, std::move(socket), false, peer.id);
+        if (attested) backoff = self->cfg.reconnect_ms_min;
+      }
+      if (self->stopped) co_return;
+      timer.expires_after(std::chrono::milliseconds(backoff));
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      backoff = std::min(backoff * 2, self->cfg.reconnect_ms_max);
+    }
+  }
+
+  // One connection: attest, identify, then read frames until it ends. Returns whether the
+  // peer was admitted.
+  static awaitable<bool> session(std::shared_ptr<Impl> self, tcp::socket socket, bool server, uint32_t expected) {
+    auto stream = std::make_shared<SslStream>(std::move(socket), server ? *self->server_ctx : *self->client_ctx);
+    uint32_t peer = 0;
+    bool admitted = false;
+    std::string reason;
+    // A peer that stalls the attestation is cut off. The flag is shared: the handler may run
+    // after this coroutine has ended.
+    auto attesting = std::make_shared<bool>(true);
+    asio::steady_timer deadline(self->io);
+    deadline.expires_after(std::chrono::milliseconds(self->cfg.handshake_timeout_ms));
+    deadline.async_wait([stream, attesting](asio::error_code ec) {
+      if (!ec && *attesting) {
+        asio::error_code ignored;
+        stream->lowest_layer().close(ignored);
+      }
+    });
+    try {
+      peer = co_await self->attest(*stream, server, expected);
+      admitted = true;
+      *attesting = false;
+      deadline.cancel();
+      self->admit(peer, stream);
+      while (true) {
+        Bytes frame = co_await read_frame(*stream);
+        self->on_frame(peer, std::move(frame));
+      }
+    } catch (const SessionEnd& e) {
+      reason = e.reason;
+    } catch (const std::system_error& e) {
+      reason = e.code().message();
+    }
+    *attesting = false;
+    deadline.cancel();
+    if (admitted) {
+      Link& l = self->link(peer);
+      if (l.stream == stream) l.stream.reset();
+      if (!self->stopped) log(LogLevel::kInfo, "transport", "connection to node " + std::to_string(peer) + " ended: " + reason);
+    } else if (!self->stopped) {
+      log(LogLevel::kWarn, "transport", std::string("refused ") + (server ? "incoming" : "outgoing") + " peer: " + reason);
+    }
+    asio::error_code ignored;
+    stream->lowest_layer().close(ignored);
+    co_return admitted;
+  }
+
+  awaitable<uint32_t> attest(SslStream& stream, bool server, uint32_t expected) {
+    PeerVerification pv;
+    pv.cfg = &cfg.ratls;
+    attach_verification(stream.native_handle(), &pv);
+    asio::error_code ec;
+    co_await stream.async_handshake(server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+                                    asio::redirect_error(use_awaitable, ec));
+    attach_verification(stream.native_handle(), nullptr);
+    if (ec || !pv.claims || !pv.cert) throw SessionEnd{!pv.failure.empty() ? pv.failure : "TLS handshake failed: " + ec.message()};
+    auto exporter = freshness_exporter(stream.native_handle());
+    if (!exporter.ok()) throw SessionEnd{exporter.error().to_string()};
+    auto mine = make_fresh_evidence(cfg.ratls, *exporter);
+    if (!mine.ok()) throw SessionEnd{mine.error().to_string()};
+    co_await write_frame(stream, *mine);
+    Bytes theirs = co_await read_frame(stream);
+    if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, theirs); !s.ok()) {
+      throw SessionEnd{s.error().to_string()};
+    }
+    // Hello: bind the session to validator ids with the identity keys.
+    Writer hello;
+    hello.u32(cfg.self).fixed(crypto::ed25519_sign(cfg.identity_secret, hello_bytes(*exporter, cfg.self)));
+    co_await write_frame(stream, hello.data());
+    Bytes theirs_hello = co_await read_frame(stream);
+    Reader r(theirs_hello);
+    auto id = r.u32();
+    auto sig = r.fixed(64);
+    if (!id.ok() || !sig.ok() || !r.done()) throw SessionEnd{"malformed hello"};
+    auto key = cfg.identity_keys.find(*id);
+    if (key == cfg.identity_keys.end() || *id == cfg.self) throw SessionEnd{"hello from unknown node " + std::to_string(*id)};
+    if (!crypto::ed25519_verify(key->second, hello_bytes(*exporter, *id), *sig)) {
+      throw SessionEnd{"hello of node " + std::to_string(*id) + " is not signed by its identity key"};
+    }
+    if (server ? *id >= cfg.self : *id != expected) throw SessionEnd{"node " + std::to_string(*id) + " is not the expected peer"};
+    co_await write_frame(stream, as_bytes(kAttestedConfirmation));
+    Bytes confirm = co_await read_frame(stream);
+    if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
+    co_return *id;
+  }
+
+  void admit(uint32_t peer, std::shared_ptr<SslStream> stream) {
+    Link& l = link(peer);
+    if (l.stream) {
+      asio::error_code ignored;
+      l.stream->lowest_layer().close(ignored);  // a newer connection replaces an older one
+    }
+    l.stream = stream;
+    log(LogLevel::kInfo, "transport", "node " + std::to_string(cfg.self) + " connected to node " + std::to_string(peer));
+    asio::co_spawn(io, writer(shared_from_this(), peer, stream), asio::detached);
+  }
+
+  static awaitable<void> writer(std::shared_ptr<Impl> self, uint32_t peer, std::shared_ptr<SslStream> stream) {
+    Link& l = self->link(peer);
+    try {
+      while (!self->stopped && l.stream == stream) {
+        if (l.queue.empty()) {
+          asio::error_code ec;
+          l.wake->expires_at(asio::steady_timer::time_point::max());
+          co_await l.wake->async_wait(asio::redirect_error(use_awaitable, ec));
+          continue;
+        }
+        Bytes frame = std::move(l.queue.front());
+        l.queue.pop_front();
+        co_await write_frame(*stream, frame);
+      }
+    } catch (...) {
+      // The reader notices the broken connection and logs it.
+    }
+  }
+
+  void send(uint32_t to, Bytes frame) {
+    if (to == cfg.self || !cfg.identity_keys.count(to)) return;
+    Link& l = link(to);
+    if (l.queue.size() >= cfg.queue_frames_max) l.queue.pop_front();
+    l.queue.push_back(std::move(frame));
+    l.wake->cancel();
+  }
+};
+
+Transport::Transport(asio::io_context& io, TransportConfig cfg, OnFrame on_frame)
+    : impl_(std::make_shared<Impl>(io, std::move(cfg), std::move(on_frame))) {}
+Transport::~Transport() { impl_->stop(); }
+Status Transport::start() { return impl_->start(); }
+void Transport::stop() { impl_->stop(); }
+void Transport::send(uint32_t to, Bytes frame) { impl_->send(to, std::move(frame)); }
+void Transport::broadcast(const Bytes& frame) {
+  for (const auto& [id, key] : impl_->cfg.identity_keys) impl_->send(id, frame);
+}
+bool Transport::connected(uint32_t peer) const {
+  auto it = impl_->links.find(peer);
+  return it != impl_->links.end() && it->second.stream != nullptr;
+}
+uint16_t Transport::listen_port() const {
+  asio::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+}  // namespace supernet::net

@@ -1,0 +1,66 @@
+// Attested, authenticated connections between validators, on Asio.
+//
+// The node with the lower id dials, the higher one accepts. Every connection is mutual RA-TLS
+// (TLS 1.3, evidence appraised in the handshake, fresh evidence bound to the session's
+// exporter), then a Hello in which each side signs the exporter and its validator id with its
+// long-term identity key, so each connection is bound to exactly one validator. A peer that
+// fails any of this is never spoken to. After that, frames are length-prefixed (u32
+// big-endian, at most kFrameBytesMax). Sends to a peer that is down are queued, bounded (the
+// oldest frames are dropped first: consensus tolerates loss and retransmits); lost connections
+// are re-dialled with exponential backoff. Every method and callback runs on the io_context's
+// thread.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/ratls.h"
+
+namespace supernet::net {
+
+struct PeerAddress {
+  uint32_t id = 0;
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct TransportConfig {
+  uint32_t self = 0;
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;  // 0 picks a free port
+  // Addresses of the validators with higher ids (this node dials them).
+  std::vector<PeerAddress> dial;
+  Config ratls;
+  crypto::SecureBytes identity_secret;      // this node's Ed25519 identity key
+  std::map<uint32_t, Bytes> identity_keys;  // every validator's identity public key
+  size_t queue_frames_max = 4096;
+  int64_t reconnect_ms_min = 50;
+  int64_t reconnect_ms_max = 2000;
+  int64_t handshake_timeout_ms = 10000;
+};
+
+class Transport {
+ public:
+  using OnFrame = std::function<void(uint32_t from, Bytes frame)>;
+  Transport(asio::io_context& io, TransportConfig cfg, OnFrame on_frame);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  Status start();
+  void stop();
+  void send(uint32_t to, Bytes frame);
+  void broadcast(const Bytes& frame);
+  bool connected(uint32_t peer) const;
+  uint16_t listen_port() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace supernet::net
