@@ -161,6 +161,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       self->admit(peer, stream);
       while (true) {
         Bytes frame = co_await read_frame(*stream);
+        // A read that completed just before stop() must not reach an owner that is gone.
+        if (self->stopped) break;
         self->on_frame(peer, std::move(frame));
       }
     } catch (const SessionEnd& e) {

@@ -1,0 +1,65 @@
+// A node's runtime: drives the consensus replica with real inputs. Frames from the peer
+// transport and client transactions go in; the replica's sends go out over the transport;
+// committed blocks are appended to the store (durably) before anything else sees them.
+// Time comes from a steady clock, in milliseconds since start. Everything runs on one
+// io_context thread.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "consensus/replica.h"
+#include "ledger/store.h"
+#include "net/transport.h"
+
+namespace supernet::node {
+
+struct NodeOptions {
+  consensus::ReplicaConfig replica;
+  net::TransportConfig transport;
+  std::unique_ptr<consensus::VoteSigner> signer;
+  std::unique_ptr<ledger::Store> store;
+  int64_t tick_ms = 10;
+};
+
+class Node {
+ public:
+  using OnCommit = std::function<void(const consensus::CommittedBlock&)>;
+  Node(asio::io_context& io, NodeOptions options);
+  ~Node();
+
+  // Verifies and replays the stored chain, then starts the transport and the clock.
+  Status start();
+  void stop();
+  // A client transaction; false when the replica refuses it (too large, known, mempool full).
+  bool submit(Bytes tx);
+  void on_commit(OnCommit cb) { on_commit_ = std::move(cb); }
+
+  uint64_t height() const { return replica_.next_height() - 1; }
+  const consensus::Replica& replica() const { return replica_; }
+  ledger::Store& store() { return *store_; }
+  uint16_t peer_port() const { return transport_.listen_port(); }
+  // A store write failed: the node stops taking part rather than diverge from its disk.
+  bool failed() const { return failed_; }
+
+ private:
+  consensus::TimeMs now() const;
+  void process(consensus::Output& out);
+  void schedule_tick();
+
+  asio::io_context& io_;
+  std::unique_ptr<ledger::Store> store_;
+  consensus::Replica replica_;
+  net::Transport transport_;
+  asio::steady_timer ticker_;
+  std::chrono::steady_clock::time_point started_;
+  int64_t tick_ms_;
+  OnCommit on_commit_;
+  bool stopped_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace supernet::node
