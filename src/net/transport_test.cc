@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <asio.hpp>
+
+#include "net/test_io.h"
 #include <filesystem>
 #include <map>
 
@@ -66,15 +68,7 @@ class TransportTest : public ::testing::Test {
   }
 
   // Runs the event loop until `done` or the deadline.
-  bool run_until(const std::function<bool()>& done, int ms = 8000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < end) {
-      io_.run_for(std::chrono::milliseconds(20));
-      io_.restart();
-      if (done()) return true;
-    }
-    return false;
-  }
+  bool run_until(const std::function<bool()>& done, int ms = 8000) { return testing::run_until(io_, done, ms); }
 
   asio::io_context io_;
   tee::Policy policy_;

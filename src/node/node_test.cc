@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <asio.hpp>
+
+#include "net/test_io.h"
 #include <filesystem>
 #include <map>
 
@@ -79,15 +81,7 @@ class NodeCluster : public ::testing::Test {
     ports_[i] = nodes_[i]->peer_port();
   }
 
-  bool run_until(const std::function<bool()>& done, int ms = 20000) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < end) {
-      io_.run_for(std::chrono::milliseconds(20));
-      io_.restart();
-      if (done()) return true;
-    }
-    return false;
-  }
+  bool run_until(const std::function<bool()>& done, int ms = 20000) { return net::testing::run_until(io_, done, ms); }
 
   bool all_committed(const std::vector<Bytes>& txs) {
     for (auto& [i, n] : nodes_) {
