@@ -1,0 +1,172 @@
+#include "node/config.h"
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "crypto/hash.h"
+#include "util/codec.h"
+#include "util/file.h"
+
+namespace supernet::node {
+
+namespace fs = std::filesystem;
+
+Result<HostPort> parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return make_error("config.address", "'" + text + "' is not host:port");
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+    return make_error("config.address", "'" + text + "' has no valid port");
+  }
+  hp.port = static_cast<uint16_t>(std::stoul(port));
+  return hp;
+}
+
+static Result<toml::table> parse_toml(std::string_view text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << source << ":" << e.source().begin.line << ": " << e.description();
+    return make_error("config.syntax", msg.str());
+  }
+}
+
+static Result<std::string> need_string(const toml::table& t, const char* key, const std::string& source) {
+  auto v = t[key].value<std::string>();
+  if (!v) return make_error("config.missing", source + ": missing string '" + key + "'");
+  return *v;
+}
+
+static Result<int64_t> need_int(const toml::table& t, const char* key, const std::string& source, int64_t min, int64_t max) {
+  auto v = t[key].value<int64_t>();
+  if (!v || *v < min || *v > max) {
+    return make_error("config.missing", source + ": '" + key + "' must be an integer from " + std::to_string(min) + " to " +
+                                            std::to_string(max));
+  }
+  return *v;
+}
+
+Result<NodeConfig> load_node_config(const std::string& path) {
+  SN_ASSIGN(Bytes text, read_file(path, 64 * 1024));
+  SN_ASSIGN(toml::table t, parse_toml(to_string(text), path));
+  NodeConfig c;
+  SN_ASSIGN(int64_t id, need_int(t, "id", path, 1, 1 << 30));
+  c.id = static_cast<uint32_t>(id);
+  fs::path base = fs::absolute(fs::path(path)).parent_path();
+  auto resolve = [&](const std::string& p) { return (base / p).lexically_normal().string(); };
+  c.data_dir = resolve(t["data_dir"].value_or<std::string>("."));
+  c.virtual_dir = resolve(t["virtual_dir"].value_or<std::string>("platform"));
+  SN_ASSIGN(std::string policy, need_string(t, "policy", path));
+  SN_ASSIGN(std::string genesis, need_string(t, "genesis", path));
+  c.policy = resolve(policy);
+  c.genesis = resolve(genesis);
+  SN_ASSIGN(std::string peer, need_string(t, "peer_listen", path));
+  SN_ASSIGN(std::string api, need_string(t, "api_listen", path));
+  SN_ASSIGN(c.peer_listen, parse_host_port(peer));
+  SN_ASSIGN(c.api_listen, parse_host_port(api));
+  c.platform = t["platform"].value_or<std::string>("virtual");
+  return c;
+}
+
+std::string node_config_toml(const NodeConfig& c) {
+  std::ostringstream o;
+  o << "id = " << c.id << "\ndata_dir = \"" << c.data_dir << "\"\npeer_listen = \"" << c.peer_listen.text()
+    << "\"\napi_listen = \"" << c.api_listen.text() << "\"\nplatform = \"" << c.platform << "\"\nvirtual_dir = \""
+    << c.virtual_dir << "\"\npolicy = \"" << c.policy << "\"\ngenesis = \"" << c.genesis << "\"\n";
+  return o.str();
+}
+
+static Result<GenesisValidator> parse_validator(const toml::table& t, const std::string& source) {
+  GenesisValidator v;
+  SN_ASSIGN(int64_t id, need_int(t, "id", source, 1, 1 << 30));
+  v.id = static_cast<uint32_t>(id);
+  SN_ASSIGN(int64_t weight, need_int(t, "weight", source, 1, int64_t{1} << 40));
+  v.weight = static_cast<uint64_t>(weight);
+  SN_ASSIGN(std::string peer, need_string(t, "peer", source));
+  SN_ASSIGN(std::string api, need_string(t, "api", source));
+  SN_ASSIGN(v.peer, parse_host_port(peer));
+  SN_ASSIGN(v.api, parse_host_port(api));
+  SN_ASSIGN(std::string ik, need_string(t, "identity_key", source));
+  SN_ASSIGN(std::string vk, need_string(t, "vote_key", source));
+  SN_ASSIGN(v.identity_key, from_hex(ik));
+  SN_ASSIGN(v.vote_key, from_hex(vk));
+  if (v.identity_key.size() != 32 || v.vote_key.size() != 32) {
+    return make_error("config.key", source + ": validator " + std::to_string(v.id) + " keys must be 32-byte Ed25519 keys");
+  }
+  return v;
+}
+
+Result<Genesis> parse_genesis(std::string_view text, const std::string& source) {
+  SN_ASSIGN(toml::table t, parse_toml(text, source));
+  Genesis g;
+  SN_ASSIGN(g.chain_id, need_string(t, "chain_id", source));
+  SN_ASSIGN(std::string protocol, need_string(t, "protocol", source));
+  if (protocol == "tee-bft") g.protocol = consensus::Protocol::kTeeBft;
+  else if (protocol == "bft") g.protocol = consensus::Protocol::kBft;
+  else return make_error("config.protocol", source + ": protocol must be \"tee-bft\" or \"bft\"");
+  const toml::array* vals = t["validators"].as_array();
+  if (vals == nullptr || vals->empty() || vals->size() > consensus::kValidatorsMax) {
+    return make_error("config.validators", source + ": needs 1 to 64 [[validators]]");
+  }
+  std::set<uint32_t> ids;
+  for (const auto& node : *vals) {
+    const toml::table* vt = node.as_table();
+    if (vt == nullptr) return make_error("config.validators", source + ": [[validators]] entries must be tables");
+    SN_ASSIGN(GenesisValidator v, parse_validator(*vt, source));
+    if (!ids.insert(v.id).second) return make_error("config.validators", source + ": validator id " + std::to_string(v.id) + " twice");
+    g.validators.push_back(std::move(v));
+  }
+  return g;
+}
+
+Result<Genesis> load_genesis(const std::string& path) {
+  SN_ASSIGN(Bytes text, read_file(path, 1024 * 1024));
+  return parse_genesis(to_string(text), path);
+}
+
+static void validator_toml(std::ostringstream& o, const GenesisValidator& v) {
+  o << "id = " << v.id << "\nweight = " << v.weight << "\npeer = \"" << v.peer.text() << "\"\napi = \"" << v.api.text()
+    << "\"\nidentity_key = \"" << to_hex(v.identity_key) << "\"\nvote_key = \"" << to_hex(v.vote_key) << "\"\n";
+}
+
+std::string genesis_toml(const Genesis& g) {
+  std::ostringstream o;
+  o << "chain_id = \"" << g.chain_id << "\"\nprotocol = \"" << consensus::protocol_name(g.protocol) << "\"\n";
+  for (const auto& v : g.validators) {
+    o << "\n[[validators]]\n";
+    validator_toml(o, v);
+  }
+  return o.str();
+}
+
+consensus::ValidatorSet Genesis::validator_set() const {
+  std::vector<consensus::Validator> vals;
+  for (const auto& v : validators) vals.push_back({v.id, v.weight, v.vote_key, v.identity_key, 0});
+  return consensus::ValidatorSet(vals, 0);
+}
+
+Bytes Genesis::hash() const {
+  Writer w;
+  w.str("supernet-genesis-v1").str(chain_id).u8(static_cast<uint8_t>(protocol)).fixed(validator_set().hash());
+  for (const auto& v : validators) w.u32(v.id).str(v.peer.text()).str(v.api.text());
+  return crypto::sha256(w.data());
+}
+
+Result<GenesisValidator> load_published(const std::string& path) {
+  SN_ASSIGN(Bytes text, read_file(path, 64 * 1024));
+  SN_ASSIGN(toml::table t, parse_toml(to_string(text), path));
+  return parse_validator(t, path);
+}
+
+std::string published_toml(const GenesisValidator& v) {
+  std::ostringstream o;
+  validator_toml(o, v);
+  return o.str();
+}
+
+}  // namespace supernet::node

@@ -1,0 +1,72 @@
+// Node configuration and network genesis files (TOML).
+//
+// node.toml (paths relative to the file's folder):
+//   id = 1
+//   data_dir = "."
+//   peer_listen = "127.0.0.1:7101"
+//   api_listen = "127.0.0.1:8101"
+//   platform = "virtual"            # auto, virtual, sev-snp, tdx, sgx
+//   virtual_dir = "platform"        # the virtual platform's key folder
+//   policy = "../network-policy.toml"
+//   genesis = "../genesis.toml"
+//
+// genesis.toml (written by `supernet up` from the nodes' published keys):
+//   chain_id = "..."
+//   protocol = "tee-bft"            # or "bft"
+//   [[validators]]
+//   id = 1
+//   weight = 1
+//   peer = "127.0.0.1:7101"
+//   api = "127.0.0.1:8101"
+//   identity_key = "<hex Ed25519>"
+//   vote_key = "<hex Ed25519>"      # the checker's key at genesis (tee-bft), the node's (bft)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "consensus/types.h"
+
+namespace supernet::node {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+};
+Result<HostPort> parse_host_port(const std::string& text);
+
+struct NodeConfig {
+  uint32_t id = 0;
+  std::string data_dir, virtual_dir, policy, genesis;  // absolute after loading
+  HostPort peer_listen, api_listen;
+  std::string platform = "virtual";
+};
+Result<NodeConfig> load_node_config(const std::string& path);
+std::string node_config_toml(const NodeConfig& c);  // with paths as given
+
+struct GenesisValidator {
+  uint32_t id = 0;
+  uint64_t weight = 1;
+  HostPort peer, api;
+  Bytes identity_key, vote_key;
+};
+
+struct Genesis {
+  std::string chain_id;
+  consensus::Protocol protocol = consensus::Protocol::kTeeBft;
+  std::vector<GenesisValidator> validators;
+
+  consensus::ValidatorSet validator_set() const;
+  // SHA-256 over the canonical encoding of the whole genesis: the chain's first parent hash.
+  Bytes hash() const;
+};
+Result<Genesis> parse_genesis(std::string_view toml_text, const std::string& source = "genesis");
+Result<Genesis> load_genesis(const std::string& path);
+std::string genesis_toml(const Genesis& g);
+
+// What a starting node publishes for the genesis (public.toml in its data folder).
+Result<GenesisValidator> load_published(const std::string& path);
+std::string published_toml(const GenesisValidator& v);
+
+}  // namespace supernet::node

@@ -1,0 +1,55 @@
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+namespace supernet::node {
+namespace {
+
+Genesis sample() {
+  Genesis g;
+  g.chain_id = "test-chain";
+  for (uint32_t i = 1; i <= 3; i++) {
+    GenesisValidator v;
+    v.id = i;
+    v.peer = {"127.0.0.1", static_cast<uint16_t>(7100 + i)};
+    v.api = {"127.0.0.1", static_cast<uint16_t>(8100 + i)};
+    v.identity_key = Bytes(32, static_cast<uint8_t>(i));
+    v.vote_key = Bytes(32, static_cast<uint8_t>(10 + i));
+    g.validators.push_back(v);
+  }
+  return g;
+}
+
+TEST(Genesis, RoundTripsAndHashesStably) {
+  Genesis g = sample();
+  auto back = parse_genesis(genesis_toml(g));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->hash(), g.hash());
+  EXPECT_EQ(back->validator_set().size(), 3u);
+  Genesis other = g;
+  other.chain_id = "another";
+  EXPECT_NE(other.hash(), g.hash());
+}
+
+TEST(Genesis, BadFilesGiveClearErrors) {
+  EXPECT_EQ(parse_genesis("chain_id = ").error().code, "config.syntax");
+  EXPECT_EQ(parse_genesis("chain_id = \"x\"\nprotocol = \"raft\"").error().code, "config.protocol");
+  EXPECT_EQ(parse_genesis("chain_id = \"x\"\nprotocol = \"bft\"").error().code, "config.validators");
+  std::string dup = genesis_toml(sample());
+  dup += "\n[[validators]]\nid = 1\nweight = 1\npeer = \"127.0.0.1:1\"\napi = \"127.0.0.1:2\"\nidentity_key = \"" +
+         std::string(64, 'a') + "\"\nvote_key = \"" + std::string(64, 'b') + "\"\n";
+  EXPECT_EQ(parse_genesis(dup).error().code, "config.validators");
+  std::string short_key = "chain_id = \"x\"\nprotocol = \"bft\"\n[[validators]]\nid = 1\nweight = 1\npeer = \"h:1\"\napi = \"h:2\"\n"
+                          "identity_key = \"00\"\nvote_key = \"00\"\n";
+  EXPECT_EQ(parse_genesis(short_key).error().code, "config.key");
+}
+
+TEST(HostPort, Parses) {
+  EXPECT_EQ(parse_host_port("127.0.0.1:8080")->port, 8080);
+  EXPECT_FALSE(parse_host_port("127.0.0.1").ok());
+  EXPECT_FALSE(parse_host_port("127.0.0.1:99999").ok());
+  EXPECT_FALSE(parse_host_port("127.0.0.1:http").ok());
+}
+
+}  // namespace
+}  // namespace supernet::node
