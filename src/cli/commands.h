@@ -29,5 +29,7 @@ int fail(const Error& e, int code = kExitBadInput);
 void add_attest_commands(CLI::App& app, int* exit_code);
 void add_seal_commands(CLI::App& app, int* exit_code);
 void add_ratls_commands(CLI::App& app, int* exit_code);
+void add_node_commands(CLI::App& app, int* exit_code);
+void add_network_commands(CLI::App& app, int* exit_code);
 
 }  // namespace supernet::cli

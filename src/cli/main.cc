@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   add_attest_commands(app, &exit_code);
   add_seal_commands(app, &exit_code);
   add_ratls_commands(app, &exit_code);
+  add_node_commands(app, &exit_code);
+  add_network_commands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

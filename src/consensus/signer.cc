@@ -103,8 +103,13 @@ Status Checker::sign_view_change(ViewChange& vc) {
   return ok_status();
 }
 
-PlainSigner::PlainSigner(NodeId self, crypto::SecureBytes secret_key, Bytes public_key, std::shared_ptr<SignState> state)
-    : self_(self), secret_key_(std::move(secret_key)), public_key_(std::move(public_key)), state_(std::move(state)) {}
+PlainSigner::PlainSigner(NodeId self, crypto::SecureBytes secret_key, Bytes public_key, std::shared_ptr<SignState> state,
+                         std::function<Status(const SignState&)> persist)
+    : self_(self),
+      secret_key_(std::move(secret_key)),
+      public_key_(std::move(public_key)),
+      state_(std::move(state)),
+      persist_(std::move(persist)) {}
 
 Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase) {
   if (!state_) return ok_status();  // Byzantine: signs anything
@@ -113,9 +118,9 @@ Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase) {
   if (state_->height != 0 && next <= std::make_tuple(state_->height, state_->round, state_->phase)) {
     return refused("would sign twice for one step, or go back");
   }
-  state_->height = height;
-  state_->round = round;
-  state_->phase = phase;
+  SignState next_state{height, round, phase};
+  if (persist_) SN_TRY(persist_(next_state));
+  *state_ = next_state;
   return ok_status();
 }
 

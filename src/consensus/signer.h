@@ -15,6 +15,7 @@
 // signer signs anything. No guarantee is trusted by other nodes.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "consensus/types.h"
@@ -84,7 +85,10 @@ class PlainSigner : public VoteSigner {
  public:
   // `state` is the persisted last-sign state (shared with the simulator's "disk"); nullptr
   // for a Byzantine signer that signs anything.
-  PlainSigner(NodeId self, crypto::SecureBytes secret_key, Bytes public_key, std::shared_ptr<SignState> state);
+  // `persist` (optional) stores the state durably; a signature is released only after it
+  // succeeds.
+  PlainSigner(NodeId self, crypto::SecureBytes secret_key, Bytes public_key, std::shared_ptr<SignState> state,
+              std::function<Status(const SignState&)> persist = nullptr);
   const Bytes& public_key() const override { return public_key_; }
   Status advance(const Block&, const QuorumCert&) override { return ok_status(); }
   Status sign_proposal(Proposal& p) override;
@@ -97,6 +101,7 @@ class PlainSigner : public VoteSigner {
   crypto::SecureBytes secret_key_;
   Bytes public_key_;
   std::shared_ptr<SignState> state_;
+  std::function<Status(const SignState&)> persist_;
 };
 
 }  // namespace supernet::consensus

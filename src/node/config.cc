@@ -70,6 +70,9 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   SN_ASSIGN(c.peer_listen, parse_host_port(peer));
   SN_ASSIGN(c.api_listen, parse_host_port(api));
   c.platform = t["platform"].value_or<std::string>("virtual");
+  std::string protocol = t["consensus"].value_or<std::string>("tee-bft");
+  if (protocol != "tee-bft" && protocol != "bft") return make_error("config.protocol", path + ": consensus must be \"tee-bft\" or \"bft\"");
+  c.consensus = protocol == "bft" ? consensus::Protocol::kBft : consensus::Protocol::kTeeBft;
   return c;
 }
 
@@ -77,7 +80,7 @@ std::string node_config_toml(const NodeConfig& c) {
   std::ostringstream o;
   o << "id = " << c.id << "\ndata_dir = \"" << c.data_dir << "\"\npeer_listen = \"" << c.peer_listen.text()
     << "\"\napi_listen = \"" << c.api_listen.text() << "\"\nplatform = \"" << c.platform << "\"\nvirtual_dir = \""
-    << c.virtual_dir << "\"\npolicy = \"" << c.policy << "\"\ngenesis = \"" << c.genesis << "\"\n";
+    << c.virtual_dir << "\"\nconsensus = \"" << consensus::protocol_name(c.consensus) << "\"\npolicy = \"" << c.policy << "\"\ngenesis = \"" << c.genesis << "\"\n";
   return o.str();
 }
 

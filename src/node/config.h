@@ -6,6 +6,7 @@
 //   peer_listen = "127.0.0.1:7101"
 //   api_listen = "127.0.0.1:8101"
 //   platform = "virtual"            # auto, virtual, sev-snp, tdx, sgx
+//   consensus = "tee-bft"           # or "bft"; must match the genesis
 //   virtual_dir = "platform"        # the virtual platform's key folder
 //   policy = "../network-policy.toml"
 //   genesis = "../genesis.toml"
@@ -41,6 +42,7 @@ struct NodeConfig {
   std::string data_dir, virtual_dir, policy, genesis;  // absolute after loading
   HostPort peer_listen, api_listen;
   std::string platform = "virtual";
+  consensus::Protocol consensus = consensus::Protocol::kTeeBft;
 };
 Result<NodeConfig> load_node_config(const std::string& path);
 std::string node_config_toml(const NodeConfig& c);  // with paths as given

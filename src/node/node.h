@@ -42,6 +42,7 @@ class Node {
   const consensus::Replica& replica() const { return replica_; }
   ledger::Store& store() { return *store_; }
   uint16_t peer_port() const { return transport_.listen_port(); }
+  bool connected(uint32_t peer) const { return transport_.connected(peer); }
   // A store write failed: the node stops taking part rather than diverge from its disk.
   bool failed() const { return failed_; }
 

@@ -1,0 +1,208 @@
+// supernet node run: one SuperNet node process.
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "node/config.h"
+#include "node/node.h"
+#include "tee/seal.h"
+#include "util/file.h"
+#include "util/log.h"
+
+namespace supernet::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The node's long-term Ed25519 key (identity or bft vote key), kept sealed in `path`.
+Result<crypto::Ed25519KeyPair> sealed_ed25519(tee::Platform& platform, const std::string& path, const std::string& label) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    SN_ASSIGN(Bytes sealed, read_file(path));
+    SN_ASSIGN(crypto::SecureBytes secret, tee::unseal(platform, label, sealed));
+    if (secret.size() != 64) return make_error("node.key", path + " does not hold an Ed25519 key");
+    crypto::Ed25519KeyPair kp;
+    kp.public_key = Bytes(secret.data() + 32, secret.data() + 64);  // libsodium keeps the public half last
+    kp.secret_key = std::move(secret);
+    return kp;
+  }
+  auto kp = crypto::ed25519_generate();
+  SN_ASSIGN(Bytes sealed, tee::seal(platform, label, kp.secret_key.view()));
+  SN_TRY(write_file_atomic(path, sealed, 0600));
+  return kp;
+}
+
+Result<node::Genesis> wait_for_genesis(const std::string& path, int wait_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+  bool said = false;
+  std::error_code ec;
+  while (!fs::exists(path, ec)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return make_error("node.genesis", "no genesis at " + path + " after " + std::to_string(wait_s) + " s");
+    }
+    if (!said) log(LogLevel::kInfo, "node", "waiting for the genesis at " + path);
+    said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return node::load_genesis(path);
+}
+
+struct RunArgs {
+  std::string config;
+  int genesis_wait_s = 120;
+};
+
+int run(const RunArgs& a) {
+  auto cfg = node::load_node_config(a.config);
+  if (!cfg.ok()) return fail(cfg.error());
+  std::error_code ec;
+  fs::create_directories(cfg->data_dir, ec);
+  tee::PlatformOptions po;
+  po.kind = cfg->platform;
+  po.virtual_dir = cfg->virtual_dir;
+  std::string warning;
+  auto platform = tee::open_platform(po, &warning);
+  if (!platform.ok()) return fail(platform.error());
+  if (!warning.empty()) log(LogLevel::kWarn, "platform", warning);
+  auto identity = sealed_ed25519(**platform, cfg->data_dir + "/identity.ed25519.sealed", "node-identity-key");
+  if (!identity.ok()) return fail(identity.error(), kExitCheckFailed);
+
+  // The vote key: a fresh checker (tee-bft) or the node's sealed key (bft).
+  std::unique_ptr<consensus::Checker> checker;
+  crypto::Ed25519KeyPair bft_key;
+  Bytes vote_key;
+  if (cfg->consensus == consensus::Protocol::kTeeBft) {
+    checker = std::make_unique<consensus::Checker>(cfg->id);
+    vote_key = checker->public_key();
+  } else {
+    auto k = sealed_ed25519(**platform, cfg->data_dir + "/vote.ed25519.sealed", "node-vote-key");
+    if (!k.ok()) return fail(k.error(), kExitCheckFailed);
+    bft_key = std::move(k).value();
+    vote_key = bft_key.public_key;
+  }
+  node::GenesisValidator me{cfg->id, 1, cfg->peer_listen, cfg->api_listen, identity->public_key, vote_key};
+  if (auto w = write_file_atomic(cfg->data_dir + "/public.toml", as_bytes(node::published_toml(me))); !w.ok()) return fail(w.error());
+
+  auto genesis = wait_for_genesis(cfg->genesis, a.genesis_wait_s);
+  if (!genesis.ok()) return fail(genesis.error());
+  if (genesis->protocol != cfg->consensus) return fail(make_error("node.genesis", "genesis protocol differs from this node's"));
+  const node::GenesisValidator* listed = nullptr;
+  for (const auto& v : genesis->validators) {
+    if (v.id == cfg->id) listed = &v;
+  }
+  if (listed == nullptr || listed->identity_key != identity->public_key) {
+    return fail(make_error("node.genesis", "the genesis does not list node " + std::to_string(cfg->id) + " with this identity key"));
+  }
+  auto policy = tee::load_policy(cfg->policy);
+  if (!policy.ok()) return fail(policy.error());
+  consensus::ValidatorSet set = genesis->validator_set();
+  Bytes genesis_hash = genesis->hash();
+
+  node::NodeOptions o;
+  o.replica.self = cfg->id;
+  o.replica.protocol = cfg->consensus;
+  o.replica.genesis = set;
+  o.replica.genesis_hash = genesis_hash;
+  o.replica.identity_secret = identity->secret_key;
+  if (checker) {
+    (void)checker->begin(set, genesis_hash);
+    o.signer = std::move(checker);
+  } else {
+    auto state = std::make_shared<consensus::SignState>();
+    std::string state_path = cfg->data_dir + "/sign-state";
+    if (auto saved = read_file(state_path, 64); saved.ok() && saved->size() == 17) {
+      state->height = load_le64(saved->data());
+      state->round = load_le64(saved->data() + 8);
+      state->phase = (*saved)[16];
+    }
+    auto persist = [state_path](const consensus::SignState& s) -> Status {
+      Bytes b(17);
+      for (int i = 0; i < 8; i++) {
+        b[i] = static_cast<uint8_t>(s.height >> (8 * i));
+        b[8 + i] = static_cast<uint8_t>(s.round >> (8 * i));
+      }
+      b[16] = s.phase;
+      return write_file_atomic(state_path, b, 0600);
+    };
+    o.signer = std::make_unique<consensus::PlainSigner>(cfg->id, bft_key.secret_key, bft_key.public_key, state, persist);
+  }
+  o.transport.self = cfg->id;
+  o.transport.listen_host = cfg->peer_listen.host;
+  o.transport.listen_port = cfg->peer_listen.port;
+  for (const auto& v : genesis->validators) {
+    o.transport.identity_keys[v.id] = v.identity_key;
+    if (v.id > cfg->id) o.transport.dial.push_back({v.id, v.peer.host, v.peer.port});
+  }
+  o.transport.identity_secret = identity->secret_key;
+  auto tls = net::load_or_create_identity(**platform, cfg->data_dir + "/tls", "supernet-node-" + std::to_string(cfg->id));
+  if (!tls.ok()) return fail(tls.error(), kExitCheckFailed);
+  o.transport.ratls.identity = *tls;
+  o.transport.ratls.policy = *policy;
+  o.transport.ratls.platform = platform->get();
+  auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
+  if (!store.ok()) return fail(store.error());
+  o.store = std::move(store).value();
+
+  asio::io_context io;
+  node::Node node(io, std::move(o));
+  if (auto s = node.start(); !s.ok()) return fail(s.error(), kExitCheckFailed);
+  log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +
+                                   ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ")");
+
+  // A status file for `supernet status` and `supernet up`, refreshed twice a second.
+  asio::steady_timer status_timer(io);
+  std::function<void()> write_status = [&] {
+    nlohmann::json j;
+    j["id"] = cfg->id;
+    j["pid"] = ::getpid();
+    j["chain_id"] = genesis->chain_id;
+    j["protocol"] = consensus::protocol_name(cfg->consensus);
+    j["height"] = node.height();
+    j["round"] = node.replica().round();
+    j["can_sign"] = node.replica().can_sign();
+    j["mempool"] = node.replica().mempool_size();
+    j["failed"] = node.failed();
+    nlohmann::json peers = nlohmann::json::array();
+    for (const auto& v : genesis->validators) {
+      if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
+    }
+    j["connected"] = peers;
+    (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump()));
+    status_timer.expires_after(std::chrono::milliseconds(500));
+    status_timer.async_wait([&](asio::error_code e) {
+      if (!e) write_status();
+    });
+  };
+  write_status();
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](asio::error_code, int sig) {
+    log(LogLevel::kInfo, "node", "signal " + std::to_string(sig) + ": stopping");
+    node.stop();
+    status_timer.cancel();
+    io.stop();
+  });
+  io.run();
+  return node.failed() ? kExitCheckFailed : kExitOk;
+}
+
+}  // namespace
+
+void add_node_commands(CLI::App& app, int* exit_code) {
+  CLI::App* node = app.add_subcommand("node", "Run a SuperNet node");
+  node->require_subcommand(1);
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* run_cmd = node->add_subcommand(
+      "run", "Run one node: publish its keys, wait for the genesis, then take part in consensus until SIGTERM");
+  run_cmd->add_option("--config", a->config, "node configuration (TOML; see docs/consensus.md)")->required();
+  run_cmd->add_option("--genesis-wait", a->genesis_wait_s, "seconds to wait for the genesis file")->capture_default_str();
+  run_cmd->callback([a, exit_code] { *exit_code = run(*a); });
+}
+
+}  // namespace supernet::cli
