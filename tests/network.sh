@@ -40,4 +40,11 @@ done
 cat "$work/status.txt"
 [ "$ok" -eq 1 ] || fail "node $victim did not rejoin"
 "$sn" down --dir "$work/net" || fail "down"
+# Every node's stored chain verifies offline, and they agree.
+"$sn" ledger verify --dir "$work/net" || fail "ledger verify"
+# A tampered ledger is refused.
+if [ "$consensus" = "tee-bft" ]; then  # tee-bft has committed a block (the key rotation) to tamper with
+  sqlite3 "$work/net/node-1/ledger.db" "UPDATE blocks SET qc = substr(qc, 1, length(qc) - 1) || x'00' WHERE height = 1"
+  if "$sn" ledger verify --dir "$work/net/node-1"; then fail "tampered ledger verified"; fi
+fi
 echo "1 passed, 0 failed"

@@ -31,5 +31,6 @@ void add_seal_commands(CLI::App& app, int* exit_code);
 void add_ratls_commands(CLI::App& app, int* exit_code);
 void add_node_commands(CLI::App& app, int* exit_code);
 void add_network_commands(CLI::App& app, int* exit_code);
+void add_ledger_commands(CLI::App& app, int* exit_code);
 
 }  // namespace supernet::cli

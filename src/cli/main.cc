@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_ratls_commands(app, &exit_code);
   add_node_commands(app, &exit_code);
   add_network_commands(app, &exit_code);
+  add_ledger_commands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
