@@ -3,6 +3,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <deque>
+#include <set>
 #include <openssl/ssl.h>
 
 #include "crypto/keys.h"
@@ -64,6 +65,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   tcp::acceptor acceptor;
   std::unique_ptr<asio::ssl::context> server_ctx, client_ctx;
   std::map<uint32_t, Link> links;
+  std::set<uint32_t> banned;
   bool stopped = false;
 
   Link& link(uint32_t id) {
@@ -217,6 +219,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       throw SessionEnd{"hello of node " + std::to_string(*id) + " is not signed by its identity key"};
     }
     if (server ? *id >= cfg.self : *id != expected) throw SessionEnd{"node " + std::to_string(*id) + " is not the expected peer"};
+    if (banned.count(*id)) throw SessionEnd{"node " + std::to_string(*id) + " is isolated for misbehaviour"};
     co_await write_frame(stream, as_bytes(kAttestedConfirmation));
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
@@ -253,8 +256,19 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
   }
 
+  void ban(uint32_t peer) {
+    if (!banned.insert(peer).second) return;
+    Link& l = link(peer);
+    l.queue.clear();
+    if (l.stream) {
+      asio::error_code ignored;
+      l.stream->lowest_layer().close(ignored);
+    }
+    log(LogLevel::kWarn, "transport", "node " + std::to_string(cfg.self) + " closed its connection to isolated node " + std::to_string(peer));
+  }
+
   void send(uint32_t to, Bytes frame) {
-    if (to == cfg.self || !cfg.identity_keys.count(to)) return;
+    if (to == cfg.self || !cfg.identity_keys.count(to) || banned.count(to)) return;
     Link& l = link(to);
     if (l.queue.size() >= cfg.queue_frames_max) l.queue.pop_front();
     l.queue.push_back(std::move(frame));
@@ -275,6 +289,7 @@ bool Transport::connected(uint32_t peer) const {
   auto it = impl_->links.find(peer);
   return it != impl_->links.end() && it->second.stream != nullptr;
 }
+void Transport::ban(uint32_t peer) { impl_->ban(peer); }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;
   auto ep = impl_->acceptor.local_endpoint(ec);

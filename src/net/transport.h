@@ -56,6 +56,8 @@ class Transport {
   void send(uint32_t to, Bytes frame);
   void broadcast(const Bytes& frame);
   bool connected(uint32_t peer) const;
+  // Closes the peer's connection and refuses it from now on (a misbehaving node).
+  void ban(uint32_t peer);
   uint16_t listen_port() const;
 
  private:

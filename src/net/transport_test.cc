@@ -129,5 +129,19 @@ TEST_F(TransportTest, ReconnectsAfterAPeerRestarts) {
   EXPECT_EQ(nodes_[1]->received[0].second, "queued while down");
 }
 
+TEST_F(TransportTest, BannedPeerIsDisconnectedAndStaysOut) {
+  make_nodes(2);
+  start(1);
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+  nodes_[1]->transport->ban(1);
+  ASSERT_TRUE(run_until([&] { return !nodes_[0]->transport->connected(2) && !nodes_[1]->transport->connected(1); }));
+  // Node 1 keeps dialling; node 2 keeps refusing.
+  EXPECT_FALSE(run_until([&] { return nodes_[1]->transport->connected(1); }, 1000));
+  nodes_[0]->transport->send(2, to_bytes(std::string("ignored")));
+  run_until([] { return false; }, 300);
+  EXPECT_TRUE(nodes_[1]->received.empty());
+}
+
 }  // namespace
 }  // namespace supernet::net

@@ -84,6 +84,7 @@ void Node::process(Output& out) {
   }
   for (const auto& m : out.misbehaviour) {
     log(LogLevel::kWarn, "node", "isolated node " + std::to_string(m.node) + ": " + m.reason);
+    transport_.ban(m.node);  // its messages are already ignored; close its connection too
   }
   for (auto& s : out.sends) {
     Bytes frame = consensus::encode_message(s.message);
