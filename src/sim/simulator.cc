@@ -370,7 +370,6 @@ class Simulation {
         return;
       case Kind::kHeal:
         partition_mask_ = 0;
-        heal_heights_ = min_honest_height();
         log("heal: faults stop");
         return;
     }
@@ -479,7 +478,6 @@ class Simulation {
   uint64_t seq_ = 0;
   TimeMs now_ = 0;
   uint64_t partition_mask_ = 0;
-  uint64_t heal_heights_ = 0;
   std::vector<Bytes> post_heal_txs_;
   std::map<std::pair<uint64_t, uint64_t>, Hash> alt_blocks_;  // (height, round) -> equivocated block
   SimResult result_;

@@ -21,7 +21,7 @@ uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1])
 // Big-endian reader for TPM structures.
 class TpmReader {
  public:
-  explicit TpmReader(ByteView d) : r_(d), d_(d) {}
+  explicit TpmReader(ByteView d) : r_(d) {}
   Result<uint16_t> u16(const char* f) {
     SN_ASSIGN(ByteView v, r_.take(2, f));
     return be16(v.data());
@@ -47,7 +47,6 @@ class TpmReader {
 
  private:
   ByteReader r_;
-  ByteView d_;
 };
 
 Result<TpmQuote> parse_quote(ByteView data) {
