@@ -44,7 +44,9 @@ cat "$work/status.txt"
 "$sn" ledger verify --dir "$work/net" || fail "ledger verify"
 # A tampered ledger is refused.
 if [ "$consensus" = "tee-bft" ]; then  # tee-bft has committed a block (the key rotation) to tamper with
-  sqlite3 "$work/net/node-1/ledger.db" "UPDATE blocks SET qc = substr(qc, 1, length(qc) - 1) || x'00' WHERE height = 1"
+  # Change one byte inside the last signature of the commit certificate, always to a different value.
+  sqlite3 "$work/net/node-1/ledger.db" "UPDATE blocks SET qc = substr(qc, 1, length(qc) - 41) ||
+    CASE WHEN substr(qc, length(qc) - 40, 1) = x'01' THEN x'02' ELSE x'01' END || substr(qc, length(qc) - 39) WHERE height = 1"
   if "$sn" ledger verify --dir "$work/net/node-1"; then fail "tampered ledger verified"; fi
 fi
 echo "1 passed, 0 failed"
