@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -38,10 +37,9 @@ std::optional<nlohmann::json> read_status(const std::string& dir, int i) {
 // Running, and not a zombie that nobody has reaped yet.
 bool alive(pid_t pid) {
   if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  // /proc files report size 0, so read the line as a stream.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(in, text)) return true;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat.ok()) return true;
+  std::string text = to_string(*stat);
   auto close = text.rfind(')');
   return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
 }

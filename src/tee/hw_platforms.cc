@@ -47,30 +47,6 @@ Result<std::string> read_text(const std::string& path) {
   return s;
 }
 
-// Reads a pseudo-file whose size stat() does not report.
-Result<Bytes> read_stream(const std::string& path, size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("tee.io", "cannot open '" + path + "': " + errno_text());
-  Bytes out;
-  uint8_t buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return make_error("tee.io", "cannot read '" + path + "': " + errno_text());
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-    if (out.size() > max) {
-      ::close(fd);
-      return make_error("tee.io", "'" + path + "' is larger than " + std::to_string(max) + " bytes");
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
 // One configfs-tsm report request.
 Result<Bytes> tsm_report(const std::string& root, const char* provider, ByteView report_data) {
   static std::atomic<unsigned> counter{0};
@@ -85,7 +61,7 @@ Result<Bytes> tsm_report(const std::string& root, const char* provider, ByteView
     cleanup();
     return w.error();
   }
-  auto out = read_stream(dir + "/outblob", 64 * 1024);
+  auto out = read_file(dir + "/outblob", 64 * 1024);
   auto prov = read_text(dir + "/provider");
   auto gen_after = read_text(dir + "/generation");
   cleanup();
@@ -199,7 +175,7 @@ class SgxGraminePlatform : public Platform {
   Result<Bytes> evidence(ByteView report_data) override {
     SN_TRY(check_report_data(report_data));
     SN_TRY(write_all(root_ + "/user_report_data", report_data));
-    return read_stream(root_ + "/quote", 64 * 1024);
+    return read_file(root_ + "/quote", 64 * 1024);
   }
   Result<Bytes> measurement() override {
     SN_ASSIGN(Bytes quote, evidence(Bytes(kReportDataBytes, 0)));
@@ -209,7 +185,7 @@ class SgxGraminePlatform : public Platform {
   }
   // Gramine's MRENCLAVE-bound sealing key (16 bytes), stretched to 32 with HKDF.
   Result<crypto::SecureBytes> sealing_key() override {
-    SN_ASSIGN(Bytes k, read_stream(root_ + "/keys/_sgx_mrenclave", 64));
+    SN_ASSIGN(Bytes k, read_file(root_ + "/keys/_sgx_mrenclave", 64));
     if (k.size() != 16) return make_error("tee.sgx", "Gramine sealing key is not 16 bytes");
     auto out = crypto::hkdf_sha256(k, {}, as_bytes("supernet-sgx-seal-v1"), 32);
     crypto::zeroize(k.data(), k.size());

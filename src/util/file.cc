@@ -13,6 +13,30 @@ static Error io_error(const char* code, const std::string& what, const std::stri
   return make_error(code, what + " '" + path + "': " + std::strerror(errno));
 }
 
+// Pseudo-files (/proc, configfs, Gramine's /dev/attestation) report size 0 however much they
+// hold: read them until end of file, still bounded.
+static Result<Bytes> read_to_end(int fd, const std::string& path, size_t bytes_max) {
+  Bytes out;
+  uint8_t buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Error e = io_error("io.read", "cannot read", path);
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > bytes_max) {
+      ::close(fd);
+      return make_error("io.size", "'" + path + "' holds more than the limit of " + std::to_string(bytes_max) + " bytes");
+    }
+    out.insert(out.end(), buf, buf + n);
+  }
+  ::close(fd);
+  return out;
+}
+
 Result<Bytes> read_file(const std::string& path, size_t bytes_max) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("io.open", "cannot open", path);
@@ -31,6 +55,7 @@ Result<Bytes> read_file(const std::string& path, size_t bytes_max) {
     return make_error("io.size", "'" + path + "' is " + std::to_string(st.st_size) +
                                      " bytes, more than the limit of " + std::to_string(bytes_max));
   }
+  if (st.st_size == 0) return read_to_end(fd, path, bytes_max);
   Bytes out(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < out.size()) {

@@ -1,4 +1,5 @@
 // Whole-file reads and atomic writes. Reads are bounded so a huge file is an error, not an OOM.
+// Pseudo-files that report size 0 (/proc, configfs, /dev/attestation) are read to their end.
 #pragma once
 
 #include <string>

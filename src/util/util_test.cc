@@ -34,3 +34,21 @@ TEST(ByteReader, BoundsChecked) {
 
 }  // namespace
 }  // namespace supernet
+
+#include "util/file.h"
+
+namespace supernet {
+namespace {
+
+TEST(File, ReadsPseudoFilesThatReportSizeZero) {
+  auto stat = read_file("/proc/self/stat", 4096);
+  ASSERT_TRUE(stat.ok()) << stat.error().to_string();
+  EXPECT_GT(stat->size(), 10u);  // stat() says 0 bytes; the content is there
+  auto small = read_file("/proc/self/stat", 4);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().code, "io.size");
+  EXPECT_EQ(read_file("/nonexistent/file").error().code, "io.open");
+}
+
+}  // namespace
+}  // namespace supernet
