@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tee/evidence.h"
+#include "tee/policy.h"
 #include "tee/test_vectors.h"
 #include "util/protowire.h"
 
@@ -109,8 +110,15 @@ TEST(TpmTampered, EachMutationFailsWithItsReason) {
   Collateral only_intermediate;
   ASSERT_TRUE(only_intermediate.add_file(vpath("tpm/gce_tpm_ek_intermediate_2.crt")).ok());
   EXPECT_EQ(verify_tpm(pb, only_intermediate, kNow).error().code, "chain.no_issuer");
-  // A different expected nonce: the claims carry 9009, so appraisal's binding check fails.
-  EXPECT_NE(to_hex(verify_tpm(pb, col, kNow)->report_data), "9008");
+  // A different expected nonce fails appraisal's binding check; the right one passes it.
+  auto claims = verify_tpm(pb, col, kNow).value();
+  Policy policy;
+  policy.allowed_platforms = {Kind::kTpm};
+  policy.platforms[Kind::kTpm].measurements = {claims.measurement};
+  EXPECT_TRUE(appraise(policy, claims, kNow, from_hex("9009").value()).pass());
+  auto wrong = appraise(policy, claims, kNow, from_hex("9008").value());
+  ASSERT_EQ(wrong.failures.size(), 1u);
+  EXPECT_NE(wrong.failures[0].find("report data does not bind"), std::string::npos);
 }
 
 TEST(TpmParse, RejectsGarbage) {
