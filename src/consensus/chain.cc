@@ -44,12 +44,21 @@ Status Chain::append(CommittedBlock cb) {
   return ok_status();
 }
 
+std::optional<ValidatorSet> after_epoch_change(const ValidatorSet& set, ByteView tx) {
+  if (!is_key_rotation(tx)) return std::nullopt;
+  auto k = KeyRotation::decode(tx);
+  if (!k.ok() || !verify_key_rotation(set, *k).ok()) return std::nullopt;
+  return set.with_key(k->node, k->new_vote_key, k->nonce);
+}
+
 void Chain::apply(CommittedBlock cb) {
-  for (const auto& tx : cb.block.txs) {
+  for (uint32_t i = 0; i < cb.block.txs.size(); i++) {
+    const Bytes& tx = cb.block.txs[i];
     tx_ids_.insert(tx_id(tx));
-    if (!is_key_rotation(tx)) continue;
-    auto k = KeyRotation::decode(tx);
-    if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    if (auto next = after_epoch_change(set_, tx)) {
+      set_ = std::move(*next);
+      epoch_changes_.push_back({cb.block.header.height, i});
+    }
   }
   last_hash_ = cb.block.header.hash();
   blocks_.push_back(std::move(cb));

@@ -64,10 +64,14 @@ class Replica {
 
   uint64_t next_height() const { return chain_.next_height(); }
   uint64_t round() const { return st_.round; }
+  NodeId self() const { return cfg_.self; }
+  const std::vector<std::pair<uint64_t, uint32_t>>& epoch_changes() const { return chain_.epoch_changes(); }
   const std::vector<CommittedBlock>& chain() const { return chain_.blocks(); }
   const ValidatorSet& validators() const { return chain_.validators(); }
   bool is_isolated(NodeId n) const { return isolated_.count(n) != 0; }
   size_t mempool_size() const { return mempool_.size(); }
+  // Waiting in this node's mempool (`id` as tx_id makes it).
+  bool in_mempool(const std::string& id) const { return mempool_ids_.count(id) != 0; }
   // False while this node's signer key is not (yet) the one in the validator set.
   bool can_sign() const;
 

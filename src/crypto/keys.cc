@@ -206,6 +206,16 @@ Result<PrivateKey> PrivateKey::from_der(ByteView der) {
   return out;
 }
 
+Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* k = bio != nullptr ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(bio);
+  if (k == nullptr) return make_error("key.pem", "not a PEM private key: " + openssl_error());
+  PrivateKey out;
+  out.k_ = own(k);
+  return out;
+}
+
 PublicKey PrivateKey::public_key() const {
   assert(valid());
   unsigned char* der = nullptr;
@@ -223,6 +233,16 @@ SecureBytes PrivateKey::to_der() const {
   if (len <= 0) std::abort();
   SecureBytes out(ByteView(der, static_cast<size_t>(len)));
   OPENSSL_clear_free(der, static_cast<size_t>(len));
+  return out;
+}
+
+SecureBytes PrivateKey::to_pem() const {
+  BIO* bio = BIO_new(BIO_s_secmem());
+  if (bio == nullptr || PEM_write_bio_PKCS8PrivateKey(bio, k_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) std::abort();
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  SecureBytes out(ByteView(reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(len)));
+  BIO_free(bio);  // a secure-heap BIO clears its memory when freed
   return out;
 }
 

@@ -61,12 +61,16 @@ class PrivateKey {
   PrivateKey() = default;
   static PrivateKey generate_ec(Curve curve);
   static Result<PrivateKey> from_der(ByteView pkcs8_der);
+  // PKCS#8 PEM ("PRIVATE KEY"), unencrypted: for client credentials kept by their owner.
+  static Result<PrivateKey> from_pem(std::string_view pem);
 
   bool valid() const { return k_ != nullptr; }
   EVP_PKEY* get() const { return k_.get(); }
   PublicKey public_key() const;
   // PKCS#8 DER of the private key, in a zeroizing buffer.
   SecureBytes to_der() const;
+  // PKCS#8 PEM, in a zeroizing buffer.
+  SecureBytes to_pem() const;
 
   // ECDSA signature, DER-encoded.
   Bytes sign_ecdsa_der(HashAlg alg, ByteView data) const;

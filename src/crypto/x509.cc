@@ -123,6 +123,16 @@ Bytes Certificate::der() const {
   return d;
 }
 
+std::string Certificate::pem() const {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr || PEM_write_bio_X509(bio, x_.get()) != 1) std::abort();
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  return out;
+}
+
 std::string Certificate::subject() const { return name_text(X509_get_subject_name(x_.get())); }
 std::string Certificate::issuer() const { return name_text(X509_get_issuer_name(x_.get())); }
 

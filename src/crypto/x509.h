@@ -39,6 +39,7 @@ class Certificate {
   bool valid() const { return x_ != nullptr; }
   X509* get() const { return x_.get(); }
   Bytes der() const;
+  std::string pem() const;
   std::string subject() const;  // one-line RFC 2253 form
   std::string issuer() const;
   std::string common_name() const;

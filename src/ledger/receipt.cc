@@ -1,5 +1,8 @@
 #include "ledger/receipt.h"
 
+#include <map>
+
+#include "consensus/chain.h"
 #include "consensus/verify.h"
 #include "crypto/secure.h"
 #include "ledger/merkle.h"
@@ -10,6 +13,8 @@ namespace supernet::ledger {
 using consensus::Phase;
 
 static constexpr char kMagic[] = "SNRC";
+static constexpr char kProofMagic[] = "SNRP";
+static constexpr size_t kReceiptBytesMax = consensus::kTxBytesMax + 64 * 1024;
 
 Bytes Receipt::encode() const {
   Writer w;
@@ -71,6 +76,68 @@ Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validator
                                            ", the given set is epoch " + std::to_string(validators.epoch()));
   }
   return consensus::verify_qc(validators, r.protocol, qc);
+}
+
+}  // namespace supernet::ledger
+
+namespace supernet::ledger {
+
+Bytes ReceiptProof::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kProofMagic)).str(chain_id).bytes(receipt.encode()).u32(static_cast<uint32_t>(epoch_changes.size()));
+  for (const auto& r : epoch_changes) w.bytes(r.encode());
+  return w.take();
+}
+
+Result<ReceiptProof> ReceiptProof::decode(ByteView data) {
+  Reader r(data);
+  SN_ASSIGN(ByteView magic, r.fixed(4));
+  if (to_string(magic) != kProofMagic) return make_error("receipt.format", "not a SuperNet receipt proof");
+  ReceiptProof out;
+  SN_ASSIGN(ByteView chain, r.bytes(256));
+  out.chain_id = to_string(chain);
+  SN_ASSIGN(ByteView main, r.bytes(kReceiptBytesMax));
+  SN_ASSIGN(out.receipt, Receipt::decode(main));
+  SN_ASSIGN(uint32_t n, r.count(1u << 20, 4 + 64));
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView one, r.bytes(kReceiptBytesMax));
+    SN_ASSIGN(Receipt ec, Receipt::decode(one));
+    out.epoch_changes.push_back(std::move(ec));
+  }
+  SN_TRY(r.finish());
+  return out;
+}
+
+Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::ValidatorSet& genesis) {
+  auto check_protocol = [&](const Receipt& r) -> Status {
+    if (r.protocol != protocol) return make_error("receipt.protocol", "receipt names another consensus protocol than the network's");
+    return ok_status();
+  };
+  std::map<uint64_t, consensus::ValidatorSet> sets{{genesis.epoch(), genesis}};
+  consensus::ValidatorSet current = genesis;
+  for (size_t i = 0; i < p.epoch_changes.size(); i++) {
+    const Receipt& ec = p.epoch_changes[i];
+    SN_TRY(check_protocol(ec));
+    auto set = sets.find(ec.header.epoch);
+    if (set == sets.end()) {
+      return make_error("receipt.epoch", "epoch change " + std::to_string(i + 1) + " was committed under epoch " +
+                                             std::to_string(ec.header.epoch) + ", which the earlier changes do not reach");
+    }
+    if (auto s = verify_receipt(ec, set->second); !s.ok()) {
+      return make_error(s.error().code, "epoch change " + std::to_string(i + 1) + ": " + s.error().message);
+    }
+    auto next = consensus::after_epoch_change(current, ec.tx);
+    if (!next) return make_error("receipt.epoch", "epoch change " + std::to_string(i + 1) + " does not change the validator set");
+    current = std::move(*next);
+    sets[current.epoch()] = current;
+  }
+  SN_TRY(check_protocol(p.receipt));
+  auto set = sets.find(p.receipt.header.epoch);
+  if (set == sets.end()) {
+    return make_error("receipt.epoch", "the receipt's block was committed under validator set epoch " +
+                                           std::to_string(p.receipt.header.epoch) + ", which the proof's epoch changes do not reach");
+  }
+  return verify_receipt(p.receipt, set->second);
 }
 
 }  // namespace supernet::ledger

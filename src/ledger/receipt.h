@@ -5,6 +5,9 @@
 // proof puts the transaction under the header's root.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "consensus/types.h"
 
 namespace supernet::ledger {
@@ -21,11 +24,28 @@ struct Receipt {
   static Result<Receipt> decode(ByteView data);
 };
 
+// A receipt with what an offline verifier needs to get from the genesis validator set to the
+// set that committed it: the receipts of every validator-set change (key rotation) before
+// it, in order. The genesis is the only thing the verifier has to trust.
+struct ReceiptProof {
+  std::string chain_id;
+  Receipt receipt;
+  std::vector<Receipt> epoch_changes;
+
+  Bytes encode() const;
+  static Result<ReceiptProof> decode(ByteView data);
+};
+
 // Builds the receipt of transaction `index` of a committed block.
 Result<Receipt> make_receipt(consensus::Protocol protocol, const consensus::CommittedBlock& cb, uint32_t index);
 
 // Checks the inclusion proof, that the certificate commits this header, and the certificate's
 // signatures and quorum under `validators` (whose epoch must be the header's).
 Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validators);
+
+// Replays the proof's epoch changes from `genesis` (each verified as a receipt under the set of
+// its block's epoch, each required to change the set), then verifies the receipt under the set
+// of its epoch. `protocol` is the network's (a receipt naming another is refused).
+Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::ValidatorSet& genesis);
 
 }  // namespace supernet::ledger

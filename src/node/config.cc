@@ -124,6 +124,29 @@ Result<Genesis> parse_genesis(std::string_view text, const std::string& source) 
     if (!ids.insert(v.id).second) return make_error("config.validators", source + ": validator id " + std::to_string(v.id) + " twice");
     g.validators.push_back(std::move(v));
   }
+  if (const toml::node* cn = t.get("clients")) {
+    const toml::array* clients = cn->as_array();
+    if (clients == nullptr || clients->size() > 1024) return make_error("config.clients", source + ": [[clients]] must be at most 1024 tables");
+    std::set<std::string> names, keys;
+    for (const auto& node : *clients) {
+      const toml::table* ct = node.as_table();
+      if (ct == nullptr) return make_error("config.clients", source + ": [[clients]] entries must be tables");
+      GenesisClient c;
+      SN_ASSIGN(c.name, need_string(*ct, "name", source));
+      SN_ASSIGN(c.role, need_string(*ct, "role", source));
+      SN_ASSIGN(std::string spki, need_string(*ct, "spki_sha256", source));
+      SN_ASSIGN(c.spki_sha256, from_hex(spki));
+      if (c.name.empty() || c.name.size() > 64 || c.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+        return make_error("config.clients", source + ": client name '" + c.name + "' must be 1 to 64 of A-Z a-z 0-9 . _ -");
+      }
+      if (c.role != "member" && c.role != "user") return make_error("config.clients", source + ": client " + c.name + ": role must be \"member\" or \"user\"");
+      if (c.spki_sha256.size() != 32) return make_error("config.clients", source + ": client " + c.name + ": spki_sha256 must be 32 bytes");
+      if (!names.insert(c.name).second || !keys.insert(to_hex(c.spki_sha256)).second) {
+        return make_error("config.clients", source + ": client " + c.name + " (or its key) is listed twice");
+      }
+      g.clients.push_back(std::move(c));
+    }
+  }
   return g;
 }
 
@@ -144,6 +167,9 @@ std::string genesis_toml(const Genesis& g) {
     o << "\n[[validators]]\n";
     validator_toml(o, v);
   }
+  for (const auto& c : g.clients) {
+    o << "\n[[clients]]\nname = \"" << c.name << "\"\nrole = \"" << c.role << "\"\nspki_sha256 = \"" << to_hex(c.spki_sha256) << "\"\n";
+  }
   return o.str();
 }
 
@@ -157,6 +183,8 @@ Bytes Genesis::hash() const {
   Writer w;
   w.str("supernet-genesis-v1").str(chain_id).u8(static_cast<uint8_t>(protocol)).fixed(validator_set().hash());
   for (const auto& v : validators) w.u32(v.id).str(v.peer.text()).str(v.api.text());
+  w.u32(static_cast<uint32_t>(clients.size()));
+  for (const auto& c : clients) w.str(c.name).str(c.role).fixed(c.spki_sha256);
   return crypto::sha256(w.data());
 }
 

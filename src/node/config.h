@@ -21,6 +21,10 @@
 //   api = "127.0.0.1:8101"
 //   identity_key = "<hex Ed25519>"
 //   vote_key = "<hex Ed25519>"      # the checker's key at genesis (tee-bft), the node's (bft)
+//   [[clients]]                     # who may use the REST API (mutual TLS)
+//   name = "alice"
+//   role = "member"                 # member (governance and writes) or user (writes)
+//   spki_sha256 = "<hex>"           # SHA-256 of the client certificate's public key (DER SPKI)
 #pragma once
 
 #include <string>
@@ -54,10 +58,17 @@ struct GenesisValidator {
   Bytes identity_key, vote_key;
 };
 
+struct GenesisClient {
+  std::string name;
+  std::string role;  // "member" or "user"
+  Bytes spki_sha256;
+};
+
 struct Genesis {
   std::string chain_id;
   consensus::Protocol protocol = consensus::Protocol::kTeeBft;
   std::vector<GenesisValidator> validators;
+  std::vector<GenesisClient> clients;
 
   consensus::ValidatorSet validator_set() const;
   // SHA-256 over the canonical encoding of the whole genesis: the chain's first parent hash.

@@ -44,6 +44,33 @@ TEST(Genesis, BadFilesGiveClearErrors) {
   EXPECT_EQ(parse_genesis(short_key).error().code, "config.key");
 }
 
+TEST(Genesis, ClientsRoundTripAndAreValidated) {
+  Genesis g = sample();
+  g.clients.push_back({"alice", "member", Bytes(32, 1)});
+  g.clients.push_back({"bob", "user", Bytes(32, 2)});
+  auto back = parse_genesis(genesis_toml(g));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  ASSERT_EQ(back->clients.size(), 2u);
+  EXPECT_EQ(back->clients[1].name, "bob");
+  EXPECT_EQ(back->clients[1].spki_sha256, Bytes(32, 2));
+  EXPECT_EQ(back->hash(), g.hash());
+  Genesis no_clients = sample();
+  EXPECT_NE(no_clients.hash(), g.hash());  // who may use the API is part of the network's identity
+
+  auto with = [&](const std::string& name, const std::string& role, const std::string& spki) {
+    return parse_genesis(genesis_toml(sample()) + "\n[[clients]]\nname = \"" + name + "\"\nrole = \"" + role +
+                         "\"\nspki_sha256 = \"" + spki + "\"\n");
+  };
+  EXPECT_TRUE(with("carol", "user", std::string(64, 'a')).ok());
+  EXPECT_EQ(with("carol", "admin", std::string(64, 'a')).error().code, "config.clients");
+  EXPECT_EQ(with("carol", "user", "abcd").error().code, "config.clients");
+  EXPECT_EQ(with("ca rol", "user", std::string(64, 'a')).error().code, "config.clients");
+  EXPECT_EQ(with("", "user", std::string(64, 'a')).error().code, "config.clients");
+  Genesis dup = sample();
+  dup.clients = {{"a", "user", Bytes(32, 1)}, {"b", "user", Bytes(32, 1)}};
+  EXPECT_EQ(parse_genesis(genesis_toml(dup)).error().code, "config.clients");
+}
+
 TEST(HostPort, Parses) {
   EXPECT_EQ(parse_host_port("127.0.0.1:8080")->port, 8080);
   EXPECT_FALSE(parse_host_port("127.0.0.1").ok());

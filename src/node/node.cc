@@ -35,6 +35,7 @@ consensus::TimeMs Node::now() const {
 Status Node::start() {
   SN_ASSIGN(auto stored, store_->load_blocks());
   SN_TRY(replica_.restore(stored));
+  for (const auto& cb : stored) committed_txs_ += cb.block.txs.size();
   SN_TRY(transport_.start());
   Output out;
   replica_.start(now(), out);
@@ -80,11 +81,13 @@ void Node::process(Output& out) {
       failed_ = true;
       return;
     }
+    committed_txs_ += cb.block.txs.size();
     if (on_commit_) on_commit_(cb);
   }
   for (const auto& m : out.misbehaviour) {
     log(LogLevel::kWarn, "node", "isolated node " + std::to_string(m.node) + ": " + m.reason);
     transport_.ban(m.node);  // its messages are already ignored; close its connection too
+    isolations_.push_back({m.node, m.reason, now_unix()});
   }
   for (auto& s : out.sends) {
     Bytes frame = consensus::encode_message(s.message);

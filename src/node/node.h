@@ -14,6 +14,7 @@
 #include "consensus/replica.h"
 #include "ledger/store.h"
 #include "net/transport.h"
+#include "util/time.h"
 
 namespace supernet::node {
 
@@ -23,6 +24,13 @@ struct NodeOptions {
   std::unique_ptr<consensus::VoteSigner> signer;
   std::unique_ptr<ledger::Store> store;
   int64_t tick_ms = 10;
+};
+
+// A validator this node isolated, and why (its messages broke the protocol).
+struct Isolation {
+  uint32_t node = 0;
+  std::string reason;
+  UnixSeconds at = 0;
 };
 
 class Node {
@@ -43,6 +51,8 @@ class Node {
   ledger::Store& store() { return *store_; }
   uint16_t peer_port() const { return transport_.listen_port(); }
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
+  const std::vector<Isolation>& isolations() const { return isolations_; }
+  uint64_t committed_txs() const { return committed_txs_; }
   // A store write failed: the node stops taking part rather than diverge from its disk.
   bool failed() const { return failed_; }
 
@@ -59,6 +69,8 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   int64_t tick_ms_;
   OnCommit on_commit_;
+  std::vector<Isolation> isolations_;
+  uint64_t committed_txs_ = 0;
   bool stopped_ = false;
   bool failed_ = false;
 };

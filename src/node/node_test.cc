@@ -9,8 +9,14 @@
 #include <filesystem>
 #include <map>
 
+#include <nlohmann/json.hpp>
+#include <thread>
+
 #include "crypto/hash.h"
+#include "ledger/receipt.h"
 #include "ledger/tx.h"
+#include "node/api.h"
+#include "node/api_client.h"
 #include "tee/virtual_platform.h"
 
 namespace supernet::node {
@@ -150,6 +156,116 @@ TEST_F(NodeCluster, RestartedNodeRejoinsThroughKeyRotation) {
   auto after = submit_writes(200, 10);
   after.insert(after.end(), during.begin(), during.end());
   ASSERT_TRUE(run_until([&] { return all_committed(after); }));
+}
+
+
+// The REST API of node 1 over HTTPS, after node 2 has rotated its key (so receipts need an
+// epoch change to verify from the genesis).
+TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
+  using nlohmann::json;
+  nodes_[2]->stop();
+  nodes_.erase(2);
+  auto fresh = std::make_unique<Checker>(2);
+  ASSERT_TRUE(fresh->begin(genesis_, genesis_hash_).ok());
+  start_node(2, std::move(fresh));
+  ASSERT_TRUE(run_until([&] { return nodes_[2]->replica().can_sign(); }));
+
+  auto member = create_credentials(temp_path("member"), "member").value();
+  auto stranger = create_credentials(temp_path("stranger"), "stranger").value();
+  Genesis g;
+  g.chain_id = "api-test";
+  for (const auto& v : genesis_.validators()) g.validators.push_back({v.id, v.weight, {"127.0.0.1", 1}, {"127.0.0.1", 2}, v.identity_key, v.vote_key});
+  g.clients.push_back({"member", "member", member.cert.spki_sha256()});
+  ApiHandler handler(*nodes_[1], g);
+  auto api_identity = net::make_identity(*platforms_[1], "api-1").value();
+  ApiServer server(io_, handler, api_identity);
+  ASSERT_TRUE(server.start("127.0.0.1", 0).ok());
+  auto guard = asio::make_work_guard(io_);
+  std::thread io_thread([&] { io_.run(); });
+  struct Stop {
+    asio::io_context& io;
+    std::thread& t;
+    ApiServer& s;
+    ~Stop() {
+      s.stop();
+      io.stop();
+      t.join();
+    }
+  } stop{io_, io_thread, server};
+
+  ApiClient client("127.0.0.1", server.port(), member, policy_);
+  // Health and the API description need no certificate; everything else does.
+  ApiClient anonymous("127.0.0.1", server.port(), std::nullopt, policy_);
+  EXPECT_EQ(anonymous.get("/v1/health")->status, 200);
+  EXPECT_FALSE(json::parse(anonymous.get("/v1/openapi.json")->body)["paths"].empty());
+  auto unauth = anonymous.get("/v1/nodes").value();
+  EXPECT_EQ(unauth.status, 401);
+  EXPECT_EQ(json::parse(unauth.body)["error"], "unauthenticated");
+  ApiClient unknown("127.0.0.1", server.port(), stranger, policy_);
+  EXPECT_EQ(unknown.get("/v1/nodes")->status, 401);
+  EXPECT_EQ(unknown.post("/v1/tx", R"({"table":"t","key":"k","value":"v"})")->status, 401);
+
+  // A client that does not trust this node's platform refuses it before sending anything.
+  tee::Policy other = policy_;
+  other.trusted_virtual_platform_keys = {Bytes(32, 7)};
+  ApiClient wary("127.0.0.1", server.port(), member, other);
+  auto refused = wary.get("/v1/nodes");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "api.attestation");
+
+  // A write, its pending then committed status, its receipt verified from the genesis alone.
+  std::string body = R"({"table":"accounts","key":"alice","value":"100","nonce":42})";
+  auto posted = client.post("/v1/tx", body).value();
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  std::string id = json::parse(posted.body)["id"];
+  json tx;
+  for (int i = 0; i < 200; i++) {
+    tx = json::parse(client.get("/v1/tx/" + id)->body);
+    if (tx["status"] == "committed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(tx["status"], "committed") << tx.dump();
+  EXPECT_EQ(tx["tx"]["client"], "member");
+  EXPECT_GE(tx["epoch"].get<uint64_t>(), 1u);
+  auto proof = ledger::ReceiptProof::decode(from_hex(tx["receipt"].get<std::string>()).value()).value();
+  EXPECT_EQ(proof.epoch_changes.size(), tx["epoch"].get<size_t>());
+  EXPECT_TRUE(ledger::verify_receipt_proof(proof, consensus::Protocol::kTeeBft, genesis_).ok());
+  ledger::ReceiptProof cut = proof;
+  cut.epoch_changes.clear();
+  EXPECT_EQ(ledger::verify_receipt_proof(cut, consensus::Protocol::kTeeBft, genesis_).error().code, "receipt.epoch");
+  // Resending the same write is idempotent: the same id, already committed.
+  auto again = client.post("/v1/tx", body).value();
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body)["id"], id);
+  auto kv = json::parse(client.get("/v1/kv/accounts/alice")->body);
+  EXPECT_EQ(kv["value"], "100");
+  EXPECT_EQ(client.get("/v1/kv/accounts/bob")->status, 404);
+
+  auto nodes = json::parse(client.get("/v1/nodes")->body);
+  ASSERT_EQ(nodes["nodes"].size(), 3u);
+  EXPECT_TRUE(nodes["nodes"][1]["attested"].get<bool>());
+  auto metrics = client.get("/metrics").value();
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("supernet_height "), std::string::npos);
+  EXPECT_NE(metrics.body.find("supernet_api_responses_total{code=\"401\"}"), std::string::npos);
+
+  // Malformed requests: each a clear 4xx with a JSON error.
+  auto code = [&](const Result<HttpReply>& r) { return r.ok() ? json::parse(r->body).value("error", "") : "no reply"; };
+  EXPECT_EQ(code(client.post("/v1/tx", "{not json")), "bad_json");
+  EXPECT_EQ(code(client.post("/v1/tx", R"({"table":"a b","key":"k","value":"v"})")), "bad_table");
+  EXPECT_EQ(code(client.post("/v1/tx", R"({"table":"t","key":"","value":"v"})")), "bad_key");
+  EXPECT_EQ(code(client.post("/v1/tx", R"({"table":"t","key":"k","value":"v","value_hex":"00"})")), "bad_value");
+  EXPECT_EQ(code(client.post("/v1/tx", R"({"table":"t","key":"k","value_hex":"0g"})")), "bad_value");
+  EXPECT_EQ(code(client.post("/v1/tx", R"({"table":"t","key":"k","value":"v","nonce":-1})")), "bad_nonce");
+  EXPECT_EQ(code(client.get("/v1/tx/xyz")), "bad_id");
+  EXPECT_EQ(client.get("/v1/tx/" + std::string(64, '0'))->status, 404);
+  EXPECT_EQ(client.get("/v1/nothing")->status, 404);
+  EXPECT_EQ(client.get("/v1/tx")->status, 405);
+  // An oversized body is refused from its length, before it is read.
+  auto big = client.post("/v1/tx", std::string(kApiBodyBytesMax + 1, 'x'));
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->status, 413);
+  EXPECT_EQ(code(big), "too_large");
 }
 
 }  // namespace

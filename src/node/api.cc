@@ -1,0 +1,357 @@
+#include "node/api.h"
+
+#include <httplib.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <asio/post.hpp>
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "consensus/chain.h"
+#include "consensus/verify.h"
+#include "crypto/hash.h"
+#include "crypto/secure.h"
+#include "ledger/receipt.h"
+#include "ledger/tx.h"
+#include "util/log.h"
+
+namespace supernet::node {
+
+using nlohmann::json;
+
+namespace {
+
+ApiResponse reply(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
+
+ApiResponse error(int status, const std::string& code, const std::string& message) {
+  return reply(status, json{{"error", code}, {"message", message}});
+}
+
+bool valid_name(const std::string& s, size_t max) {
+  return !s.empty() && s.size() <= max &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+}
+
+json value_json(ByteView value) {
+  std::string text(value.begin(), value.end());
+  try {
+    (void)json(text).dump();  // throws on invalid UTF-8
+    return json{{"value", text}};
+  } catch (const json::exception&) {
+    return json{{"value_hex", to_hex(value)}};
+  }
+}
+
+json tx_json(ByteView tx) {
+  if (auto w = ledger::KvWrite::decode(tx); w.ok()) {
+    json j = {{"type", "kv_write"}, {"table", w->table}, {"key", w->key}, {"client", w->client}, {"nonce", w->nonce}};
+    j.update(value_json(w->value));
+    return j;
+  }
+  if (consensus::is_key_rotation(tx)) {
+    if (auto k = consensus::KeyRotation::decode(tx); k.ok()) {
+      return {{"type", "key_rotation"}, {"node", k->node}, {"new_vote_key", to_hex(k->new_vote_key)}, {"nonce", k->nonce}};
+    }
+  }
+  return {{"type", "unknown"}};
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(Node& node, Genesis genesis) : node_(node), genesis_(std::move(genesis)) {
+  for (const auto& c : genesis_.clients) clients_[c.spki_sha256] = {c.name, c.role};
+}
+
+ApiResponse ApiHandler::handle(const ApiRequest& req) {
+  const Client* client = nullptr;
+  if (req.client_spki_sha256) {
+    // Constant time over the registered keys: which client is which is not a secret, but the
+    // comparison habit costs nothing here.
+    for (const auto& [spki, c] : clients_) {
+      if (crypto::ct_equal(spki, *req.client_spki_sha256)) client = &c;
+    }
+  }
+  ApiResponse r = route(req, client);
+  responses_[r.status]++;
+  return r;
+}
+
+ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
+  const std::string& p = req.path;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
+  if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
+  bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics";
+  if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
+  if (client == nullptr) {
+    return error(401, "unauthenticated",
+                 req.client_spki_sha256 ? "the client certificate's key is not registered with this network"
+                                        : "a client certificate registered in the genesis is required (mutual TLS)");
+  }
+  if (p == "/v1/tx") return req.method == "POST" ? post_tx(req.body, *client) : error(405, "method", "use POST");
+  if (!get) return error(405, "method", "use GET");
+  if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
+  if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
+  if (p == "/v1/nodes") return get_nodes();
+  return get_metrics();
+}
+
+ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error(400, "bad_json", "the body must be a JSON object");
+  ledger::KvWrite w;
+  w.client = client.name;
+  if (!j.contains("table") || !j["table"].is_string() || !valid_name(j["table"].get<std::string>(), ledger::kTableBytesMax)) {
+    return error(400, "bad_table", "'table' must be 1 to 64 of A-Z a-z 0-9 . _ -");
+  }
+  w.table = j["table"].get<std::string>();
+  if (!j.contains("key") || !j["key"].is_string() || j["key"].get<std::string>().empty() ||
+      j["key"].get<std::string>().size() > ledger::kKeyBytesMax) {
+    return error(400, "bad_key", "'key' must be a string of 1 to 256 bytes");
+  }
+  w.key = j["key"].get<std::string>();
+  if (j.contains("value") == j.contains("value_hex")) return error(400, "bad_value", "give exactly one of 'value' (text) or 'value_hex'");
+  if (j.contains("value")) {
+    if (!j["value"].is_string()) return error(400, "bad_value", "'value' must be a string");
+    w.value = to_bytes(as_bytes(j["value"].get<std::string>()));
+  } else {
+    auto v = j["value_hex"].is_string() ? from_hex(j["value_hex"].get<std::string>()) : Result<Bytes>(make_error("x", "x"));
+    if (!v.ok()) return error(400, "bad_value", "'value_hex' must be an even-length hex string");
+    w.value = std::move(v).value();
+  }
+  if (w.value.size() > ledger::kValueBytesMax) return error(400, "bad_value", "the value is larger than 48 KiB");
+  if (j.contains("nonce")) {
+    if (!j["nonce"].is_number_unsigned()) return error(400, "bad_nonce", "'nonce' must be a non-negative integer");
+    w.nonce = j["nonce"].get<uint64_t>();
+  } else {
+    Bytes r = crypto::random_bytes(8);
+    for (uint8_t b : r) w.nonce = (w.nonce << 8) | b;
+  }
+  Bytes tx = w.encode();
+  std::string id = consensus::tx_id(tx);
+  std::string id_hex = to_hex(as_bytes(id));
+  if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {  // a retry of a committed write
+    return reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", (*loc)->height}});
+  }
+  if (node_.replica().in_mempool(id)) return reply(202, json{{"id", id_hex}, {"status", "pending"}});
+  if (node_.failed()) return error(503, "unavailable", "this node has stopped taking part (storage failure); use another node");
+  if (!node_.submit(std::move(tx))) {
+    return error(503, "busy", "the node's transaction queue is full; retry the same request later");
+  }
+  return reply(202, json{{"id", id_hex}, {"status", "pending"}});
+}
+
+ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
+  auto id = from_hex(id_hex);
+  if (!id.ok() || id->size() != 32) return error(400, "bad_id", "a transaction id is 64 hex digits");
+  auto loc = node_.store().find_tx(*id);
+  if (!loc.ok()) return error(500, "storage", loc.error().message);
+  if (!*loc) {
+    if (node_.replica().in_mempool(to_string(*id))) return reply(200, json{{"id", id_hex}, {"status", "pending"}});
+    return error(404, "unknown", "no such transaction at this node (never received, or lost with a node that failed: submit it again)");
+  }
+  const auto& chain = node_.replica().chain();
+  uint64_t height = (*loc)->height;
+  if (height == 0 || height > chain.size()) return error(503, "catching_up", "this node is still loading its chain");
+  const consensus::CommittedBlock& cb = chain[height - 1];
+  auto receipt = ledger::make_receipt(genesis_.protocol, cb, (*loc)->index);
+  if (!receipt.ok()) return error(500, "receipt", receipt.error().message);
+  ledger::ReceiptProof proof;
+  proof.chain_id = genesis_.chain_id;
+  proof.receipt = std::move(receipt).value();
+  for (auto [h, i] : node_.replica().epoch_changes()) {
+    if (h >= height) break;
+    auto ec = ledger::make_receipt(genesis_.protocol, chain[h - 1], i);
+    if (!ec.ok()) return error(500, "receipt", ec.error().message);
+    proof.epoch_changes.push_back(std::move(ec).value());
+  }
+  json tx = tx_json(cb.block.txs[(*loc)->index]);
+  bool valid = tx["type"] != "unknown";
+  json out = {{"id", id_hex},
+              {"status", valid ? "committed" : "invalid"},
+              {"height", height},
+              {"index", (*loc)->index},
+              {"epoch", cb.block.header.epoch},
+              {"tx", tx},
+              {"receipt", to_hex(proof.encode())}};
+  if (!valid) out["reason"] = "committed, but not a transaction this network's state machine applies";
+  return reply(200, out);
+}
+
+ApiResponse ApiHandler::get_kv(const std::string& rest) {
+  auto slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
+    return error(400, "bad_path", "use /v1/kv/{table}/{key}");
+  }
+  std::string table = rest.substr(0, slash), key = rest.substr(slash + 1);
+  if (!valid_name(table, ledger::kTableBytesMax) || key.size() > ledger::kKeyBytesMax) {
+    return error(400, "bad_path", "invalid table name or key");
+  }
+  auto e = node_.store().get(table, key);
+  if (!e.ok()) return error(500, "storage", e.error().message);
+  if (!*e) return error(404, "unknown", "no value for " + table + "/" + key);
+  json out = {{"table", table}, {"key", key}, {"height", (*e)->height}};
+  out.update(value_json((*e)->value));
+  return reply(200, out);
+}
+
+ApiResponse ApiHandler::get_nodes() {
+  const auto& set = node_.replica().validators();
+  json nodes = json::array();
+  for (const auto& v : set.validators()) {
+    json n = {{"id", v.id},
+              {"weight", v.weight},
+              {"identity_key", to_hex(v.identity_key)},
+              {"vote_key", to_hex(v.vote_key)},
+              {"self", v.id == node_.replica().self()},
+              {"attested", v.id == node_.replica().self() || node_.connected(v.id)},
+              {"isolated", node_.replica().is_isolated(v.id)}};
+    for (const auto& g : genesis_.validators) {
+      if (g.id == v.id) {
+        n["peer"] = g.peer.text();
+        n["api"] = g.api.text();
+      }
+    }
+    json evidence = json::array();
+    for (const auto& i : node_.isolations()) {
+      if (i.node == v.id) evidence.push_back({{"reason", i.reason}, {"at", format_rfc3339(i.at)}});
+    }
+    n["evidence"] = evidence;
+    nodes.push_back(n);
+  }
+  return reply(200, json{{"chain_id", genesis_.chain_id},
+                         {"protocol", consensus::protocol_name(genesis_.protocol)},
+                         {"epoch", set.epoch()},
+                         {"total_weight", set.total_weight()},
+                         {"quorum_weight", set.quorum(genesis_.protocol)},
+                         {"nodes", nodes}});
+}
+
+ApiResponse ApiHandler::get_health() {
+  const auto& set = node_.replica().validators();
+  uint64_t reachable = 0;
+  for (const auto& v : set.validators()) {
+    if (v.id == node_.replica().self() || node_.connected(v.id)) reachable += v.weight;
+  }
+  bool quorum = reachable >= set.quorum(genesis_.protocol);
+  bool ok = !node_.failed() && quorum && node_.replica().can_sign();
+  json out = {{"status", ok ? "ok" : "degraded"},
+              {"node", node_.replica().self()},
+              {"height", node_.height()},
+              {"round", node_.replica().round()},
+              {"can_sign", node_.replica().can_sign()},
+              {"quorum_reachable", quorum},
+              {"storage_failed", node_.failed()}};
+  return reply(ok ? 200 : 503, out);
+}
+
+ApiResponse ApiHandler::get_metrics() {
+  const auto& set = node_.replica().validators();
+  size_t connected = 0;
+  for (const auto& v : set.validators()) connected += v.id != node_.replica().self() && node_.connected(v.id);
+  std::string o;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& value) {
+    o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
+  };
+  metric("supernet_height", "gauge", "Height of the last committed block.", std::to_string(node_.height()));
+  metric("supernet_round", "gauge", "Consensus round at the current height.", std::to_string(node_.replica().round()));
+  metric("supernet_committed_transactions_total", "counter", "Transactions in committed blocks.", std::to_string(node_.committed_txs()));
+  metric("supernet_mempool_transactions", "gauge", "Transactions waiting to be committed.", std::to_string(node_.replica().mempool_size()));
+  metric("supernet_peers_attested", "gauge", "Validators connected over attested TLS.", std::to_string(connected));
+  metric("supernet_validator_set_epoch", "gauge", "Epoch of the validator set.", std::to_string(set.epoch()));
+  metric("supernet_isolated_nodes", "gauge", "Validators isolated for misbehaviour.", std::to_string(node_.isolations().size()));
+  metric("supernet_can_sign", "gauge", "1 when this node's vote key is the one in the validator set.",
+         node_.replica().can_sign() ? "1" : "0");
+  o += "# HELP supernet_api_responses_total API responses by status code.\n# TYPE supernet_api_responses_total counter\n";
+  auto counts = responses_;
+  counts[200]++;  // this response
+  for (const auto& [status, n] : counts) o += "supernet_api_responses_total{code=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+  return {200, "text/plain; version=0.0.4", o};
+}
+
+// --- the HTTPS server ---
+
+ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, const net::Identity& identity) : io_(io), handler_(handler) {
+  const net::Identity* id = &identity;
+  server_ = std::make_unique<httplib::SSLServer>([id](SSL_CTX& ctx) {
+    bool ok = SSL_CTX_set_min_proto_version(&ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_max_proto_version(&ctx, TLS1_3_VERSION) == 1 &&
+              SSL_CTX_use_certificate(&ctx, id->cert.get()) == 1 && SSL_CTX_use_PrivateKey(&ctx, id->key.get()) == 1 &&
+              SSL_CTX_check_private_key(&ctx) == 1;
+    // Ask for a client certificate and accept any: possession of its key is proven by the
+    // handshake, and the handler decides (401) whether that key is registered.
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(&ctx, 0);
+    return ok;
+  });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+Status ApiServer::start(const std::string& host, uint16_t port) {
+  if (!server_->is_valid()) return make_error("api.tls", "cannot configure TLS 1.3 for the API with the node's certificate");
+  server_->set_payload_max_length(kApiBodyBytesMax);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(10, 0);
+  server_->set_keep_alive_max_count(1000);
+  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+    ApiRequest r;
+    r.method = req.method;
+    r.path = req.path;
+    r.body = req.body;
+    if (req.ssl != nullptr) {
+      if (X509* peer = SSL_get0_peer_certificate(req.ssl)) {
+        X509_up_ref(peer);
+        if (auto cert = crypto::Certificate::adopt(peer); cert.ok()) r.client_spki_sha256 = cert->spki_sha256();
+      }
+    }
+    auto done = std::make_shared<std::promise<ApiResponse>>();
+    auto answer = done->get_future();
+    ApiHandler* h = &handler_;
+    asio::post(io_, [done, h, r = std::move(r)] { done->set_value(h->handle(r)); });
+    ApiResponse out = error(503, "unavailable", "the node did not answer in time");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+      if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) {
+        out = answer.get();
+        break;
+      }
+    }
+    res.status = out.status;
+    res.set_content(out.body, out.content_type.c_str());
+  };
+  server_->Get(".*", serve);
+  server_->Post(".*", serve);
+  server_->Put(".*", serve);
+  server_->Delete(".*", serve);
+  server_->Patch(".*", serve);
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+    // Responses the HTTP layer makes itself (413 before reading an oversized body, 400 for a
+    // malformed request): give them the same JSON shape.
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string code = res.status == 413 ? "too_large" : "bad_request";
+    std::string message = res.status == 413 ? "the body is larger than " + std::to_string(kApiBodyBytesMax) + " bytes"
+                                            : "the HTTP request was not understood";
+    res.set_content(json{{"error", code}, {"message", message}}.dump() + "\n", "application/json");
+    ApiHandler* h = &handler_;
+    int status = res.status;
+    asio::post(io_, [h, status] { h->count(status); });
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) return make_error("api.listen", "cannot listen for the API on " + host + ":" + std::to_string(port));
+  port_ = static_cast<uint16_t>(bound);
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return ok_status();
+}
+
+void ApiServer::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;  // requests waiting for the io thread give up (it may be the caller)
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace supernet::node

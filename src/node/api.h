@@ -1,0 +1,103 @@
+// The node's REST API. Two parts:
+//  - ApiHandler maps a request (method, path, body, the client's certificate key hash) to a
+//    response. It reads and drives the Node, so it runs on the node's io thread. Pure enough
+//    to test without sockets.
+//  - ApiServer serves it over HTTPS (cpp-httplib, TLS 1.3 only) with the node's RA-TLS
+//    certificate. Clients authenticate with a certificate whose public key hash the genesis
+//    lists; the TLS layer asks for a certificate but accepts any, so that a missing or
+//    unknown one gets a clear 401 rather than a failed handshake. Each request is handed to
+//    the io thread and its answer awaited; bodies over the limit are refused (413) from
+//    their Content-Length, before they are read.
+//
+// Endpoints (docs/api.md, GET /v1/openapi.json):
+//   POST /v1/tx                 write to the key-value state: {"table","key","value"|"value_hex","nonce"}
+//   GET  /v1/tx/{id}            pending | committed (with a receipt proof) | invalid; 404 unknown
+//   GET  /v1/kv/{table}/{key}   the committed value
+//   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, isolation
+//   GET  /v1/health             200 ok or 503 degraded (no authentication needed)
+//   GET  /metrics               Prometheus text format
+//   GET  /v1/openapi.json       the API description (no authentication needed)
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/ratls.h"
+#include "node/config.h"
+#include "node/node.h"
+
+namespace httplib {
+class SSLServer;
+}
+
+namespace supernet::node {
+
+inline constexpr size_t kApiBodyBytesMax = 256 * 1024;
+
+struct ApiRequest {
+  std::string method;
+  std::string path;  // decoded, without the query
+  std::string body;
+  std::optional<Bytes> client_spki_sha256;  // from the TLS client certificate, if one was sent
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class ApiHandler {
+ public:
+  // `genesis` gives the chain's identity, addresses and the registered clients.
+  ApiHandler(Node& node, Genesis genesis);
+  ApiResponse handle(const ApiRequest& req);
+  // Counts a response that never reached handle() (refused by the HTTP layer: 413, 503).
+  void count(int status) { responses_[status]++; }
+
+ private:
+  struct Client {
+    std::string name;
+    std::string role;
+  };
+  ApiResponse route(const ApiRequest& req, const Client* client);
+  ApiResponse post_tx(const std::string& body, const Client& client);
+  ApiResponse get_tx(const std::string& id_hex);
+  ApiResponse get_kv(const std::string& rest);
+  ApiResponse get_nodes();
+  ApiResponse get_health();
+  ApiResponse get_metrics();
+
+  Node& node_;
+  Genesis genesis_;
+  std::map<Bytes, Client> clients_;  // by certificate SPKI SHA-256
+  std::map<int, uint64_t> responses_;
+};
+
+class ApiServer {
+ public:
+  ApiServer(asio::io_context& io, ApiHandler& handler, const net::Identity& identity);
+  ~ApiServer();
+  // Binds host:port (0 picks a port) and serves on a thread of its own.
+  Status start(const std::string& host, uint16_t port);
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  asio::io_context& io_;
+  ApiHandler& handler_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  uint16_t port_ = 0;
+};
+
+// The JSON description of the API (OpenAPI 3.0).
+const std::string& openapi_json();
+
+}  // namespace supernet::node

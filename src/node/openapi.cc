@@ -1,0 +1,68 @@
+// The REST API's OpenAPI 3.0 description, served at GET /v1/openapi.json.
+#include "node/api.h"
+
+namespace supernet::node {
+
+const std::string& openapi_json() {
+  static const std::string doc = R"json({
+  "openapi": "3.0.3",
+  "info": {
+    "title": "SuperNet node API",
+    "version": "1",
+    "description": "HTTPS (TLS 1.3) with the node's RA-TLS certificate. Clients authenticate with a certificate whose public key (SHA-256 of its DER SubjectPublicKeyInfo) the genesis lists; other requests get 401. Bodies over 262144 bytes get 413 before they are read."
+  },
+  "components": {
+    "schemas": {
+      "Error": {"type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+      "Write": {"type": "object", "required": ["table", "key"],
+                "properties": {"table": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                               "key": {"type": "string", "minLength": 1, "maxLength": 256},
+                               "value": {"type": "string", "description": "text value (give this or value_hex)"},
+                               "value_hex": {"type": "string", "description": "binary value, hex (at most 48 KiB)"},
+                               "nonce": {"type": "integer", "minimum": 0,
+                                         "description": "makes the write a distinct transaction; resending the same body is idempotent"}}},
+      "Submitted": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed"]},
+                                                    "height": {"type": "integer"}}},
+      "Transaction": {"type": "object",
+                      "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "invalid"]},
+                                     "height": {"type": "integer"}, "index": {"type": "integer"}, "epoch": {"type": "integer"},
+                                     "tx": {"type": "object"},
+                                     "receipt": {"type": "string", "description": "hex receipt proof; check offline with `supernet receipt verify`"}}}
+    },
+    "securitySchemes": {"mutualTLS": {"type": "mutualTLS"}}
+  },
+  "security": [{"mutualTLS": []}],
+  "paths": {
+    "/v1/tx": {"post": {"summary": "Write a value to the key-value state",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Write"}}}},
+      "responses": {"202": {"description": "accepted, pending", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+                    "200": {"description": "already committed (a retry)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
+                    "400": {"description": "malformed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "401": {"description": "unauthenticated"}, "413": {"description": "body too large"},
+                    "503": {"description": "queue full or node failed: retry, possibly at another node"}}}},
+    "/v1/tx/{id}": {"get": {"summary": "A transaction's status, with a receipt proof once committed",
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+      "responses": {"200": {"description": "pending, committed or invalid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}}},
+                    "400": {"description": "not a transaction id"}, "401": {"description": "unauthenticated"},
+                    "404": {"description": "unknown to this node"}}}},
+    "/v1/kv/{table}/{key}": {"get": {"summary": "The committed value of a key",
+      "parameters": [{"name": "table", "in": "path", "required": true, "schema": {"type": "string"}},
+                     {"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "table, key, value or value_hex, height"}, "401": {"description": "unauthenticated"},
+                    "404": {"description": "no value"}}}},
+    "/v1/nodes": {"get": {"summary": "Validators: weight, keys, addresses, attested connection, isolation and its evidence",
+      "responses": {"200": {"description": "chain_id, protocol, epoch, total_weight, quorum_weight, nodes"}, "401": {"description": "unauthenticated"}}}},
+    "/v1/health": {"get": {"summary": "Liveness of this node (no authentication)", "security": [],
+      "responses": {"200": {"description": "ok"}, "503": {"description": "degraded: storage failed, no quorum reachable, or cannot sign yet"}}}},
+    "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)",
+      "responses": {"200": {"description": "metrics", "content": {"text/plain": {}}}, "401": {"description": "unauthenticated"}}}},
+    "/v1/openapi.json": {"get": {"summary": "This document (no authentication)", "security": [],
+      "responses": {"200": {"description": "OpenAPI 3.0"}}}}
+  }
+}
+)json";
+  return doc;
+}
+
+}  // namespace supernet::node
