@@ -32,5 +32,6 @@ void add_ratls_commands(CLI::App& app, int* exit_code);
 void add_node_commands(CLI::App& app, int* exit_code);
 void add_network_commands(CLI::App& app, int* exit_code);
 void add_ledger_commands(CLI::App& app, int* exit_code);
+void add_tx_commands(CLI::App& app, int* exit_code);
 
 }  // namespace supernet::cli

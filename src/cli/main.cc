@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
   using namespace supernet::cli;
   CLI::App app{
       "SuperNet: a TEE-enhanced distributed network for AI.\n"
-      "This build provides the attestation layer: platform evidence, verification of SEV-SNP, SGX, TDX,\n"
-      "PSA, CCA, TPM and virtual evidence, appraisal policies, sealing, and mutual RA-TLS.",
+      "Attestation (SEV-SNP, SGX, TDX, PSA, CCA, TPM, virtual), sealing, RA-TLS, attested nodes running\n"
+      "TEE-assisted BFT consensus over a ledger with receipts, and clients of their REST API.",
       "supernet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "supernet 0.1.0");
@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add_node_commands(app, &exit_code);
   add_network_commands(app, &exit_code);
   add_ledger_commands(app, &exit_code);
+  add_tx_commands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,11 +7,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/commands.h"
 #include "crypto/secure.h"
+#include "node/api_client.h"
 #include "node/config.h"
 #include "tee/policy.h"
 #include "tee/virtual_platform.h"
@@ -78,11 +81,33 @@ Result<pid_t> spawn_node(const std::string& dir, int i) {
   return pid;
 }
 
+// The last line of a node's log (why it stopped, usually).
+std::string last_log_line(const std::string& dir, int i) {
+  auto log = read_file(node_dir(dir, i) + "/node.log", 1024 * 1024);
+  if (!log.ok()) return "";
+  std::string text = to_string(*log);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  auto nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+// The first of nodes 1..n whose process has exited, if any.
+std::optional<int> exited_node(const std::string& dir, int n) {
+  for (int i = 1; i <= n; i++) {
+    if (!alive(read_pid(dir, i))) return i;
+  }
+  return std::nullopt;
+}
+
 template <typename Pred>
-bool wait_for(int seconds, const char* what, Pred done) {
+bool wait_for(int seconds, const char* what, Pred done, const std::function<bool()>& give_up = nullptr) {
   auto deadline = Clock::now() + std::chrono::seconds(seconds);
   int dots = 0;
   while (Clock::now() < deadline) {
+    if (give_up && give_up()) {
+      if (dots >= 10) std::printf("\n");
+      return false;
+    }
     if (done()) {
       if (dots >= 10) std::printf("\n");
       return true;
@@ -148,13 +173,21 @@ int run_up(const UpArgs& a) {
     auto pid = spawn_node(a.dir, i);
     if (!pid.ok()) return fail(pid.error());
   }
+  auto died = [&] { return exited_node(a.dir, a.nodes).has_value(); };
+  auto why = [&]() -> Error {
+    if (auto i = exited_node(a.dir, a.nodes)) {
+      return make_error("up.node", "node " + std::to_string(*i) + " stopped: " + last_log_line(a.dir, *i) + " (log: " +
+                                       node_dir(a.dir, *i) + "/node.log; `supernet down --dir " + a.dir + "` stops the others)");
+    }
+    return make_error("up.timeout", "the nodes did not get ready in time; see " + a.dir + "/node-*/node.log");
+  };
   if (!wait_for(60, "nodes to publish their keys", [&] {
         for (int i = 1; i <= a.nodes; i++) {
           if (!fs::exists(node_dir(a.dir, i) + "/public.toml")) return false;
         }
         return true;
-      })) {
-    return fail(make_error("up.timeout", "nodes did not publish their keys; see " + a.dir + "/node-*/node.log"), kExitCheckFailed);
+      }, died)) {
+    return fail(why(), kExitCheckFailed);
   }
   node::Genesis g;
   g.chain_id = "supernet-local-" + to_hex(crypto::random_bytes(6));
@@ -163,6 +196,14 @@ int run_up(const UpArgs& a) {
     auto v = node::load_published(node_dir(a.dir, i) + "/public.toml");
     if (!v.ok()) return fail(v.error());
     g.validators.push_back(*v);
+  }
+  // Client credentials: one member (governance and writes) and one user (writes). Their keys
+  // stay with their owner (0600 files here); the genesis lists only their public key hashes.
+  fs::create_directories(a.dir + "/client", ec);
+  for (const char* role : {"member", "user"}) {
+    auto c = node::create_credentials(a.dir + "/client/" + role, role);
+    if (!c.ok()) return fail(c.error());
+    g.clients.push_back({role, role, c->cert.spki_sha256()});
   }
   if (auto w = write_file_atomic(a.dir + "/genesis.toml", as_bytes(node::genesis_toml(g))); !w.ok()) return fail(w.error());
   bool ready = wait_for(60, "nodes to attest each other", [&] {
@@ -174,10 +215,16 @@ int run_up(const UpArgs& a) {
       }
     }
     return true;
-  });
-  if (!ready) return fail(make_error("up.timeout", "nodes did not connect; see " + a.dir + "/node-*/node.log"), kExitCheckFailed);
+  }, died);
+  if (!ready) return fail(why(), kExitCheckFailed);
   std::printf("network %s is up: %d nodes, every pair attested over RA-TLS\n", g.chain_id.c_str(), a.nodes);
-  for (const auto& v : g.validators) std::printf("  node %u  peer %s  log %s/node.log\n", v.id, v.peer.text().c_str(), node_dir(a.dir, static_cast<int>(v.id)).c_str());
+  for (const auto& v : g.validators) {
+    std::printf("  node %u  API https://%s  peer %s  log %s/node.log\n", v.id, v.api.text().c_str(), v.peer.text().c_str(),
+                node_dir(a.dir, static_cast<int>(v.id)).c_str());
+  }
+  std::printf("client credentials: %s/client/member.{crt,key}.pem (member), %s/client/user.{crt,key}.pem (user)\n", a.dir.c_str(), a.dir.c_str());
+  std::printf("network identity (for offline receipt checks): %s/genesis.toml; node policy: %s/network-policy.toml\n", a.dir.c_str(), a.dir.c_str());
+  std::printf("try: supernet tx submit --dir %s --table demo --key hello --value world\n", a.dir.c_str());
   std::printf("status: supernet status --dir %s    stop: supernet down --dir %s\n", a.dir.c_str(), a.dir.c_str());
   return kExitOk;
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "node/api.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "tee/seal.h"
@@ -144,6 +145,7 @@ int run(const RunArgs& a) {
   auto tls = net::load_or_create_identity(**platform, cfg->data_dir + "/tls", "supernet-node-" + std::to_string(cfg->id));
   if (!tls.ok()) return fail(tls.error(), kExitCheckFailed);
   o.transport.ratls.identity = *tls;
+  net::Identity api_identity = *tls;  // the API serves the same attested certificate
   o.transport.ratls.policy = *policy;
   o.transport.ratls.platform = platform->get();
   auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
@@ -153,8 +155,12 @@ int run(const RunArgs& a) {
   asio::io_context io;
   node::Node node(io, std::move(o));
   if (auto s = node.start(); !s.ok()) return fail(s.error(), kExitCheckFailed);
+  node::ApiHandler api_handler(node, *genesis);
+  node::ApiServer api(io, api_handler, api_identity);
+  if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
   log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +
-                                   ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ")");
+                                   ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ", API https://" +
+                                   cfg->api_listen.host + ":" + std::to_string(api.port()) + ")");
 
   // A status file for `supernet status` and `supernet up`, refreshed twice a second.
   asio::steady_timer status_timer(io);
@@ -169,6 +175,8 @@ int run(const RunArgs& a) {
     j["can_sign"] = node.replica().can_sign();
     j["mempool"] = node.replica().mempool_size();
     j["failed"] = node.failed();
+    j["leader"] = node.replica().validators().leader(node.replica().next_height(), node.replica().round());
+    j["api"] = cfg->api_listen.host + ":" + std::to_string(api.port());
     nlohmann::json peers = nlohmann::json::array();
     for (const auto& v : genesis->validators) {
       if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
@@ -184,6 +192,7 @@ int run(const RunArgs& a) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](asio::error_code, int sig) {
     log(LogLevel::kInfo, "node", "signal " + std::to_string(sig) + ": stopping");
+    api.stop();
     node.stop();
     status_timer.cancel();
     io.stop();

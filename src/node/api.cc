@@ -296,6 +296,7 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
   server_->set_keep_alive_max_count(1000);
+  server_->set_tcp_nodelay(true);
   auto serve = [this](const httplib::Request& req, httplib::Response& res) {
     ApiRequest r;
     r.method = req.method;

@@ -55,6 +55,7 @@ ApiClient::ApiClient(const std::string& host, uint16_t port, std::optional<ApiCr
   http_->set_read_timeout(timeout_s, 0);
   http_->set_write_timeout(timeout_s, 0);
   http_->set_keep_alive(true);
+  http_->set_tcp_nodelay(true);
   SSL_CTX* ctx = http_->ssl_context();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);

@@ -1,0 +1,423 @@
+// supernet tx submit / get / load, kv get, receipt verify: clients of a network's REST API.
+// They read the network folder `supernet up` wrote: genesis.toml (addresses, the network's
+// identity), network-policy.toml (to appraise each node's RA-TLS certificate) and the client
+// credentials in client/.
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/commands.h"
+#include "crypto/secure.h"
+#include "ledger/receipt.h"
+#include "ledger/tx.h"
+#include "node/api_client.h"
+#include "node/config.h"
+#include "tee/policy.h"
+#include "util/file.h"
+
+namespace supernet::cli {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct NetFlags {
+  std::string dir = "supernet-net";
+  int node = 0;  // 0: the first node that answers
+  std::string as = "member";
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--dir", dir, "the network folder (from `supernet up`)")->capture_default_str();
+    cmd->add_option("--node", node, "which node's API to use (default: the first that answers)");
+    cmd->add_option("--as", as, "client credentials: <dir>/client/<as>.{crt,key}.pem")->capture_default_str();
+  }
+};
+
+struct Network {
+  node::Genesis genesis;
+  tee::Policy policy;
+  node::ApiCredentials credentials;
+};
+
+Result<Network> open_network(const NetFlags& f) {
+  Network n;
+  SN_ASSIGN(n.genesis, node::load_genesis(f.dir + "/genesis.toml"));
+  SN_ASSIGN(n.policy, tee::load_policy(f.dir + "/network-policy.toml"));
+  SN_ASSIGN(n.credentials, node::load_credentials(f.dir + "/client/" + f.as));
+  if (f.node != 0) {
+    bool listed = false;
+    for (const auto& v : n.genesis.validators) listed |= v.id == static_cast<uint32_t>(f.node);
+    if (!listed) return make_error("usage.node", "the genesis has no node " + std::to_string(f.node));
+  }
+  return n;
+}
+
+// One API client per node, made on first use; requests fail over to the next node when one
+// cannot be reached (a node that is down or failed appraisal).
+class Clients {
+ public:
+  Clients(const Network& net, int first) : net_(net) {
+    for (size_t i = 0; i < net.genesis.validators.size(); i++) {
+      if (static_cast<int>(net.genesis.validators[i].id) == first) current_ = i;
+    }
+  }
+  // Sends to the current node, moving on to the others while they cannot be reached.
+  Result<node::HttpReply> request(bool post, const std::string& path, const std::string& body = "") {
+    Error last = make_error("api.connect", "no nodes");
+    for (size_t tries = 0; tries < net_.genesis.validators.size(); tries++) {
+      auto& c = client(current_);
+      auto r = post ? c.post(path, body) : c.get(path);
+      if (r.ok()) return r;
+      last = r.error();
+      current_ = (current_ + 1) % net_.genesis.validators.size();
+      failovers_++;
+    }
+    return last;
+  }
+  void next() { current_ = (current_ + 1) % net_.genesis.validators.size(); }
+  uint32_t node_id() const { return net_.genesis.validators[current_].id; }
+  uint64_t failovers() const { return failovers_; }
+
+ private:
+  node::ApiClient& client(size_t i) {
+    auto& c = clients_[i];
+    if (!c) {
+      const auto& v = net_.genesis.validators[i];
+      c = std::make_unique<node::ApiClient>(v.api.host, v.api.port, net_.credentials, net_.policy);
+    }
+    return *c;
+  }
+  const Network& net_;
+  std::map<size_t, std::unique_ptr<node::ApiClient>> clients_;
+  size_t current_ = 0;
+  uint64_t failovers_ = 0;
+};
+
+std::string error_text(const node::HttpReply& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("message")) return j["message"].get<std::string>();
+  return "HTTP " + std::to_string(r.status);
+}
+
+uint64_t random_u64() {
+  Bytes r = crypto::random_bytes(8);
+  uint64_t v = 0;
+  for (uint8_t b : r) v = (v << 8) | b;
+  return v >> 1;  // JSON integers up to 2^63 stay exact everywhere
+}
+
+// Waits until the transaction is committed; resubmits `body` if a node no longer knows it
+// (it was pending at a node that died). Returns the final status document.
+Result<json> await_commit(Clients& c, const std::string& id, const std::string& body, int timeout_s, bool progress) {
+  auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  auto started = Clock::now();
+  while (Clock::now() < deadline) {
+    auto r = c.request(false, "/v1/tx/" + id);
+    if (r.ok() && r->status == 200) {
+      json j = json::parse(r->body, nullptr, false);
+      if (!j.is_discarded() && (j["status"] == "committed" || j["status"] == "invalid")) {
+        if (progress && Clock::now() - started > std::chrono::seconds(1)) std::fprintf(stderr, "\n");
+        return j;
+      }
+    } else if (r.ok() && r->status == 404 && !body.empty()) {
+      (void)c.request(true, "/v1/tx", body);
+    }
+    if (progress && Clock::now() - started > std::chrono::seconds(1)) {
+      std::fprintf(stderr, "\r  waiting for commit ... %lld s", static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error("tx.timeout", "transaction " + id + " was not committed within " + std::to_string(timeout_s) + " s");
+}
+
+Status write_receipt(const json& status, const std::string& path) {
+  SN_ASSIGN(Bytes proof, from_hex(status["receipt"].get<std::string>()));
+  SN_ASSIGN(auto decoded, ledger::ReceiptProof::decode(proof));
+  (void)decoded;
+  return write_file_atomic(path, proof, 0644);
+}
+
+struct SubmitArgs {
+  NetFlags net;
+  std::string table, key, value, value_hex, receipt;
+  std::optional<uint64_t> nonce;
+  bool no_wait = false;
+  int timeout_s = 30;
+};
+
+int run_submit(const SubmitArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  if (a.value.empty() == a.value_hex.empty()) return fail(make_error("usage.value", "give exactly one of --value or --value-hex"));
+  json body = {{"table", a.table}, {"key", a.key}, {"nonce", a.nonce.value_or(random_u64())}};
+  if (!a.value_hex.empty()) body["value_hex"] = a.value_hex;
+  else body["value"] = a.value;
+  std::string text = body.dump();
+  Clients c(*net, a.net.node);
+  node::HttpReply r;
+  for (int attempt = 0;; attempt++) {
+    auto sent = c.request(true, "/v1/tx", text);
+    if (!sent.ok()) return fail(sent.error(), kExitCheckFailed);
+    r = *sent;
+    if (r.status != 503 || attempt >= 50) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (r.status != 200 && r.status != 202) {
+    return fail(make_error("tx.refused", "node " + std::to_string(c.node_id()) + " refused the write: " + error_text(r)));
+  }
+  std::string id = json::parse(r.body)["id"];
+  std::printf("transaction %s accepted by node %u\n", id.c_str(), c.node_id());
+  if (a.no_wait) return kExitOk;
+  auto done = await_commit(c, id, text, a.timeout_s, isatty(2));
+  if (!done.ok()) return fail(done.error(), kExitCheckFailed);
+  std::printf("committed at height %llu (validator set epoch %llu)\n", static_cast<unsigned long long>((*done)["height"].get<uint64_t>()),
+              static_cast<unsigned long long>((*done)["epoch"].get<uint64_t>()));
+  if (!a.receipt.empty()) {
+    if (auto s = write_receipt(*done, a.receipt); !s.ok()) return fail(s.error());
+    std::printf("receipt written to %s (check it offline: supernet receipt verify %s --genesis %s/genesis.toml)\n", a.receipt.c_str(),
+                a.receipt.c_str(), a.net.dir.c_str());
+  }
+  return kExitOk;
+}
+
+struct GetArgs {
+  NetFlags net;
+  std::string id, receipt;
+};
+
+int run_get(const GetArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, a.net.node);
+  auto r = c.request(false, "/v1/tx/" + a.id);
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("tx.get", error_text(*r)), r->status == 404 ? kExitCheckFailed : kExitBadInput);
+  json j = json::parse(r->body);
+  if (!a.receipt.empty() && j["status"] != "pending") {
+    if (auto s = write_receipt(j, a.receipt); !s.ok()) return fail(s.error());
+  }
+  if (j.contains("receipt")) j["receipt"] = "(" + std::to_string(j["receipt"].get<std::string>().size() / 2) + " bytes" +
+                                            (a.receipt.empty() ? ", --receipt FILE saves it)" : ", saved to " + a.receipt + ")");
+  std::printf("%s\n", j.dump(2).c_str());
+  return kExitOk;
+}
+
+struct KvArgs {
+  NetFlags net;
+  std::string table, key;
+};
+
+int run_kv_get(const KvArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, a.net.node);
+  std::string key;  // percent-encoded: keys may hold any byte
+  for (unsigned char ch : a.key) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      key += static_cast<char>(ch);
+    } else {
+      char esc[4];
+      std::snprintf(esc, sizeof esc, "%%%02X", ch);
+      key += esc;
+    }
+  }
+  auto r = c.request(false, "/v1/kv/" + a.table + "/" + key);
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("kv.get", error_text(*r)), r->status == 404 ? kExitCheckFailed : kExitBadInput);
+  std::printf("%s\n", json::parse(r->body).dump(2).c_str());
+  return kExitOk;
+}
+
+struct ReceiptArgs {
+  std::string file, genesis;
+};
+
+int run_receipt_verify(const ReceiptArgs& a) {
+  auto genesis = node::load_genesis(a.genesis);
+  if (!genesis.ok()) return fail(genesis.error());
+  auto bytes = read_file(a.file, 64 * 1024 * 1024);
+  if (!bytes.ok()) return fail(bytes.error());
+  auto proof = ledger::ReceiptProof::decode(*bytes);
+  if (!proof.ok()) return fail(proof.error());
+  if (proof->chain_id != genesis->chain_id) {
+    std::printf("receipt NOT verified: it is for chain %s, the genesis is chain %s\n", proof->chain_id.c_str(), genesis->chain_id.c_str());
+    return kExitCheckFailed;
+  }
+  if (auto s = ledger::verify_receipt_proof(*proof, genesis->protocol, genesis->validator_set()); !s.ok()) {
+    std::printf("receipt NOT verified: %s\n", s.error().to_string().c_str());
+    return kExitCheckFailed;
+  }
+  const auto& r = proof->receipt;
+  std::printf("receipt verified: transaction %s\n", to_hex(ledger::tx_hash(r.tx)).c_str());
+  std::printf("  committed in block %llu (index %u) of chain %s by a quorum of validator set epoch %llu\n",
+              static_cast<unsigned long long>(r.header.height), r.index, proof->chain_id.c_str(),
+              static_cast<unsigned long long>(r.header.epoch));
+  std::printf("  %zu validator set change(s) replayed from the genesis\n", proof->epoch_changes.size());
+  if (auto w = ledger::KvWrite::decode(r.tx); w.ok()) {
+    std::printf("  write %s/%s = %zu bytes, by client %s\n", w->table.c_str(), w->key.c_str(), w->value.size(), w->client.c_str());
+  }
+  return kExitOk;
+}
+
+// --- load: many concurrent clients, for tests and demonstrations of fault tolerance ---
+
+struct LoadArgs {
+  NetFlags net;
+  int count = 2000;
+  int clients = 8;
+  double rate = 0;  // transactions per second over all clients; 0 = as fast as they go
+  std::string table = "load";
+  std::string ids_out;
+  int timeout_s = 120;
+};
+
+int run_load(const LoadArgs& a) {
+  if (a.count < 1 || a.clients < 1 || a.clients > 256 || a.rate < 0) {
+    return fail(make_error("usage.load", "--count must be >= 1, --clients 1 to 256, --rate >= 0"));
+  }
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  uint64_t base = random_u64() >> 20;
+  std::vector<std::string> bodies(static_cast<size_t>(a.count)), ids(static_cast<size_t>(a.count));
+  std::atomic<int> submitted{0}, acknowledged{0}, committed{0};
+  std::atomic<uint64_t> failovers{0}, retries{0};
+  std::atomic<bool> finished{false};
+  std::mutex errors_mu;
+  std::vector<std::string> errors;
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::seconds(a.timeout_s);
+
+  auto worker = [&](int w) {
+    int first = static_cast<int>(net->genesis.validators[static_cast<size_t>(w) % net->genesis.validators.size()].id);
+    Clients c(*net, a.net.node != 0 ? a.net.node : first);
+    std::vector<int> mine;
+    for (int i = w; i < a.count; i += a.clients) mine.push_back(i);
+    for (int i : mine) {
+      if (a.rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / a.rate)));
+      char key[32];
+      std::snprintf(key, sizeof key, "k%06d", i);
+      bodies[i] = json{{"table", a.table}, {"key", key}, {"value", "v" + std::to_string(i)}, {"nonce", base + static_cast<uint64_t>(i)}}.dump();
+      submitted++;
+      while (Clock::now() < deadline) {
+        auto r = c.request(true, "/v1/tx", bodies[i]);
+        if (r.ok() && (r->status == 200 || r->status == 202)) {
+          ids[i] = json::parse(r->body)["id"];
+          acknowledged++;
+          break;
+        }
+        retries++;
+        if (r.ok() && r->status != 503) {
+          std::lock_guard<std::mutex> lock(errors_mu);
+          errors.push_back("write " + std::to_string(i) + ": " + error_text(*r));
+          break;
+        }
+        if (r.ok()) c.next();  // a busy or failed node: try another
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    for (int i : mine) {
+      if (ids[i].empty()) continue;
+      auto done = await_commit(c, ids[i], bodies[i], static_cast<int>(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now()).count())), false);
+      if (done.ok() && (*done)["status"] == "committed") {
+        committed++;
+      } else {
+        std::lock_guard<std::mutex> lock(errors_mu);
+        errors.push_back("write " + std::to_string(i) + ": " + (done.ok() ? std::string("invalid") : done.error().message));
+      }
+    }
+    failovers += c.failovers();
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < a.clients; w++) threads.emplace_back(worker, w);
+  std::thread progress([&] {
+    bool tty = isatty(2);
+    while (!finished) {
+      std::fprintf(stderr, "%ssubmitted %d/%d  acknowledged %d  committed %d  failovers %llu%s", tty ? "\r" : "", submitted.load(), a.count,
+                   acknowledged.load(), committed.load(), static_cast<unsigned long long>(failovers.load()), tty ? "" : "\n");
+      std::fflush(stderr);
+      for (int i = 0; i < (tty ? 5 : 20) && !finished; i++) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (tty) std::fprintf(stderr, "\n");
+  });
+  for (auto& t : threads) t.join();
+  finished = true;
+  progress.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!a.ids_out.empty()) {
+    std::string text;
+    for (const auto& id : ids) {
+      if (!id.empty()) text += id + "\n";
+    }
+    if (auto w = write_file_atomic(a.ids_out, as_bytes(text)); !w.ok()) return fail(w.error());
+  }
+  std::printf("%d writes from %d clients: %d acknowledged, %d committed, %llu retries, %llu failovers, %.1f s (%.0f tx/s)\n", a.count,
+              a.clients, acknowledged.load(), committed.load(), static_cast<unsigned long long>(retries.load()),
+              static_cast<unsigned long long>(failovers.load()), secs, committed.load() / secs);
+  for (size_t i = 0; i < errors.size() && i < 10; i++) std::printf("  %s\n", errors[i].c_str());
+  return committed.load() == a.count ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void add_tx_commands(CLI::App& app, int* exit_code) {
+  CLI::App* tx = app.add_subcommand("tx", "Submit and look up transactions through a node's REST API");
+  tx->require_subcommand(1);
+
+  auto s = std::make_shared<SubmitArgs>();
+  CLI::App* submit = tx->add_subcommand("submit", "Write a value to the key-value state and wait until it is committed");
+  s->net.add_to(submit);
+  submit->add_option("--table", s->table, "table name (A-Z a-z 0-9 . _ -, at most 64)")->required();
+  submit->add_option("--key", s->key, "key (1 to 256 bytes)")->required();
+  submit->add_option("--value", s->value, "text value");
+  submit->add_option("--value-hex", s->value_hex, "binary value, hex");
+  submit->add_option("--nonce", s->nonce, "makes the write distinct; resubmitting with the same nonce is idempotent (default: random)");
+  submit->add_flag("--no-wait", s->no_wait, "return once a node has accepted the write");
+  submit->add_option("--receipt", s->receipt, "write the commit receipt proof to this file");
+  submit->add_option("--timeout", s->timeout_s, "seconds to wait for the commit")->capture_default_str();
+  submit->callback([s, exit_code] { *exit_code = run_submit(*s); });
+
+  auto g = std::make_shared<GetArgs>();
+  CLI::App* get = tx->add_subcommand("get", "Show a transaction's status (pending, committed with its receipt, invalid)");
+  g->net.add_to(get);
+  get->add_option("id", g->id, "transaction id (64 hex digits)")->required();
+  get->add_option("--receipt", g->receipt, "write its receipt proof to this file");
+  get->callback([g, exit_code] { *exit_code = run_get(*g); });
+
+  auto l = std::make_shared<LoadArgs>();
+  CLI::App* load = tx->add_subcommand(
+      "load", "Submit many writes from concurrent clients, failing over between nodes, and wait until every one is committed");
+  l->net.add_to(load);
+  load->add_option("--count", l->count, "number of writes")->capture_default_str();
+  load->add_option("--clients", l->clients, "concurrent clients")->capture_default_str();
+  load->add_option("--rate", l->rate, "writes per second over all clients (0: as fast as possible)")->capture_default_str();
+  load->add_option("--table", l->table, "table to write keys k000000... into")->capture_default_str();
+  load->add_option("--ids-out", l->ids_out, "write the acknowledged transaction ids to this file");
+  load->add_option("--timeout", l->timeout_s, "seconds for the whole run")->capture_default_str();
+  load->callback([l, exit_code] { *exit_code = run_load(*l); });
+
+  auto k = std::make_shared<KvArgs>();
+  CLI::App* kv = app.add_subcommand("kv", "Read the committed key-value state");
+  kv->require_subcommand(1);
+  CLI::App* kv_get = kv->add_subcommand("get", "Show the committed value of TABLE KEY");
+  k->net.add_to(kv_get);
+  kv_get->add_option("table", k->table, "table")->required();
+  kv_get->add_option("key", k->key, "key")->required();
+  kv_get->callback([k, exit_code] { *exit_code = run_kv_get(*k); });
+
+  auto r = std::make_shared<ReceiptArgs>();
+  CLI::App* receipt = app.add_subcommand("receipt", "Check commit receipts offline");
+  receipt->require_subcommand(1);
+  CLI::App* verify = receipt->add_subcommand(
+      "verify", "Verify a receipt proof offline against the network's genesis: Merkle inclusion, commit certificate, validator set changes");
+  verify->add_option("file", r->file, "receipt proof (from tx submit/get --receipt)")->required();
+  verify->add_option("--genesis", r->genesis, "the network's genesis.toml (its public identity)")->required();
+  verify->callback([r, exit_code] { *exit_code = run_receipt_verify(*r); });
+}
+
+}  // namespace supernet::cli
