@@ -13,6 +13,11 @@ namespace supernet::consensus {
 namespace {
 
 constexpr size_t kResendTxsMax = 64;
+// Transactions messages stay well under the transport's 1 MiB frame limit: small submissions
+// handled together share a message of at most 256 (256 KiB at most).
+constexpr size_t kTxsMessageBytesMax = 512 * 1024;
+constexpr size_t kBatchTxsMax = 256;
+constexpr size_t kBatchTxBytesMax = 1024;
 
 uint64_t message_height(const Message& m) {
   if (auto* p = std::get_if<Proposal>(&m)) return p->block.header.height;
@@ -73,24 +78,41 @@ void Replica::queue_key_rotation(TimeMs now, Output& out) {
 }
 
 bool Replica::submit(Bytes tx, TimeMs now, Output& out) {
-  if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) return false;
+  if (tx.empty() || tx.size() > kTxBytesMax || mempool_ids_.size() >= cfg_.mempool_max) return false;
   std::string id = tx_id(tx);
   if (chain_.contains_tx(id) || mempool_ids_.count(id)) return false;
-  out.sends.push_back({std::nullopt, Transactions{{tx}}});
+  // Submissions handled together go out as one Transactions message.
+  Transactions* batch = out.sends.empty() || out.sends.back().to ? nullptr : std::get_if<Transactions>(&out.sends.back().message);
+  if (batch != nullptr && tx.size() <= kBatchTxBytesMax && batch->txs.size() < kBatchTxsMax &&
+      batch->txs.front().size() <= kBatchTxBytesMax) {
+    batch->txs.push_back(tx);
+  } else {
+    out.sends.push_back({std::nullopt, Transactions{{tx}}});
+  }
   mempool_ids_.insert(id);
-  mempool_.push_back(std::move(tx));
+  mempool_.push_back({std::move(id), std::move(tx)});
   maybe_propose(now, out);
   return true;
 }
 
 void Replica::add_txs(const std::vector<Bytes>& txs, TimeMs now, Output& out) {
   for (const auto& tx : txs) {
-    if (tx.empty() || tx.size() > kTxBytesMax || mempool_.size() >= cfg_.mempool_max) continue;
+    if (tx.empty() || tx.size() > kTxBytesMax || mempool_ids_.size() >= cfg_.mempool_max) continue;
     std::string id = tx_id(tx);
     if (chain_.contains_tx(id) || !mempool_ids_.insert(id).second) continue;
-    mempool_.push_back(tx);
+    mempool_.push_back({std::move(id), tx});
   }
   maybe_propose(now, out);
+}
+
+void Replica::sweep_mempool() {
+  while (!mempool_.empty() && !mempool_ids_.count(mempool_.front().id)) mempool_.pop_front();
+  // Entries committed out of arrival order linger behind live ones; compact once they
+  // outnumber the live entries.
+  if (mempool_.size() > 2 * mempool_ids_.size() + 64) {
+    mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Pending& p) { return !mempool_ids_.count(p.id); }),
+                   mempool_.end());
+  }
 }
 
 void Replica::report(NodeId node, const std::string& reason, Output& out) {
@@ -274,8 +296,7 @@ void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& o
   if (auto st = chain_.append({b, qc}); !st.ok()) return;
   out.committed.push_back(chain_.blocks().back());
   for (const auto& tx : b.txs) mempool_ids_.erase(tx_id(tx));
-  mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Bytes& tx) { return !mempool_ids_.count(tx_id(tx)); }),
-                 mempool_.end());
+  sweep_mempool();
   (void)signer_->advance(b, qc);  // the checker verifies this itself; a refusal leaves it unable to sign
   TimeMs last_sync = st_.last_sync_request;
   st_ = HeightState{};
@@ -316,7 +337,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     auto j = verify_view_change_quorum(set(), cfg_.protocol, h, r, p.view_changes);
     if (!j.ok()) return;
     required = j->required_block;
-  } else if (mempool_.empty()) {
+  } else if (mempool_ids_.empty()) {
     return;  // nothing to order yet
   }
   p.round = r;
@@ -335,13 +356,14 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     std::vector<Hash> leaves;
     ValidatorSet rotated = set();
     std::vector<std::string> stale;
-    for (const auto& tx : mempool_) {
+    for (const auto& [id, tx] : mempool_) {
       if (p.block.txs.size() >= cfg_.block_txs_max) break;
+      if (!mempool_ids_.count(id)) continue;
       if (is_key_rotation(tx)) {
         // A rotation superseded by a committed one (a node that restarted twice) is dropped.
         auto k = KeyRotation::decode(tx);
         if (!k.ok() || !verify_key_rotation(rotated, *k).ok()) {
-          stale.push_back(tx_id(tx));
+          stale.push_back(id);
           continue;
         }
         rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
@@ -350,10 +372,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
       leaves.push_back(ledger::leaf_hash(tx));
     }
     for (const auto& id : stale) mempool_ids_.erase(id);
-    if (!stale.empty()) {
-      mempool_.erase(std::remove_if(mempool_.begin(), mempool_.end(), [&](const Bytes& tx) { return !mempool_ids_.count(tx_id(tx)); }),
-                     mempool_.end());
-    }
+    if (!stale.empty()) sweep_mempool();
     hd.tx_count = static_cast<uint32_t>(p.block.txs.size());
     hd.tx_root = ledger::merkle_root(leaves);
   }
@@ -420,7 +439,7 @@ void Replica::send_view_change(TimeMs now, uint64_t round, Output& out) {
 }
 
 bool Replica::has_work() const {
-  return !mempool_.empty() || !st_.proposals.empty() || !st_.votes.empty() || !st_.view_changes.empty() ||
+  return !mempool_ids_.empty() || !st_.proposals.empty() || !st_.votes.empty() || !st_.view_changes.empty() ||
          st_.pending_commit.has_value();
 }
 
@@ -441,9 +460,12 @@ void Replica::on_tick(TimeMs now, Output& out) {
   // Messages get lost: offer the oldest pending transactions again, so a dropped broadcast
   // (a restarted node's key rotation, say) is not lost for good.
   Transactions again;
-  for (const auto& tx : mempool_) {
-    if (again.txs.size() >= kResendTxsMax) break;
+  size_t again_bytes = 0;
+  for (const auto& [id, tx] : mempool_) {
+    if (again.txs.size() >= kResendTxsMax || again_bytes + tx.size() > kTxsMessageBytesMax) break;
+    if (!mempool_ids_.count(id)) continue;
     again.txs.push_back(tx);
+    again_bytes += tx.size();
   }
   if (!again.txs.empty()) out.sends.push_back({std::nullopt, std::move(again)});
   // Ask to move on, but enter the next round only with a quorum of view changes for it (or a

@@ -69,7 +69,7 @@ class Replica {
   const std::vector<CommittedBlock>& chain() const { return chain_.blocks(); }
   const ValidatorSet& validators() const { return chain_.validators(); }
   bool is_isolated(NodeId n) const { return isolated_.count(n) != 0; }
-  size_t mempool_size() const { return mempool_.size(); }
+  size_t mempool_size() const { return mempool_ids_.size(); }
   // Waiting in this node's mempool (`id` as tx_id makes it).
   bool in_mempool(const std::string& id) const { return mempool_ids_.count(id) != 0; }
   // False while this node's signer key is not (yet) the one in the validator set.
@@ -123,7 +123,15 @@ class Replica {
   ReplicaConfig cfg_;
   std::unique_ptr<VoteSigner> signer_;
   Chain chain_;
-  std::deque<Bytes> mempool_;
+  // Pending transactions in arrival order with their ids. mempool_ids_ is the truth: entries
+  // whose id left it (committed, dropped) are skipped and swept lazily, so a commit costs
+  // O(block) rather than O(mempool) hashing.
+  struct Pending {
+    std::string id;
+    Bytes tx;
+  };
+  void sweep_mempool();
+  std::deque<Pending> mempool_;
   std::unordered_set<std::string> mempool_ids_;
   HeightState st_;
   std::deque<std::tuple<uint64_t, NodeId, Message>> future_;

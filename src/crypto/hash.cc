@@ -9,14 +9,25 @@
 
 namespace supernet::crypto {
 
+// Fetched once: OpenSSL 3 otherwise looks the implementation up (under a lock) on every use
+// of EVP_sha256() and friends, which showed up as the top cost of hashing transactions.
+static const EVP_MD* fetched(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) std::abort();
+  return md;  // kept for the life of the process
+}
+
 static const EVP_MD* md_of(HashAlg alg) {
+  static const EVP_MD* sha256 = fetched("SHA256");
+  static const EVP_MD* sha384 = fetched("SHA384");
+  static const EVP_MD* sha512 = fetched("SHA512");
   switch (alg) {
     case HashAlg::kSha256:
-      return EVP_sha256();
+      return sha256;
     case HashAlg::kSha384:
-      return EVP_sha384();
+      return sha384;
     case HashAlg::kSha512:
-      return EVP_sha512();
+      return sha512;
   }
   std::abort();
 }
