@@ -32,6 +32,7 @@ fuzz-run: fuzz
 
 bench: deps build
 	./$(BUILD_DIR)/bench/bench_attestation
+	./$(BUILD_DIR)/bench/bench_consensus
 
 format:
 	find src fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -336,10 +336,12 @@ bool run_netem(const Options& o) {
   if (pid == 0) {
     if (::unshare(CLONE_NEWNET) != 0) {
       std::printf("\nwith 5 ms round trip: skipped (a network namespace needs root)\n");
+      std::fflush(stdout);
       std::_Exit(0);
     }
     if (std::system("ip link set lo up && tc qdisc add dev lo root netem delay 2500us") != 0) {
-      std::printf("\nwith 5 ms round trip: skipped (ip/tc could not set up netem; is iproute2 installed?)\n");
+      std::printf("\nwith 5 ms round trip: skipped (tc could not add a netem qdisc: iproute2 missing or no sch_netem kernel module)\n");
+      std::fflush(stdout);
       std::_Exit(0);
     }
     print(o, "loopback with 5 ms added round trip (tc netem, network namespace)", measure(o, "netem"));
