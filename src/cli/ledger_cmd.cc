@@ -43,7 +43,7 @@ int run_verify(const VerifyArgs& a) {
       bad++;
       continue;
     }
-    consensus::Chain chain(genesis->protocol, genesis->validator_set(), genesis->hash());
+    consensus::Chain chain(genesis->protocol, genesis->validator_set(), genesis->hash(), genesis->governance());
     Status s = ok_status();
     size_t txs = 0;
     for (const auto& cb : *blocks) {

@@ -112,8 +112,9 @@ int run(const RunArgs& a) {
   o.replica.genesis = set;
   o.replica.genesis_hash = genesis_hash;
   o.replica.identity_secret = identity->secret_key;
+  o.replica.governance = genesis->governance();
   if (checker) {
-    (void)checker->begin(set, genesis_hash);
+    (void)checker->begin(genesis->membership(), genesis_hash);
     o.signer = std::move(checker);
   } else {
     auto state = std::make_shared<consensus::SignState>();

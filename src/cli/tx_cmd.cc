@@ -249,7 +249,7 @@ int run_receipt_verify(const ReceiptArgs& a) {
     std::printf("receipt NOT verified: it is for chain %s, the genesis is chain %s\n", proof->chain_id.c_str(), genesis->chain_id.c_str());
     return kExitCheckFailed;
   }
-  if (auto s = ledger::verify_receipt_proof(*proof, genesis->protocol, genesis->validator_set()); !s.ok()) {
+  if (auto s = ledger::verify_receipt_proof(*proof, genesis->protocol, genesis->membership()); !s.ok()) {
     std::printf("receipt NOT verified: %s\n", s.error().to_string().c_str());
     return kExitCheckFailed;
   }
@@ -258,7 +258,7 @@ int run_receipt_verify(const ReceiptArgs& a) {
   std::printf("  committed in block %llu (index %u) of chain %s by a quorum of validator set epoch %llu\n",
               static_cast<unsigned long long>(r.header.height), r.index, proof->chain_id.c_str(),
               static_cast<unsigned long long>(r.header.epoch));
-  std::printf("  %zu validator set change(s) replayed from the genesis\n", proof->epoch_changes.size());
+  std::printf("  %zu membership change(s) replayed from the genesis\n", proof->epoch_changes.size());
   if (auto w = ledger::KvWrite::decode(r.tx); w.ok()) {
     std::printf("  write %s/%s = %zu bytes, by client %s\n", w->table.c_str(), w->key.c_str(), w->value.size(), w->client.c_str());
   }

@@ -7,24 +7,23 @@ namespace supernet::consensus {
 
 std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
 
-Chain::Chain(Protocol protocol, ValidatorSet genesis, Hash genesis_hash)
-    : protocol_(protocol), set_(std::move(genesis)), last_hash_(std::move(genesis_hash)) {}
+Chain::Chain(Protocol protocol, ValidatorSet genesis, Hash genesis_hash, GovernanceRules governance)
+    : protocol_(protocol), membership_(std::move(genesis), std::move(governance)), last_hash_(std::move(genesis_hash)) {}
 
 Status Chain::check_next(const Block& b) const {
   const BlockHeader& h = b.header;
   if (h.height != next_height() || h.parent != last_hash_) return make_error("consensus.block", "block does not extend the chain");
-  if (h.epoch != set_.epoch()) return make_error("consensus.block", "block names another validator set epoch");
+  if (h.epoch != validators().epoch()) return make_error("consensus.block", "block names another validator set epoch");
   if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return make_error("consensus.block", "transactions do not match the header");
   std::unordered_set<std::string> ids;
-  ValidatorSet rotated = set_;
+  std::optional<Membership> next;  // copied only when the block holds membership transactions
   for (const auto& tx : b.txs) {
     std::string id = tx_id(tx);
     if (contains_tx(id) || !ids.insert(id).second) return make_error("consensus.block", "block repeats a transaction");
-    if (is_key_rotation(tx)) {
-      auto k = KeyRotation::decode(tx);
-      if (!k.ok()) return k.error();
-      SN_TRY(verify_key_rotation(rotated, *k));
-      rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
+    if (Membership::handles(tx)) {
+      if (!next) next = membership_;
+      SN_TRY(next->check(tx));
+      next->apply(tx, h.height);
     }
   }
   return ok_status();
@@ -34,7 +33,7 @@ Status Chain::check_commit(const Block& b, const QuorumCert& qc) const {
   if (qc.phase != commit_phase(protocol_) || qc.height != next_height() || qc.block != b.header.hash()) {
     return make_error("consensus.commit", "certificate is not a commit certificate for this block");
   }
-  return verify_qc(set_, protocol_, qc);
+  return verify_qc(validators(), protocol_, qc);
 }
 
 Status Chain::append(CommittedBlock cb) {
@@ -44,20 +43,12 @@ Status Chain::append(CommittedBlock cb) {
   return ok_status();
 }
 
-std::optional<ValidatorSet> after_epoch_change(const ValidatorSet& set, ByteView tx) {
-  if (!is_key_rotation(tx)) return std::nullopt;
-  auto k = KeyRotation::decode(tx);
-  if (!k.ok() || !verify_key_rotation(set, *k).ok()) return std::nullopt;
-  return set.with_key(k->node, k->new_vote_key, k->nonce);
-}
-
 void Chain::apply(CommittedBlock cb) {
   for (uint32_t i = 0; i < cb.block.txs.size(); i++) {
     const Bytes& tx = cb.block.txs[i];
     tx_ids_.insert(tx_id(tx));
-    if (auto next = after_epoch_change(set_, tx)) {
-      set_ = std::move(*next);
-      epoch_changes_.push_back({cb.block.header.height, i});
+    if (Membership::handles(tx) && membership_.apply(tx, cb.block.header.height)) {
+      state_changes_.push_back({cb.block.header.height, i});
     }
   }
   last_hash_ = cb.block.header.hash();

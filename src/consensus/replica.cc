@@ -39,9 +39,7 @@ QuorumCert make_qc(Phase phase, uint64_t height, uint64_t round, const Hash& blo
 }  // namespace
 
 Replica::Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer)
-    : cfg_(std::move(cfg)), signer_(std::move(signer)), chain_(cfg_.protocol, cfg_.genesis, cfg_.genesis_hash) {
-  assert(set().find(cfg_.self) != nullptr);
-}
+    : cfg_(std::move(cfg)), signer_(std::move(signer)), chain_(cfg_.protocol, cfg_.genesis, cfg_.genesis_hash, cfg_.governance) {}
 
 bool Replica::can_sign() const {
   const Validator* me = set().find(cfg_.self);
@@ -68,6 +66,7 @@ void Replica::start(TimeMs now, Output& out) {
 void Replica::queue_key_rotation(TimeMs now, Output& out) {
   if (can_sign() || rotation_queued_ || cfg_.identity_secret.empty()) return;
   const Validator* me = set().find(cfg_.self);
+  if (me == nullptr) return;  // not (yet) a validator: nothing to rotate
   KeyRotation k;
   k.node = cfg_.self;
   k.new_vote_key = signer_->public_key();
@@ -115,9 +114,18 @@ void Replica::sweep_mempool() {
   }
 }
 
-void Replica::report(NodeId node, const std::string& reason, Output& out) {
+void Replica::report(NodeId node, const std::string& reason, Output& out, std::vector<Bytes> proof) {
   if (node == cfg_.self || !isolated_.insert(node).second) return;
   out.misbehaviour.push_back({node, reason});
+  // The evidence goes on the ledger, signed by this node's identity key, with the offending
+  // signed messages so that anyone can check an equivocation for themselves.
+  if (cfg_.identity_secret.empty() || set().find(cfg_.self) == nullptr || set().find(node) == nullptr) return;
+  Bytes tx = make_evidence_tx(cfg_.self, node, reason, std::move(proof), next_height(), cfg_.identity_secret);
+  std::string id = tx_id(tx);
+  if (mempool_ids_.count(id) || mempool_ids_.size() >= cfg_.mempool_max) return;
+  out.sends.push_back({std::nullopt, Transactions{{tx}}});
+  mempool_ids_.insert(id);
+  mempool_.push_back({std::move(id), std::move(tx)});
 }
 
 void Replica::on_message(TimeMs now, NodeId from, const Message& m, Output& out) {
@@ -167,11 +175,12 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
   if (auto it = st_.proposals.find(p.round); it != st_.proposals.end()) {
     if (it->second.block.header.hash() != hash) {
       report(from, "proposed two blocks for round " + std::to_string(p.round) + " of height " + std::to_string(h.height) + " (" +
-                       to_hex(it->second.block.header.hash()).substr(0, 8) + ", " + to_hex(hash).substr(0, 8) + ")", out);
+                       to_hex(it->second.block.header.hash()).substr(0, 8) + ", " + to_hex(hash).substr(0, 8) + ")", out,
+             {encode_message(it->second), encode_message(p)});
     }
     return;
   }
-  if (auto s = chain_.check_next(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out);
+  if (auto s = chain_.check_next(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out, {encode_message(p)});
   std::optional<Hash> required;
   if (p.round > 0) {
     auto j = verify_view_change_quorum(set(), cfg_.protocol, h.height, p.round, p.view_changes);
@@ -241,7 +250,12 @@ void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
   auto key = std::make_tuple(static_cast<uint8_t>(v.phase), v.round, v.voter);
   if (auto it = st_.voted_for.find(key); it != st_.voted_for.end()) {
     if (it->second != v.block) {
-      report(v.voter, "voted for two blocks at height " + std::to_string(v.height) + " round " + std::to_string(v.round), out);
+      std::vector<Bytes> proof;
+      auto earlier = st_.votes[{static_cast<uint8_t>(v.phase), v.round}][it->second].find(v.voter);
+      if (earlier != st_.votes[{static_cast<uint8_t>(v.phase), v.round}][it->second].end()) proof.push_back(encode_message(earlier->second));
+      proof.push_back(encode_message(v));
+      report(v.voter, "voted for two blocks at height " + std::to_string(v.height) + " round " + std::to_string(v.round), out,
+             std::move(proof));
     }
     return;
   }
@@ -354,19 +368,20 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     hd.creator = cfg_.self;
     hd.epoch = set().epoch();
     std::vector<Hash> leaves;
-    ValidatorSet rotated = set();
+    std::optional<Membership> next;  // the membership state as this block's transactions change it
     std::vector<std::string> stale;
     for (const auto& [id, tx] : mempool_) {
       if (p.block.txs.size() >= cfg_.block_txs_max) break;
       if (!mempool_ids_.count(id)) continue;
-      if (is_key_rotation(tx)) {
-        // A rotation superseded by a committed one (a node that restarted twice) is dropped.
-        auto k = KeyRotation::decode(tx);
-        if (!k.ok() || !verify_key_rotation(rotated, *k).ok()) {
+      if (Membership::handles(tx)) {
+        // One that is no longer valid (a rotation superseded by a committed one, an approval of
+        // a decided proposal) is dropped: followers would refuse the block.
+        if (!next) next = chain_.membership();
+        if (!next->check(tx).ok()) {
           stale.push_back(id);
           continue;
         }
-        rotated = rotated.with_key(k->node, k->new_vote_key, k->nonce);
+        next->apply(tx, h);
       }
       p.block.txs.push_back(tx);
       leaves.push_back(ledger::leaf_hash(tx));

@@ -32,7 +32,8 @@ struct ReplicaConfig {
   size_t block_txs_max = 512;
   size_t mempool_max = 20000;
   size_t future_messages_max = 4096;
-  crypto::SecureBytes identity_secret;  // signs this node's key rotations
+  crypto::SecureBytes identity_secret;  // signs this node's key rotations and evidence
+  GovernanceRules governance;           // who may change the membership, and how many must agree
 };
 
 struct Misbehaviour {
@@ -65,7 +66,8 @@ class Replica {
   uint64_t next_height() const { return chain_.next_height(); }
   uint64_t round() const { return st_.round; }
   NodeId self() const { return cfg_.self; }
-  const std::vector<std::pair<uint64_t, uint32_t>>& epoch_changes() const { return chain_.epoch_changes(); }
+  const std::vector<std::pair<uint64_t, uint32_t>>& state_changes() const { return chain_.state_changes(); }
+  const Membership& membership() const { return chain_.membership(); }
   const std::vector<CommittedBlock>& chain() const { return chain_.blocks(); }
   const ValidatorSet& validators() const { return chain_.validators(); }
   bool is_isolated(NodeId n) const { return isolated_.count(n) != 0; }
@@ -112,7 +114,7 @@ class Replica {
   void commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& out);
   void request_sync(TimeMs now, NodeId peer, Output& out);
   void buffer_future(NodeId from, const Message& m, uint64_t height, TimeMs now, Output& out);
-  void report(NodeId node, const std::string& reason, Output& out);
+  void report(NodeId node, const std::string& reason, Output& out, std::vector<Bytes> proof = {});
   uint64_t weight_of(const std::map<NodeId, Vote>& votes) const;
   bool has_work() const;
   TimeMs timeout_for(uint64_t round) const;

@@ -13,9 +13,13 @@ Checker::Checker(NodeId self, crypto::Ed25519KeyPair key)
     : self_(self), public_key_(std::move(key.public_key)), secret_key_(std::move(key.secret_key)) {}
 
 Status Checker::begin(ValidatorSet genesis_set, Hash genesis_hash) {
+  return begin(Membership(std::move(genesis_set), {}), std::move(genesis_hash));
+}
+
+Status Checker::begin(Membership genesis, Hash genesis_hash) {
   if (begun_) return refused("checker already has its genesis");
   begun_ = true;
-  set_ = std::move(genesis_set);
+  membership_ = std::move(genesis);
   parent_ = std::move(genesis_hash);
   return ok_status();
 }
@@ -28,7 +32,7 @@ Status Checker::check_extends_chain(const BlockHeader& h) const {
   if (!begun_) return refused("checker has no genesis yet");
   if (h.height != height_) return refused("block height " + std::to_string(h.height) + " is not the checker's " + std::to_string(height_));
   if (h.parent != parent_) return refused("block does not extend the committed chain");
-  if (h.epoch != set_.epoch()) return refused("block names another validator set epoch");
+  if (h.epoch != membership_.set().epoch()) return refused("block names another validator set epoch");
   return ok_status();
 }
 
@@ -38,12 +42,10 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
   if (qc.phase != Phase::kVote || qc.height != height_ || qc.block != b.header.hash()) {
     return refused("certificate is not for this block");
   }
-  SN_TRY(verify_qc(set_, Protocol::kTeeBft, qc));
+  SN_TRY(verify_qc(membership_.set(), Protocol::kTeeBft, qc));
+  // The same state machine as every replica's chain: the set changes only as they see it.
   for (const auto& tx : b.txs) {
-    if (!is_key_rotation(tx)) continue;
-    // Same rule as every replica: a committed rotation that does not verify is ignored.
-    auto k = KeyRotation::decode(tx);
-    if (k.ok() && verify_key_rotation(set_, *k).ok()) set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    if (Membership::handles(tx)) membership_.apply(tx, b.header.height);
   }
   height_++;
   parent_ = b.header.hash();
@@ -56,10 +58,10 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
 Status Checker::sign_proposal(Proposal& p) {
   const BlockHeader& h = p.block.header;
   SN_TRY(check_extends_chain(h));
-  if (p.proposer != self_ || set_.leader(h.height, p.round) != self_) return refused("not the leader of this round");
+  if (p.proposer != self_ || membership_.set().leader(h.height, p.round) != self_) return refused("not the leader of this round");
   if (last_proposal_round_ && p.round <= *last_proposal_round_) return refused("already proposed in this or a later round");
   if (p.round > 0) {
-    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, p.round, p.view_changes));
+    SN_ASSIGN(Justification j, verify_view_change_quorum(membership_.set(), Protocol::kTeeBft, h.height, p.round, p.view_changes));
     if (j.required_block && *j.required_block != h.hash()) return refused("must re-propose the highest voted block");
   }
   last_proposal_round_ = p.round;
@@ -73,11 +75,11 @@ Status Checker::sign_vote(Vote& v, const Proposal* p) {
   const BlockHeader& h = p->block.header;
   SN_TRY(check_extends_chain(h));
   if (v.height != h.height || v.round != p->round || v.block != h.hash()) return refused("vote does not match the proposal");
-  SN_TRY(verify_proposal_signature(set_, *p));
+  SN_TRY(verify_proposal_signature(membership_.set(), *p));
   if (last_vote_ && v.round <= last_vote_->first) return refused("already voted in this or a later round");
   if (v.round < view_change_round_) return refused("round is below a view change this checker signed");
   if (v.round > 0) {
-    SN_ASSIGN(Justification j, verify_view_change_quorum(set_, Protocol::kTeeBft, h.height, p->round, p->view_changes));
+    SN_ASSIGN(Justification j, verify_view_change_quorum(membership_.set(), Protocol::kTeeBft, h.height, p->round, p->view_changes));
     if (j.required_block && *j.required_block != v.block) return refused("proposal ignores the highest voted block");
   }
   last_vote_ = std::make_pair(v.round, v.block);

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 
+#include "consensus/membership.h"
 #include "consensus/types.h"
 #include "crypto/keys.h"
 #include "crypto/secure.h"
@@ -49,6 +50,8 @@ class Checker : public VoteSigner {
   // Sets the genesis validator set (which holds this checker's key, or, after a restart, the
   // node's previous key) and the genesis hash. Once only.
   Status begin(ValidatorSet genesis_set, Hash genesis_hash);
+  // The same with the genesis' governance rules (membership changes it follows).
+  Status begin(Membership genesis, Hash genesis_hash);
   const Bytes& public_key() const override { return public_key_; }
   Status advance(const Block& committed, const QuorumCert& commit_qc) override;
   Status sign_proposal(Proposal& p) override;
@@ -56,7 +59,7 @@ class Checker : public VoteSigner {
   Status sign_view_change(ViewChange& vc) override;
 
   uint64_t height() const { return height_; }
-  const ValidatorSet& validator_set() const { return set_; }
+  const ValidatorSet& validator_set() const { return membership_.set(); }
 
  private:
   Bytes sign(ByteView msg);
@@ -64,7 +67,7 @@ class Checker : public VoteSigner {
 
   NodeId self_;
   bool begun_ = false;
-  ValidatorSet set_;
+  Membership membership_;
   Bytes public_key_;
   crypto::SecureBytes secret_key_;
   uint64_t counter_ = 0;

@@ -49,6 +49,28 @@ ValidatorSet ValidatorSet::with_key(NodeId id, const Bytes& key, uint64_t nonce)
   return ValidatorSet(std::move(v), epoch_ + 1);
 }
 
+ValidatorSet ValidatorSet::with_validator(const Validator& v) const {
+  std::vector<Validator> next = v_;
+  next.push_back(v);
+  return ValidatorSet(std::move(next), epoch_ + 1);
+}
+
+ValidatorSet ValidatorSet::without(NodeId id) const {
+  std::vector<Validator> next;
+  for (const auto& x : v_) {
+    if (x.id != id) next.push_back(x);
+  }
+  return ValidatorSet(std::move(next), epoch_ + 1);
+}
+
+ValidatorSet ValidatorSet::with_weight(NodeId id, uint64_t weight) const {
+  std::vector<Validator> next = v_;
+  for (auto& x : next) {
+    if (x.id == id) x.weight = weight;
+  }
+  return ValidatorSet(std::move(next), epoch_ + 1);
+}
+
 void BlockHeader::encode(Writer& w) const {
   w.u64(height).fixed(parent).fixed(tx_root).u32(tx_count).u32(creator).u64(epoch);
 }

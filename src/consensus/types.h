@@ -62,6 +62,10 @@ class ValidatorSet {
   Hash hash() const;
   // The same set, next epoch, with one validator's vote key replaced (key rotation).
   ValidatorSet with_key(NodeId id, const Bytes& key, uint64_t nonce) const;
+  // The same set, next epoch, with a validator added, removed, or its weight changed.
+  ValidatorSet with_validator(const Validator& v) const;
+  ValidatorSet without(NodeId id) const;
+  ValidatorSet with_weight(NodeId id, uint64_t weight) const;
 
  private:
   std::vector<Validator> v_;

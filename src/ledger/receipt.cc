@@ -108,34 +108,34 @@ Result<ReceiptProof> ReceiptProof::decode(ByteView data) {
   return out;
 }
 
-Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::ValidatorSet& genesis) {
+Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::Membership& genesis) {
   auto check_protocol = [&](const Receipt& r) -> Status {
     if (r.protocol != protocol) return make_error("receipt.protocol", "receipt names another consensus protocol than the network's");
     return ok_status();
   };
-  std::map<uint64_t, consensus::ValidatorSet> sets{{genesis.epoch(), genesis}};
-  consensus::ValidatorSet current = genesis;
+  std::map<uint64_t, consensus::ValidatorSet> sets{{genesis.set().epoch(), genesis.set()}};
+  consensus::Membership state = genesis;
   for (size_t i = 0; i < p.epoch_changes.size(); i++) {
     const Receipt& ec = p.epoch_changes[i];
+    std::string which = "membership change " + std::to_string(i + 1);
     SN_TRY(check_protocol(ec));
     auto set = sets.find(ec.header.epoch);
     if (set == sets.end()) {
-      return make_error("receipt.epoch", "epoch change " + std::to_string(i + 1) + " was committed under epoch " +
-                                             std::to_string(ec.header.epoch) + ", which the earlier changes do not reach");
+      return make_error("receipt.epoch", which + " was committed under epoch " + std::to_string(ec.header.epoch) +
+                                             ", which the earlier changes do not reach");
     }
-    if (auto s = verify_receipt(ec, set->second); !s.ok()) {
-      return make_error(s.error().code, "epoch change " + std::to_string(i + 1) + ": " + s.error().message);
+    if (auto s = verify_receipt(ec, set->second); !s.ok()) return make_error(s.error().code, which + ": " + s.error().message);
+    if (auto s = state.check(ec.tx); !s.ok()) return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
+    if (!consensus::Membership::handles(ec.tx) || !state.apply(ec.tx, ec.header.height)) {
+      return make_error("receipt.epoch", which + " does not change the membership");
     }
-    auto next = consensus::after_epoch_change(current, ec.tx);
-    if (!next) return make_error("receipt.epoch", "epoch change " + std::to_string(i + 1) + " does not change the validator set");
-    current = std::move(*next);
-    sets[current.epoch()] = current;
+    sets[state.set().epoch()] = state.set();
   }
   SN_TRY(check_protocol(p.receipt));
   auto set = sets.find(p.receipt.header.epoch);
   if (set == sets.end()) {
     return make_error("receipt.epoch", "the receipt's block was committed under validator set epoch " +
-                                           std::to_string(p.receipt.header.epoch) + ", which the proof's epoch changes do not reach");
+                                           std::to_string(p.receipt.header.epoch) + ", which the proof's membership changes do not reach");
   }
   return verify_receipt(p.receipt, set->second);
 }

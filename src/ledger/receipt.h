@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "consensus/membership.h"
 #include "consensus/types.h"
 
 namespace supernet::ledger {
@@ -25,8 +26,10 @@ struct Receipt {
 };
 
 // A receipt with what an offline verifier needs to get from the genesis validator set to the
-// set that committed it: the receipts of every validator-set change (key rotation) before
-// it, in order. The genesis is the only thing the verifier has to trust.
+// set that committed it: the receipts of every membership transaction that changed the set or
+// the governance state before it (key rotations, proposals, approvals), in order. The
+// verifier replays them through the same state machine the nodes run; the genesis is the only
+// thing it has to trust.
 struct ReceiptProof {
   std::string chain_id;
   Receipt receipt;
@@ -43,9 +46,10 @@ Result<Receipt> make_receipt(consensus::Protocol protocol, const consensus::Comm
 // signatures and quorum under `validators` (whose epoch must be the header's).
 Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validators);
 
-// Replays the proof's epoch changes from `genesis` (each verified as a receipt under the set of
-// its block's epoch, each required to change the set), then verifies the receipt under the set
-// of its epoch. `protocol` is the network's (a receipt naming another is refused).
-Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::ValidatorSet& genesis);
+// Replays the proof's membership changes from `genesis` (each verified as a receipt under the
+// set of its block's epoch, each required to be valid and to change the state), then verifies
+// the receipt under the set of its epoch. `protocol` is the network's (a receipt naming another
+// is refused).
+Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::Membership& genesis);
 
 }  // namespace supernet::ledger

@@ -161,7 +161,7 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
   ledger::ReceiptProof proof;
   proof.chain_id = genesis_.chain_id;
   proof.receipt = std::move(receipt).value();
-  for (auto [h, i] : node_.replica().epoch_changes()) {
+  for (auto [h, i] : node_.replica().state_changes()) {
     if (h >= height) break;
     auto ec = ledger::make_receipt(genesis_.protocol, chain[h - 1], i);
     if (!ec.ok()) return error(500, "receipt", ec.error().message);

@@ -147,6 +147,16 @@ Result<Genesis> parse_genesis(std::string_view text, const std::string& source) 
       g.clients.push_back(std::move(c));
     }
   }
+  if (const toml::table* gov = t["governance"].as_table()) {
+    SN_ASSIGN(int64_t approvals, need_int(*gov, "approvals", source + " [governance]", 1, 1024));
+    size_t members = 0;
+    for (const auto& c : g.clients) members += c.role == "member";
+    if (static_cast<size_t>(approvals) > members) {
+      return make_error("config.governance", source + ": [governance] approvals (" + std::to_string(approvals) +
+                                                 ") is more than the number of members (" + std::to_string(members) + ")");
+    }
+    g.approvals = static_cast<uint32_t>(approvals);
+  }
   return g;
 }
 
@@ -170,6 +180,7 @@ std::string genesis_toml(const Genesis& g) {
   for (const auto& c : g.clients) {
     o << "\n[[clients]]\nname = \"" << c.name << "\"\nrole = \"" << c.role << "\"\nspki_sha256 = \"" << to_hex(c.spki_sha256) << "\"\n";
   }
+  if (g.approvals != 0) o << "\n[governance]\napprovals = " << g.approvals << "\n";
   return o.str();
 }
 
@@ -179,12 +190,22 @@ consensus::ValidatorSet Genesis::validator_set() const {
   return consensus::ValidatorSet(vals, 0);
 }
 
+consensus::GovernanceRules Genesis::governance() const {
+  consensus::GovernanceRules r;
+  for (const auto& c : clients) {
+    if (c.role == "member") r.members.push_back({c.name, c.spki_sha256});
+  }
+  r.approvals = r.members.empty() ? 0 : approvals != 0 ? approvals : consensus::GovernanceRules::majority(r.members.size());
+  return r;
+}
+
 Bytes Genesis::hash() const {
   Writer w;
   w.str("supernet-genesis-v1").str(chain_id).u8(static_cast<uint8_t>(protocol)).fixed(validator_set().hash());
   for (const auto& v : validators) w.u32(v.id).str(v.peer.text()).str(v.api.text());
   w.u32(static_cast<uint32_t>(clients.size()));
   for (const auto& c : clients) w.str(c.name).str(c.role).fixed(c.spki_sha256);
+  w.u32(governance().approvals);
   return crypto::sha256(w.data());
 }
 

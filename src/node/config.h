@@ -25,11 +25,14 @@
 //   name = "alice"
 //   role = "member"                 # member (governance and writes) or user (writes)
 //   spki_sha256 = "<hex>"           # SHA-256 of the client certificate's public key (DER SPKI)
+//   [governance]                    # optional
+//   approvals = 2                   # member approvals that carry out a proposal (default: a majority)
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "consensus/membership.h"
 #include "consensus/types.h"
 
 namespace supernet::node {
@@ -69,8 +72,12 @@ struct Genesis {
   consensus::Protocol protocol = consensus::Protocol::kTeeBft;
   std::vector<GenesisValidator> validators;
   std::vector<GenesisClient> clients;
+  uint32_t approvals = 0;  // 0: a majority of the members
 
   consensus::ValidatorSet validator_set() const;
+  consensus::GovernanceRules governance() const;
+  // The membership state at genesis: the validator set and the governance rules.
+  consensus::Membership membership() const { return consensus::Membership(validator_set(), governance()); }
   // SHA-256 over the canonical encoding of the whole genesis: the chain's first parent hash.
   Bytes hash() const;
 };

@@ -229,10 +229,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   EXPECT_GE(tx["epoch"].get<uint64_t>(), 1u);
   auto proof = ledger::ReceiptProof::decode(from_hex(tx["receipt"].get<std::string>()).value()).value();
   EXPECT_EQ(proof.epoch_changes.size(), tx["epoch"].get<size_t>());
-  EXPECT_TRUE(ledger::verify_receipt_proof(proof, consensus::Protocol::kTeeBft, genesis_).ok());
+  EXPECT_TRUE(ledger::verify_receipt_proof(proof, consensus::Protocol::kTeeBft, consensus::Membership(genesis_, {})).ok());
   ledger::ReceiptProof cut = proof;
   cut.epoch_changes.clear();
-  EXPECT_EQ(ledger::verify_receipt_proof(cut, consensus::Protocol::kTeeBft, genesis_).error().code, "receipt.epoch");
+  EXPECT_EQ(ledger::verify_receipt_proof(cut, consensus::Protocol::kTeeBft, consensus::Membership(genesis_, {})).error().code, "receipt.epoch");
   // Resending the same write is idempotent: the same id, already committed.
   auto again = client.post("/v1/tx", body).value();
   EXPECT_EQ(again.status, 200);

@@ -1,0 +1,314 @@
+#include "consensus/membership.h"
+
+#include <algorithm>
+
+#include "consensus/chain.h"
+#include "consensus/verify.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "util/codec.h"
+
+namespace supernet::consensus {
+
+namespace {
+
+constexpr char kGovMagic[] = "SNGV";
+constexpr char kEvidenceMagic[] = "SNEV";
+constexpr size_t kMeasurementsMax = 64;
+constexpr size_t kEvidenceMessagesBytesMax = 48 * 1024;
+
+bool has_magic(ByteView tx, const char* magic) { return tx.size() >= 4 && std::equal(tx.begin(), tx.begin() + 4, magic); }
+
+bool is_lower_hex(const std::string& s) {
+  return !s.empty() && s.size() % 2 == 0 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+void encode_change(Writer& w, const Change& c) {
+  w.u8(static_cast<uint8_t>(c.kind)).u32(c.node).u64(c.weight).bytes(c.identity_key).bytes(c.vote_key).str(c.peer).str(c.api);
+  w.u32(static_cast<uint32_t>(c.measurements.size()));
+  for (const auto& m : c.measurements) w.str(m);
+  w.str(c.note);
+}
+
+Result<Change> decode_change(Reader& r) {
+  Change c;
+  SN_ASSIGN(uint8_t kind, r.u8());
+  if (kind < 1 || kind > 4) return make_error("governance.decode", "unknown kind of change");
+  c.kind = static_cast<ChangeKind>(kind);
+  SN_ASSIGN(c.node, r.u32());
+  SN_ASSIGN(c.weight, r.u64());
+  SN_ASSIGN(ByteView ik, r.bytes(kKeyBytes));
+  SN_ASSIGN(ByteView vk, r.bytes(kKeyBytes));
+  c.identity_key = to_bytes(ik);
+  c.vote_key = to_bytes(vk);
+  SN_ASSIGN(ByteView peer, r.bytes(256));
+  SN_ASSIGN(ByteView api, r.bytes(256));
+  c.peer = to_string(peer);
+  c.api = to_string(api);
+  SN_ASSIGN(uint32_t n, r.count(kMeasurementsMax, 4));
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView m, r.bytes(256));
+    c.measurements.push_back(to_string(m));
+  }
+  SN_ASSIGN(ByteView note, r.bytes(1024));
+  c.note = to_string(note);
+  return c;
+}
+
+}  // namespace
+
+const char* change_kind_name(ChangeKind k) {
+  switch (k) {
+    case ChangeKind::kAddNode:
+      return "add_node";
+    case ChangeKind::kRemoveNode:
+      return "remove_node";
+    case ChangeKind::kSetWeight:
+      return "set_weight";
+    case ChangeKind::kSetMeasurements:
+      return "set_measurements";
+  }
+  return "?";
+}
+
+// --- governance transactions ---
+
+bool is_governance_tx(ByteView tx) { return has_magic(tx, kGovMagic); }
+
+Bytes GovernanceTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-governance-v1").u8(static_cast<uint8_t>(action));
+  if (action == Action::kPropose) {
+    encode_change(w, change);
+  } else {
+    w.fixed(proposal);
+  }
+  w.u64(nonce).bytes(member_spki);
+  return w.take();
+}
+
+Bytes GovernanceTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kGovMagic)).u8(static_cast<uint8_t>(action));
+  if (action == Action::kPropose) {
+    encode_change(w, change);
+  } else {
+    w.fixed(proposal);
+  }
+  w.u64(nonce).bytes(member_spki).bytes(signature);
+  return w.take();
+}
+
+Result<GovernanceTx> GovernanceTx::decode(ByteView tx) {
+  if (!is_governance_tx(tx)) return make_error("governance.decode", "not a governance transaction");
+  Reader r(tx.subspan(4));
+  GovernanceTx g;
+  SN_ASSIGN(uint8_t action, r.u8());
+  if (action == 1) {
+    g.action = Action::kPropose;
+    SN_ASSIGN(g.change, decode_change(r));
+  } else if (action == 2) {
+    g.action = Action::kApprove;
+    SN_ASSIGN(ByteView id, r.fixed(kHashBytes));
+    g.proposal = to_bytes(id);
+  } else {
+    return make_error("governance.decode", "unknown governance action");
+  }
+  SN_ASSIGN(g.nonce, r.u64());
+  SN_ASSIGN(ByteView spki, r.bytes(1024));
+  SN_ASSIGN(ByteView sig, r.bytes(256));
+  g.member_spki = to_bytes(spki);
+  g.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return g;
+}
+
+// --- evidence ---
+
+bool is_evidence_tx(ByteView tx) { return has_magic(tx, kEvidenceMagic); }
+
+Bytes Evidence::signed_bytes() const {
+  Writer w;
+  w.str("supernet-evidence-v1").u32(reporter).u32(accused).str(reason).u32(static_cast<uint32_t>(messages.size()));
+  for (const auto& m : messages) w.bytes(m);
+  w.u64(height);
+  return w.take();
+}
+
+Bytes Evidence::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kEvidenceMagic)).u32(reporter).u32(accused).str(reason).u32(static_cast<uint32_t>(messages.size()));
+  for (const auto& m : messages) w.bytes(m);
+  w.u64(height).fixed(signature);
+  return w.take();
+}
+
+Result<Evidence> Evidence::decode(ByteView tx) {
+  if (!is_evidence_tx(tx)) return make_error("evidence.decode", "not an evidence transaction");
+  Reader r(tx.subspan(4));
+  Evidence e;
+  SN_ASSIGN(e.reporter, r.u32());
+  SN_ASSIGN(e.accused, r.u32());
+  SN_ASSIGN(ByteView reason, r.bytes(512));
+  e.reason = to_string(reason);
+  SN_ASSIGN(uint32_t n, r.count(16, 4));
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView m, r.bytes(kEvidenceMessagesBytesMax));
+    e.messages.push_back(to_bytes(m));
+  }
+  SN_ASSIGN(e.height, r.u64());
+  SN_ASSIGN(ByteView sig, r.fixed(kSignatureBytes));
+  e.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return e;
+}
+
+Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reason, std::vector<Bytes> messages, uint64_t height,
+                       const crypto::SecureBytes& identity_secret) {
+  Evidence e;
+  e.reporter = reporter;
+  e.accused = accused;
+  e.reason = reason.substr(0, 512);
+  size_t total = 0;
+  for (const auto& m : messages) total += m.size();
+  if (total <= kEvidenceMessagesBytesMax && messages.size() <= 16) e.messages = std::move(messages);
+  e.height = height;
+  e.signature = crypto::ed25519_sign(identity_secret, e.signed_bytes());
+  return e.encode();
+}
+
+// --- the state machine ---
+
+Membership::Membership(ValidatorSet genesis, GovernanceRules rules) : set_(std::move(genesis)), rules_(std::move(rules)) {}
+
+bool Membership::handles(ByteView tx) { return is_key_rotation(tx) || is_governance_tx(tx) || is_evidence_tx(tx); }
+
+Result<const Member*> Membership::check_member(const GovernanceTx& g) const {
+  if (rules_.approvals == 0) return make_error("governance.off", "this network's genesis sets no governance");
+  Bytes fingerprint = crypto::sha256(g.member_spki);
+  const Member* member = nullptr;
+  for (const auto& m : rules_.members) {
+    if (m.spki_sha256 == fingerprint) member = &m;
+  }
+  if (member == nullptr) return make_error("governance.member", "signed by a key that is not a member's");
+  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(g.member_spki));
+  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, g.signed_bytes(), g.signature).ok()) {
+    return make_error("governance.signature", "the member's signature does not verify");
+  }
+  return member;
+}
+
+Status Membership::check_change(const Change& c) const {
+  const Validator* v = set_.find(c.node);
+  switch (c.kind) {
+    case ChangeKind::kAddNode:
+      if (c.node == 0 || v != nullptr) return make_error("governance.change", "node " + std::to_string(c.node) + " is already a validator (or id 0)");
+      if (set_.size() >= kValidatorsMax) return make_error("governance.change", "the validator set is full");
+      if (c.identity_key.size() != kKeyBytes || c.vote_key.size() != kKeyBytes) return make_error("governance.change", "a new node needs 32-byte identity and vote keys");
+      if (c.weight == 0 || c.weight > (uint64_t{1} << 40)) return make_error("governance.change", "weight must be 1 to 2^40");
+      if (c.peer.empty()) return make_error("governance.change", "a new node needs its peer address");
+      return ok_status();
+    case ChangeKind::kRemoveNode:
+      if (v == nullptr) return make_error("governance.change", "node " + std::to_string(c.node) + " is not a validator");
+      if (set_.size() <= 1) return make_error("governance.change", "cannot remove the last validator");
+      return ok_status();
+    case ChangeKind::kSetWeight:
+      if (v == nullptr) return make_error("governance.change", "node " + std::to_string(c.node) + " is not a validator");
+      if (c.weight == 0 || c.weight > (uint64_t{1} << 40)) return make_error("governance.change", "weight must be 1 to 2^40");
+      return ok_status();
+    case ChangeKind::kSetMeasurements:
+      if (c.measurements.empty() || c.measurements.size() > kMeasurementsMax) return make_error("governance.change", "give 1 to 64 measurements");
+      for (const auto& m : c.measurements) {
+        if (!is_lower_hex(m) || m.size() > 256) return make_error("governance.change", "measurements are lower-case hex");
+      }
+      return ok_status();
+  }
+  return make_error("governance.change", "unknown change");
+}
+
+Status Membership::check(ByteView tx) const {
+  if (is_key_rotation(tx)) {
+    SN_ASSIGN(KeyRotation k, KeyRotation::decode(tx));
+    return verify_key_rotation(set_, k);
+  }
+  if (is_evidence_tx(tx)) {
+    SN_ASSIGN(Evidence e, Evidence::decode(tx));
+    const Validator* reporter = set_.find(e.reporter);
+    if (reporter == nullptr || e.reporter == e.accused) return make_error("evidence.reporter", "evidence must come from another validator");
+    if (!crypto::ed25519_verify(reporter->identity_key, e.signed_bytes(), e.signature)) {
+      return make_error("evidence.signature", "evidence is not signed by its reporter's identity key");
+    }
+    return ok_status();
+  }
+  if (is_governance_tx(tx)) {
+    SN_ASSIGN(GovernanceTx g, GovernanceTx::decode(tx));
+    SN_ASSIGN(const Member* member, check_member(g));
+    if (g.action == GovernanceTx::Action::kPropose) {
+      if (proposals_.count(tx_id(tx))) return make_error("governance.repeat", "this proposal was already made");
+      return check_change(g.change);
+    }
+    auto p = proposals_.find(to_string(g.proposal));
+    if (p == proposals_.end()) return make_error("governance.unknown", "no such proposal");
+    if (p->second.status != ProposalState::Status::kOpen) return make_error("governance.closed", "the proposal is already decided");
+    if (p->second.approvals.count(member->name)) return make_error("governance.repeat", member->name + " already approved it");
+    return ok_status();
+  }
+  return ok_status();
+}
+
+void Membership::carry_out(ProposalState& p, uint64_t height) {
+  p.decided_at = height;
+  if (auto s = check_change(p.change); !s.ok()) {
+    p.status = ProposalState::Status::kFailed;
+    p.failure = s.error().message;
+    return;
+  }
+  const Change& c = p.change;
+  switch (c.kind) {
+    case ChangeKind::kAddNode:
+      set_ = set_.with_validator({c.node, c.weight, c.vote_key, c.identity_key, 0});
+      break;
+    case ChangeKind::kRemoveNode:
+      set_ = set_.without(c.node);
+      break;
+    case ChangeKind::kSetWeight:
+      set_ = set_.with_weight(c.node, c.weight);
+      break;
+    case ChangeKind::kSetMeasurements:
+      measurements_ = c.measurements;
+      break;
+  }
+  p.status = ProposalState::Status::kApplied;
+}
+
+bool Membership::apply(ByteView tx, uint64_t height) {
+  if (is_key_rotation(tx)) {
+    auto k = KeyRotation::decode(tx);
+    if (!k.ok() || !verify_key_rotation(set_, *k).ok()) return false;
+    set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    return true;
+  }
+  if (is_evidence_tx(tx)) {
+    auto e = Evidence::decode(tx);
+    if (!e.ok()) return false;
+    evidence_.push_back({e->reporter, e->accused, e->reason, height, e->messages.size()});
+    return false;
+  }
+  if (!is_governance_tx(tx) || !check(tx).ok()) return false;
+  GovernanceTx g = GovernanceTx::decode(tx).value();
+  const Member* member = check_member(g).value();
+  ProposalState* p = nullptr;
+  if (g.action == GovernanceTx::Action::kPropose) {
+    p = &proposals_[tx_id(tx)];
+    p->change = g.change;
+    p->proposer = member->name;
+    p->proposed_at = height;
+  } else {
+    p = &proposals_[to_string(g.proposal)];
+  }
+  p->approvals.insert(member->name);
+  if (p->approvals.size() >= rules_.approvals) carry_out(*p, height);
+  return true;
+}
+
+}  // namespace supernet::consensus

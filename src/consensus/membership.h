@@ -1,0 +1,141 @@
+// The network's membership state: the validator set and what changes it, as a deterministic
+// state machine over committed transactions. Every node, every trusted checker and every
+// offline receipt verifier applies the same transactions with this same code.
+//
+// Transactions it handles (each with its own magic):
+//  - KeyRotation "SNKR": a validator's new vote key, signed by its identity key (rollback
+//    recovery, docs/consensus.md). Changes the set (epoch + 1).
+//  - Governance "SNGV": a member proposes a change, or approves an open proposal. Members are
+//    the genesis' [[clients]] with role "member"; each governance transaction carries the
+//    member's public key (DER SPKI, whose SHA-256 the genesis lists) and an ECDSA signature by
+//    it, so no node can forge a member's vote. A proposal is carried out by the transaction
+//    that brings its approvals (the proposer's included) to the genesis' threshold:
+//      add_node         a validator with weight, keys and addresses  (epoch + 1)
+//      remove_node      a validator                                  (epoch + 1)
+//      set_weight       a validator's stake                          (epoch + 1)
+//      set_measurements the code measurements nodes accept (hex)     (policy, no epoch)
+//    A proposal that is no longer valid when it is carried out (the node was already added,
+//    say) is marked failed.
+//  - Evidence "SNEV": a validator's signed report that another broke the protocol, with the
+//    offending signed messages when they fit. Recorded; removing the node is the members'
+//    decision.
+// check() says whether such a transaction is valid now; a block holding an invalid one is
+// invalid (leaders leave them out). Other transactions are not this module's business.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/types.h"
+#include "crypto/secure.h"
+
+namespace supernet::consensus {
+
+struct Member {
+  std::string name;
+  Bytes spki_sha256;
+};
+
+struct GovernanceRules {
+  std::vector<Member> members;
+  uint32_t approvals = 0;  // needed to carry out a proposal; 0: no governance
+  // A majority of the members.
+  static uint32_t majority(size_t members) { return static_cast<uint32_t>(members / 2 + 1); }
+};
+
+enum class ChangeKind : uint8_t { kAddNode = 1, kRemoveNode = 2, kSetWeight = 3, kSetMeasurements = 4 };
+const char* change_kind_name(ChangeKind k);
+
+struct Change {
+  ChangeKind kind = ChangeKind::kAddNode;
+  NodeId node = 0;
+  uint64_t weight = 0;
+  Bytes identity_key, vote_key;  // add_node
+  std::string peer, api;         // add_node: where peers and clients reach it
+  std::vector<std::string> measurements;  // set_measurements, lower-case hex
+  std::string note;
+};
+
+struct GovernanceTx {
+  enum class Action : uint8_t { kPropose = 1, kApprove = 2 };
+  Action action = Action::kPropose;
+  Change change;      // kPropose
+  Hash proposal;      // kApprove: id (SHA-256) of the proposing transaction
+  uint64_t nonce = 0;
+  Bytes member_spki;  // DER SubjectPublicKeyInfo of the member's key
+  Bytes signature;    // ECDSA (DER) by that key over signed_bytes()
+
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<GovernanceTx> decode(ByteView tx);
+};
+bool is_governance_tx(ByteView tx);
+
+struct Evidence {
+  NodeId reporter = 0, accused = 0;
+  std::string reason;
+  std::vector<Bytes> messages;  // encoded offending messages (signed by the accused), if they fit
+  uint64_t height = 0;          // the reporter's height when it noticed
+  Bytes signature;              // Ed25519 by the reporter's identity key
+
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<Evidence> decode(ByteView tx);
+};
+bool is_evidence_tx(ByteView tx);
+// A signed evidence transaction, its messages dropped if they would not fit in one.
+Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reason, std::vector<Bytes> messages,
+                       uint64_t height, const crypto::SecureBytes& identity_secret);
+
+struct ProposalState {
+  Change change;
+  std::string proposer;
+  std::set<std::string> approvals;  // member names
+  enum class Status { kOpen, kApplied, kFailed } status = Status::kOpen;
+  std::string failure;
+  uint64_t proposed_at = 0, decided_at = 0;  // heights
+};
+
+struct EvidenceRecord {
+  NodeId reporter = 0, accused = 0;
+  std::string reason;
+  uint64_t height = 0;  // the block that recorded it
+  size_t messages = 0;
+};
+
+class Membership {
+ public:
+  Membership() = default;
+  Membership(ValidatorSet genesis, GovernanceRules rules);
+
+  const ValidatorSet& set() const { return set_; }
+  const GovernanceRules& rules() const { return rules_; }
+  // By proposal id (raw SHA-256 as a string).
+  const std::map<std::string, ProposalState>& proposals() const { return proposals_; }
+  // Measurements the members allowed; empty until a set_measurements proposal is carried out.
+  const std::vector<std::string>& measurements() const { return measurements_; }
+  const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
+
+  // Key rotations, governance and evidence transactions.
+  static bool handles(ByteView tx);
+  // Whether a handled transaction is valid in this state (others: ok).
+  Status check(ByteView tx) const;
+  // Applies a transaction check() accepted, committed at `height`. True when it changed the
+  // validator set or the governance state (such transactions go into receipt proofs).
+  bool apply(ByteView tx, uint64_t height);
+
+ private:
+  Result<const Member*> check_member(const GovernanceTx& g) const;
+  Status check_change(const Change& c) const;
+  void carry_out(ProposalState& p, uint64_t height);
+
+  ValidatorSet set_;
+  GovernanceRules rules_;
+  std::map<std::string, ProposalState> proposals_;
+  std::vector<std::string> measurements_;
+  std::vector<EvidenceRecord> evidence_;
+};
+
+}  // namespace supernet::consensus
