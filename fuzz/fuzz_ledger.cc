@@ -1,4 +1,4 @@
-// Receipts handed to clients and key-value transactions submitted by them.
+// Receipts and receipt proofs handed to clients, and key-value transactions submitted by them.
 #include <cstdlib>
 
 #include "ledger/receipt.h"
@@ -13,6 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->encode() != r->encode()) std::abort();
     consensus::ValidatorSet set({{1, 1, Bytes(32, 1), Bytes(32, 2), 0}}, 0);
     (void)ledger::verify_receipt(*r, set);
+  }
+  auto proof = ledger::ReceiptProof::decode(in);
+  if (proof.ok()) {
+    if (proof->encode() != to_bytes(in)) std::abort();
+    consensus::Membership genesis(consensus::ValidatorSet({{1, 1, Bytes(32, 1), Bytes(32, 2), 0}}, 0), {});
+    (void)ledger::verify_receipt_proof(*proof, consensus::Protocol::kTeeBft, genesis);
   }
   auto w = ledger::KvWrite::decode(in);
   if (w.ok() && w->encode() != to_bytes(in)) std::abort();

@@ -28,12 +28,17 @@ if [ -d "$vectors" ]; then
   seed fuzz_sealed_blob
   seed fuzz_tpm_attestation "$vectors"/tpm/*.pb "$vectors"/tpm/*.tpms_attest
 fi
+mkdir -p "$out/corpus/fuzz_api_request"
+printf '%s' '{"table":"accounts","key":"alice","value":"100","nonce":42}' > "$out/corpus/fuzz_api_request/write.json"
+printf '%s' '{"table":"t","key":"k","value_hex":"00ff"}' > "$out/corpus/fuzz_api_request/write_hex.json"
+printf '%s' '{"tx":"534e4756020000000000000000000000000000000000000000000000000000000000000000000000000000000100000000000000"}' > "$out/corpus/fuzz_api_request/governance.json"
+mkdir -p "$out/corpus/fuzz_membership"
 seed fuzz_consensus_message
 seed fuzz_ledger
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
          fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message fuzz_ledger)
+         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

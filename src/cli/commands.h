@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <sys/types.h>
+
 #include <string>
 
 #include "tee/platform.h"
@@ -25,6 +27,12 @@ struct PlatformFlags {
 // Prints "error: <message>" to stderr and returns the exit code for it.
 int fail(const Error& e, int code = kExitBadInput);
 
+// The local network folder `supernet up` makes: node-1, node-2, ...
+std::string node_dir(const std::string& dir, int i);
+int count_nodes(const std::string& dir);
+// Starts `supernet node run` for node i, detached, output to its node.log; records its pid.
+Result<pid_t> spawn_node(const std::string& dir, int i);
+
 // Registers the subcommands; each sets *exit_code when it runs.
 void add_attest_commands(CLI::App& app, int* exit_code);
 void add_seal_commands(CLI::App& app, int* exit_code);
@@ -33,5 +41,6 @@ void add_node_commands(CLI::App& app, int* exit_code);
 void add_network_commands(CLI::App& app, int* exit_code);
 void add_ledger_commands(CLI::App& app, int* exit_code);
 void add_tx_commands(CLI::App& app, int* exit_code);
+void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code);
 
 }  // namespace supernet::cli

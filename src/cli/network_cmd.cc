@@ -22,35 +22,9 @@
 
 namespace supernet::cli {
 
-namespace {
-
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 std::string node_dir(const std::string& dir, int i) { return dir + "/node-" + std::to_string(i); }
-
-std::optional<nlohmann::json> read_status(const std::string& dir, int i) {
-  auto b = read_file(node_dir(dir, i) + "/status.json", 64 * 1024);
-  if (!b.ok()) return std::nullopt;
-  auto j = nlohmann::json::parse(to_string(*b), nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
-}
-
-// Running, and not a zombie that nobody has reaped yet.
-bool alive(pid_t pid) {
-  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat.ok()) return true;
-  std::string text = to_string(*stat);
-  auto close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
-}
-
-pid_t read_pid(const std::string& dir, int i) {
-  auto b = read_file(node_dir(dir, i) + "/node.pid", 64);
-  return b.ok() ? static_cast<pid_t>(std::atol(to_string(*b).c_str())) : 0;
-}
 
 int count_nodes(const std::string& dir) {
   int n = 0;
@@ -80,6 +54,36 @@ Result<pid_t> spawn_node(const std::string& dir, int i) {
   SN_TRY(write_file_atomic(node_dir(dir, i) + "/node.pid", as_bytes(std::to_string(pid))));
   return pid;
 }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+
+std::optional<nlohmann::json> read_status(const std::string& dir, int i) {
+  auto b = read_file(node_dir(dir, i) + "/status.json", 64 * 1024);
+  if (!b.ok()) return std::nullopt;
+  auto j = nlohmann::json::parse(to_string(*b), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+// Running, and not a zombie that nobody has reaped yet.
+bool alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat.ok()) return true;
+  std::string text = to_string(*stat);
+  auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
+
+pid_t read_pid(const std::string& dir, int i) {
+  auto b = read_file(node_dir(dir, i) + "/node.pid", 64);
+  return b.ok() ? static_cast<pid_t>(std::atol(to_string(*b).c_str())) : 0;
+}
+
+
 
 // The last line of a node's log (why it stopped, usually).
 std::string last_log_line(const std::string& dir, int i) {
@@ -127,10 +131,12 @@ struct UpArgs {
   std::string dir = "supernet-net";
   std::string consensus = "tee-bft";
   int base_port = 17100;
+  int members = 1;
 };
 
 int run_up(const UpArgs& a) {
   if (a.nodes < 1 || a.nodes > 16) return fail(make_error("usage.nodes", "--nodes must be 1 to 16"));
+  if (a.members < 1 || a.members > 16) return fail(make_error("usage.members", "--members must be 1 to 16"));
   if (fs::exists(a.dir + "/genesis.toml")) {
     return fail(make_error("up.exists", "a network already exists in " + a.dir + " (supernet down --dir " + a.dir +
                                             ", then remove it, or choose another --dir)"));
@@ -200,10 +206,13 @@ int run_up(const UpArgs& a) {
   // Client credentials: one member (governance and writes) and one user (writes). Their keys
   // stay with their owner (0600 files here); the genesis lists only their public key hashes.
   fs::create_directories(a.dir + "/client", ec);
-  for (const char* role : {"member", "user"}) {
-    auto c = node::create_credentials(a.dir + "/client/" + role, role);
+  std::vector<std::pair<std::string, std::string>> clients;  // name, role
+  for (int m = 1; m <= a.members; m++) clients.push_back({m == 1 ? "member" : "member" + std::to_string(m), "member"});
+  clients.push_back({"user", "user"});
+  for (const auto& [name, role] : clients) {
+    auto c = node::create_credentials(a.dir + "/client/" + name, name);
     if (!c.ok()) return fail(c.error());
-    g.clients.push_back({role, role, c->cert.spki_sha256()});
+    g.clients.push_back({name, role, c->cert.spki_sha256()});
   }
   if (auto w = write_file_atomic(a.dir + "/genesis.toml", as_bytes(node::genesis_toml(g))); !w.ok()) return fail(w.error());
   bool ready = wait_for(60, "nodes to attest each other", [&] {
@@ -222,7 +231,9 @@ int run_up(const UpArgs& a) {
     std::printf("  node %u  API https://%s  peer %s  log %s/node.log\n", v.id, v.api.text().c_str(), v.peer.text().c_str(),
                 node_dir(a.dir, static_cast<int>(v.id)).c_str());
   }
-  std::printf("client credentials: %s/client/member.{crt,key}.pem (member), %s/client/user.{crt,key}.pem (user)\n", a.dir.c_str(), a.dir.c_str());
+  std::printf("client credentials in %s/client/: ", a.dir.c_str());
+  for (const auto& c : g.clients) std::printf("%s.{crt,key}.pem (%s) ", c.name.c_str(), c.role.c_str());
+  std::printf("\ngovernance: a proposal needs %u member approval(s)\n", g.governance().approvals);
   std::printf("network identity (for offline receipt checks): %s/genesis.toml; node policy: %s/network-policy.toml\n", a.dir.c_str(), a.dir.c_str());
   std::printf("try: supernet tx submit --dir %s --table demo --key hello --value world\n", a.dir.c_str());
   std::printf("status: supernet status --dir %s    stop: supernet down --dir %s\n", a.dir.c_str(), a.dir.c_str());
@@ -282,7 +293,9 @@ void add_network_commands(CLI::App& app, int* exit_code) {
   up->add_option("--consensus", u->consensus, "tee-bft (n = 2f+1) or bft (n = 3f+1)")
       ->check(CLI::IsMember({"tee-bft", "bft"}))
       ->capture_default_str();
-  up->add_option("--base-port", u->base_port, "node i listens for peers on base+i")->capture_default_str();
+  up->add_option("--base-port", u->base_port, "node i listens for peers on base+i and for API clients on base+100+i")->capture_default_str();
+  up->add_option("--members", u->members, "members (governance) in the genesis: member, member2, ...; a majority approves a change")
+      ->capture_default_str();
   up->callback([u, exit_code] { *exit_code = run_up(*u); });
 
   auto sdir = std::make_shared<std::string>("supernet-net");

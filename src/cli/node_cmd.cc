@@ -98,8 +98,12 @@ int run(const RunArgs& a) {
   for (const auto& v : genesis->validators) {
     if (v.id == cfg->id) listed = &v;
   }
-  if (listed == nullptr || listed->identity_key != identity->public_key) {
-    return fail(make_error("node.genesis", "the genesis does not list node " + std::to_string(cfg->id) + " with this identity key"));
+  if (listed != nullptr && listed->identity_key != identity->public_key) {
+    return fail(make_error("node.genesis", "the genesis lists node " + std::to_string(cfg->id) + " with another identity key"));
+  }
+  if (listed == nullptr) {
+    log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " is not in the genesis: it follows the network once the members " +
+                                     "approve adding it (supernet node add), then catches up from its peers");
   }
   auto policy = tee::load_policy(cfg->policy);
   if (!policy.ok()) return fail(policy.error());
@@ -163,6 +167,13 @@ int run(const RunArgs& a) {
                                    ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ", API https://" +
                                    cfg->api_listen.host + ":" + std::to_string(api.port()) + ")");
 
+  // The operator may change the policy file (trusting a new node's platform, say): re-read it
+  // when it changes. Measurements the members set by governance stay on top of it.
+  auto policy_mtime = [&] {
+    std::error_code e;
+    return fs::last_write_time(cfg->policy, e);
+  };
+  auto seen_policy = policy_mtime();
   // A status file for `supernet status` and `supernet up`, refreshed twice a second.
   asio::steady_timer status_timer(io);
   std::function<void()> write_status = [&] {
@@ -176,14 +187,25 @@ int run(const RunArgs& a) {
     j["can_sign"] = node.replica().can_sign();
     j["mempool"] = node.replica().mempool_size();
     j["failed"] = node.failed();
+    j["validator"] = node.replica().validators().find(cfg->id) != nullptr;
+    j["epoch"] = node.replica().validators().epoch();
     j["leader"] = node.replica().validators().leader(node.replica().next_height(), node.replica().round());
     j["api"] = cfg->api_listen.host + ":" + std::to_string(api.port());
     nlohmann::json peers = nlohmann::json::array();
-    for (const auto& v : genesis->validators) {
+    for (const auto& v : node.replica().validators().validators()) {
       if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
     }
     j["connected"] = peers;
     (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump()));
+    if (auto t = policy_mtime(); t != seen_policy) {
+      seen_policy = t;
+      if (auto p = tee::load_policy(cfg->policy); p.ok()) {
+        node.set_policy(*p);
+        log(LogLevel::kInfo, "node", "policy " + cfg->policy + " changed: reloaded");
+      } else {
+        log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but does not load (keeping the old one): " + p.error().to_string());
+      }
+    }
     status_timer.expires_after(std::chrono::milliseconds(500));
     status_timer.async_wait([&](asio::error_code e) {
       if (!e) write_status();

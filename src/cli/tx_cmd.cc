@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "crypto/secure.h"
 #include "ledger/receipt.h"
@@ -27,83 +28,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-struct NetFlags {
-  std::string dir = "supernet-net";
-  int node = 0;  // 0: the first node that answers
-  std::string as = "member";
-  void add_to(CLI::App* cmd) {
-    cmd->add_option("--dir", dir, "the network folder (from `supernet up`)")->capture_default_str();
-    cmd->add_option("--node", node, "which node's API to use (default: the first that answers)");
-    cmd->add_option("--as", as, "client credentials: <dir>/client/<as>.{crt,key}.pem")->capture_default_str();
-  }
-};
-
-struct Network {
-  node::Genesis genesis;
-  tee::Policy policy;
-  node::ApiCredentials credentials;
-};
-
-Result<Network> open_network(const NetFlags& f) {
-  Network n;
-  SN_ASSIGN(n.genesis, node::load_genesis(f.dir + "/genesis.toml"));
-  SN_ASSIGN(n.policy, tee::load_policy(f.dir + "/network-policy.toml"));
-  SN_ASSIGN(n.credentials, node::load_credentials(f.dir + "/client/" + f.as));
-  if (f.node != 0) {
-    bool listed = false;
-    for (const auto& v : n.genesis.validators) listed |= v.id == static_cast<uint32_t>(f.node);
-    if (!listed) return make_error("usage.node", "the genesis has no node " + std::to_string(f.node));
-  }
-  return n;
-}
-
-// One API client per node, made on first use; requests fail over to the next node when one
-// cannot be reached (a node that is down or failed appraisal).
-class Clients {
- public:
-  Clients(const Network& net, int first) : net_(net) {
-    for (size_t i = 0; i < net.genesis.validators.size(); i++) {
-      if (static_cast<int>(net.genesis.validators[i].id) == first) current_ = i;
-    }
-  }
-  // Sends to the current node, moving on to the others while they cannot be reached.
-  Result<node::HttpReply> request(bool post, const std::string& path, const std::string& body = "") {
-    Error last = make_error("api.connect", "no nodes");
-    for (size_t tries = 0; tries < net_.genesis.validators.size(); tries++) {
-      auto& c = client(current_);
-      auto r = post ? c.post(path, body) : c.get(path);
-      if (r.ok()) return r;
-      last = r.error();
-      current_ = (current_ + 1) % net_.genesis.validators.size();
-      failovers_++;
-    }
-    return last;
-  }
-  void next() { current_ = (current_ + 1) % net_.genesis.validators.size(); }
-  uint32_t node_id() const { return net_.genesis.validators[current_].id; }
-  uint64_t failovers() const { return failovers_; }
-
- private:
-  node::ApiClient& client(size_t i) {
-    auto& c = clients_[i];
-    if (!c) {
-      const auto& v = net_.genesis.validators[i];
-      c = std::make_unique<node::ApiClient>(v.api.host, v.api.port, net_.credentials, net_.policy);
-    }
-    return *c;
-  }
-  const Network& net_;
-  std::map<size_t, std::unique_ptr<node::ApiClient>> clients_;
-  size_t current_ = 0;
-  uint64_t failovers_ = 0;
-};
-
-std::string error_text(const node::HttpReply& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  if (!j.is_discarded() && j.is_object() && j.contains("message")) return j["message"].get<std::string>();
-  return "HTTP " + std::to_string(r.status);
-}
 
 uint64_t random_u64() {
   Bytes r = crypto::random_bytes(8);
@@ -294,7 +218,7 @@ int run_load(const LoadArgs& a) {
   auto deadline = start + std::chrono::seconds(a.timeout_s);
 
   auto worker = [&](int w) {
-    int first = static_cast<int>(net->genesis.validators[static_cast<size_t>(w) % net->genesis.validators.size()].id);
+    int first = static_cast<int>(net->apis[static_cast<size_t>(w) % net->apis.size()].first);
     Clients c(*net, a.net.node != 0 ? a.net.node : first);
     std::vector<int> mine;
     for (int i = w; i < a.count; i += a.clients) mine.push_back(i);

@@ -123,6 +123,12 @@ Result<GovernanceTx> GovernanceTx::decode(ByteView tx) {
   return g;
 }
 
+Bytes make_governance_tx(GovernanceTx g, const crypto::PrivateKey& member_key) {
+  g.member_spki = member_key.public_key().spki_der();
+  g.signature = member_key.sign_ecdsa_der(crypto::HashAlg::kSha256, g.signed_bytes());
+  return g.encode();
+}
+
 // --- evidence ---
 
 bool is_evidence_tx(ByteView tx) { return has_magic(tx, kEvidenceMagic); }
@@ -267,9 +273,11 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
   switch (c.kind) {
     case ChangeKind::kAddNode:
       set_ = set_.with_validator({c.node, c.weight, c.vote_key, c.identity_key, 0});
+      addresses_[c.node] = {c.peer, c.api};
       break;
     case ChangeKind::kRemoveNode:
       set_ = set_.without(c.node);
+      addresses_.erase(c.node);
       break;
     case ChangeKind::kSetWeight:
       set_ = set_.with_weight(c.node, c.weight);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "consensus/types.h"
+#include "crypto/keys.h"
 #include "crypto/secure.h"
 
 namespace supernet::consensus {
@@ -72,6 +73,8 @@ struct GovernanceTx {
   static Result<GovernanceTx> decode(ByteView tx);
 };
 bool is_governance_tx(ByteView tx);
+// Fills in the member's public key and signature and encodes the transaction.
+Bytes make_governance_tx(GovernanceTx g, const crypto::PrivateKey& member_key);
 
 struct Evidence {
   NodeId reporter = 0, accused = 0;
@@ -117,6 +120,8 @@ class Membership {
   // Measurements the members allowed; empty until a set_measurements proposal is carried out.
   const std::vector<std::string>& measurements() const { return measurements_; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
+  // Peer and API addresses of validators added by governance.
+  const std::map<NodeId, std::pair<std::string, std::string>>& addresses() const { return addresses_; }
 
   // Key rotations, governance and evidence transactions.
   static bool handles(ByteView tx);
@@ -136,6 +141,7 @@ class Membership {
   std::map<std::string, ProposalState> proposals_;
   std::vector<std::string> measurements_;
   std::vector<EvidenceRecord> evidence_;
+  std::map<NodeId, std::pair<std::string, std::string>> addresses_;
 };
 
 }  // namespace supernet::consensus

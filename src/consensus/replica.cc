@@ -13,6 +13,7 @@ namespace supernet::consensus {
 namespace {
 
 constexpr size_t kResendTxsMax = 64;
+constexpr TimeMs kSyncProbeMs = 1000;
 // Transactions messages stay well under the transport's 1 MiB frame limit: small submissions
 // handled together share a message of at most 256 (256 KiB at most).
 constexpr size_t kTxsMessageBytesMax = 512 * 1024;
@@ -471,6 +472,18 @@ void Replica::on_tick(TimeMs now, Output& out) {
       }
     }
   }
+  // Every so often ask one peer (in turn) for blocks past ours, so that a node that was away or
+  // has just joined catches up even while the network is idle.
+  if (now - last_sync_probe_ >= kSyncProbeMs && set().size() > 1) {
+    last_sync_probe_ = now;
+    const auto& vals = set().validators();
+    for (size_t tries = 0; tries < vals.size(); tries++) {
+      NodeId peer = vals[sync_probe_next_++ % vals.size()].id;
+      if (peer == cfg_.self) continue;
+      out.sends.push_back({peer, SyncRequest{next_height()}});
+      break;
+    }
+  }
   if (!has_work() || now - st_.round_started < timeout_for(st_.round)) return;
   // Messages get lost: offer the oldest pending transactions again, so a dropped broadcast
   // (a restarted node's key rotation, say) is not lost for good.
@@ -512,6 +525,11 @@ void Replica::on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, O
       return;
     }
     commit(now, cb.block, qc, out);
+  }
+  // A full response: the peer probably has more; ask for the next batch at once.
+  if (r.blocks.size() >= kSyncBlocksMax && r.blocks.back().block.header.height + 1 == next_height()) {
+    st_.last_sync_request = now;
+    out.sends.push_back({from, SyncRequest{next_height()}});
   }
 }
 

@@ -139,6 +139,8 @@ class Replica {
   std::deque<std::tuple<uint64_t, NodeId, Message>> future_;
   std::set<NodeId> isolated_;
   bool rotation_queued_ = false;
+  TimeMs last_sync_probe_ = 0;
+  size_t sync_probe_next_ = 0;
 };
 
 }  // namespace supernet::consensus

@@ -68,6 +68,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::unique_ptr<asio::ssl::context> server_ctx, client_ctx;
   std::map<uint32_t, Link> links;
   std::set<uint32_t> banned;
+  std::set<uint32_t> dialing;  // peers with a dial loop running
   bool stopped = false;
 
   Link& link(uint32_t id) {
@@ -94,7 +95,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (ec) return make_error("net.listen", "cannot listen on " + cfg.listen_host + ":" + std::to_string(cfg.listen_port) + ": " + ec.message());
     auto self = shared_from_this();
     asio::co_spawn(io, accept_loop(self), asio::detached);
-    for (const auto& peer : cfg.dial) asio::co_spawn(io, dial_loop(self, peer), asio::detached);
+    for (const auto& peer : cfg.dial) {
+      dialing.insert(peer.id);
+      asio::co_spawn(io, dial_loop(self, peer), asio::detached);
+    }
     return ok_status();
   }
 
@@ -123,7 +127,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   static awaitable<void> dial_loop(std::shared_ptr<Impl> self, PeerAddress peer) {
     int64_t backoff = self->cfg.reconnect_ms_min;
     asio::steady_timer timer(self->io);
-    while (!self->stopped) {
+    while (!self->stopped && self->cfg.identity_keys.count(peer.id)) {  // until the peer is removed
       asio::error_code ec;
       tcp::socket socket(self->io);
       auto addr = asio::ip::make_address(peer.host, ec);
@@ -268,6 +272,24 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
   }
 
+  void add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial) {
+    if (id == cfg.self) return;
+    cfg.identity_keys[id] = std::move(identity_key);
+    if (dial && !stopped && dialing.insert(id).second) asio::co_spawn(io, dial_loop(shared_from_this(), *dial), asio::detached);
+  }
+
+  void remove_peer(uint32_t id) {
+    cfg.identity_keys.erase(id);
+    dialing.erase(id);
+    auto it = links.find(id);
+    if (it == links.end()) return;
+    it->second.queue.clear();
+    if (it->second.stream) {
+      asio::error_code ignored;
+      it->second.stream->lowest_layer().close(ignored);
+    }
+  }
+
   void ban(uint32_t peer) {
     if (!banned.insert(peer).second) return;
     Link& l = link(peer);
@@ -302,6 +324,12 @@ bool Transport::connected(uint32_t peer) const {
   return it != impl_->links.end() && it->second.stream != nullptr;
 }
 void Transport::ban(uint32_t peer) { impl_->ban(peer); }
+void Transport::add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial) {
+  impl_->add_peer(id, std::move(identity_key), std::move(dial));
+}
+void Transport::remove_peer(uint32_t id) { impl_->remove_peer(id); }
+bool Transport::knows(uint32_t id) const { return impl_->cfg.identity_keys.count(id) != 0; }
+void Transport::set_policy(const tee::Policy& policy) { impl_->cfg.ratls.policy = policy; }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;
   auto ep = impl_->acceptor.local_endpoint(ec);

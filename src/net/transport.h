@@ -14,6 +14,7 @@
 #include <asio/io_context.hpp>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,13 @@ class Transport {
   bool connected(uint32_t peer) const;
   // Closes the peer's connection and refuses it from now on (a misbehaving node).
   void ban(uint32_t peer);
+  // Membership changes: a new validator (dialled when `dial` is given: this node has the lower
+  // id), or one removed (its connection closed, its hello refused from now on).
+  void add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial);
+  void remove_peer(uint32_t id);
+  bool knows(uint32_t id) const;
+  // Replaces the appraisal policy for connections made from now on.
+  void set_policy(const tee::Policy& policy);
   uint16_t listen_port() const;
 
  private:

@@ -29,11 +29,6 @@ ApiResponse error(int status, const std::string& code, const std::string& messag
   return reply(status, json{{"error", code}, {"message", message}});
 }
 
-bool valid_name(const std::string& s, size_t max) {
-  return !s.empty() && s.size() <= max &&
-         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
-}
-
 json value_json(ByteView value) {
   std::string text(value.begin(), value.end());
   try {
@@ -54,6 +49,20 @@ json tx_json(ByteView tx) {
     if (auto k = consensus::KeyRotation::decode(tx); k.ok()) {
       return {{"type", "key_rotation"}, {"node", k->node}, {"new_vote_key", to_hex(k->new_vote_key)}, {"nonce", k->nonce}};
     }
+  }
+  if (auto g = consensus::GovernanceTx::decode(tx); g.ok()) {
+    json j = {{"type", g->action == consensus::GovernanceTx::Action::kPropose ? "governance_proposal" : "governance_approval"},
+              {"member_key_sha256", to_hex(crypto::sha256(g->member_spki))}};
+    if (g->action == consensus::GovernanceTx::Action::kPropose) {
+      j["kind"] = consensus::change_kind_name(g->change.kind);
+      j["node"] = g->change.node;
+    } else {
+      j["proposal"] = to_hex(g->proposal);
+    }
+    return j;
+  }
+  if (auto e = consensus::Evidence::decode(tx); e.ok()) {
+    return {{"type", "evidence"}, {"reporter", e->reporter}, {"accused", e->accused}, {"reason", e->reason}, {"signed_messages", e->messages.size()}};
   }
   return {{"type", "unknown"}};
 }
@@ -83,7 +92,8 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   bool get = req.method == "GET" || req.method == "HEAD";
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
-  bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics";
+  bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
+               p == "/v1/governance";
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
   if (client == nullptr) {
     return error(401, "unauthenticated",
@@ -91,6 +101,11 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
                                         : "a client certificate registered in the genesis is required (mutual TLS)");
   }
   if (p == "/v1/tx") return req.method == "POST" ? post_tx(req.body, *client) : error(405, "method", "use POST");
+  if (p == "/v1/governance") {
+    if (req.method == "POST") return post_governance(req.body, *client, *req.client_spki_sha256);
+    if (get) return get_governance();
+    return error(405, "method", "use GET or POST");
+  }
   if (!get) return error(405, "method", "use GET");
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
   if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
@@ -98,41 +113,10 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   return get_metrics();
 }
 
-ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return error(400, "bad_json", "the body must be a JSON object");
-  ledger::KvWrite w;
-  w.client = client.name;
-  if (!j.contains("table") || !j["table"].is_string() || !valid_name(j["table"].get<std::string>(), ledger::kTableBytesMax)) {
-    return error(400, "bad_table", "'table' must be 1 to 64 of A-Z a-z 0-9 . _ -");
-  }
-  w.table = j["table"].get<std::string>();
-  if (!j.contains("key") || !j["key"].is_string() || j["key"].get<std::string>().empty() ||
-      j["key"].get<std::string>().size() > ledger::kKeyBytesMax) {
-    return error(400, "bad_key", "'key' must be a string of 1 to 256 bytes");
-  }
-  w.key = j["key"].get<std::string>();
-  if (j.contains("value") == j.contains("value_hex")) return error(400, "bad_value", "give exactly one of 'value' (text) or 'value_hex'");
-  if (j.contains("value")) {
-    if (!j["value"].is_string()) return error(400, "bad_value", "'value' must be a string");
-    w.value = to_bytes(as_bytes(j["value"].get<std::string>()));
-  } else {
-    auto v = j["value_hex"].is_string() ? from_hex(j["value_hex"].get<std::string>()) : Result<Bytes>(make_error("x", "x"));
-    if (!v.ok()) return error(400, "bad_value", "'value_hex' must be an even-length hex string");
-    w.value = std::move(v).value();
-  }
-  if (w.value.size() > ledger::kValueBytesMax) return error(400, "bad_value", "the value is larger than 48 KiB");
-  if (j.contains("nonce")) {
-    if (!j["nonce"].is_number_unsigned()) return error(400, "bad_nonce", "'nonce' must be a non-negative integer");
-    w.nonce = j["nonce"].get<uint64_t>();
-  } else {
-    Bytes r = crypto::random_bytes(8);
-    for (uint8_t b : r) w.nonce = (w.nonce << 8) | b;
-  }
-  Bytes tx = w.encode();
+ApiResponse ApiHandler::submit_tx(Bytes tx) {
   std::string id = consensus::tx_id(tx);
   std::string id_hex = to_hex(as_bytes(id));
-  if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {  // a retry of a committed write
+  if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {  // a retry of a committed transaction
     return reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", (*loc)->height}});
   }
   if (node_.replica().in_mempool(id)) return reply(202, json{{"id", id_hex}, {"status", "pending"}});
@@ -141,6 +125,60 @@ ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
     return error(503, "busy", "the node's transaction queue is full; retry the same request later");
   }
   return reply(202, json{{"id", id_hex}, {"status", "pending"}});
+}
+
+ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
+  auto w = parse_write_request(body, client.name);
+  if (!w.ok()) return error(400, w.error().code, w.error().message);
+  return submit_tx(w->encode());
+}
+
+ApiResponse ApiHandler::post_governance(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
+  if (client.role != "member") return error(403, "forbidden", "only members may propose or approve changes");
+  Bytes tx;
+  auto g = parse_governance_request(body, &tx);
+  if (!g.ok()) return error(400, g.error().code, g.error().message);
+  // A member submits its own signed transactions: the signing key is the TLS client key.
+  if (!crypto::ct_equal(crypto::sha256(g->member_spki), client_spki_sha256)) {
+    return error(403, "forbidden", "the transaction is signed by another key than this connection's client certificate");
+  }
+  if (auto s = node_.replica().membership().check(tx); !s.ok()) return error(400, s.error().code, s.error().message);
+  return submit_tx(std::move(tx));
+}
+
+ApiResponse ApiHandler::get_governance() {
+  const auto& m = node_.replica().membership();
+  json members = json::array();
+  for (const auto& mem : m.rules().members) members.push_back(mem.name);
+  json proposals = json::array();
+  for (const auto& [id, p] : m.proposals()) {
+    const auto& c = p.change;
+    json j = {{"id", to_hex(as_bytes(id))},
+              {"kind", consensus::change_kind_name(c.kind)},
+              {"proposer", p.proposer},
+              {"approvals", p.approvals},
+              {"status", p.status == consensus::ProposalState::Status::kOpen      ? "open"
+                         : p.status == consensus::ProposalState::Status::kApplied ? "applied"
+                                                                                   : "failed"},
+              {"proposed_at", p.proposed_at},
+              {"note", c.note}};
+    if (c.kind != consensus::ChangeKind::kSetMeasurements) j["node"] = c.node;
+    if (c.kind == consensus::ChangeKind::kAddNode || c.kind == consensus::ChangeKind::kSetWeight) j["weight"] = c.weight;
+    if (c.kind == consensus::ChangeKind::kAddNode) {
+      j["peer"] = c.peer;
+      j["api"] = c.api;
+      j["identity_key"] = to_hex(c.identity_key);
+      j["vote_key"] = to_hex(c.vote_key);
+    }
+    if (c.kind == consensus::ChangeKind::kSetMeasurements) j["measurements"] = c.measurements;
+    if (p.status != consensus::ProposalState::Status::kOpen) j["decided_at"] = p.decided_at;
+    if (!p.failure.empty()) j["failure"] = p.failure;
+    proposals.push_back(j);
+  }
+  return reply(200, json{{"members", members},
+                         {"approvals_needed", m.rules().approvals},
+                         {"measurements", m.measurements()},
+                         {"proposals", proposals}});
 }
 
 ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
@@ -214,11 +252,16 @@ ApiResponse ApiHandler::get_nodes() {
         n["api"] = g.api.text();
       }
     }
-    json evidence = json::array();
-    for (const auto& i : node_.isolations()) {
-      if (i.node == v.id) evidence.push_back({{"reason", i.reason}, {"at", format_rfc3339(i.at)}});
+    json evidence = json::array();  // recorded on the ledger by any validator
+    for (const auto& e : node_.replica().membership().evidence()) {
+      if (e.accused == v.id) {
+        evidence.push_back({{"reporter", e.reporter}, {"reason", e.reason}, {"height", e.height}, {"signed_messages", e.messages}});
+      }
     }
     n["evidence"] = evidence;
+    for (const auto& i : node_.isolations()) {  // what this node saw itself
+      if (i.node == v.id) n["isolated_by_this_node"] = {{"reason", i.reason}, {"at", format_rfc3339(i.at)}};
+    }
     nodes.push_back(n);
   }
   return reply(200, json{{"chain_id", genesis_.chain_id},

@@ -13,7 +13,9 @@
 //   POST /v1/tx                 write to the key-value state: {"table","key","value"|"value_hex","nonce"}
 //   GET  /v1/tx/{id}            pending | committed (with a receipt proof) | invalid; 404 unknown
 //   GET  /v1/kv/{table}/{key}   the committed value
-//   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, isolation
+//   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, evidence
+//   POST /v1/governance         members: a member-signed proposal or approval {"tx": hex}
+//   GET  /v1/governance         members, approvals needed, allowed measurements, proposals
 //   GET  /v1/health             200 ok or 503 degraded (no authentication needed)
 //   GET  /metrics               Prometheus text format
 //   GET  /v1/openapi.json       the API description (no authentication needed)
@@ -27,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "ledger/tx.h"
 #include "net/ratls.h"
 #include "node/config.h"
 #include "node/node.h"
@@ -67,6 +70,9 @@ class ApiHandler {
   };
   ApiResponse route(const ApiRequest& req, const Client* client);
   ApiResponse post_tx(const std::string& body, const Client& client);
+  ApiResponse post_governance(const std::string& body, const Client& client, const Bytes& client_spki_sha256);
+  ApiResponse get_governance();
+  ApiResponse submit_tx(Bytes tx);
   ApiResponse get_tx(const std::string& id_hex);
   ApiResponse get_kv(const std::string& rest);
   ApiResponse get_nodes();
@@ -96,6 +102,12 @@ class ApiServer {
   std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
 };
+
+// 1 to `max` of A-Z a-z 0-9 . _ - (table names).
+bool valid_name(const std::string& s, size_t max);
+// Request bodies, parsed (pure functions of outside bytes, fuzzed). Error codes are the API's.
+Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client);
+Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out);
 
 // The JSON description of the API (OpenAPI 3.0).
 const std::string& openapi_json();

@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include "node/config.h"
 #include "util/log.h"
 
 namespace supernet::node {
@@ -7,9 +8,14 @@ namespace supernet::node {
 using consensus::Output;
 
 Node::Node(asio::io_context& io, NodeOptions options)
-    : io_(io),
-      store_(std::move(options.store)),
+    : store_(std::move(options.store)),
       replica_(std::move(options.replica), std::move(options.signer)),
+      base_policy_(options.transport.ratls.policy),
+      peers_([&] {
+        std::set<uint32_t> ids;
+        for (const auto& [id, key] : options.transport.identity_keys) ids.insert(id);
+        return ids;
+      }()),
       transport_(io, std::move(options.transport),
                  [this](uint32_t from, Bytes frame) {
                    if (stopped_ || failed_) return;
@@ -28,6 +34,53 @@ Node::Node(asio::io_context& io, NodeOptions options)
 
 Node::~Node() { stop(); }
 
+void Node::set_policy(const tee::Policy& policy) {
+  base_policy_ = policy;
+  followed_measurements_.clear();
+  if (replica_.membership().measurements().empty()) transport_.set_policy(base_policy_);
+  follow_membership();
+}
+
+void Node::follow_membership() {
+  const auto& m = replica_.membership();
+  const auto& set = m.set();
+  if (set.epoch() != followed_epoch_) {
+    followed_epoch_ = set.epoch();
+    uint32_t self = replica_.self();
+    for (const auto& v : set.validators()) {
+      if (v.id == self || peers_.count(v.id)) continue;
+      std::optional<net::PeerAddress> dial;
+      auto a = m.addresses().find(v.id);
+      if (v.id > self && a != m.addresses().end()) {
+        if (auto hp = parse_host_port(a->second.first); hp.ok()) dial = net::PeerAddress{v.id, hp->host, hp->port};
+      }
+      log(LogLevel::kInfo, "node", "validator " + std::to_string(v.id) + " joined (epoch " + std::to_string(set.epoch()) + ")");
+      transport_.add_peer(v.id, v.identity_key, dial);
+      peers_.insert(v.id);
+    }
+    for (auto it = peers_.begin(); it != peers_.end();) {
+      if (set.find(*it) != nullptr) {
+        ++it;
+        continue;
+      }
+      log(LogLevel::kInfo, "node", "validator " + std::to_string(*it) + " left (epoch " + std::to_string(set.epoch()) + ")");
+      transport_.remove_peer(*it);
+      it = peers_.erase(it);
+    }
+  }
+  if (!m.measurements().empty() && m.measurements() != followed_measurements_) {
+    followed_measurements_ = m.measurements();
+    tee::Policy p = base_policy_;
+    std::vector<Bytes> allowed;
+    for (const auto& hex : m.measurements()) {
+      if (auto b = from_hex(hex); b.ok()) allowed.push_back(std::move(b).value());
+    }
+    for (auto& [kind, platform] : p.platforms) platform.measurements = allowed;
+    transport_.set_policy(p);
+    log(LogLevel::kInfo, "node", "members set the accepted measurements (" + std::to_string(allowed.size()) + ")");
+  }
+}
+
 consensus::TimeMs Node::now() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
 }
@@ -36,6 +89,7 @@ Status Node::start() {
   SN_ASSIGN(auto stored, store_->load_blocks());
   SN_TRY(replica_.restore(stored));
   for (const auto& cb : stored) committed_txs_ += cb.block.txs.size();
+  follow_membership();
   SN_TRY(transport_.start());
   Output out;
   replica_.start(now(), out);
@@ -84,6 +138,7 @@ void Node::process(Output& out) {
     committed_txs_ += cb.block.txs.size();
     if (on_commit_) on_commit_(cb);
   }
+  if (!out.committed.empty()) follow_membership();
   for (const auto& m : out.misbehaviour) {
     log(LogLevel::kWarn, "node", "isolated node " + std::to_string(m.node) + ": " + m.reason);
     transport_.ban(m.node);  // its messages are already ignored; close its connection too

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <set>
 
 #include "consensus/replica.h"
 #include "ledger/store.h"
@@ -50,6 +51,8 @@ class Node {
   const consensus::Replica& replica() const { return replica_; }
   ledger::Store& store() { return *store_; }
   uint16_t peer_port() const { return transport_.listen_port(); }
+  // The operator changed its policy file: keep the governance measurements on top of it.
+  void set_policy(const tee::Policy& policy);
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
   const std::vector<Isolation>& isolations() const { return isolations_; }
   uint64_t committed_txs() const { return committed_txs_; }
@@ -59,17 +62,23 @@ class Node {
  private:
   consensus::TimeMs now() const;
   void process(consensus::Output& out);
+  // After the membership changed: connect to added validators, drop removed ones, and accept
+  // the measurements the members allowed.
+  void follow_membership();
   void schedule_tick();
 
-  asio::io_context& io_;
   std::unique_ptr<ledger::Store> store_;
   consensus::Replica replica_;
+  tee::Policy base_policy_;   // the operator's; governance may replace its measurements
+  std::set<uint32_t> peers_;  // validators the transport knows
   net::Transport transport_;
   asio::steady_timer ticker_;
   std::chrono::steady_clock::time_point started_;
   int64_t tick_ms_;
   OnCommit on_commit_;
   std::vector<Isolation> isolations_;
+  uint64_t followed_epoch_ = 0;
+  std::vector<std::string> followed_measurements_;
   uint64_t committed_txs_ = 0;
   bool stopped_ = false;
   bool failed_ = false;

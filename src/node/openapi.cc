@@ -53,6 +53,13 @@ const std::string& openapi_json() {
                     "404": {"description": "no value"}}}},
     "/v1/nodes": {"get": {"summary": "Validators: weight, keys, addresses, attested connection, isolation and its evidence",
       "responses": {"200": {"description": "chain_id, protocol, epoch, total_weight, quorum_weight, nodes"}, "401": {"description": "unauthenticated"}}}},
+    "/v1/governance": {
+      "get": {"summary": "Members, approvals needed, measurements allowed by governance, and every proposal with its approvals and status",
+        "responses": {"200": {"description": "members, approvals_needed, measurements, proposals"}, "401": {"description": "unauthenticated"}}},
+      "post": {"summary": "Submit a member-signed governance transaction (propose add_node, remove_node, set_weight or set_measurements; or approve a proposal). The signing key must be the connection's client key; `supernet governance` builds and signs these.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["tx"], "properties": {"tx": {"type": "string", "description": "hex"}}}}}},
+        "responses": {"202": {"description": "accepted, pending"}, "400": {"description": "malformed or not valid now (reason given)"},
+                      "401": {"description": "unauthenticated"}, "403": {"description": "not a member, or signed by another key"}}}},
     "/v1/health": {"get": {"summary": "Liveness of this node (no authentication)", "security": [],
       "responses": {"200": {"description": "ok"}, "503": {"description": "degraded: storage failed, no quorum reachable, or cannot sign yet"}}}},
     "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)",

@@ -22,7 +22,7 @@ TEST(Simulation, SameSeedReplaysExactly) {
 
 TEST(Simulation, ByzantineNodesAreIsolatedAndSafetyHolds) {
   for (Protocol p : {Protocol::kTeeBft, Protocol::kBft}) {
-    int reports = 0;
+    int reports = 0, evidence = 0;
     for (uint64_t seed = 1; seed <= 10; seed++) {
       SimConfig cfg;
       cfg.protocol = p;
@@ -31,8 +31,12 @@ TEST(Simulation, ByzantineNodesAreIsolatedAndSafetyHolds) {
       SimResult r = run_simulation(cfg);
       ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure << " " << r.summary;
       reports += static_cast<int>(r.misbehaviour_reports);
+      evidence += static_cast<int>(r.evidence_recorded);
     }
     EXPECT_GT(reports, 0) << consensus::protocol_name(p);
+    // Reports become signed evidence on the ledger (the simulator fails a run in which an
+    // honest node accuses another honest one).
+    EXPECT_GT(evidence, 0) << consensus::protocol_name(p);
   }
 }
 

@@ -417,6 +417,13 @@ class Simulation {
     emit(nd, out);
   }
 
+  const Node* node_by_id(NodeId id) const {
+    for (const auto& nd : nodes_) {
+      if (nd->id == id) return nd.get();
+    }
+    return nullptr;
+  }
+
   uint64_t min_honest_height() {
     uint64_t h = UINT64_MAX;
     for (Node* nd : honest()) h = std::min<uint64_t>(h, nd->disk.size());
@@ -459,13 +466,34 @@ class Simulation {
         }
       }
     }
+    // Evidence on the ledger: an honest reporter never accuses an honest node.
+    for (const auto& nd : nodes_) {
+      if (nd->byz != Byz::kNone) continue;
+      size_t recorded = 0;
+      for (const auto& cb : nd->disk) {
+        for (const auto& tx : cb.block.txs) {
+          if (!is_evidence_tx(tx)) continue;
+          auto e = Evidence::decode(tx);
+          if (!e.ok()) continue;
+          recorded++;
+          const Node* reporter = node_by_id(e->reporter);
+          const Node* accused = node_by_id(e->accused);
+          if (reporter && reporter->byz == Byz::kNone && accused && accused->byz == Byz::kNone) {
+            fail("ledger holds evidence by honest node " + std::to_string(e->reporter) + " against honest node " +
+                 std::to_string(e->accused) + ": " + e->reason);
+          }
+        }
+      }
+      result_.evidence_recorded = std::max(result_.evidence_recorded, recorded);
+    }
     result_.min_height = min_honest_height();
     if (cfg_.capture_chain) {
       result_.chain = nodes_[0]->disk;
       result_.validators = genesis_;
     }
     result_.summary += " heights=" + std::to_string(result_.min_height) + " messages=" + std::to_string(result_.messages) +
-                       " isolations=" + std::to_string(result_.misbehaviour_reports);
+                       " isolations=" + std::to_string(result_.misbehaviour_reports) +
+                       " evidence=" + std::to_string(result_.evidence_recorded);
   }
 
   SimConfig cfg_;

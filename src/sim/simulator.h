@@ -43,6 +43,7 @@ struct SimResult {
   uint64_t min_height = 0;
   size_t messages = 0;
   size_t misbehaviour_reports = 0;
+  size_t evidence_recorded = 0;  // evidence transactions on an honest node's ledger (the most of any)
   std::vector<consensus::CommittedBlock> chain;  // with capture_chain
   consensus::ValidatorSet validators;           // with capture_chain
 };

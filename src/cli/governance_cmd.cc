@@ -1,0 +1,256 @@
+// supernet governance propose / approve / list, and supernet node add: membership changes by
+// member vote. Each governance transaction is signed here, with the member's own key (the one
+// in its client certificate); nodes only order them.
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "consensus/membership.h"
+#include "tee/virtual_platform.h"
+#include "util/file.h"
+
+namespace supernet::cli {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+uint64_t nonce_now() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// Signs and submits; prints the transaction id. Returns the id (hex).
+Result<std::string> submit_governance(const Network& net, int node, consensus::GovernanceTx g) {
+  g.nonce = nonce_now();
+  Bytes tx = consensus::make_governance_tx(g, net.credentials.key);
+  Clients c(net, node);
+  SN_ASSIGN(node::HttpReply r, c.request(true, "/v1/governance", json{{"tx", to_hex(tx)}}.dump()));
+  if (r.status != 200 && r.status != 202) return make_error("governance.refused", "node " + std::to_string(c.node_id()) + " refused it: " + error_text(r));
+  return json::parse(r.body)["id"].get<std::string>();
+}
+
+// Waits until the governance transaction is committed, then shows the proposal's state.
+Result<json> await_proposal(const Network& net, int node, const std::string& tx_id, const std::string& proposal_id, int timeout_s) {
+  Clients c(net, node);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto t = c.request(false, "/v1/tx/" + tx_id);
+    if (t.ok() && t->status == 200 && json::parse(t->body)["status"] != "pending") {
+      SN_ASSIGN(node::HttpReply g, c.request(false, "/v1/governance"));
+      json all = json::parse(g.body, nullptr, false);
+      if (all.is_discarded() || !all.contains("proposals")) return make_error("governance.list", error_text(g));
+      for (const auto& p : all["proposals"]) {
+        if (p["id"] == proposal_id) return p;
+      }
+      return make_error("governance.missing", "committed, but the proposal is not listed");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return make_error("governance.timeout", "transaction " + tx_id + " was not committed within " + std::to_string(timeout_s) + " s");
+}
+
+void print_proposal(const json& p) {
+  std::string approvals;
+  for (const auto& a : p["approvals"]) approvals += (approvals.empty() ? "" : ", ") + a.get<std::string>();
+  std::printf("proposal %s\n  %s%s  by %s  status %s  approvals: %s\n", p["id"].get<std::string>().c_str(), p["kind"].get<std::string>().c_str(),
+              p.contains("node") ? (" node " + std::to_string(p["node"].get<int>())).c_str() : "", p["proposer"].get<std::string>().c_str(),
+              p["status"].get<std::string>().c_str(), approvals.c_str());
+  if (p.contains("failure")) std::printf("  failed: %s\n", p["failure"].get<std::string>().c_str());
+}
+
+int report(const Network& net, int node, const std::string& tx_id, const std::string& proposal_id) {
+  auto p = await_proposal(net, node, tx_id, proposal_id, 30);
+  if (!p.ok()) return fail(p.error(), kExitCheckFailed);
+  print_proposal(*p);
+  if ((*p)["status"] == "open") {
+    std::printf("  more approvals needed: supernet governance approve %s --as <another member>\n", proposal_id.c_str());
+  }
+  return (*p)["status"] == "failed" ? kExitCheckFailed : kExitOk;
+}
+
+struct ProposeArgs {
+  NetFlags net;
+  std::string kind;
+  int node = 0;
+  uint64_t weight = 0;
+  std::vector<std::string> measurements;
+  std::string note;
+};
+
+int run_propose(const ProposeArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  consensus::GovernanceTx g;
+  g.action = consensus::GovernanceTx::Action::kPropose;
+  g.change.note = a.note;
+  g.change.node = static_cast<consensus::NodeId>(a.node);
+  g.change.weight = a.weight;
+  if (a.kind == "remove-node") {
+    g.change.kind = consensus::ChangeKind::kRemoveNode;
+  } else if (a.kind == "set-weight") {
+    g.change.kind = consensus::ChangeKind::kSetWeight;
+  } else {
+    g.change.kind = consensus::ChangeKind::kSetMeasurements;
+    for (auto m : a.measurements) {
+      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      g.change.measurements.push_back(m);
+    }
+  }
+  if (g.change.kind != consensus::ChangeKind::kSetMeasurements && a.node <= 0) return fail(make_error("usage.validator", "--validator is required"));
+  if (g.change.kind == consensus::ChangeKind::kSetWeight && a.weight == 0) return fail(make_error("usage.weight", "--weight is required"));
+  if (g.change.kind == consensus::ChangeKind::kSetMeasurements && a.measurements.empty()) {
+    return fail(make_error("usage.measurement", "give --measurement HEX at least once"));
+  }
+  auto id = submit_governance(*net, a.net.node, g);
+  if (!id.ok()) return fail(id.error(), kExitCheckFailed);
+  std::printf("proposal submitted (transaction %s)\n", id->c_str());
+  return report(*net, a.net.node, *id, *id);
+}
+
+struct ApproveArgs {
+  NetFlags net;
+  std::string proposal;
+};
+
+int run_approve(const ApproveArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  auto pid = from_hex(a.proposal);
+  if (!pid.ok() || pid->size() != 32) return fail(make_error("usage.proposal", "a proposal id is 64 hex digits"));
+  consensus::GovernanceTx g;
+  g.action = consensus::GovernanceTx::Action::kApprove;
+  g.proposal = *pid;
+  auto id = submit_governance(*net, a.net.node, g);
+  if (!id.ok()) return fail(id.error(), kExitCheckFailed);
+  std::printf("approval submitted (transaction %s)\n", id->c_str());
+  return report(*net, a.net.node, *id, a.proposal);
+}
+
+int run_list(const NetFlags& f) {
+  auto net = open_network(f);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, f.node);
+  auto r = c.request(false, "/v1/governance");
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("governance.list", error_text(*r)), kExitCheckFailed);
+  json j = json::parse(r->body);
+  std::string members;
+  for (const auto& m : j["members"]) members += (members.empty() ? "" : ", ") + m.get<std::string>();
+  std::printf("members: %s; a proposal needs %d approval(s)\n", members.c_str(), j["approvals_needed"].get<int>());
+  if (!j["measurements"].empty()) std::printf("measurements set by governance: %s\n", j["measurements"].dump().c_str());
+  if (j["proposals"].empty()) std::printf("no proposals yet\n");
+  for (const auto& p : j["proposals"]) print_proposal(p);
+  return kExitOk;
+}
+
+// --- supernet node add ---
+
+struct AddArgs {
+  NetFlags net;
+  uint64_t weight = 1;
+  int wait_s = 60;
+};
+
+int run_add(const AddArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  const std::string& dir = a.net.dir;
+  auto first = node::load_node_config(node_dir(dir, 1) + "/node.toml");
+  if (!first.ok()) return fail(first.error());
+  int base = first->peer_listen.port - 1;
+  int id = count_nodes(dir) + 1;
+  std::string nd = node_dir(dir, id);
+  std::error_code ec;
+  fs::create_directories(nd, ec);
+  if (ec) return fail(make_error("io.dir", "cannot create " + nd + ": " + ec.message()));
+  // A new "machine": its own virtual platform key, which the operator's policy must trust for
+  // the other nodes to admit it over RA-TLS (running nodes re-read the policy file).
+  auto platform = tee::VirtualPlatform::open(nd + "/platform");
+  if (!platform.ok()) return fail(platform.error());
+  tee::Policy policy = net->policy;
+  policy.trusted_virtual_platform_keys.push_back(from_hex((*platform)->platform_key_id()).value());
+  node::NodeConfig c;
+  c.id = static_cast<uint32_t>(id);
+  c.data_dir = ".";
+  c.virtual_dir = "platform";
+  c.policy = "../network-policy.toml";
+  c.genesis = "../genesis.toml";
+  c.peer_listen = {"127.0.0.1", static_cast<uint16_t>(base + id)};
+  c.api_listen = {"127.0.0.1", static_cast<uint16_t>(base + 100 + id)};
+  c.consensus = net->genesis.protocol;
+  if (auto w = write_file_atomic(nd + "/node.toml", as_bytes(node::node_config_toml(c))); !w.ok()) return fail(w.error());
+  std::string policy_text = "# Development policy for this local network: its nodes' virtual platform keys and this build.\n" +
+                            tee::policy_to_toml(policy);
+  if (auto w = write_file_atomic(dir + "/network-policy.toml", as_bytes(policy_text)); !w.ok()) return fail(w.error());
+  auto pid = spawn_node(dir, id);
+  if (!pid.ok()) return fail(pid.error());
+  std::printf("started node %d (peer %s, API https://%s); waiting for its keys\n", id, c.peer_listen.text().c_str(), c.api_listen.text().c_str());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(a.wait_s);
+  while (!fs::exists(nd + "/public.toml")) {
+    if (std::chrono::steady_clock::now() > deadline) return fail(make_error("node.add", "node " + std::to_string(id) + " did not publish its keys; see " + nd + "/node.log"), kExitCheckFailed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto published = node::load_published(nd + "/public.toml");
+  if (!published.ok()) return fail(published.error());
+  consensus::GovernanceTx g;
+  g.action = consensus::GovernanceTx::Action::kPropose;
+  g.change.kind = consensus::ChangeKind::kAddNode;
+  g.change.node = published->id;
+  g.change.weight = a.weight;
+  g.change.identity_key = published->identity_key;
+  g.change.vote_key = published->vote_key;
+  g.change.peer = published->peer.text();
+  g.change.api = published->api.text();
+  g.change.note = "supernet node add";
+  auto tx = submit_governance(*net, a.net.node, g);
+  if (!tx.ok()) return fail(tx.error(), kExitCheckFailed);
+  std::printf("proposed adding node %d (transaction %s)\n", id, tx->c_str());
+  return report(*net, a.net.node, *tx, *tx);
+}
+
+}  // namespace
+
+void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) {
+  CLI::App* gov = app.add_subcommand("governance", "Membership changes by member vote: propose, approve, list");
+  gov->require_subcommand(1);
+
+  auto p = std::make_shared<ProposeArgs>();
+  CLI::App* propose = gov->add_subcommand(
+      "propose", "Propose removing a node, changing its stake, or the measurements nodes accept (adding a node: supernet node add)");
+  p->net.add_to(propose);
+  propose->add_option("kind", p->kind, "remove-node, set-weight or set-measurements")
+      ->required()
+      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements"}));
+  propose->add_option("--validator", p->node, "the validator it is about");
+  propose->add_option("--weight", p->weight, "set-weight: the new stake");
+  propose->add_option("--measurement", p->measurements, "set-measurements: an accepted measurement (hex); repeat for several");
+  propose->add_option("--note", p->note, "why (recorded on the ledger)");
+  propose->callback([p, exit_code] { *exit_code = run_propose(*p); });
+
+  auto ap = std::make_shared<ApproveArgs>();
+  CLI::App* approve = gov->add_subcommand("approve", "Approve an open proposal (as the member --as names)");
+  ap->net.add_to(approve);
+  approve->add_option("proposal", ap->proposal, "proposal id (64 hex digits)")->required();
+  approve->callback([ap, exit_code] { *exit_code = run_approve(*ap); });
+
+  auto lf = std::make_shared<NetFlags>();
+  CLI::App* list = gov->add_subcommand("list", "Show the members, the approvals a proposal needs, and every proposal");
+  lf->add_to(list);
+  list->callback([lf, exit_code] { *exit_code = run_list(*lf); });
+
+  auto ad = std::make_shared<AddArgs>();
+  CLI::App* add = node_cmd->add_subcommand(
+      "add", "Start a new node in a local network folder, trust its platform in the policy, and propose adding it as a validator");
+  ad->net.add_to(add);
+  add->add_option("--weight", ad->weight, "its stake")->capture_default_str();
+  add->callback([ad, exit_code] { *exit_code = run_add(*ad); });
+}
+
+}  // namespace supernet::cli

@@ -1,0 +1,180 @@
+#include "consensus/membership.h"
+
+#include <gtest/gtest.h>
+
+#include "consensus/chain.h"
+#include "crypto/hash.h"
+
+namespace supernet::consensus {
+namespace {
+
+struct Members {
+  std::vector<crypto::PrivateKey> keys;
+  std::vector<crypto::Ed25519KeyPair> identities;
+  Membership state;
+
+  // Three validators, `members` members, `approvals` needed.
+  Members(int members, uint32_t approvals) {
+    std::vector<Validator> vals;
+    for (NodeId i = 1; i <= 3; i++) {
+      identities.push_back(crypto::ed25519_generate());
+      vals.push_back({i, 1, crypto::ed25519_generate().public_key, identities.back().public_key, 0});
+    }
+    GovernanceRules rules;
+    for (int m = 0; m < members; m++) {
+      keys.push_back(crypto::PrivateKey::generate_ec(crypto::Curve::kP256));
+      rules.members.push_back({"m" + std::to_string(m), crypto::sha256(keys.back().public_key().spki_der())});
+    }
+    rules.approvals = approvals;
+    state = Membership(ValidatorSet(vals, 0), rules);
+  }
+
+  Bytes propose(int member, Change c, uint64_t nonce = 1) {
+    GovernanceTx g;
+    g.action = GovernanceTx::Action::kPropose;
+    g.change = std::move(c);
+    g.nonce = nonce;
+    return make_governance_tx(g, keys[static_cast<size_t>(member)]);
+  }
+  Bytes approve(int member, ByteView proposal_tx) {
+    GovernanceTx g;
+    g.action = GovernanceTx::Action::kApprove;
+    g.proposal = crypto::sha256(proposal_tx);
+    return make_governance_tx(g, keys[static_cast<size_t>(member)]);
+  }
+  // check() then apply(), as the chain does.
+  Status commit(ByteView tx, uint64_t height = 1) {
+    SN_TRY(state.check(tx));
+    EXPECT_TRUE(state.apply(tx, height));
+    return ok_status();
+  }
+};
+
+Change add_node(NodeId id) {
+  Change c;
+  c.kind = ChangeKind::kAddNode;
+  c.node = id;
+  c.weight = 2;
+  c.identity_key = crypto::ed25519_generate().public_key;
+  c.vote_key = crypto::ed25519_generate().public_key;
+  c.peer = "127.0.0.1:7104";
+  c.api = "127.0.0.1:8104";
+  return c;
+}
+
+TEST(Governance, TransactionsRoundTrip) {
+  Members m(1, 1);
+  Change c = add_node(4);
+  c.measurements = {"ab", "cd"};
+  c.note = "a fourth hospital";
+  Bytes tx = m.propose(0, c, 77);
+  auto back = GovernanceTx::decode(tx);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->encode(), tx);
+  EXPECT_EQ(back->change.note, "a fourth hospital");
+  EXPECT_EQ(back->nonce, 77u);
+  for (size_t cut = 0; cut < tx.size(); cut += 7) EXPECT_FALSE(GovernanceTx::decode(ByteView(tx).subspan(0, cut)).ok());
+}
+
+TEST(Governance, ProposalCarriedOutAtTheThreshold) {
+  Members m(3, 2);
+  Bytes p = m.propose(0, add_node(4));
+  ASSERT_TRUE(m.commit(p, 5).ok());
+  EXPECT_EQ(m.state.set().size(), 3u);  // one approval of two
+  EXPECT_EQ(m.state.set().epoch(), 0u);
+  // The proposer cannot approve twice; another member can.
+  EXPECT_EQ(m.state.check(m.approve(0, p)).error().code, "governance.repeat");
+  ASSERT_TRUE(m.commit(m.approve(1, p), 6).ok());
+  ASSERT_EQ(m.state.set().size(), 4u);
+  EXPECT_EQ(m.state.set().epoch(), 1u);
+  EXPECT_EQ(m.state.set().find(4)->weight, 2u);
+  EXPECT_EQ(m.state.set().total_weight(), 5u);
+  const auto& ps = m.state.proposals().at(to_string(crypto::sha256(p)));
+  EXPECT_EQ(ps.status, ProposalState::Status::kApplied);
+  EXPECT_EQ(ps.decided_at, 6u);
+  // Decided: a late approval is refused, and so is the same proposal made again.
+  EXPECT_EQ(m.state.check(m.approve(2, p)).error().code, "governance.closed");
+  EXPECT_EQ(m.state.check(p).error().code, "governance.repeat");
+}
+
+TEST(Governance, StakeRemovalAndMeasurements) {
+  Members m(1, 1);
+  Change w;
+  w.kind = ChangeKind::kSetWeight;
+  w.node = 2;
+  w.weight = 10;
+  ASSERT_TRUE(m.commit(m.propose(0, w)).ok());
+  EXPECT_EQ(m.state.set().find(2)->weight, 10u);
+  Change r;
+  r.kind = ChangeKind::kRemoveNode;
+  r.node = 3;
+  ASSERT_TRUE(m.commit(m.propose(0, r)).ok());
+  EXPECT_EQ(m.state.set().find(3), nullptr);
+  EXPECT_EQ(m.state.set().epoch(), 2u);
+  Change meas;
+  meas.kind = ChangeKind::kSetMeasurements;
+  meas.measurements = {"00ff"};
+  ASSERT_TRUE(m.commit(m.propose(0, meas)).ok());
+  EXPECT_EQ(m.state.measurements(), std::vector<std::string>{"00ff"});
+  EXPECT_EQ(m.state.set().epoch(), 2u);  // the validator set did not change
+  // Invalid changes are refused up front.
+  Change bad = meas;
+  bad.measurements = {"XYZ"};
+  EXPECT_EQ(m.state.check(m.propose(0, bad)).error().code, "governance.change");
+  Change again = r;
+  EXPECT_EQ(m.state.check(m.propose(0, again, 2)).error().code, "governance.change");  // 3 is gone
+  EXPECT_EQ(m.state.check(m.propose(0, add_node(1))).error().code, "governance.change");  // 1 exists
+}
+
+TEST(Governance, AProposalThatNoLongerFitsFails) {
+  Members m(2, 2);
+  Bytes first = m.propose(0, add_node(4), 1);
+  Bytes second = m.propose(1, add_node(4), 2);  // the same node, proposed twice
+  ASSERT_TRUE(m.commit(first).ok());
+  ASSERT_TRUE(m.commit(second).ok());
+  ASSERT_TRUE(m.commit(m.approve(1, first)).ok());
+  ASSERT_EQ(m.state.set().size(), 4u);
+  ASSERT_TRUE(m.commit(m.approve(0, second)).ok());
+  const auto& ps = m.state.proposals().at(to_string(crypto::sha256(second)));
+  EXPECT_EQ(ps.status, ProposalState::Status::kFailed);
+  EXPECT_NE(ps.failure.find("already"), std::string::npos);
+  EXPECT_EQ(m.state.set().size(), 4u);
+}
+
+TEST(Governance, OnlyMembersWithValidSignatures) {
+  Members m(1, 1);
+  Members outsiders(1, 1);
+  Bytes forged = outsiders.propose(0, add_node(4));  // a key the genesis does not list
+  EXPECT_EQ(m.state.check(forged).error().code, "governance.member");
+  // A member's key, but the signed content altered (the node id).
+  GovernanceTx g = GovernanceTx::decode(m.propose(0, add_node(4))).value();
+  g.change.node = 5;
+  EXPECT_EQ(m.state.check(g.encode()).error().code, "governance.signature");
+  Members none(0, 0);
+  EXPECT_EQ(none.state.check(forged).error().code, "governance.off");
+  EXPECT_EQ(m.state.check(m.approve(0, as_bytes("no such proposal"))).error().code, "governance.unknown");
+}
+
+TEST(Evidence, SignedByAValidatorAndRecorded) {
+  Members m(0, 0);
+  Bytes tx = make_evidence_tx(1, 2, "voted for two blocks", {Bytes(10, 1), Bytes(10, 2)}, 9, m.identities[0].secret_key);
+  auto e = Evidence::decode(tx);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->messages.size(), 2u);
+  ASSERT_TRUE(m.state.check(tx).ok());
+  EXPECT_FALSE(m.state.apply(tx, 12));  // recorded, but not a change receipt proofs need
+  ASSERT_EQ(m.state.evidence().size(), 1u);
+  EXPECT_EQ(m.state.evidence()[0].accused, 2u);
+  EXPECT_EQ(m.state.evidence()[0].height, 12u);
+  // Signed by someone else's identity key, or naming oneself: refused.
+  Bytes wrong = make_evidence_tx(1, 2, "x", {}, 9, m.identities[1].secret_key);
+  EXPECT_EQ(m.state.check(wrong).error().code, "evidence.signature");
+  Bytes self = make_evidence_tx(1, 1, "x", {}, 9, m.identities[0].secret_key);
+  EXPECT_EQ(m.state.check(self).error().code, "evidence.reporter");
+  // Messages too large to fit are left out rather than making an oversized transaction.
+  Bytes big = make_evidence_tx(1, 2, "x", {Bytes(60 * 1024, 0)}, 9, m.identities[0].secret_key);
+  EXPECT_TRUE(Evidence::decode(big)->messages.empty());
+}
+
+}  // namespace
+}  // namespace supernet::consensus
