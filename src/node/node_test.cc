@@ -175,7 +175,9 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   Genesis g;
   g.chain_id = "api-test";
   for (const auto& v : genesis_.validators()) g.validators.push_back({v.id, v.weight, {"127.0.0.1", 1}, {"127.0.0.1", 2}, v.identity_key, v.vote_key});
+  auto user = create_credentials(temp_path("user"), "user").value();
   g.clients.push_back({"member", "member", member.cert.spki_sha256()});
+  g.clients.push_back({"user", "user", user.cert.spki_sha256()});
   ApiHandler handler(*nodes_[1], g);
   auto api_identity = net::make_identity(*platforms_[1], "api-1").value();
   ApiServer server(io_, handler, api_identity);
@@ -261,6 +263,29 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   EXPECT_EQ(client.get("/v1/tx/" + std::string(64, '0'))->status, 404);
   EXPECT_EQ(client.get("/v1/nothing")->status, 404);
   EXPECT_EQ(client.get("/v1/tx")->status, 405);
+  // Governance: members only, and only their own signed transactions.
+  ApiClient as_user("127.0.0.1", server.port(), user, policy_);
+  EXPECT_EQ(as_user.post("/v1/governance", R"({"tx":"00"})")->status, 403);
+  EXPECT_EQ(code(client.post("/v1/governance", R"({"tx":"zz"})")), "bad_tx");
+  consensus::GovernanceTx gt;
+  gt.change.kind = consensus::ChangeKind::kSetWeight;
+  gt.change.node = 2;
+  gt.change.weight = 3;
+  Bytes signed_by_user = consensus::make_governance_tx(gt, user.key);
+  EXPECT_EQ(client.post("/v1/governance", json{{"tx", to_hex(signed_by_user)}}.dump())->status, 403);
+  EXPECT_EQ(json::parse(client.get("/v1/governance")->body)["approvals_needed"], 0);  // this genesis sets no governance rule
+  // Evidence recorded on the ledger shows up in /v1/nodes under the accused node.
+  Bytes evidence = consensus::make_evidence_tx(1, 3, "test report", {}, 1, identities_[1].secret_key);
+  asio::post(io_, [&] { nodes_[1]->submit(evidence); });
+  json listed;
+  for (int i = 0; i < 200; i++) {
+    listed = json::parse(client.get("/v1/nodes")->body);
+    if (!listed["nodes"][2]["evidence"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(listed["nodes"][2]["evidence"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["nodes"][2]["evidence"][0]["reason"], "test report");
+  EXPECT_EQ(listed["nodes"][2]["evidence"][0]["reporter"], 1);
   // An oversized body is refused from its length, before it is read.
   auto big = client.post("/v1/tx", std::string(kApiBodyBytesMax + 1, 'x'));
   ASSERT_TRUE(big.ok());
