@@ -10,6 +10,7 @@ all: build
 
 deps:
 	./scripts/install-deps.sh
+	./scripts/fetch-datasets.sh
 
 build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)

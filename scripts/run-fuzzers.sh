@@ -33,12 +33,15 @@ printf '%s' '{"table":"accounts","key":"alice","value":"100","nonce":42}' > "$ou
 printf '%s' '{"table":"t","key":"k","value_hex":"00ff"}' > "$out/corpus/fuzz_api_request/write_hex.json"
 printf '%s' '{"tx":"534e4756020000000000000000000000000000000000000000000000000000000000000000000000000000000100000000000000"}' > "$out/corpus/fuzz_api_request/governance.json"
 mkdir -p "$out/corpus/fuzz_membership"
+mkdir -p "$out/corpus/fuzz_csv"
+[ -f "$root/data/wine.csv" ] && head -20 "$root/data/wine.csv" > "$out/corpus/fuzz_csv/wine_head.csv"
+printf 'a,b,label\n1,2,0\n3,4,1\n' > "$out/corpus/fuzz_csv/small.csv"
 seed fuzz_consensus_message
 seed fuzz_ledger
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
          fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request)
+         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"
