@@ -36,12 +36,14 @@ mkdir -p "$out/corpus/fuzz_membership"
 mkdir -p "$out/corpus/fuzz_csv"
 [ -f "$root/data/wine.csv" ] && head -20 "$root/data/wine.csv" > "$out/corpus/fuzz_csv/wine_head.csv"
 printf 'a,b,label\n1,2,0\n3,4,1\n' > "$out/corpus/fuzz_csv/small.csv"
+mkdir -p "$out/corpus/fuzz_job"
+printf 'name = "j"\n[model]\nkind = "mlp"\nhidden = [8]\n[strategy]\nname = "krum"\n[dp]\nclip = 1.0\n[[parties]]\nnode = 1\ndataset = "a"\n[[parties]]\nnode = 2\ndataset = "b"\n' > "$out/corpus/fuzz_job/job.toml"
 seed fuzz_consensus_message
 seed fuzz_ledger
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
          fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv)
+         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv fuzz_job)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "fl/dataset.h"
+#include "fl/job.h"
 #include "fl/model.h"
 #include "util/file.h"
 
@@ -191,6 +192,77 @@ TEST(Model, DigitsMlpLearns) {
   Metrics after = evaluate(m, test_set);
   std::printf("digits, MLP 64-64-10, central: held-out accuracy %.4f (loss %.4f)\n", after.accuracy, after.loss);
   EXPECT_GE(after.accuracy, 0.95) << "held-out accuracy " << after.accuracy;
+}
+
+}  // namespace
+}  // namespace supernet::fl
+
+namespace supernet::fl {
+namespace {
+
+const char* kJob = R"(
+name = "bc-fedavg"
+rounds = 20
+min_parties = 2
+seed = 7
+model_readers = ["member"]
+[model]
+kind = "logistic"
+[training]
+epochs = 1
+batch = 16
+learning_rate = 0.05
+[strategy]
+name = "trimmed_mean"
+trim = 0.2
+[[parties]]
+node = 1
+dataset = "hospital-a"
+[[parties]]
+node = 2
+dataset = "hospital-b"
+)";
+
+TEST(Job, ParsesAFullJob) {
+  auto j = parse_job(kJob);
+  ASSERT_TRUE(j.ok()) << j.error().to_string();
+  EXPECT_EQ(j->name, "bc-fedavg");
+  EXPECT_EQ(j->config.rounds, 20);
+  EXPECT_EQ(j->config.strategy.name, "trimmed_mean");
+  EXPECT_FLOAT_EQ(j->config.local.learning_rate, 0.05f);
+  EXPECT_EQ(j->parties.size(), 2u);
+  EXPECT_EQ(j->parties[1].dataset, "hospital-b");
+  EXPECT_EQ(j->model_readers, std::vector<std::string>{"member"});
+  EXPECT_FALSE(j->config.dp.enabled);
+  auto dp = parse_job(std::string(kJob) + "[dp]\nnoise_multiplier = 0.8\n");
+  ASSERT_TRUE(dp.ok()) << dp.error().to_string();
+  EXPECT_TRUE(dp->config.dp.enabled);
+}
+
+TEST(Job, BadJobFilesGetClearErrors) {
+  auto code = [](const std::string& text) { return parse_job(text).error().code; };
+  std::string base = kJob;
+  EXPECT_EQ(code("name = "), "job.syntax");
+  EXPECT_EQ(code(base + "roundz = 3\n"), "job.key");  // a typo is not silently ignored
+  std::string bad_rounds = base;
+  bad_rounds.replace(bad_rounds.find("rounds = 20"), 11, "rounds = 0");
+  EXPECT_EQ(code(bad_rounds), "job.value");
+  std::string mlp = base;
+  mlp.replace(mlp.find("kind = \"logistic\""), 17, "kind = \"mlp\"");
+  EXPECT_EQ(code(mlp), "job.value");  // an mlp needs hidden layers
+  std::string unknown = base;
+  unknown.replace(unknown.find("\"trimmed_mean\""), 14, "\"fedsgd\"");
+  EXPECT_EQ(code(unknown), "job.value");
+  std::string twice = base + "[[parties]]\nnode = 1\ndataset = \"x\"\n";
+  EXPECT_EQ(code(twice), "job.value");
+  std::string too_few = base;
+  too_few.replace(too_few.find("min_parties = 2"), 15, "min_parties = 3");
+  EXPECT_EQ(code(too_few), "job.value");
+  EXPECT_EQ(code("name = \"x\"\n[model]\nkind = \"logistic\"\n"), "job.missing");
+  EXPECT_EQ(code("name = \"x\"\n[[parties]]\nnode = 1\ndataset = \"a\"\n"), "job.missing");
+  std::string half = base;
+  half.replace(half.find("learning_rate = 0.05"), 20, "learning_rate = \"fast\"");
+  EXPECT_EQ(code(half), "job.value");
 }
 
 }  // namespace
