@@ -59,18 +59,20 @@ inline Result<Network> open_network(const NetFlags& f) {
 // cannot be reached (a node that is down or failed appraisal).
 class Clients {
  public:
-  Clients(const Network& net, int first) : net_(net) {
+  // `failover` false: only the first node is asked (requests that belong to one node).
+  Clients(const Network& net, int first, bool failover = true) : net_(net), failover_(failover) {
     for (size_t i = 0; i < net.apis.size(); i++) {
       if (static_cast<int>(net.apis[i].first) == first) current_ = i;
     }
   }
   // Sends to the current node, moving on to the others while they cannot be reached.
-  Result<node::HttpReply> request(bool post, const std::string& path, const std::string& body = "") {
+  Result<node::HttpReply> request(bool post, const std::string& path, const std::string& body = "",
+                                  const std::string& content_type = "application/json") {
     Error last = make_error("api.connect", "no nodes");
     for (size_t tries = 0; tries < net_.apis.size(); tries++) {
       auto& c = client(current_);
-      auto r = post ? c.post(path, body) : c.get(path);
-      if (r.ok()) return r;
+      auto r = post ? c.post(path, body, content_type) : c.get(path);
+      if (r.ok() || !failover_) return r;
       last = r.error();
       current_ = (current_ + 1) % net_.apis.size();
       failovers_++;
@@ -91,6 +93,7 @@ class Clients {
     return *c;
   }
   const Network& net_;
+  bool failover_ = true;
   std::map<size_t, std::unique_ptr<node::ApiClient>> clients_;
   size_t current_ = 0;
   uint64_t failovers_ = 0;

@@ -161,6 +161,8 @@ int run(const RunArgs& a) {
   node::Node node(io, std::move(o));
   if (auto s = node.start(); !s.ok()) return fail(s.error(), kExitCheckFailed);
   node::ApiHandler api_handler(node, *genesis);
+  node::DatasetStore datasets(**platform, cfg->data_dir + "/datasets");
+  api_handler.set_datasets(&datasets);
   node::ApiServer api(io, api_handler, api_identity);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
   log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +

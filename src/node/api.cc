@@ -6,6 +6,7 @@
 
 #include <asio/post.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -93,7 +94,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
   bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
-               p == "/v1/governance";
+               p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr);
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
   if (client == nullptr) {
     return error(401, "unauthenticated",
@@ -106,7 +107,9 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     if (get) return get_governance();
     return error(405, "method", "use GET or POST");
   }
+  if (p.rfind("/v1/data/", 0) == 0) return req.method == "POST" ? post_data(p.substr(9), req) : error(405, "method", "use POST");
   if (!get) return error(405, "method", "use GET");
+  if (p == "/v1/data") return get_data();
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
   if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
   if (p == "/v1/nodes") return get_nodes();
@@ -144,6 +147,32 @@ ApiResponse ApiHandler::post_governance(const std::string& body, const Client& c
   }
   if (auto s = node_.replica().membership().check(tx); !s.ok()) return error(400, s.error().code, s.error().message);
   return submit_tx(std::move(tx));
+}
+
+static json schema_json(const DatasetSchema& s) {
+  return {{"name", s.name},         {"rows", s.rows},       {"features", s.features},           {"classes", s.classes},
+          {"class_counts", s.class_counts}, {"feature_names", s.feature_names}, {"csv_sha256", s.csv_sha256},
+          {"registered_at", format_rfc3339(s.registered_at)}};
+}
+
+ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req) {
+  fl::CsvOptions o;
+  if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = it->second;
+  auto s = datasets_->add(name, req.body, o);
+  if (!s.ok()) {
+    const std::string& code = s.error().code;
+    int status = code == "dataset.exists" ? 409 : code == "dataset.too_large" ? 413 : code.rfind("csv.", 0) == 0 || code == "dataset.name" ? 400 : 500;
+    return error(status, code, s.error().message);
+  }
+  return reply(201, schema_json(*s));
+}
+
+ApiResponse ApiHandler::get_data() {
+  auto all = datasets_->list();
+  if (!all.ok()) return error(500, all.error().code, all.error().message);
+  json list = json::array();
+  for (const auto& s : *all) list.push_back(schema_json(s));
+  return reply(200, json{{"node", node_.replica().self()}, {"datasets", list}});
 }
 
 ApiResponse ApiHandler::get_governance() {
@@ -335,7 +364,24 @@ ApiServer::~ApiServer() { stop(); }
 
 Status ApiServer::start(const std::string& host, uint16_t port) {
   if (!server_->is_valid()) return make_error("api.tls", "cannot configure TLS 1.3 for the API with the node's certificate");
-  server_->set_payload_max_length(kApiBodyBytesMax);
+  server_->set_payload_max_length(kApiDataBytesMax);
+  // Everything but a data set upload is small: refuse a larger body from its Content-Length,
+  // before it is read.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/v1/data/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.get_header_value_count("Content-Length") > 0) {
+      unsigned long long len = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+      if (len > kApiBodyBytesMax) {
+        res.status = 413;
+        res.set_content(json{{"error", "too_large"}, {"message", "the body is larger than " + std::to_string(kApiBodyBytesMax) + " bytes"}}.dump() + "\n",
+                        "application/json");
+        ApiHandler* h = &handler_;
+        asio::post(io_, [h] { h->count(413); });
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
   server_->set_keep_alive_max_count(1000);
@@ -345,6 +391,12 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     r.method = req.method;
     r.path = req.path;
     r.body = req.body;
+    if (r.path.rfind("/v1/data/", 0) != 0 && r.body.size() > kApiBodyBytesMax) {  // a chunked body with no length
+      res.status = 413;
+      res.set_content(json{{"error", "too_large"}, {"message", "the body is too large"}}.dump() + "\n", "application/json");
+      return;
+    }
+    for (const auto& [k, v] : req.params) r.query[k] = v;
     if (req.ssl != nullptr) {
       if (X509* peer = SSL_get0_peer_certificate(req.ssl)) {
         X509_up_ref(peer);
@@ -376,7 +428,7 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     // malformed request): give them the same JSON shape.
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string code = res.status == 413 ? "too_large" : "bad_request";
-    std::string message = res.status == 413 ? "the body is larger than " + std::to_string(kApiBodyBytesMax) + " bytes"
+    std::string message = res.status == 413 ? "the body is larger than " + std::to_string(kApiDataBytesMax) + " bytes"
                                             : "the HTTP request was not understood";
     res.set_content(json{{"error", code}, {"message", message}}.dump() + "\n", "application/json");
     ApiHandler* h = &handler_;

@@ -16,6 +16,8 @@
 //   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, evidence
 //   POST /v1/governance         members: a member-signed proposal or approval {"tx": hex}
 //   GET  /v1/governance         members, approvals needed, allowed measurements, proposals
+//   POST /v1/data/{name}        register a CSV data set at this node, sealed (?label_column=C)
+//   GET  /v1/data               this node's data sets: schema and row counts, never rows
 //   GET  /v1/health             200 ok or 503 degraded (no authentication needed)
 //   GET  /metrics               Prometheus text format
 //   GET  /v1/openapi.json       the API description (no authentication needed)
@@ -32,6 +34,7 @@
 #include "ledger/tx.h"
 #include "net/ratls.h"
 #include "node/config.h"
+#include "node/datasets.h"
 #include "node/node.h"
 
 namespace httplib {
@@ -40,13 +43,15 @@ class SSLServer;
 
 namespace supernet::node {
 
-inline constexpr size_t kApiBodyBytesMax = 256 * 1024;
+inline constexpr size_t kApiBodyBytesMax = 256 * 1024;  // every endpoint but POST /v1/data
+inline constexpr size_t kApiDataBytesMax = 64 * 1024 * 1024;
 
 struct ApiRequest {
   std::string method;
   std::string path;  // decoded, without the query
   std::string body;
   std::optional<Bytes> client_spki_sha256;  // from the TLS client certificate, if one was sent
+  std::map<std::string, std::string> query;
 };
 
 struct ApiResponse {
@@ -62,6 +67,8 @@ class ApiHandler {
   ApiResponse handle(const ApiRequest& req);
   // Counts a response that never reached handle() (refused by the HTTP layer: 413, 503).
   void count(int status) { responses_[status]++; }
+  // This node's sealed data sets (POST/GET /v1/data); without it those endpoints answer 404.
+  void set_datasets(DatasetStore* store) { datasets_ = store; }
 
  private:
   struct Client {
@@ -78,11 +85,14 @@ class ApiHandler {
   ApiResponse get_nodes();
   ApiResponse get_health();
   ApiResponse get_metrics();
+  ApiResponse post_data(const std::string& name, const ApiRequest& req);
+  ApiResponse get_data();
 
   Node& node_;
   Genesis genesis_;
   std::map<Bytes, Client> clients_;  // by certificate SPKI SHA-256
   std::map<int, uint64_t> responses_;
+  DatasetStore* datasets_ = nullptr;
 };
 
 class ApiServer {

@@ -105,8 +105,8 @@ Result<HttpReply> ApiClient::get(const std::string& path) {
   return reply_of(http_->Get(path.c_str()), target_, appraisal_->failure);
 }
 
-Result<HttpReply> ApiClient::post(const std::string& path, const std::string& json_body) {
-  return reply_of(http_->Post(path.c_str(), json_body, "application/json"), target_, appraisal_->failure);
+Result<HttpReply> ApiClient::post(const std::string& path, const std::string& body, const std::string& content_type) {
+  return reply_of(http_->Post(path.c_str(), body, content_type.c_str()), target_, appraisal_->failure);
 }
 
 }  // namespace supernet::node

@@ -40,7 +40,7 @@ class ApiClient {
             std::optional<tee::Policy> policy, int timeout_s = 10);
   ~ApiClient();
   Result<HttpReply> get(const std::string& path);
-  Result<HttpReply> post(const std::string& path, const std::string& json_body);
+  Result<HttpReply> post(const std::string& path, const std::string& body, const std::string& content_type = "application/json");
 
  private:
   struct Appraisal;

@@ -1,0 +1,148 @@
+#include "node/datasets.h"
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "crypto/hash.h"
+#include "tee/seal.h"
+#include "util/codec.h"
+#include "util/file.h"
+#include "util/time.h"
+
+namespace supernet::node {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool valid_dataset_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos && name[0] != '.';
+}
+
+Bytes encode_dataset(const fl::Dataset& d) {
+  Writer w;
+  w.str("SNDS1").u64(d.rows).u64(d.features).u32(static_cast<uint32_t>(d.classes)).u32(static_cast<uint32_t>(d.feature_names.size()));
+  for (const auto& n : d.feature_names) w.str(n);
+  Bytes xs(d.x.size() * 4);
+  for (size_t i = 0; i < d.x.size(); i++) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &d.x[i], 4);
+    for (int k = 0; k < 4; k++) xs[i * 4 + static_cast<size_t>(k)] = static_cast<uint8_t>(bits >> (8 * k));
+  }
+  w.bytes(xs);
+  for (int32_t y : d.y) w.u32(static_cast<uint32_t>(y));
+  return w.take();
+}
+
+Result<fl::Dataset> decode_dataset(ByteView b) {
+  Reader r(b);
+  SN_ASSIGN(ByteView magic, r.bytes(16));
+  if (to_string(magic) != "SNDS1") return make_error("dataset.format", "not a sealed data set");
+  fl::Dataset d;
+  SN_ASSIGN(uint64_t rows, r.u64());
+  SN_ASSIGN(uint64_t features, r.u64());
+  SN_ASSIGN(uint32_t classes, r.u32());
+  if (rows > fl::kRowsMax || features > fl::kFeaturesMax || classes < 2 || classes > static_cast<uint32_t>(fl::kClassesMax)) {
+    return make_error("dataset.format", "data set dimensions out of range");
+  }
+  d.rows = rows;
+  d.features = features;
+  d.classes = static_cast<int>(classes);
+  SN_ASSIGN(uint32_t names, r.count(fl::kFeaturesMax, 4));
+  for (uint32_t i = 0; i < names; i++) {
+    SN_ASSIGN(ByteView n, r.bytes(1024));
+    d.feature_names.push_back(to_string(n));
+  }
+  SN_ASSIGN(ByteView xs, r.bytes(fl::kRowsMax * 16));
+  if (xs.size() != rows * features * 4) return make_error("dataset.format", "feature block has the wrong size");
+  d.x.resize(rows * features);
+  for (size_t i = 0; i < d.x.size(); i++) {
+    uint32_t bits = 0;
+    for (int k = 0; k < 4; k++) bits |= static_cast<uint32_t>(xs[i * 4 + static_cast<size_t>(k)]) << (8 * k);
+    std::memcpy(&d.x[i], &bits, 4);
+  }
+  for (uint64_t i = 0; i < rows; i++) {
+    SN_ASSIGN(uint32_t y, r.u32());
+    if (y >= classes) return make_error("dataset.format", "label out of range");
+    d.y.push_back(static_cast<int32_t>(y));
+  }
+  SN_TRY(r.finish());
+  return d;
+}
+
+static json schema_json(const DatasetSchema& s) {
+  return {{"name", s.name},         {"rows", s.rows},       {"features", s.features},         {"classes", s.classes},
+          {"class_counts", s.class_counts}, {"feature_names", s.feature_names}, {"csv_sha256", s.csv_sha256},
+          {"registered_at", format_rfc3339(s.registered_at)}};
+}
+
+Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_view csv, const fl::CsvOptions& options) {
+  if (!valid_dataset_name(name)) return make_error("dataset.name", "a data set name is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with .)");
+  if (csv.size() > kDatasetCsvBytesMax) return make_error("dataset.too_large", "the CSV is larger than 64 MiB");
+  std::error_code ec;
+  if (fs::exists(dir_ + "/" + name + ".sealed", ec)) return make_error("dataset.exists", "a data set named " + name + " is already registered");
+  SN_ASSIGN(fl::Dataset d, fl::parse_csv(csv, options));
+  Bytes plain = encode_dataset(d);
+  SN_ASSIGN(Bytes sealed, tee::seal(platform_, "dataset:" + name, plain));
+  std::fill(plain.begin(), plain.end(), 0);
+  DatasetSchema s;
+  s.name = name;
+  s.rows = d.rows;
+  s.features = d.features;
+  s.classes = d.classes;
+  s.class_counts = d.class_counts();
+  s.feature_names = d.feature_names;
+  s.csv_sha256 = to_hex(crypto::sha256(as_bytes(csv)));
+  s.registered_at = now_unix();
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error("dataset.io", "cannot create " + dir_ + ": " + ec.message());
+  SN_TRY(write_file_atomic(dir_ + "/" + name + ".sealed", sealed, 0600));
+  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.json", as_bytes(schema_json(s).dump(2) + "\n"), 0644));
+  return s;
+}
+
+Result<std::vector<DatasetSchema>> DatasetStore::list() const {
+  std::vector<DatasetSchema> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return out;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    std::string f = e.path().filename().string();
+    if (f.size() > 12 && f.ends_with(".schema.json")) files.push_back(f);
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    SN_ASSIGN(Bytes text, read_file(dir_ + "/" + f, 16 * 1024 * 1024));
+    json j = json::parse(to_string(text), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return make_error("dataset.schema", f + " is not valid JSON");
+    try {
+      DatasetSchema s;
+      s.name = j.at("name").get<std::string>();
+      s.rows = j.at("rows").get<size_t>();
+      s.features = j.at("features").get<size_t>();
+      s.classes = j.at("classes").get<int>();
+      s.class_counts = j.at("class_counts").get<std::vector<size_t>>();
+      s.feature_names = j.at("feature_names").get<std::vector<std::string>>();
+      s.csv_sha256 = j.at("csv_sha256").get<std::string>();
+      auto t = parse_rfc3339(j.at("registered_at").get<std::string>());
+      s.registered_at = t.ok() ? *t : 0;
+      out.push_back(std::move(s));
+    } catch (const json::exception& e) {
+      return make_error("dataset.schema", f + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+Result<fl::Dataset> DatasetStore::load(const std::string& name) const {
+  if (!valid_dataset_name(name)) return make_error("dataset.name", "invalid data set name");
+  std::string path = dir_ + "/" + name + ".sealed";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "no data set named " + name + " at this node");
+  SN_ASSIGN(Bytes sealed, read_file(path, kDatasetCsvBytesMax * 2));
+  SN_ASSIGN(crypto::SecureBytes plain, tee::unseal(platform_, "dataset:" + name, sealed));
+  return decode_dataset(plain.view());
+}
+
+}  // namespace supernet::node

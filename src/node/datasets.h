@@ -1,0 +1,47 @@
+// A party's data sets, kept sealed in its node. Registration parses and validates the CSV in
+// memory, seals the parsed data set to this platform (label "dataset:<name>") and writes only
+// the sealed blob and a public schema (rows, features, classes, per-class counts, the SHA-256
+// of the CSV as registered): the plaintext never reaches the node's disk. Others may see the
+// schema; rows leave the sealed store only into this node's own training code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fl/dataset.h"
+#include "tee/platform.h"
+
+namespace supernet::node {
+
+struct DatasetSchema {
+  std::string name;
+  size_t rows = 0, features = 0;
+  int classes = 0;
+  std::vector<size_t> class_counts;
+  std::vector<std::string> feature_names;
+  std::string csv_sha256;
+  UnixSeconds registered_at = 0;
+};
+
+inline constexpr size_t kDatasetCsvBytesMax = 64 * 1024 * 1024;
+
+class DatasetStore {
+ public:
+  // `dir` holds <name>.sealed and <name>.schema.json.
+  DatasetStore(tee::Platform& platform, std::string dir) : platform_(platform), dir_(std::move(dir)) {}
+  // Refuses an existing name (data sets are immutable once registered).
+  Result<DatasetSchema> add(const std::string& name, std::string_view csv, const fl::CsvOptions& options);
+  Result<std::vector<DatasetSchema>> list() const;
+  Result<fl::Dataset> load(const std::string& name) const;
+
+ private:
+  tee::Platform& platform_;
+  std::string dir_;
+};
+
+bool valid_dataset_name(const std::string& name);
+// The binary form that is sealed (also used to carry nothing else: data sets never travel).
+Bytes encode_dataset(const fl::Dataset& d);
+Result<fl::Dataset> decode_dataset(ByteView b);
+
+}  // namespace supernet::node
