@@ -34,6 +34,8 @@ fuzz-run: fuzz
 bench: deps build
 	./$(BUILD_DIR)/bench/bench_attestation
 	./$(BUILD_DIR)/bench/bench_consensus
+	./bench/he/setup.sh
+	./$(BUILD_DIR)/bench/bench_aggregation
 
 format:
 	find src fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -66,4 +66,36 @@ Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad, B
   return out;
 }
 
+static const EVP_CIPHER* aes256gcm_fetched() {
+  static const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);  // once, for the process
+  if (c == nullptr) std::abort();
+  return c;
+}
+
+AesGcmOpener::AesGcmOpener(ByteView key) {
+  assert(key.size() == kAesGcmKeyBytes);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr || EVP_DecryptInit_ex(ctx, aes256gcm_fetched(), nullptr, key.data(), nullptr) != 1) std::abort();
+  ctx_ = ctx;
+}
+
+AesGcmOpener::~AesGcmOpener() { EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_)); }  // clears the key schedule
+
+Status AesGcmOpener::open_into(ByteView nonce, ByteView aad, ByteView ct, uint8_t* out) {
+  if (nonce.size() != kAesGcmNonceBytes) return make_error("aead.params", "AES-256-GCM needs a 12-byte nonce");
+  if (ct.size() < kAesGcmTagBytes) return make_error("aead.short", "ciphertext shorter than the 16-byte tag");
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(ctx_);
+  size_t body = ct.size() - kAesGcmTagBytes;
+  int len = 0, fin = 0;
+  bool ok = EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) == 1;
+  ok = ok && (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1);
+  ok = ok && EVP_DecryptUpdate(ctx, out, &len, ct.data(), static_cast<int>(body)) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kAesGcmTagBytes, const_cast<uint8_t*>(ct.data() + body)) == 1;
+  if (!ok || EVP_DecryptFinal_ex(ctx, out + len, &fin) != 1) {
+    zeroize(out, body);
+    return make_error("aead.auth", "authentication tag does not verify (wrong key, AAD or data)");
+  }
+  return ok_status();
+}
+
 }  // namespace supernet::crypto

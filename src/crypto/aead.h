@@ -22,4 +22,19 @@ Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad,
 Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag,
                            uint8_t* out);
 
+// A key set up once for many records (the aggregator's hot path: one peer's stream of
+// records). Not thread-safe.
+class AesGcmOpener {
+ public:
+  explicit AesGcmOpener(ByteView key);
+  ~AesGcmOpener();
+  AesGcmOpener(const AesGcmOpener&) = delete;
+  AesGcmOpener& operator=(const AesGcmOpener&) = delete;
+  // Verifies the tag before the caller may use `out` (zeroed on failure).
+  Status open_into(ByteView nonce, ByteView aad, ByteView ciphertext_and_tag, uint8_t* out);
+
+ private:
+  void* ctx_ = nullptr;
+};
+
 }  // namespace supernet::crypto

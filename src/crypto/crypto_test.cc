@@ -45,6 +45,22 @@ TEST(Aead, RoundTripAndTamper) {
   EXPECT_EQ(aes256gcm_open(key, nonce, {}, Bytes(3)).error().code, "aead.short");
 }
 
+TEST(Aead, OpenerReusesOneKeyAcrossRecords) {
+  Bytes key = random_bytes(32);
+  AesGcmOpener opener(key);
+  for (int i = 0; i < 3; i++) {
+    Bytes nonce = random_bytes(12);
+    Bytes msg(1000 + static_cast<size_t>(i), static_cast<uint8_t>(i));
+    Bytes ct = aes256gcm_seal(key, nonce, as_bytes("r"), msg);
+    Bytes out(msg.size());
+    ASSERT_TRUE(opener.open_into(nonce, as_bytes("r"), ct, out.data()).ok());
+    EXPECT_EQ(out, msg);
+    ct[5] ^= 1;  // a tampered record fails, and the next good one still opens
+    EXPECT_EQ(opener.open_into(nonce, as_bytes("r"), ct, out.data()).error().code, "aead.auth");
+    EXPECT_EQ(out, Bytes(msg.size(), 0));
+  }
+}
+
 TEST(Secure, ConstantTimeCompare) {
   EXPECT_TRUE(ct_equal(as_bytes("abc"), as_bytes("abc")));
   EXPECT_FALSE(ct_equal(as_bytes("abc"), as_bytes("abd")));

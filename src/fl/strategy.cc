@@ -246,6 +246,16 @@ std::vector<float> DpAggregator::aggregate(const std::vector<float>& global, con
 
 double DpAggregator::epsilon(int rounds) const { return gaussian_rdp_epsilon(config_.noise_multiplier, rounds, config_.delta); }
 
+void add_scaled(float* __restrict acc, const float* __restrict x, float w, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    float t[8];
+    for (int k = 0; k < 8; k++) t[k] = acc[i + k] + w * x[i + k];
+    for (int k = 0; k < 8; k++) acc[i + k] = t[k];
+  }
+  for (; i < n; i++) acc[i] += w * x[i];
+}
+
 double gaussian_rdp_epsilon(double z, int rounds, double delta) {
   if (z <= 0 || rounds <= 0 || delta <= 0 || delta >= 1) return std::numeric_limits<double>::infinity();
   // RDP of the Gaussian mechanism at order a is a / (2 z^2); composition adds; then

@@ -85,6 +85,9 @@ class DpAggregator {
   std::mt19937_64 rng_;
 };
 
+// acc[i] += w * x[i]: the aggregator's inner loop (written so that the compiler vectorizes it).
+void add_scaled(float* __restrict acc, const float* __restrict x, float w, size_t n);
+
 // Epsilon of `rounds` compositions of the Gaussian mechanism with noise multiplier z, at delta.
 double gaussian_rdp_epsilon(double noise_multiplier, int rounds, double delta);
 
