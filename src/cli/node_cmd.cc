@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "node/api.h"
+#include "node/fl_service.h"
 #include "node/config.h"
 #include "node/node.h"
 #include "tee/seal.h"
@@ -163,6 +164,8 @@ int run(const RunArgs& a) {
   node::ApiHandler api_handler(node, *genesis);
   node::DatasetStore datasets(**platform, cfg->data_dir + "/datasets");
   api_handler.set_datasets(&datasets);
+  node::FlService fl(node, &datasets, identity->secret_key);
+  api_handler.set_fl(&fl);
   node::ApiServer api(io, api_handler, api_identity);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
   log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +

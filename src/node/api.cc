@@ -16,6 +16,7 @@
 #include "crypto/secure.h"
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
+#include "node/fl_service.h"
 #include "util/log.h"
 
 namespace supernet::node {
@@ -94,7 +95,8 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
   bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
-               p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr);
+               p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr) ||
+               ((p == "/v1/fl/jobs" || p.rfind("/v1/fl/jobs/", 0) == 0) && fl_ != nullptr);
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
   if (client == nullptr) {
     return error(401, "unauthenticated",
@@ -108,6 +110,8 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     return error(405, "method", "use GET or POST");
   }
   if (p.rfind("/v1/data/", 0) == 0) return req.method == "POST" ? post_data(p.substr(9), req) : error(405, "method", "use POST");
+  if (p == "/v1/fl/jobs" && req.method == "POST") return post_fl_job(req.body, *client);
+  if (p.rfind("/v1/fl/jobs", 0) == 0) return get ? get_fl(p.substr(11), *client) : error(405, "method", "use GET");
   if (!get) return error(405, "method", "use GET");
   if (p == "/v1/data") return get_data();
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
@@ -173,6 +177,107 @@ ApiResponse ApiHandler::get_data() {
   json list = json::array();
   for (const auto& s : *all) list.push_back(schema_json(s));
   return reply(200, json{{"node", node_.replica().self()}, {"datasets", list}});
+}
+
+ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& client) {
+  if (client.role != "member") return error(403, "forbidden", "only members may submit jobs");
+  auto spec = fl::parse_job(body);
+  if (!spec.ok()) return error(400, spec.error().code, spec.error().message);
+  const auto& set = node_.replica().validators();
+  for (const auto& p : spec->parties) {
+    if (set.find(p.node) == nullptr) return error(400, "job.party", "node " + std::to_string(p.node) + " is not a validator of this network");
+  }
+  for (const auto& r : spec->model_readers) {
+    bool known = false;
+    for (const auto& c : genesis_.clients) known |= c.name == r;
+    if (!known) return error(400, "job.reader", "no client named " + r + " in this network");
+  }
+  fl::JobTx tx;
+  tx.toml = body;
+  tx.client = client.name;
+  Bytes r = crypto::random_bytes(8);
+  for (uint8_t b : r) tx.nonce = (tx.nonce << 8) | b;
+  return submit_tx(tx.encode());
+}
+
+static json round_json(const FlRound& r) {
+  const auto& rec = r.record;
+  json hashes = json::array();
+  for (const auto& h : rec.update_hashes) hashes.push_back(to_hex(h));
+  return {{"round", rec.round},
+          {"parties", rec.parties},
+          {"dropped", rec.dropped},
+          {"update_hashes", hashes},
+          {"model_hash", to_hex(rec.model_hash)},
+          {"train", {{"loss", rec.train.loss}, {"accuracy", rec.train.accuracy}, {"examples", rec.train.examples}}},
+          {"eval", {{"loss", rec.eval.loss}, {"accuracy", rec.eval.accuracy}, {"examples", rec.eval.examples}}},
+          {"epsilon", rec.epsilon},
+          {"attempts", rec.attempts},
+          {"aggregator", r.aggregator},
+          {"height", r.height},
+          {"tx", to_hex(r.tx_id)}};
+}
+
+ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
+  int64_t now = node_.now_ms();
+  auto summary = [&](const FlJob& j) {
+    json parties = json::array();
+    for (const auto& p : j.spec.parties) parties.push_back({{"node", p.node}, {"dataset", p.dataset}});
+    const auto& c = j.spec.config;
+    std::string status = j.finished() ? "finished" : "running";
+    auto failure = fl_->failure(j.id);
+    if (!j.finished() && failure) status = "failed";
+    json out = {{"id", to_hex(j.id)},
+                {"name", j.spec.name},
+                {"submitter", j.submitter},
+                {"submitted_at_height", j.height},
+                {"rounds", c.rounds},
+                {"rounds_done", j.rounds.size()},
+                {"strategy", c.strategy.name},
+                {"model", c.model.kind == fl::ModelSpec::Kind::kMlp ? "mlp" : "logistic"},
+                {"dp", c.dp.enabled},
+                {"parties", parties},
+                {"status", status},
+                {"aggregator", fl_->scheduled_aggregator(j, now)}};
+    if (failure) out["failure"] = *failure;
+    if (!j.rounds.empty()) out["accuracy"] = j.rounds.back().record.eval.accuracy;
+    return out;
+  };
+  if (rest.empty() || rest == "/") {
+    json list = json::array();
+    for (const auto& [id, j] : fl_->jobs()) list.push_back(summary(j));
+    return reply(200, json{{"jobs", list}});
+  }
+  std::string idhex = rest.substr(1);
+  bool want_model = false;
+  if (idhex.size() > 6 && idhex.ends_with("/model")) {
+    idhex = idhex.substr(0, idhex.size() - 6);
+    want_model = true;
+  }
+  auto id = from_hex(idhex);
+  if (!id.ok() || id->size() != 32) return error(400, "bad_id", "a job id is 64 hex digits");
+  auto it = fl_->jobs().find(*id);
+  if (it == fl_->jobs().end()) return error(404, "unknown", "no such job on this node's ledger");
+  const FlJob& j = it->second;
+  if (want_model) {
+    if (std::find(j.spec.model_readers.begin(), j.spec.model_readers.end(), client.name) == j.spec.model_readers.end()) {
+      return error(403, "forbidden", "the job does not name " + client.name + " among its model_readers");
+    }
+    if (!j.finished()) return error(409, "not_finished", "the job has not finished");
+    auto m = fl_->model(j.id);
+    if (!m || fl::model_hash(*m) != j.rounds.back().record.model_hash) {
+      return error(404, "no_model", "this node does not hold the final model; ask one of the job's parties");
+    }
+    json params = json::array();
+    for (float v : *m) params.push_back(v);
+    return reply(200, json{{"job", to_hex(j.id)}, {"model_hash", to_hex(j.rounds.back().record.model_hash)}, {"params", params}});
+  }
+  json out = summary(j);
+  json rounds = json::array();
+  for (const auto& r : j.rounds) rounds.push_back(round_json(r));
+  out["round_records"] = rounds;
+  out["events"] = fl_->events(j.id);
+  return reply(200, out);
 }
 
 ApiResponse ApiHandler::get_governance() {

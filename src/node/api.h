@@ -18,6 +18,9 @@
 //   GET  /v1/governance         members, approvals needed, allowed measurements, proposals
 //   POST /v1/data/{name}        register a CSV data set at this node, sealed (?label_column=C)
 //   GET  /v1/data               this node's data sets: schema and row counts, never rows
+//   POST /v1/fl/jobs            members: submit a federated learning job (TOML body)
+//   GET  /v1/fl/jobs[/{id}]     jobs, and one job's rounds from the ledger
+//   GET  /v1/fl/jobs/{id}/model the final model (clients the job names as model_readers)
 //   GET  /v1/health             200 ok or 503 degraded (no authentication needed)
 //   GET  /metrics               Prometheus text format
 //   GET  /v1/openapi.json       the API description (no authentication needed)
@@ -69,6 +72,8 @@ class ApiHandler {
   void count(int status) { responses_[status]++; }
   // This node's sealed data sets (POST/GET /v1/data); without it those endpoints answer 404.
   void set_datasets(DatasetStore* store) { datasets_ = store; }
+  // Federated learning jobs (/v1/fl/...); without it those endpoints answer 404.
+  void set_fl(class FlService* fl) { fl_ = fl; }
 
  private:
   struct Client {
@@ -87,12 +92,15 @@ class ApiHandler {
   ApiResponse get_metrics();
   ApiResponse post_data(const std::string& name, const ApiRequest& req);
   ApiResponse get_data();
+  ApiResponse post_fl_job(const std::string& body, const Client& client);
+  ApiResponse get_fl(const std::string& rest, const Client& client);
 
   Node& node_;
   Genesis genesis_;
   std::map<Bytes, Client> clients_;  // by certificate SPKI SHA-256
   std::map<int, uint64_t> responses_;
   DatasetStore* datasets_ = nullptr;
+  class FlService* fl_ = nullptr;
 };
 
 class ApiServer {

@@ -1,6 +1,8 @@
 #include "node/node.h"
 
+#include "fl/wire.h"
 #include "node/config.h"
+#include <asio/post.hpp>
 #include "util/log.h"
 
 namespace supernet::node {
@@ -19,6 +21,10 @@ Node::Node(asio::io_context& io, NodeOptions options)
       transport_(io, std::move(options.transport),
                  [this](uint32_t from, Bytes frame) {
                    if (stopped_ || failed_) return;
+                   if (fl::is_fl_frame(frame)) {
+                     if (on_app_frame_) on_app_frame_(from, std::move(frame));
+                     return;
+                   }
                    auto m = consensus::decode_message(frame);
                    if (!m.ok()) {
                      log(LogLevel::kWarn, "node", "undecodable frame from node " + std::to_string(from) + ": " + m.error().message);
@@ -30,7 +36,8 @@ Node::Node(asio::io_context& io, NodeOptions options)
                  }),
       ticker_(io),
       started_(std::chrono::steady_clock::now()),
-      tick_ms_(options.tick_ms) {}
+      tick_ms_(options.tick_ms),
+      io_(io) {}
 
 Node::~Node() { stop(); }
 
@@ -113,6 +120,17 @@ bool Node::submit(Bytes tx) {
   return accepted;
 }
 
+void Node::send_app(uint32_t to, Bytes frame) {
+  if (stopped_) return;
+  if (to == replica_.self()) {
+    asio::post(io_, [this, frame = std::move(frame)]() mutable {
+      if (!stopped_ && on_app_frame_) on_app_frame_(replica_.self(), std::move(frame));
+    });
+    return;
+  }
+  transport_.send(to, std::move(frame));
+}
+
 void Node::schedule_tick() {
   ticker_.expires_after(std::chrono::milliseconds(tick_ms_));
   ticker_.async_wait([this](asio::error_code ec) {
@@ -121,6 +139,7 @@ void Node::schedule_tick() {
       Output out;
       replica_.on_tick(now(), out);
       process(out);
+      if (on_tick_) on_tick_(now());
     }
     schedule_tick();
   });

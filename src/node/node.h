@@ -46,6 +46,16 @@ class Node {
   // A client transaction; false when the replica refuses it (too large, known, mempool full).
   bool submit(Bytes tx);
   void on_commit(OnCommit cb) { on_commit_ = std::move(cb); }
+  // Application messages between nodes that are not consensus (federated learning frames,
+  // "SNFL"): handed to `handler` on the io thread; sent with send_app (to self: delivered
+  // locally, asynchronously).
+  using OnAppFrame = std::function<void(uint32_t from, Bytes frame)>;
+  void on_app_frame(OnAppFrame handler) { on_app_frame_ = std::move(handler); }
+  void send_app(uint32_t to, Bytes frame);
+  // Runs on every tick, after the replica's.
+  void on_tick(std::function<void(int64_t now_ms)> cb) { on_tick_ = std::move(cb); }
+  int64_t now_ms() const { return now(); }
+  asio::io_context& io() { return io_; }
 
   uint64_t height() const { return replica_.next_height() - 1; }
   const consensus::Replica& replica() const { return replica_; }
@@ -76,6 +86,9 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   int64_t tick_ms_;
   OnCommit on_commit_;
+  OnAppFrame on_app_frame_;
+  std::function<void(int64_t)> on_tick_;
+  asio::io_context& io_;
   std::vector<Isolation> isolations_;
   uint64_t followed_epoch_ = 0;
   std::vector<std::string> followed_measurements_;

@@ -1,0 +1,326 @@
+#include "fl/wire.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "crypto/keys.h"
+#include "util/codec.h"
+
+namespace supernet::fl {
+
+namespace {
+
+constexpr char kFrameMagic[] = "SNFL";
+constexpr char kJobMagic[] = "SNFJ";
+constexpr char kRoundMagic[] = "SNFR";
+
+bool has_magic(ByteView b, const char* magic) { return b.size() >= 4 && std::memcmp(b.data(), magic, 4) == 0; }
+
+uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float bits_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void put_floats(Writer& w, const std::vector<float>& v) {
+  w.u32(static_cast<uint32_t>(v.size()));
+  for (float f : v) w.u32(float_bits(f));
+}
+Result<std::vector<float>> get_floats(Reader& r) {
+  SN_ASSIGN(uint32_t n, r.count(kWireParamsMax, 4));
+  std::vector<float> v(n);
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(uint32_t u, r.u32());
+    v[i] = bits_float(u);
+    if (!std::isfinite(v[i])) return make_error("fl.wire", "a non-finite number");
+  }
+  return v;
+}
+void put_double(Writer& w, double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  w.u64(u);
+}
+Result<double> get_double(Reader& r) {
+  SN_ASSIGN(uint64_t u, r.u64());
+  double d;
+  std::memcpy(&d, &u, 8);
+  if (!std::isfinite(d)) return make_error("fl.wire", "a non-finite number");
+  return d;
+}
+void put_metrics(Writer& w, const Metrics& m) {
+  put_double(w, m.loss);
+  put_double(w, m.accuracy);
+  w.u64(m.examples);
+}
+Result<Metrics> get_metrics(Reader& r) {
+  Metrics m;
+  SN_ASSIGN(m.loss, get_double(r));
+  SN_ASSIGN(m.accuracy, get_double(r));
+  SN_ASSIGN(m.examples, r.u64());
+  return m;
+}
+Result<Bytes> get_job(Reader& r) {
+  SN_ASSIGN(ByteView id, r.fixed(32));
+  return to_bytes(id);
+}
+void put_options(Writer& w, const TrainOptions& o) {
+  w.u8(o.optimizer == Optimizer::kAdam ? 1 : 0).u32(static_cast<uint32_t>(o.epochs)).u64(o.batch).u64(o.seed);
+  put_double(w, o.learning_rate);
+  put_double(w, o.l2);
+  put_double(w, o.prox_mu);
+}
+Result<TrainOptions> get_options(Reader& r) {
+  TrainOptions o;
+  SN_ASSIGN(uint8_t opt, r.u8());
+  if (opt > 1) return make_error("fl.wire", "unknown optimizer");
+  o.optimizer = opt == 1 ? Optimizer::kAdam : Optimizer::kSgd;
+  SN_ASSIGN(uint32_t epochs, r.u32());
+  SN_ASSIGN(o.batch, r.u64());
+  SN_ASSIGN(o.seed, r.u64());
+  SN_ASSIGN(double lr, get_double(r));
+  SN_ASSIGN(double l2, get_double(r));
+  SN_ASSIGN(double mu, get_double(r));
+  if (epochs < 1 || epochs > 1000 || o.batch < 1 || o.batch > 100000 || lr <= 0 || lr > 100 || l2 < 0 || l2 > 10 || mu < 0 || mu > 100) {
+    return make_error("fl.wire", "training options out of range");
+  }
+  o.epochs = static_cast<int>(epochs);
+  o.learning_rate = static_cast<float>(lr);
+  o.l2 = static_cast<float>(l2);
+  o.prox_mu = static_cast<float>(mu);
+  return o;
+}
+
+}  // namespace
+
+bool is_fl_frame(ByteView frame) { return has_magic(frame, kFrameMagic); }
+
+Bytes encode_wire(const WireMessage& m) {
+  Writer w;
+  w.fixed(as_bytes(kFrameMagic)).u8(static_cast<uint8_t>(m.index()));
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        w.fixed(x.job);
+        if constexpr (std::is_same_v<T, StatsReply>) {
+          w.u64(x.rows).u32(x.classes).u32(static_cast<uint32_t>(x.sum.size()));
+          for (size_t i = 0; i < x.sum.size(); i++) {
+            put_double(w, x.sum[i]);
+            put_double(w, x.sumsq[i]);
+          }
+        } else if constexpr (std::is_same_v<T, FitRequest>) {
+          w.u32(static_cast<uint32_t>(x.round)).u32(x.classes);
+          put_floats(w, x.model);
+          put_floats(w, x.mean);
+          put_floats(w, x.stddev);
+          put_options(w, x.options);
+        } else if constexpr (std::is_same_v<T, FitReply>) {
+          w.u32(static_cast<uint32_t>(x.round));
+          put_floats(w, x.params);
+          w.u64(x.examples);
+          put_metrics(w, x.train);
+        } else if constexpr (std::is_same_v<T, EvalRequest>) {
+          w.u32(static_cast<uint32_t>(x.round)).u32(x.classes);
+          put_floats(w, x.model);
+          put_floats(w, x.mean);
+          put_floats(w, x.stddev);
+        } else if constexpr (std::is_same_v<T, EvalReply>) {
+          w.u32(static_cast<uint32_t>(x.round));
+          put_metrics(w, x.metrics);
+        } else if constexpr (std::is_same_v<T, Refusal>) {
+          w.u32(static_cast<uint32_t>(x.round)).str(x.reason);
+        }
+      },
+      m);
+  return w.take();
+}
+
+Result<WireMessage> decode_wire(ByteView frame) {
+  if (!is_fl_frame(frame)) return make_error("fl.wire", "not a federated learning message");
+  Reader r(frame.subspan(4));
+  SN_ASSIGN(uint8_t type, r.u8());
+  SN_ASSIGN(Bytes job, get_job(r));
+  auto round = [&]() -> Result<int32_t> {
+    SN_ASSIGN(uint32_t v, r.u32());
+    if (v > 100000) return make_error("fl.wire", "round out of range");
+    return static_cast<int32_t>(v);
+  };
+  WireMessage out;
+  switch (type) {
+    case 0:
+      out = StatsRequest{job};
+      break;
+    case 1: {
+      StatsReply s;
+      s.job = job;
+      SN_ASSIGN(s.rows, r.u64());
+      SN_ASSIGN(s.classes, r.u32());
+      if (s.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.wire", "classes out of range");
+      SN_ASSIGN(uint32_t n, r.count(kFeaturesMax, 16));
+      for (uint32_t i = 0; i < n; i++) {
+        SN_ASSIGN(double a, get_double(r));
+        SN_ASSIGN(double b, get_double(r));
+        s.sum.push_back(a);
+        s.sumsq.push_back(b);
+      }
+      out = std::move(s);
+      break;
+    }
+    case 2: {
+      FitRequest f;
+      f.job = job;
+      SN_ASSIGN(f.round, round());
+      SN_ASSIGN(f.classes, r.u32());
+      if (f.classes < 2 || f.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.wire", "classes out of range");
+      SN_ASSIGN(f.model, get_floats(r));
+      SN_ASSIGN(f.mean, get_floats(r));
+      SN_ASSIGN(f.stddev, get_floats(r));
+      SN_ASSIGN(f.options, get_options(r));
+      out = std::move(f);
+      break;
+    }
+    case 3: {
+      FitReply f;
+      f.job = job;
+      SN_ASSIGN(f.round, round());
+      SN_ASSIGN(f.params, get_floats(r));
+      SN_ASSIGN(f.examples, r.u64());
+      SN_ASSIGN(f.train, get_metrics(r));
+      out = std::move(f);
+      break;
+    }
+    case 4: {
+      EvalRequest e;
+      e.job = job;
+      SN_ASSIGN(e.round, round());
+      SN_ASSIGN(e.classes, r.u32());
+      if (e.classes < 2 || e.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.wire", "classes out of range");
+      SN_ASSIGN(e.model, get_floats(r));
+      SN_ASSIGN(e.mean, get_floats(r));
+      SN_ASSIGN(e.stddev, get_floats(r));
+      out = std::move(e);
+      break;
+    }
+    case 5: {
+      EvalReply e;
+      e.job = job;
+      SN_ASSIGN(e.round, round());
+      SN_ASSIGN(e.metrics, get_metrics(r));
+      out = std::move(e);
+      break;
+    }
+    case 6: {
+      Refusal x;
+      x.job = job;
+      SN_ASSIGN(x.round, round());
+      SN_ASSIGN(ByteView why, r.bytes(512));
+      x.reason = to_string(why);
+      out = std::move(x);
+      break;
+    }
+    default:
+      return make_error("fl.wire", "unknown message type");
+  }
+  SN_TRY(r.finish());
+  return out;
+}
+
+// --- ledger transactions ---
+
+bool is_job_tx(ByteView tx) { return has_magic(tx, kJobMagic); }
+bool is_round_tx(ByteView tx) { return has_magic(tx, kRoundMagic); }
+
+Bytes JobTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kJobMagic)).str(toml).str(client).u64(nonce);
+  return w.take();
+}
+
+Result<JobTx> JobTx::decode(ByteView tx) {
+  if (!is_job_tx(tx)) return make_error("fl.tx", "not a job transaction");
+  Reader r(tx.subspan(4));
+  JobTx j;
+  SN_ASSIGN(ByteView toml, r.bytes(48 * 1024));
+  SN_ASSIGN(ByteView client, r.bytes(256));
+  SN_ASSIGN(j.nonce, r.u64());
+  SN_TRY(r.finish());
+  j.toml = to_string(toml);
+  j.client = to_string(client);
+  return j;
+}
+
+static void encode_record(Writer& w, const RoundRecord& rec) {
+  w.u32(static_cast<uint32_t>(rec.round)).u32(static_cast<uint32_t>(rec.parties.size()));
+  for (size_t i = 0; i < rec.parties.size(); i++) w.str(rec.parties[i]).fixed(rec.update_hashes[i]);
+  w.fixed(rec.model_hash);
+  put_metrics(w, rec.train);
+  put_metrics(w, rec.eval);
+  put_double(w, rec.epsilon);
+  w.u32(static_cast<uint32_t>(rec.attempts)).u32(static_cast<uint32_t>(rec.dropped.size()));
+  for (const auto& d : rec.dropped) w.str(d);
+}
+
+Bytes RoundTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-round-v1").fixed(job).u32(aggregator);
+  encode_record(w, record);
+  return w.take();
+}
+
+Bytes RoundTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kRoundMagic)).fixed(job).u32(aggregator);
+  encode_record(w, record);
+  w.fixed(signature);
+  return w.take();
+}
+
+Result<RoundTx> RoundTx::decode(ByteView tx) {
+  if (!is_round_tx(tx)) return make_error("fl.tx", "not a round transaction");
+  Reader r(tx.subspan(4));
+  RoundTx t;
+  SN_ASSIGN(t.job, get_job(r));
+  SN_ASSIGN(t.aggregator, r.u32());
+  SN_ASSIGN(uint32_t round, r.u32());
+  if (round < 1 || round > 10000) return make_error("fl.tx", "round out of range");
+  t.record.round = static_cast<int>(round);
+  SN_ASSIGN(uint32_t n, r.count(1000, 4 + 32));
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView p, r.bytes(64));
+    SN_ASSIGN(ByteView h, r.fixed(32));
+    t.record.parties.push_back(to_string(p));
+    t.record.update_hashes.push_back(to_bytes(h));
+  }
+  SN_ASSIGN(ByteView mh, r.fixed(32));
+  t.record.model_hash = to_bytes(mh);
+  SN_ASSIGN(t.record.train, get_metrics(r));
+  SN_ASSIGN(t.record.eval, get_metrics(r));
+  SN_ASSIGN(t.record.epsilon, get_double(r));
+  SN_ASSIGN(uint32_t attempts, r.u32());
+  t.record.attempts = static_cast<int>(std::min<uint32_t>(attempts, 1000));
+  SN_ASSIGN(uint32_t nd, r.count(1000, 4));
+  for (uint32_t i = 0; i < nd; i++) {
+    SN_ASSIGN(ByteView d, r.bytes(64));
+    t.record.dropped.push_back(to_string(d));
+  }
+  SN_ASSIGN(ByteView sig, r.fixed(64));
+  t.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes make_round_tx(const Bytes& job, uint32_t aggregator, const RoundRecord& record, const crypto::SecureBytes& identity_secret) {
+  RoundTx t;
+  t.job = job;
+  t.aggregator = aggregator;
+  t.record = record;
+  t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
+  return t.encode();
+}
+
+}  // namespace supernet::fl

@@ -1,0 +1,92 @@
+// Federated learning on the network: the messages between the aggregator and the parties
+// (over the attested peer transport, frames that start with "SNFL"), and the two ledger
+// transactions (a job, "SNFJ"; a round record, "SNFR"). Explicit binary encodings, bounded.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crypto/secure.h"
+#include "fl/controller.h"
+#include "fl/model.h"
+
+namespace supernet::fl {
+
+inline constexpr size_t kWireParamsMax = 240 * 1024;  // floats per message (frames are at most 1 MiB)
+
+struct StatsRequest {
+  Bytes job;  // job id (32 bytes)
+};
+// Per-feature count, sums and sums of squares over the party's training rows: what the
+// aggregator needs for federated standardization.
+struct StatsReply {
+  Bytes job;
+  uint64_t rows = 0;
+  uint32_t classes = 0;
+  std::vector<double> sum, sumsq;
+};
+struct FitRequest {
+  Bytes job;
+  int32_t round = 0;
+  uint32_t classes = 2;  // the model's, over every party's labels
+  std::vector<float> model;
+  std::vector<float> mean, stddev;  // standardization for every party alike
+  TrainOptions options;             // prox_center: the model itself
+};
+struct FitReply {
+  Bytes job;
+  int32_t round = 0;
+  std::vector<float> params;
+  uint64_t examples = 0;
+  Metrics train;
+};
+struct EvalRequest {
+  Bytes job;
+  int32_t round = 0;
+  uint32_t classes = 2;
+  std::vector<float> model;
+  std::vector<float> mean, stddev;
+};
+struct EvalReply {
+  Bytes job;
+  int32_t round = 0;
+  Metrics metrics;
+};
+// A party refuses (no such data set here, say); the aggregator logs it and treats it as absent.
+struct Refusal {
+  Bytes job;
+  int32_t round = 0;
+  std::string reason;
+};
+
+using WireMessage = std::variant<StatsRequest, StatsReply, FitRequest, FitReply, EvalRequest, EvalReply, Refusal>;
+bool is_fl_frame(ByteView frame);
+Bytes encode_wire(const WireMessage& m);
+Result<WireMessage> decode_wire(ByteView frame);
+
+// --- ledger transactions ---
+
+struct JobTx {
+  std::string toml;    // the job file as submitted
+  std::string client;  // the member who submitted it
+  uint64_t nonce = 0;
+  Bytes encode() const;
+  static Result<JobTx> decode(ByteView tx);
+};
+bool is_job_tx(ByteView tx);
+
+struct RoundTx {
+  Bytes job;
+  uint32_t aggregator = 0;
+  RoundRecord record;
+  Bytes signature;  // Ed25519 by the aggregator node's identity key over signed_bytes()
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<RoundTx> decode(ByteView tx);
+};
+bool is_round_tx(ByteView tx);
+Bytes make_round_tx(const Bytes& job, uint32_t aggregator, const RoundRecord& record, const crypto::SecureBytes& identity_secret);
+
+}  // namespace supernet::fl

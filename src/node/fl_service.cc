@@ -1,0 +1,408 @@
+#include "node/fl_service.h"
+
+#include <asio/post.hpp>
+#include <cmath>
+
+#include "consensus/chain.h"
+#include "crypto/keys.h"
+#include "util/log.h"
+
+namespace supernet::node {
+
+namespace {
+
+constexpr int64_t kTakeoverMs = 10000;
+
+std::string party_name(uint32_t node) { return "node-" + std::to_string(node); }
+std::optional<uint32_t> party_node(const std::string& name) {
+  if (name.rfind("node-", 0) != 0) return std::nullopt;
+  try {
+    return static_cast<uint32_t>(std::stoul(name.substr(5)));
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
+
+}  // namespace
+
+FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret)
+    : node_(node), datasets_(datasets), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
+  for (const auto& cb : node_.replica().chain()) on_commit(cb);  // what the restored ledger holds
+  node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
+  node_.on_app_frame([this](uint32_t from, Bytes frame) { on_frame(from, std::move(frame)); });
+  node_.on_tick([this](int64_t now) { on_tick(now); });
+}
+
+FlService::~FlService() {
+  *alive_ = false;
+  workers_.join();
+}
+
+void FlService::on_commit(const consensus::CommittedBlock& cb) {
+  for (const auto& tx : cb.block.txs) {
+    if (fl::is_job_tx(tx) || fl::is_round_tx(tx)) record(tx, cb.block.header.height);
+  }
+}
+
+void FlService::record(const Bytes& tx, uint64_t height) {
+  Bytes id = to_bytes(as_bytes(consensus::tx_id(tx)));
+  if (fl::is_job_tx(tx)) {
+    auto j = fl::JobTx::decode(tx);
+    if (!j.ok()) return;
+    auto spec = fl::parse_job(j->toml);
+    if (!spec.ok()) return;  // the API refuses these; a committed one is ignored alike everywhere
+    FlJob job{id, std::move(spec).value(), j->client, height, {}};
+    jobs_.emplace(id, std::move(job));
+    progress_at_[id] = node_.now_ms();
+    return;
+  }
+  auto r = fl::RoundTx::decode(tx);
+  if (!r.ok()) return;
+  auto it = jobs_.find(r->job);
+  if (it == jobs_.end() || r->record.round != static_cast<int>(it->second.rounds.size()) + 1) return;  // first record per round wins
+  const consensus::Validator* v = node_.replica().validators().find(r->aggregator);
+  if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
+  it->second.rounds.push_back({r->record, r->aggregator, id, height});
+  progress_at_[r->job] = node_.now_ms();
+  // Another node recorded this round: stand down if this one was aggregating it too.
+  if (r->aggregator != self_) {
+    auto a = aggregations_.find(r->job);
+    if (a != aggregations_.end()) aggregations_.erase(a);
+  }
+}
+
+uint32_t FlService::scheduled_aggregator(const FlJob& job, int64_t now) const {
+  const auto& vals = node_.replica().validators().validators();
+  if (vals.empty()) return 0;
+  size_t start = job.id.empty() ? 0 : job.id[0] % vals.size();
+  auto p = progress_at_.find(job.id);
+  int64_t idle = p == progress_at_.end() ? 0 : now - p->second;
+  size_t k = static_cast<size_t>(std::max<int64_t>(idle, 0) / kTakeoverMs) % vals.size();
+  return vals[(start + k) % vals.size()].id;
+}
+
+bool FlService::is_party(const FlJob& job) const {
+  for (const auto& p : job.spec.parties) {
+    if (p.node == self_) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> FlService::available_parties(const FlJob& job) const {
+  std::vector<std::string> out;
+  for (const auto& p : job.spec.parties) {
+    if (p.node == self_ || node_.connected(p.node)) out.push_back(party_name(p.node));
+  }
+  return out;
+}
+
+std::vector<std::string> FlService::events(const Bytes& job) const {
+  auto a = aggregations_.find(job);
+  return a == aggregations_.end() ? std::vector<std::string>{} : a->second.events;
+}
+
+std::optional<std::string> FlService::failure(const Bytes& job) const {
+  auto a = aggregations_.find(job);
+  return a == aggregations_.end() ? std::nullopt : a->second.failed;
+}
+
+std::optional<std::vector<float>> FlService::model(const Bytes& job) const {
+  auto m = models_.find(job);
+  if (m == models_.end()) return std::nullopt;
+  return m->second;
+}
+
+// --- aggregator ---
+
+void FlService::on_tick(int64_t now) {
+  for (auto& [id, job] : jobs_) {
+    if (job.finished()) continue;
+    auto a = aggregations_.find(id);
+    if (a == aggregations_.end()) {
+      if (scheduled_aggregator(job, now) != self_) continue;
+      if (!job.rounds.empty()) {
+        auto m = models_.find(id);
+        if (m == models_.end() || fl::model_hash(m->second) != job.rounds.back().record.model_hash) continue;  // cannot resume here
+      }
+      Aggregation fresh;
+      fresh.stats_deadline = now + job.spec.config.round_timeout_ms;
+      fresh.events.push_back("node " + std::to_string(self_) + " aggregates job " + job.spec.name +
+                             (job.rounds.empty() ? "" : ", resuming after round " + std::to_string(job.rounds.size())));
+      log(LogLevel::kInfo, "fl", fresh.events.back());
+      a = aggregations_.emplace(id, std::move(fresh)).first;
+      for (const auto& p : job.spec.parties) node_.send_app(p.node, fl::encode_wire(fl::StatsRequest{id}));
+    }
+    Aggregation& agg = a->second;
+    if (agg.failed) continue;
+    if (!agg.started) {
+      bool all = agg.stats.size() == job.spec.parties.size();
+      if (all || (now >= agg.stats_deadline && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties)) {
+        begin_training(id, agg, now);
+      } else if (now >= agg.stats_deadline) {
+        agg.failed = "only " + std::to_string(agg.stats.size()) + " parties answered the standardization request, " +
+                     std::to_string(job.spec.config.min_parties) + " needed";
+        agg.events.push_back("job failed: " + *agg.failed);
+      }
+      continue;
+    }
+    fl::RoundController::Output out;
+    agg.controller->set_available(available_parties(job));
+    agg.controller->on_tick(now, out);
+    drive(id, agg, now, out);
+  }
+}
+
+void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
+  FlJob& job = jobs_.at(id);
+  // Federated standardization and the model's shape, from the parties' statistics.
+  size_t features = a.stats.begin()->second.sum.size();
+  uint32_t classes = 0;
+  std::vector<double> sum(features, 0), sq(features, 0);
+  double rows = 0;
+  for (const auto& [node, s] : a.stats) {
+    if (s.sum.size() != features) {
+      a.failed = "the parties' data sets have different numbers of features";
+      a.events.push_back("job failed: " + *a.failed);
+      return;
+    }
+    classes = std::max(classes, s.classes);
+    for (size_t f = 0; f < features; f++) {
+      sum[f] += s.sum[f];
+      sq[f] += s.sumsq[f];
+    }
+    rows += static_cast<double>(s.rows);
+  }
+  for (size_t f = 0; f < features; f++) {
+    double m = sum[f] / std::max(rows, 1.0);
+    double var = std::max(0.0, sq[f] / std::max(rows, 1.0) - m * m);
+    a.mean.push_back(static_cast<float>(m));
+    a.stddev.push_back(var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f);
+  }
+  fl::JobConfig cfg = job.spec.config;
+  cfg.model.inputs = features;
+  cfg.model.classes = static_cast<int>(std::max<uint32_t>(classes, 2));
+  auto c = fl::RoundController::create(cfg);
+  if (!c.ok()) {
+    a.failed = c.error().message;
+    a.events.push_back("job failed: " + *a.failed);
+    return;
+  }
+  a.controller = std::move(c).value();
+  a.controller->set_available(available_parties(job));
+  a.started = true;
+  fl::RoundController::Output out;
+  Status s = ok_status();
+  if (job.rounds.empty()) {
+    auto initial = fl::Model::create(cfg.model, cfg.seed);
+    s = initial.ok() ? a.controller->start(now, initial->params(), out) : initial.error();
+  } else {
+    s = a.controller->resume(now, job.rounds.back().record, models_.at(id), out);
+  }
+  if (!s.ok()) {
+    a.failed = s.error().message;
+    a.events.push_back("job failed: " + *a.failed);
+    return;
+  }
+  drive(id, a, now, out);
+}
+
+void FlService::drive(const Bytes& id, Aggregation& a, int64_t now, fl::RoundController::Output& out) {
+  for (auto& e : out.events) {
+    auto j = jobs_.find(id);
+    log(LogLevel::kInfo, "fl", (j != jobs_.end() ? j->second.spec.name : short_id(id)) + ": " + e);
+    a.events.push_back(e);
+  }
+  if (a.events.size() > 200) a.events.erase(a.events.begin(), a.events.begin() + static_cast<std::ptrdiff_t>(a.events.size() - 200));
+  for (const auto& req : out.requests) {
+    auto node = party_node(req.party);
+    if (!node) continue;
+    if (req.kind == fl::RoundController::Request::Kind::kFit) {
+      fl::FitRequest f;
+      f.job = id;
+      f.round = req.round;
+      f.classes = static_cast<uint32_t>(a.controller->config().model.classes);
+      f.model = *req.model;
+      f.mean = a.mean;
+      f.stddev = a.stddev;
+      f.options = req.options;
+      node_.send_app(*node, fl::encode_wire(f));
+    } else {
+      fl::EvalRequest e;
+      e.job = id;
+      e.round = req.round;
+      e.classes = static_cast<uint32_t>(a.controller->config().model.classes);
+      e.model = *req.model;
+      e.mean = a.mean;
+      e.stddev = a.stddev;
+      node_.send_app(*node, fl::encode_wire(e));
+    }
+  }
+  for (const auto& r : out.records) {
+    models_[id] = a.controller->global();
+    node_.submit(fl::make_round_tx(id, self_, r, identity_secret_));
+  }
+  if (out.failed) a.failed = out.failed->message;
+  (void)now;
+}
+
+// --- party ---
+
+Result<FlService::PartyData*> FlService::party_data(const FlJob& job) {
+  auto it = party_data_.find(job.id);
+  if (it != party_data_.end()) return &it->second;
+  if (datasets_ == nullptr) return make_error("fl.party", "this node keeps no data sets");
+  std::string name;
+  for (const auto& p : job.spec.parties) {
+    if (p.node == self_) name = p.dataset;
+  }
+  if (name.empty()) return make_error("fl.party", "node " + std::to_string(self_) + " is not a party of this job");
+  SN_ASSIGN(fl::Dataset d, datasets_->load(name));
+  auto [train, test] = fl::split(d, 0.2, job.spec.config.seed + self_);
+  PartyData pd;
+  pd.dataset = name;
+  pd.train = std::move(train);
+  pd.test = std::move(test);
+  return &party_data_.emplace(job.id, std::move(pd)).first->second;
+}
+
+static void standardize(fl::Dataset& out, const fl::Dataset& raw, const std::vector<float>& mean, const std::vector<float>& sd) {
+  out = raw;
+  fl::Standardizer s{mean, sd};
+  s.apply(out);
+}
+
+void FlService::on_frame(uint32_t from, Bytes frame) {
+  auto m = fl::decode_wire(frame);
+  if (!m.ok()) {
+    log(LogLevel::kWarn, "fl", "undecodable message from node " + std::to_string(from) + ": " + m.error().message);
+    return;
+  }
+  if (auto* s = std::get_if<fl::StatsRequest>(&*m)) return party_stats(from, *s);
+  if (auto* f = std::get_if<fl::FitRequest>(&*m)) return party_fit(from, std::move(*f));
+  if (auto* e = std::get_if<fl::EvalRequest>(&*m)) return party_eval(from, *e);
+  // Replies, for the aggregator.
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        auto a = aggregations_.find(x.job);
+        if (a == aggregations_.end()) return;
+        Aggregation& agg = a->second;
+        int64_t now = node_.now_ms();
+        fl::RoundController::Output out;
+        if constexpr (std::is_same_v<T, fl::StatsReply>) {
+          if (!agg.started) agg.stats[from] = x;
+          return;
+        } else if constexpr (std::is_same_v<T, fl::FitReply>) {
+          if (!agg.controller) return;
+          agg.controller->on_fit(now, x.round, fl::FitResult{party_name(from), std::move(x.params), x.examples, x.train}, out);
+        } else if constexpr (std::is_same_v<T, fl::EvalReply>) {
+          if (!agg.controller) return;
+          agg.controller->on_evaluate(now, x.round, fl::EvaluateResult{party_name(from), x.metrics}, out);
+        } else if constexpr (std::is_same_v<T, fl::Refusal>) {
+          agg.events.push_back("node " + std::to_string(from) + " refused: " + x.reason);
+          return;
+        } else {
+          return;
+        }
+        drive(x.job, agg, now, out);
+      },
+      *m);
+}
+
+void FlService::party_stats(uint32_t from, const fl::StatsRequest& req) {
+  auto job = jobs_.find(req.job);
+  if (job == jobs_.end() || !is_party(job->second)) return;
+  auto pd = party_data(job->second);
+  if (!pd.ok()) {
+    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, 0, pd.error().message}));
+    return;
+  }
+  fl::StatsReply r;
+  r.job = req.job;
+  const fl::Dataset& d = (*pd)->train;
+  r.rows = d.rows;
+  r.classes = static_cast<uint32_t>(d.classes);
+  r.sum.assign(d.features, 0);
+  r.sumsq.assign(d.features, 0);
+  for (size_t i = 0; i < d.rows; i++) {
+    for (size_t f = 0; f < d.features; f++) {
+      double v = d.row(i)[f];
+      r.sum[f] += v;
+      r.sumsq[f] += v * v;
+    }
+  }
+  node_.send_app(from, fl::encode_wire(r));
+}
+
+void FlService::party_fit(uint32_t from, fl::FitRequest req) {
+  auto job = jobs_.find(req.job);
+  if (job == jobs_.end() || !is_party(job->second)) return;
+  auto pd = party_data(job->second);
+  if (!pd.ok()) {
+    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, pd.error().message}));
+    return;
+  }
+  PartyData& data = **pd;
+  if (req.mean.size() != data.train.features || req.stddev.size() != data.train.features) {
+    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, "standardization does not match this data set"}));
+    return;
+  }
+  if (data.mean != req.mean || data.stddev != req.stddev) {
+    standardize(data.train_std, data.train, req.mean, req.stddev);
+    standardize(data.test_std, data.test, req.mean, req.stddev);
+    data.mean = req.mean;
+    data.stddev = req.stddev;
+  }
+  models_[req.job] = req.model;
+  fl::ModelSpec spec = job->second.spec.config.model;
+  spec.inputs = data.train.features;
+  spec.classes = static_cast<int>(req.classes);
+  auto m = fl::Model::create(spec, 0);
+  if (!m.ok() || m->params().size() != req.model.size()) {
+    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, "the model does not fit this data set"}));
+    return;
+  }
+  // Local training on the worker thread; the reply goes out from the io thread.
+  auto alive = alive_;
+  const fl::Dataset* train = &data.train_std;
+  asio::post(workers_, [this, alive, from, train, model = std::move(m).value(), req = std::move(req)]() mutable {
+    model.params() = req.model;
+    fl::TrainOptions o = req.options;
+    if (o.prox_mu > 0) o.prox_center = &req.model;
+    fl::Metrics metrics = fl::train(model, *train, o);
+    fl::FitReply reply;
+    reply.job = req.job;
+    reply.round = req.round;
+    reply.params = std::move(model.params());
+    reply.examples = train->rows;
+    reply.train = metrics;
+    Bytes frame = fl::encode_wire(reply);
+    asio::post(node_.io(), [this, alive, from, frame = std::move(frame)]() mutable {
+      if (*alive) node_.send_app(from, std::move(frame));
+    });
+  });
+}
+
+void FlService::party_eval(uint32_t from, const fl::EvalRequest& req) {
+  auto job = jobs_.find(req.job);
+  if (job == jobs_.end() || !is_party(job->second)) return;
+  auto pd = party_data(job->second);
+  if (!pd.ok()) return;
+  PartyData& data = **pd;
+  if (data.mean != req.mean || data.stddev != req.stddev || req.mean.size() != data.test.features) return;
+  models_[req.job] = req.model;
+  fl::ModelSpec spec = job->second.spec.config.model;
+  spec.inputs = data.test.features;
+  spec.classes = static_cast<int>(req.classes);
+  auto m = fl::Model::create(spec, 0);
+  if (!m.ok() || m->params().size() != req.model.size()) return;
+  m->params() = req.model;
+  fl::EvalReply reply;
+  reply.job = req.job;
+  reply.round = req.round;
+  reply.metrics = fl::evaluate(*m, data.test_std);
+  node_.send_app(from, fl::encode_wire(reply));
+}
+
+}  // namespace supernet::node

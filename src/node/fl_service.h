@@ -1,0 +1,99 @@
+// Federated learning in a running node: the registry of jobs and round records (read from the
+// committed ledger, identical on every node), the party (trains on its sealed data set when the
+// aggregator asks) and the aggregator (runs the RoundController for the jobs it is scheduled
+// for). All on the node's io thread, except local training, which runs on a worker thread.
+//
+// Scheduling: for a job with id J, the validators in id order starting at J[0] mod n; the k-th
+// of them takes the job over when no round has been recorded for k x 10 s (as it observes it).
+// A node that takes over resumes from the last recorded round with the model whose hash the
+// record holds, which it has if it is one of the job's parties (every party receives each
+// round's model); a node without it cannot resume, and the next in order does.
+#pragma once
+
+#include <asio/thread_pool.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "fl/job.h"
+#include "fl/wire.h"
+#include "node/datasets.h"
+#include "node/node.h"
+
+namespace supernet::node {
+
+struct FlRound {
+  fl::RoundRecord record;
+  uint32_t aggregator = 0;
+  Bytes tx_id;
+  uint64_t height = 0;
+};
+
+struct FlJob {
+  Bytes id;
+  fl::JobSpec spec;
+  std::string submitter;
+  uint64_t height = 0;
+  std::vector<FlRound> rounds;
+  bool finished() const { return static_cast<int>(rounds.size()) >= spec.config.rounds; }
+};
+
+class FlService {
+ public:
+  FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret);
+  ~FlService();
+
+  const std::map<Bytes, FlJob>& jobs() const { return jobs_; }
+  // This node's view of a job it aggregates: events and failure, if any.
+  std::vector<std::string> events(const Bytes& job) const;
+  std::optional<std::string> failure(const Bytes& job) const;
+  uint32_t scheduled_aggregator(const FlJob& job, int64_t now) const;
+  // The latest global model this node holds for a job (as a party or the aggregator).
+  std::optional<std::vector<float>> model(const Bytes& job) const;
+
+ private:
+  struct PartyData {
+    std::string dataset;
+    fl::Dataset train, test;  // raw; standardized copies below
+    std::vector<float> mean, stddev;
+    fl::Dataset train_std, test_std;
+  };
+  struct Aggregation {
+    std::unique_ptr<fl::RoundController> controller;
+    std::map<uint32_t, fl::StatsReply> stats;
+    std::vector<float> mean, stddev;
+    bool started = false;
+    int64_t stats_deadline = 0;
+    std::vector<std::string> events;
+    std::optional<std::string> failed;
+  };
+
+  void on_commit(const consensus::CommittedBlock& cb);
+  void record(const Bytes& tx, uint64_t height);
+  void on_frame(uint32_t from, Bytes frame);
+  void on_tick(int64_t now);
+  void drive(const Bytes& job, Aggregation& a, int64_t now, fl::RoundController::Output& out);
+  void begin_training(const Bytes& job, Aggregation& a, int64_t now);
+  Result<PartyData*> party_data(const FlJob& job);
+  void party_fit(uint32_t from, fl::FitRequest req);
+  void party_eval(uint32_t from, const fl::EvalRequest& req);
+  void party_stats(uint32_t from, const fl::StatsRequest& req);
+  bool is_party(const FlJob& job) const;
+  std::vector<std::string> available_parties(const FlJob& job) const;
+
+  Node& node_;
+  DatasetStore* datasets_;
+  crypto::SecureBytes identity_secret_;
+  uint32_t self_;
+  std::map<Bytes, FlJob> jobs_;
+  std::map<Bytes, int64_t> progress_at_;  // local time of the job's last recorded progress
+  std::map<Bytes, Aggregation> aggregations_;
+  std::map<Bytes, PartyData> party_data_;
+  std::map<Bytes, std::vector<float>> models_;
+  asio::thread_pool workers_{1};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace supernet::node
