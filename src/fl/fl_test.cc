@@ -267,3 +267,58 @@ TEST(Job, BadJobFilesGetClearErrors) {
 
 }  // namespace
 }  // namespace supernet::fl
+
+#include "crypto/keys.h"
+#include "fl/wire.h"
+
+namespace supernet::fl {
+namespace {
+
+TEST(Wire, MessagesAndTransactionsRoundTrip) {
+  Bytes job(32, 7);
+  FitRequest f;
+  f.job = job;
+  f.round = 3;
+  f.classes = 10;
+  f.model = {0.5f, -1.25f};
+  f.mean = {1};
+  f.stddev = {2};
+  f.options = TrainOptions{Optimizer::kAdam, 0.003f, 2, 32, 9, 1e-4f, 0.01f};
+  Bytes frame = encode_wire(f);
+  ASSERT_TRUE(is_fl_frame(frame));
+  auto back = decode_wire(frame);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  const auto& g = std::get<FitRequest>(*back);
+  EXPECT_EQ(g.model, f.model);
+  EXPECT_EQ(g.classes, 10u);
+  EXPECT_FLOAT_EQ(g.options.learning_rate, 0.003f);
+  EXPECT_EQ(g.options.optimizer, Optimizer::kAdam);
+  EXPECT_EQ(encode_wire(*back), frame);
+  for (size_t cut = 0; cut < frame.size(); cut += 5) EXPECT_FALSE(decode_wire(ByteView(frame).subspan(0, cut)).ok());
+  Bytes nan_frame = frame;
+  // A non-finite parameter is refused (the first model float's bits set to NaN).
+  size_t at = 4 + 1 + 32 + 4 + 4 + 4;
+  nan_frame[at] = 0x7f;
+  nan_frame[at + 1] = 0xc0;
+  nan_frame[at + 2] = 0;
+  nan_frame[at + 3] = 0;
+  EXPECT_FALSE(decode_wire(nan_frame).ok());
+
+  auto id = crypto::ed25519_generate();
+  RoundRecord rec;
+  rec.round = 2;
+  rec.parties = {"node-1", "node-2"};
+  rec.update_hashes = {Bytes(32, 1), Bytes(32, 2)};
+  rec.model_hash = Bytes(32, 3);
+  rec.eval.accuracy = 0.97;
+  Bytes tx = make_round_tx(job, 1, rec, id.secret_key);
+  auto rt = RoundTx::decode(tx);
+  ASSERT_TRUE(rt.ok()) << rt.error().to_string();
+  EXPECT_EQ(rt->record.parties, rec.parties);
+  EXPECT_TRUE(crypto::ed25519_verify(id.public_key, rt->signed_bytes(), rt->signature));
+  JobTx jt{"name = \"x\"", "member", 5};
+  EXPECT_EQ(JobTx::decode(jt.encode())->toml, "name = \"x\"");
+}
+
+}  // namespace
+}  // namespace supernet::fl

@@ -71,9 +71,7 @@ Result<Bytes> get_job(Reader& r) {
 }
 void put_options(Writer& w, const TrainOptions& o) {
   w.u8(o.optimizer == Optimizer::kAdam ? 1 : 0).u32(static_cast<uint32_t>(o.epochs)).u64(o.batch).u64(o.seed);
-  put_double(w, o.learning_rate);
-  put_double(w, o.l2);
-  put_double(w, o.prox_mu);
+  w.u32(float_bits(o.learning_rate)).u32(float_bits(o.l2)).u32(float_bits(o.prox_mu));
 }
 Result<TrainOptions> get_options(Reader& r) {
   TrainOptions o;
@@ -83,16 +81,19 @@ Result<TrainOptions> get_options(Reader& r) {
   SN_ASSIGN(uint32_t epochs, r.u32());
   SN_ASSIGN(o.batch, r.u64());
   SN_ASSIGN(o.seed, r.u64());
-  SN_ASSIGN(double lr, get_double(r));
-  SN_ASSIGN(double l2, get_double(r));
-  SN_ASSIGN(double mu, get_double(r));
-  if (epochs < 1 || epochs > 1000 || o.batch < 1 || o.batch > 100000 || lr <= 0 || lr > 100 || l2 < 0 || l2 > 10 || mu < 0 || mu > 100) {
+  SN_ASSIGN(uint32_t lr_bits, r.u32());
+  SN_ASSIGN(uint32_t l2_bits, r.u32());
+  SN_ASSIGN(uint32_t mu_bits, r.u32());
+  float lr = bits_float(lr_bits), l2 = bits_float(l2_bits), mu = bits_float(mu_bits);
+  // (Written so that NaN fails every comparison and is refused.)
+  if (epochs < 1 || epochs > 1000 || o.batch < 1 || o.batch > 100000 || !(lr > 0 && lr <= 100) || !(l2 >= 0 && l2 <= 10) ||
+      !(mu >= 0 && mu <= 100)) {
     return make_error("fl.wire", "training options out of range");
   }
   o.epochs = static_cast<int>(epochs);
-  o.learning_rate = static_cast<float>(lr);
-  o.l2 = static_cast<float>(l2);
-  o.prox_mu = static_cast<float>(mu);
+  o.learning_rate = lr;
+  o.l2 = l2;
+  o.prox_mu = mu;
   return o;
 }
 

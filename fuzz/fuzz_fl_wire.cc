@@ -1,0 +1,14 @@
+// Federated learning messages from peers (SNFL frames) and the job and round transactions on
+// the ledger.
+#include <cstdlib>
+
+#include "fl/wire.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace supernet;
+  ByteView in(data, size);
+  if (auto m = fl::decode_wire(in); m.ok() && fl::encode_wire(*m) != to_bytes(in)) std::abort();
+  if (auto j = fl::JobTx::decode(in); j.ok() && j->encode() != to_bytes(in)) std::abort();
+  if (auto r = fl::RoundTx::decode(in); r.ok() && r->encode() != to_bytes(in)) std::abort();
+  return 0;
+}
