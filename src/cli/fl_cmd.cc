@@ -1,6 +1,7 @@
 // supernet fl submit / status / watch / model: federated learning jobs on a running network.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,10 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "fl/job.h"
+#include "fl/simulation.h"
+#include "ledger/receipt.h"
+#include "ledger/tx.h"
 #include "util/file.h"
 
 namespace supernet::cli {
@@ -120,6 +125,143 @@ int run_model(const JobArgs& a) {
   return kExitOk;
 }
 
+struct CentralArgs {
+  std::string job, parts_dir;
+};
+
+// The reference: the job's model trained centrally on the union of the parties' training rows
+// (each party file split as its node splits it), evaluated on the union of their held-out rows.
+int run_central(const CentralArgs& a) {
+  auto text = read_file(a.job, 48 * 1024);
+  if (!text.ok()) return fail(text.error());
+  auto job = fl::parse_job(to_string(*text), a.job);
+  if (!job.ok()) return fail(job.error());
+  std::vector<fl::Party> parties;
+  for (const auto& p : job->parties) {
+    std::string path = a.parts_dir + "/party-" + std::to_string(p.node) + ".csv";
+    auto csv = read_file(path, 64 * 1024 * 1024);
+    if (!csv.ok()) return fail(csv.error());
+    auto d = fl::parse_csv(to_string(*csv));
+    if (!d.ok()) return fail(make_error(d.error().code, path + ": " + d.error().message));
+    auto [train, test] = fl::split(*d, 0.2, job->config.seed + p.node);
+    parties.push_back({"node-" + std::to_string(p.node), std::move(train), std::move(test), false});
+  }
+  // The same standardization the federation computes: over every party's training rows.
+  fl::Dataset all;
+  for (const auto& p : parties) {
+    all.features = p.train.features;
+    all.x.insert(all.x.end(), p.train.x.begin(), p.train.x.end());
+    all.rows += p.train.rows;
+  }
+  fl::Standardizer s = fl::Standardizer::fit(all);
+  int classes = 2;
+  for (auto& p : parties) {
+    s.apply(p.train);
+    s.apply(p.test);
+    classes = std::max({classes, p.train.classes, p.test.classes});
+  }
+  for (auto& p : parties) p.train.classes = p.test.classes = classes;
+  fl::ModelSpec spec = job->config.model;
+  spec.inputs = all.features;
+  spec.classes = classes;
+  fl::TrainOptions o = job->config.local;
+  o.epochs = job->config.rounds * job->config.local.epochs;
+  o.seed = job->config.seed;
+  fl::Metrics m = fl::train_central(spec, parties, o, job->config.seed);
+  std::printf("central training on the union (%d epochs): held-out accuracy %.4f, loss %.4f (%zu rows)\n", o.epochs, m.accuracy, m.loss,
+              m.examples);
+  return kExitOk;
+}
+
+int run_plot(const JobArgs& a) {
+  if (a.out.empty()) return fail(make_error("usage.out", "--out FILE.svg is required"));
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, a.net.node);
+  auto j = fetch(c, a.id);
+  if (!j.ok()) return fail(j.error(), kExitCheckFailed);
+  const auto& rounds = (*j)["round_records"];
+  if (rounds.empty()) return fail(make_error("fl.plot", "no rounds recorded yet"), kExitCheckFailed);
+  double max_loss = 0;
+  for (const auto& r : rounds) max_loss = std::max(max_loss, r["eval"]["loss"].get<double>());
+  const double W = 640, H = 360, L = 60, R = 60, T = 40, B = 50;
+  size_t n = rounds.size();
+  auto x = [&](size_t i) { return L + (n > 1 ? (W - L - R) * static_cast<double>(i) / static_cast<double>(n - 1) : 0); };
+  auto y_acc = [&](double v) { return T + (H - T - B) * (1 - v); };
+  auto y_loss = [&](double v) { return T + (H - T - B) * (1 - v / std::max(max_loss, 1e-9)); };
+  std::string acc_pts, loss_pts;
+  char buf[128];
+  for (size_t i = 0; i < n; i++) {
+    std::snprintf(buf, sizeof buf, "%.1f,%.1f ", x(i), y_acc(rounds[i]["eval"]["accuracy"].get<double>()));
+    acc_pts += buf;
+    std::snprintf(buf, sizeof buf, "%.1f,%.1f ", x(i), y_loss(rounds[i]["eval"]["loss"].get<double>()));
+    loss_pts += buf;
+  }
+  std::string svg;
+  auto add = [&](const std::string& s2) { svg += s2 + "\n"; };
+  std::snprintf(buf, sizeof buf, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">", W, H);
+  add(buf);
+  add("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+  add("<text x=\"" + std::to_string(static_cast<int>(L)) + "\" y=\"24\" font-size=\"14\">" + (*j)["name"].get<std::string>() +
+      ": held-out accuracy and loss per round</text>");
+  std::snprintf(buf, sizeof buf, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>", L, H - B, W - R, H - B);
+  add(buf);
+  std::snprintf(buf, sizeof buf, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>", L, T, L, H - B);
+  add(buf);
+  for (double v : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+    std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.2f</text>", L - 6, y_acc(v) + 4, v);
+    add(buf);
+    std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.1f\" fill=\"#d62728\">%.2f</text>", W - R + 6, y_acc(v) + 4, v * max_loss);
+    add(buf);
+  }
+  std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">round (1 to %zu)</text>", (L + W - R) / 2, H - 15, n);
+  add(buf);
+  add("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"" + acc_pts + "\"/>");
+  add("<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"5,3\" points=\"" + loss_pts + "\"/>");
+  std::snprintf(buf, sizeof buf, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">accuracy</text><text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">loss</text>",
+                L + 10, T + 14, L + 80, T + 14);
+  add(buf);
+  add("</svg>");
+  if (auto w = write_file_atomic(a.out, as_bytes(svg)); !w.ok()) return fail(w.error());
+  std::printf("plot of %zu rounds written to %s\n", n, a.out.c_str());
+  return kExitOk;
+}
+
+int run_lineage(const JobArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, a.net.node);
+  auto j = fetch(c, a.id);
+  if (!j.ok()) return fail(j.error(), kExitCheckFailed);
+  std::printf("job %s (%s), submitted by %s at height %llu\n", (*j)["name"].get<std::string>().c_str(), (*j)["id"].get<std::string>().c_str(),
+              (*j)["submitter"].get<std::string>().c_str(), static_cast<unsigned long long>((*j)["submitted_at_height"].get<uint64_t>()));
+  int bad = 0;
+  for (const auto& r : (*j)["round_records"]) {
+    std::string tx = r["tx"];
+    std::string verdict = "receipt NOT verified";
+    auto t = c.request(false, "/v1/tx/" + tx);
+    if (t.ok() && t->status == 200) {
+      auto body = json::parse(t->body, nullptr, false);
+      auto proof_bytes = body.is_object() && body.contains("receipt") ? from_hex(body["receipt"].get<std::string>()) : Result<Bytes>(make_error("x", "x"));
+      if (proof_bytes.ok()) {
+        auto proof = ledger::ReceiptProof::decode(*proof_bytes);
+        // The receipt must be for this very transaction, committed under the network's genesis.
+        if (proof.ok() && to_hex(ledger::tx_hash(proof->receipt.tx)) == tx &&
+            ledger::verify_receipt_proof(*proof, net->genesis.protocol, net->genesis.membership()).ok()) {
+          verdict = "receipt verified offline (block " + std::to_string(proof->receipt.header.height) + ")";
+        }
+      }
+    }
+    bad += verdict.rfind("receipt verified", 0) != 0;
+    std::string hashes;
+    for (const auto& h : r["update_hashes"]) hashes += (hashes.empty() ? "" : " ") + h.get<std::string>().substr(0, 10);
+    std::printf("  round %3d by node %d: parties %s, updates [%s], model %s, accuracy %.4f; %s\n", r["round"].get<int>(),
+                r["aggregator"].get<int>(), r["parties"].dump().c_str(), hashes.c_str(), r["model_hash"].get<std::string>().substr(0, 16).c_str(),
+                r["eval"]["accuracy"].get<double>(), verdict.c_str());
+  }
+  return bad == 0 ? kExitOk : kExitCheckFailed;
+}
+
 }  // namespace
 
 void add_fl_commands(CLI::App& app, int* exit_code) {
@@ -147,6 +289,22 @@ void add_fl_commands(CLI::App& app, int* exit_code) {
   model->add_option("id", m->id, "job id")->required();
   model->add_option("--out", m->out, "file to write (JSON)")->required();
   model->callback([m, exit_code] { *exit_code = run_model(*m); });
+  auto p = std::make_shared<JobArgs>();
+  CLI::App* plot = fl->add_subcommand("plot", "Write an SVG plot of held-out accuracy and loss per round");
+  p->net.add_to(plot);
+  plot->add_option("id", p->id, "job id")->required();
+  plot->add_option("--out", p->out, "SVG file")->required();
+  plot->callback([p, exit_code] { *exit_code = run_plot(*p); });
+  auto l = std::make_shared<JobArgs>();
+  CLI::App* lineage = fl->add_subcommand("lineage", "Every round on the ledger: parties, update hashes, model hash, metrics, each receipt verified offline");
+  l->net.add_to(lineage);
+  lineage->add_option("id", l->id, "job id")->required();
+  lineage->callback([l, exit_code] { *exit_code = run_lineage(*l); });
+  auto c = std::make_shared<CentralArgs>();
+  CLI::App* central = fl->add_subcommand("central", "Local reference: the job's model trained centrally on the union of the party files");
+  central->add_option("job", c->job, "job file")->required();
+  central->add_option("--parts-dir", c->parts_dir, "folder with party-<node>.csv for each party (as data split writes)")->required();
+  central->callback([c, exit_code] { *exit_code = run_central(*c); });
 }
 
 }  // namespace supernet::cli

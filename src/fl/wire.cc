@@ -303,7 +303,8 @@ Result<RoundTx> RoundTx::decode(ByteView tx) {
   SN_ASSIGN(t.record.eval, get_metrics(r));
   SN_ASSIGN(t.record.epsilon, get_double(r));
   SN_ASSIGN(uint32_t attempts, r.u32());
-  t.record.attempts = static_cast<int>(std::min<uint32_t>(attempts, 1000));
+  if (attempts < 1 || attempts > 1000) return make_error("fl.tx", "attempts out of range");  // one encoding per record
+  t.record.attempts = static_cast<int>(attempts);
   SN_ASSIGN(uint32_t nd, r.count(1000, 4));
   for (uint32_t i = 0; i < nd; i++) {
     SN_ASSIGN(ByteView d, r.bytes(64));
