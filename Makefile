@@ -36,6 +36,7 @@ bench: deps build
 	./$(BUILD_DIR)/bench/bench_consensus
 	./bench/he/setup.sh
 	./$(BUILD_DIR)/bench/bench_aggregation
+	./$(BUILD_DIR)/bench/bench_fl_round
 
 format:
 	find src fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -72,6 +72,27 @@ static const EVP_CIPHER* aes256gcm_fetched() {
   return c;
 }
 
+AesGcmSealer::AesGcmSealer(ByteView key) {
+  assert(key.size() == kAesGcmKeyBytes);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  if (ctx == nullptr || EVP_EncryptInit_ex(ctx, aes256gcm_fetched(), nullptr, key.data(), nullptr) != 1) std::abort();
+  ctx_ = ctx;
+}
+
+AesGcmSealer::~AesGcmSealer() { EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_)); }
+
+void AesGcmSealer::seal_into(ByteView nonce, ByteView aad, ByteView plaintext, uint8_t* out) {
+  assert(nonce.size() == kAesGcmNonceBytes);
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(ctx_);
+  int len = 0, fin = 0;
+  bool ok = EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data()) == 1;
+  ok = ok && (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1);
+  ok = ok && EVP_EncryptUpdate(ctx, out, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1;
+  ok = ok && EVP_EncryptFinal_ex(ctx, out + len, &fin) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kAesGcmTagBytes, out + plaintext.size()) == 1;
+  if (!ok) std::abort();
+}
+
 AesGcmOpener::AesGcmOpener(ByteView key) {
   assert(key.size() == kAesGcmKeyBytes);
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();

@@ -22,6 +22,20 @@ Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad,
 Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag,
                            uint8_t* out);
 
+// The sending side of a stream of records under one key (a session's write direction).
+class AesGcmSealer {
+ public:
+  explicit AesGcmSealer(ByteView key);
+  ~AesGcmSealer();
+  AesGcmSealer(const AesGcmSealer&) = delete;
+  AesGcmSealer& operator=(const AesGcmSealer&) = delete;
+  // Writes ciphertext || tag (plaintext size + 16 bytes) to `out`. Nonces must never repeat.
+  void seal_into(ByteView nonce, ByteView aad, ByteView plaintext, uint8_t* out);
+
+ private:
+  void* ctx_ = nullptr;
+};
+
 // A key set up once for many records (the aggregator's hot path: one peer's stream of
 // records). Not thread-safe.
 class AesGcmOpener {

@@ -48,10 +48,14 @@ TEST(Aead, RoundTripAndTamper) {
 TEST(Aead, OpenerReusesOneKeyAcrossRecords) {
   Bytes key = random_bytes(32);
   AesGcmOpener opener(key);
+  AesGcmSealer sealer(key);
   for (int i = 0; i < 3; i++) {
     Bytes nonce = random_bytes(12);
     Bytes msg(1000 + static_cast<size_t>(i), static_cast<uint8_t>(i));
     Bytes ct = aes256gcm_seal(key, nonce, as_bytes("r"), msg);
+    Bytes ct2(msg.size() + kAesGcmTagBytes);
+    sealer.seal_into(nonce, as_bytes("r"), msg, ct2.data());
+    EXPECT_EQ(ct2, ct);  // the same bytes as the one-shot form
     Bytes out(msg.size());
     ASSERT_TRUE(opener.open_into(nonce, as_bytes("r"), ct, out.data()).ok());
     EXPECT_EQ(out, msg);
