@@ -264,8 +264,8 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
       return error(403, "forbidden", "the job does not name " + client.name + " among its model_readers");
     }
     if (!j.finished()) return error(409, "not_finished", "the job has not finished");
-    auto m = fl_->model(j.id);
-    if (!m || fl::model_hash(*m) != j.rounds.back().record.model_hash) {
+    auto m = fl_->model_with_hash(j.id, j.rounds.back().record.model_hash);
+    if (!m) {
       return error(404, "no_model", "this node does not hold the final model; ask one of the job's parties");
     }
     json params = json::array();

@@ -109,8 +109,24 @@ std::optional<std::string> FlService::failure(const Bytes& job) const {
 
 std::optional<std::vector<float>> FlService::model(const Bytes& job) const {
   auto m = models_.find(job);
+  if (m == models_.end() || m->second.empty()) return std::nullopt;
+  return m->second.back();
+}
+
+std::optional<std::vector<float>> FlService::model_with_hash(const Bytes& job, const Bytes& hash) const {
+  auto m = models_.find(job);
   if (m == models_.end()) return std::nullopt;
-  return m->second;
+  for (auto it = m->second.rbegin(); it != m->second.rend(); ++it) {
+    if (fl::model_hash(*it) == hash) return *it;
+  }
+  return std::nullopt;
+}
+
+void FlService::keep_model(const Bytes& job, const std::vector<float>& model) {
+  auto& h = models_[job];
+  if (!h.empty() && h.back() == model) return;
+  h.push_back(model);
+  while (h.size() > 4) h.pop_front();
 }
 
 // --- aggregator ---
@@ -121,10 +137,7 @@ void FlService::on_tick(int64_t now) {
     auto a = aggregations_.find(id);
     if (a == aggregations_.end()) {
       if (scheduled_aggregator(job, now) != self_) continue;
-      if (!job.rounds.empty()) {
-        auto m = models_.find(id);
-        if (m == models_.end() || fl::model_hash(m->second) != job.rounds.back().record.model_hash) continue;  // cannot resume here
-      }
+      if (!job.rounds.empty() && !model_with_hash(id, job.rounds.back().record.model_hash)) continue;  // cannot resume here
       Aggregation fresh;
       fresh.stats_deadline = now + job.spec.config.round_timeout_ms;
       fresh.events.push_back("node " + std::to_string(self_) + " aggregates job " + job.spec.name +
@@ -146,6 +159,9 @@ void FlService::on_tick(int64_t now) {
       }
       continue;
     }
+    // The next round starts only once this node's record of the last one is on the ledger: the
+    // ledger, not the aggregator's memory, is what another node resumes from.
+    if (agg.controller->phase() == fl::RoundController::Phase::kIdle && static_cast<int>(job.rounds.size()) < agg.submitted_round) continue;
     fl::RoundController::Output out;
     agg.controller->set_available(available_parties(job));
     agg.controller->on_tick(now, out);
@@ -197,7 +213,8 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     auto initial = fl::Model::create(cfg.model, cfg.seed);
     s = initial.ok() ? a.controller->start(now, initial->params(), out) : initial.error();
   } else {
-    s = a.controller->resume(now, job.rounds.back().record, models_.at(id), out);
+    a.submitted_round = static_cast<int>(job.rounds.size());
+    s = a.controller->resume(now, job.rounds.back().record, *model_with_hash(id, job.rounds.back().record.model_hash), out);
   }
   if (!s.ok()) {
     a.failed = s.error().message;
@@ -239,8 +256,9 @@ void FlService::drive(const Bytes& id, Aggregation& a, int64_t now, fl::RoundCon
     }
   }
   for (const auto& r : out.records) {
-    models_[id] = a.controller->global();
+    keep_model(id, a.controller->global());
     node_.submit(fl::make_round_tx(id, self_, r, identity_secret_));
+    a.submitted_round = r.round;
   }
   if (out.failed) a.failed = out.failed->message;
   (void)now;
@@ -354,7 +372,7 @@ void FlService::party_fit(uint32_t from, fl::FitRequest req) {
     data.mean = req.mean;
     data.stddev = req.stddev;
   }
-  models_[req.job] = req.model;
+  keep_model(req.job, req.model);
   fl::ModelSpec spec = job->second.spec.config.model;
   spec.inputs = data.train.features;
   spec.classes = static_cast<int>(req.classes);
@@ -391,7 +409,7 @@ void FlService::party_eval(uint32_t from, const fl::EvalRequest& req) {
   if (!pd.ok()) return;
   PartyData& data = **pd;
   if (data.mean != req.mean || data.stddev != req.stddev || req.mean.size() != data.test.features) return;
-  models_[req.job] = req.model;
+  keep_model(req.job, req.model);
   fl::ModelSpec spec = job->second.spec.config.model;
   spec.inputs = data.test.features;
   spec.classes = static_cast<int>(req.classes);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <asio/thread_pool.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,8 +51,10 @@ class FlService {
   std::vector<std::string> events(const Bytes& job) const;
   std::optional<std::string> failure(const Bytes& job) const;
   uint32_t scheduled_aggregator(const FlJob& job, int64_t now) const;
-  // The latest global model this node holds for a job (as a party or the aggregator).
+  // The latest global model this node holds for a job (as a party or the aggregator), and one
+  // with a given hash among the last few it held.
   std::optional<std::vector<float>> model(const Bytes& job) const;
+  std::optional<std::vector<float>> model_with_hash(const Bytes& job, const Bytes& hash) const;
 
  private:
   struct PartyData {
@@ -68,6 +71,7 @@ class FlService {
     int64_t stats_deadline = 0;
     std::vector<std::string> events;
     std::optional<std::string> failed;
+    int submitted_round = 0;  // the last round record this node submitted
   };
 
   void on_commit(const consensus::CommittedBlock& cb);
@@ -91,7 +95,8 @@ class FlService {
   std::map<Bytes, int64_t> progress_at_;  // local time of the job's last recorded progress
   std::map<Bytes, Aggregation> aggregations_;
   std::map<Bytes, PartyData> party_data_;
-  std::map<Bytes, std::vector<float>> models_;
+  void keep_model(const Bytes& job, const std::vector<float>& model);
+  std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
