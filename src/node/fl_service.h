@@ -6,8 +6,9 @@
 // Scheduling: for a job with id J, the validators in id order starting at J[0] mod n; the k-th
 // of them takes the job over when no round has been recorded for k x 10 s (as it observes it).
 // A node that takes over resumes from the last recorded round with the model whose hash the
-// record holds, which it has if it is one of the job's parties (every party receives each
-// round's model); a node without it cannot resume, and the next in order does.
+// record holds. The aggregator starts a round only after its record of the previous one is
+// committed, and parties keep the last few models they received, so every party node holds it;
+// a node without it cannot resume, and the next in order does.
 #pragma once
 
 #include <asio/thread_pool.hpp>
