@@ -44,6 +44,18 @@ check 2 "required" -- "$sn" attest verify
 "$sn" attest dev-policy --out "$work/policy.toml" > /dev/null
 check 2 "net.connect" -- "$sn" ratls connect --platform virtual --policy "$work/policy.toml" --port 1
 check 0 "Usage" -- "$sn" attest verify --help
+# Clients of a network, data and job files: clear errors, no network needed to refuse them.
+check 2 "config.syntax" -- "$sn" receipt verify "$work/garbage.bin" --genesis "$work/bad-policy.toml"
+printf 'chain_id = "c"\nprotocol = "tee-bft"\n[[validators]]\nid = 1\nweight = 1\npeer = "127.0.0.1:1"\napi = "127.0.0.1:2"\nidentity_key = "%s"\nvote_key = "%s"\n' \
+  "$(printf 'ab%.0s' $(seq 32))" "$(printf 'cd%.0s' $(seq 32))" > "$work/genesis.toml"
+check 2 "receipt.format" -- "$sn" receipt verify "$work/garbage.bin" --genesis "$work/genesis.toml"
+check 2 "genesis|config" -- "$sn" tx submit --dir "$work/nonet" --table t --key k --value v
+check 2 "usage.node" -- "$sn" data register --dir "$work/nonet" --name x "$work/garbage.bin"
+printf 'a,b,label\n1,2,0\n1,2\n' > "$work/ragged.csv"
+check 2 "csv.ragged.*line 3" -- "$sn" data split "$work/ragged.csv" --parties 2 --out-dir "$work/parts"
+printf 'name = "j"\n[model]\nkind = "svm"\n' > "$work/job.toml"
+check 2 "job.value.*kind" -- "$sn" fl central "$work/job.toml" --parts-dir "$work"
+check 2 "genesis.toml" -- "$sn" governance propose remove-node --dir "$work/nonet" --validator 3
 
-echo "$((17 - failures)) passed, $failures failed"
+echo "$((24 - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

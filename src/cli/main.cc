@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "SuperNet: a TEE-enhanced distributed network for AI.\n"
       "Attestation (SEV-SNP, SGX, TDX, PSA, CCA, TPM, virtual), sealing, RA-TLS, attested nodes running\n"
-      "TEE-assisted BFT consensus over a ledger with receipts, and clients of their REST API.",
+      "TEE-assisted BFT consensus over a ledger with receipts, membership by vote, federated learning on\n"
+      "data sealed in each party's node, and clients of the nodes' REST API.",
       "supernet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "supernet 0.1.0");
