@@ -12,6 +12,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "consensus/membership.h"
+#include "crypto/secure.h"
 #include "tee/virtual_platform.h"
 #include "util/file.h"
 
@@ -22,13 +23,9 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-uint64_t nonce_now() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 // Signs and submits; prints the transaction id. Returns the id (hex).
 Result<std::string> submit_governance(const Network& net, int node, consensus::GovernanceTx g) {
-  g.nonce = nonce_now();
+  g.nonce = crypto::random_u64();
   Bytes tx = consensus::make_governance_tx(g, net.credentials.key);
   Clients c(net, node);
   SN_ASSIGN(node::HttpReply r, c.request(true, "/v1/governance", json{{"tx", to_hex(tx)}}.dump()));

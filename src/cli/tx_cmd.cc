@@ -29,12 +29,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-uint64_t random_u64() {
-  Bytes r = crypto::random_bytes(8);
-  uint64_t v = 0;
-  for (uint8_t b : r) v = (v << 8) | b;
-  return v >> 1;  // JSON integers up to 2^63 stay exact everywhere
-}
 
 // Waits until the transaction is committed; resubmits `body` if a node no longer knows it
 // (it was pending at a node that died). Returns the final status document.
@@ -79,7 +73,7 @@ int run_submit(const SubmitArgs& a) {
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
   if (a.value.empty() == a.value_hex.empty()) return fail(make_error("usage.value", "give exactly one of --value or --value-hex"));
-  json body = {{"table", a.table}, {"key", a.key}, {"nonce", a.nonce.value_or(random_u64())}};
+  json body = {{"table", a.table}, {"key", a.key}, {"nonce", a.nonce.value_or(crypto::random_u64())}};
   if (!a.value_hex.empty()) body["value_hex"] = a.value_hex;
   else body["value"] = a.value;
   std::string text = body.dump();
@@ -207,7 +201,7 @@ int run_load(const LoadArgs& a) {
   }
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
-  uint64_t base = random_u64() >> 20;
+  uint64_t base = crypto::random_u64() >> 20;
   std::vector<std::string> bodies(static_cast<size_t>(a.count)), ids(static_cast<size_t>(a.count));
   std::atomic<int> submitted{0}, acknowledged{0}, committed{0};
   std::atomic<uint64_t> failovers{0}, retries{0};

@@ -27,4 +27,11 @@ Bytes random_bytes(size_t n) {
   return out;
 }
 
+uint64_t random_u64() {
+  Bytes r = random_bytes(8);
+  uint64_t v = 0;
+  for (uint8_t b : r) v = (v << 8) | b;
+  return v >> 1;
+}
+
 }  // namespace supernet::crypto

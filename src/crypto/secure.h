@@ -55,6 +55,8 @@ bool ct_equal(ByteView a, ByteView b);
 
 // Cryptographically secure random bytes (OpenSSL DRBG seeded from the kernel).
 Bytes random_bytes(size_t n);
+// 63 random bits (so that JSON integers carry it exactly everywhere).
+uint64_t random_u64();
 void random_fill(uint8_t* p, size_t n);
 
 }  // namespace supernet::crypto

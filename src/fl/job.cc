@@ -5,6 +5,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "util/names.h"
+
 namespace supernet::fl {
 
 namespace {
@@ -68,8 +70,7 @@ Result<JobSpec> parse_job(std::string_view text, const std::string& source) {
   JobSpec job;
   JobConfig& c = job.config;
   SN_ASSIGN(job.name, r.text("name", ""));
-  if (job.name.empty() || job.name.size() > 64 ||
-      job.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+  if (!is_simple_name(job.name, 64)) {
     return make_error("job.value", source + ": 'name' must be 1 to 64 of A-Z a-z 0-9 . _ -");
   }
   SN_ASSIGN(c.rounds, r.number<int>("rounds", 10, 1, 10000));

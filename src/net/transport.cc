@@ -328,7 +328,6 @@ void Transport::add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddr
   impl_->add_peer(id, std::move(identity_key), std::move(dial));
 }
 void Transport::remove_peer(uint32_t id) { impl_->remove_peer(id); }
-bool Transport::knows(uint32_t id) const { return impl_->cfg.identity_keys.count(id) != 0; }
 void Transport::set_policy(const tee::Policy& policy) { impl_->cfg.ratls.policy = policy; }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;

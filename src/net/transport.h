@@ -63,7 +63,6 @@ class Transport {
   // id), or one removed (its connection closed, its hello refused from now on).
   void add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial);
   void remove_peer(uint32_t id);
-  bool knows(uint32_t id) const;
   // Replaces the appraisal policy for connections made from now on.
   void set_policy(const tee::Policy& policy);
   uint16_t listen_port() const;

@@ -18,6 +18,7 @@
 #include "ledger/tx.h"
 #include "node/fl_service.h"
 #include "util/log.h"
+#include "util/names.h"
 
 namespace supernet::node {
 
@@ -153,12 +154,6 @@ ApiResponse ApiHandler::post_governance(const std::string& body, const Client& c
   return submit_tx(std::move(tx));
 }
 
-static json schema_json(const DatasetSchema& s) {
-  return {{"name", s.name},         {"rows", s.rows},       {"features", s.features},           {"classes", s.classes},
-          {"class_counts", s.class_counts}, {"feature_names", s.feature_names}, {"csv_sha256", s.csv_sha256},
-          {"registered_at", format_rfc3339(s.registered_at)}};
-}
-
 ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req) {
   fl::CsvOptions o;
   if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = it->second;
@@ -168,14 +163,14 @@ ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req
     int status = code == "dataset.exists" ? 409 : code == "dataset.too_large" ? 413 : code.rfind("csv.", 0) == 0 || code == "dataset.name" ? 400 : 500;
     return error(status, code, s.error().message);
   }
-  return reply(201, schema_json(*s));
+  return reply(201, schema_to_json(*s));
 }
 
 ApiResponse ApiHandler::get_data() {
   auto all = datasets_->list();
   if (!all.ok()) return error(500, all.error().code, all.error().message);
   json list = json::array();
-  for (const auto& s : *all) list.push_back(schema_json(s));
+  for (const auto& s : *all) list.push_back(schema_to_json(s));
   return reply(200, json{{"node", node_.replica().self()}, {"datasets", list}});
 }
 
@@ -195,8 +190,7 @@ ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& clien
   fl::JobTx tx;
   tx.toml = body;
   tx.client = client.name;
-  Bytes r = crypto::random_bytes(8);
-  for (uint8_t b : r) tx.nonce = (tx.nonce << 8) | b;
+  tx.nonce = crypto::random_u64();
   return submit_tx(tx.encode());
 }
 
@@ -358,7 +352,7 @@ ApiResponse ApiHandler::get_kv(const std::string& rest) {
     return error(400, "bad_path", "use /v1/kv/{table}/{key}");
   }
   std::string table = rest.substr(0, slash), key = rest.substr(slash + 1);
-  if (!valid_name(table, ledger::kTableBytesMax) || key.size() > ledger::kKeyBytesMax) {
+  if (!is_simple_name(table, ledger::kTableBytesMax) || key.size() > ledger::kKeyBytesMax) {
     return error(400, "bad_path", "invalid table name or key");
   }
   auto e = node_.store().get(table, key);

@@ -121,8 +121,6 @@ class ApiServer {
   uint16_t port_ = 0;
 };
 
-// 1 to `max` of A-Z a-z 0-9 . _ - (table names).
-bool valid_name(const std::string& s, size_t max);
 // Request bodies, parsed (pure functions of outside bytes, fuzzed). Error codes are the API's.
 Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client);
 Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out);

@@ -4,22 +4,18 @@
 #include "consensus/membership.h"
 #include "crypto/secure.h"
 #include "node/api.h"
+#include "util/names.h"
 
 namespace supernet::node {
 
 using nlohmann::json;
-
-bool valid_name(const std::string& s, size_t max) {
-  return !s.empty() && s.size() <= max &&
-         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
-}
 
 Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return make_error("bad_json", "the body must be a JSON object");
   ledger::KvWrite w;
   w.client = client;
-  if (!j.contains("table") || !j["table"].is_string() || !valid_name(j["table"].get<std::string>(), ledger::kTableBytesMax)) {
+  if (!j.contains("table") || !j["table"].is_string() || !is_simple_name(j["table"].get<std::string>(), ledger::kTableBytesMax)) {
     return make_error("bad_table", "'table' must be 1 to 64 of A-Z a-z 0-9 . _ -");
   }
   w.table = j["table"].get<std::string>();
@@ -42,8 +38,7 @@ Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::st
     if (!j["nonce"].is_number_unsigned()) return make_error("bad_nonce", "'nonce' must be a non-negative integer");
     w.nonce = j["nonce"].get<uint64_t>();
   } else {
-    Bytes r = crypto::random_bytes(8);
-    for (uint8_t b : r) w.nonce = (w.nonce << 8) | b;
+    w.nonce = crypto::random_u64();
   }
   return w;
 }

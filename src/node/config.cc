@@ -8,6 +8,7 @@
 #include "crypto/hash.h"
 #include "util/codec.h"
 #include "util/file.h"
+#include "util/names.h"
 
 namespace supernet::node {
 
@@ -136,7 +137,7 @@ Result<Genesis> parse_genesis(std::string_view text, const std::string& source) 
       SN_ASSIGN(c.role, need_string(*ct, "role", source));
       SN_ASSIGN(std::string spki, need_string(*ct, "spki_sha256", source));
       SN_ASSIGN(c.spki_sha256, from_hex(spki));
-      if (c.name.empty() || c.name.size() > 64 || c.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+      if (!is_simple_name(c.name, 64)) {
         return make_error("config.clients", source + ": client name '" + c.name + "' must be 1 to 64 of A-Z a-z 0-9 . _ -");
       }
       if (c.role != "member" && c.role != "user") return make_error("config.clients", source + ": client " + c.name + ": role must be \"member\" or \"user\"");

@@ -8,6 +8,7 @@
 #include "tee/seal.h"
 #include "util/codec.h"
 #include "util/file.h"
+#include "util/names.h"
 #include "util/time.h"
 
 namespace supernet::node {
@@ -15,10 +16,7 @@ namespace supernet::node {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool valid_dataset_name(const std::string& name) {
-  return !name.empty() && name.size() <= 64 &&
-         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos && name[0] != '.';
-}
+bool valid_dataset_name(const std::string& name) { return is_simple_name(name, 64); }
 
 Bytes encode_dataset(const fl::Dataset& d) {
   Writer w;
@@ -71,7 +69,7 @@ Result<fl::Dataset> decode_dataset(ByteView b) {
   return d;
 }
 
-static json schema_json(const DatasetSchema& s) {
+json schema_to_json(const DatasetSchema& s) {
   return {{"name", s.name},         {"rows", s.rows},       {"features", s.features},         {"classes", s.classes},
           {"class_counts", s.class_counts}, {"feature_names", s.feature_names}, {"csv_sha256", s.csv_sha256},
           {"registered_at", format_rfc3339(s.registered_at)}};
@@ -98,7 +96,7 @@ Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_vie
   fs::create_directories(dir_, ec);
   if (ec) return make_error("dataset.io", "cannot create " + dir_ + ": " + ec.message());
   SN_TRY(write_file_atomic(dir_ + "/" + name + ".sealed", sealed, 0600));
-  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.json", as_bytes(schema_json(s).dump(2) + "\n"), 0644));
+  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.json", as_bytes(schema_to_json(s).dump(2) + "\n"), 0644));
   return s;
 }
 

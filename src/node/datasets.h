@@ -5,6 +5,7 @@
 // schema; rows leave the sealed store only into this node's own training code.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ class DatasetStore {
 };
 
 bool valid_dataset_name(const std::string& name);
+// The public schema as JSON (what the store writes beside the sealed blob and the API returns).
+nlohmann::json schema_to_json(const DatasetSchema& s);
 // The binary form that is sealed (also used to carry nothing else: data sets never travel).
 Bytes encode_dataset(const fl::Dataset& d);
 Result<fl::Dataset> decode_dataset(ByteView b);

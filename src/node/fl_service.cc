@@ -107,12 +107,6 @@ std::optional<std::string> FlService::failure(const Bytes& job) const {
   return a == aggregations_.end() ? std::nullopt : a->second.failed;
 }
 
-std::optional<std::vector<float>> FlService::model(const Bytes& job) const {
-  auto m = models_.find(job);
-  if (m == models_.end() || m->second.empty()) return std::nullopt;
-  return m->second.back();
-}
-
 std::optional<std::vector<float>> FlService::model_with_hash(const Bytes& job, const Bytes& hash) const {
   auto m = models_.find(job);
   if (m == models_.end()) return std::nullopt;
@@ -278,7 +272,6 @@ Result<FlService::PartyData*> FlService::party_data(const FlJob& job) {
   SN_ASSIGN(fl::Dataset d, datasets_->load(name));
   auto [train, test] = fl::split(d, 0.2, job.spec.config.seed + self_);
   PartyData pd;
-  pd.dataset = name;
   pd.train = std::move(train);
   pd.test = std::move(test);
   return &party_data_.emplace(job.id, std::move(pd)).first->second;

@@ -52,14 +52,12 @@ class FlService {
   std::vector<std::string> events(const Bytes& job) const;
   std::optional<std::string> failure(const Bytes& job) const;
   uint32_t scheduled_aggregator(const FlJob& job, int64_t now) const;
-  // The latest global model this node holds for a job (as a party or the aggregator), and one
-  // with a given hash among the last few it held.
-  std::optional<std::vector<float>> model(const Bytes& job) const;
+  // A global model of the job with the given hash, among the last few this node held (as a
+  // party or the aggregator).
   std::optional<std::vector<float>> model_with_hash(const Bytes& job, const Bytes& hash) const;
 
  private:
   struct PartyData {
-    std::string dataset;
     fl::Dataset train, test;  // raw; standardized copies below
     std::vector<float> mean, stddev;
     fl::Dataset train_std, test_std;
