@@ -155,26 +155,37 @@ std::pair<Dataset, Dataset> split(const Dataset& d, double test_fraction, uint64
   return {d.subset(train), d.subset(test)};
 }
 
-Standardizer Standardizer::fit(const Dataset& train) {
-  Standardizer s;
-  s.mean.assign(train.features, 0);
-  s.stddev.assign(train.features, 0);
-  std::vector<double> sum(train.features, 0), sq(train.features, 0);
-  for (size_t i = 0; i < train.rows; i++) {
-    for (size_t f = 0; f < train.features; f++) {
-      double v = train.row(i)[f];
+void FeatureSums::add(const Dataset& d) {
+  if (sum.size() < d.features) {
+    sum.resize(d.features, 0);
+    sumsq.resize(d.features, 0);
+  }
+  for (size_t i = 0; i < d.rows; i++) {
+    for (size_t f = 0; f < d.features; f++) {
+      double v = d.row(i)[f];
       sum[f] += v;
-      sq[f] += v * v;
+      sumsq[f] += v * v;
     }
   }
-  double n = static_cast<double>(std::max<size_t>(train.rows, 1));
-  for (size_t f = 0; f < train.features; f++) {
-    double m = sum[f] / n;
-    double var = std::max(0.0, sq[f] / n - m * m);
-    s.mean[f] = static_cast<float>(m);
-    s.stddev[f] = var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f;  // constant features stay 0
+  rows += static_cast<double>(d.rows);
+}
+
+Standardizer Standardizer::from_sums(const FeatureSums& sums) {
+  Standardizer s;
+  double n = std::max(sums.rows, 1.0);
+  for (size_t f = 0; f < sums.sum.size(); f++) {
+    double m = sums.sum[f] / n;
+    double var = std::max(0.0, sums.sumsq[f] / n - m * m);
+    s.mean.push_back(static_cast<float>(m));
+    s.stddev.push_back(var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f);  // constant features stay 0
   }
   return s;
+}
+
+Standardizer Standardizer::fit(const Dataset& train) {
+  FeatureSums sums;
+  sums.add(train);
+  return from_sums(sums);
 }
 
 void Standardizer::apply(Dataset& d) const {

@@ -43,10 +43,20 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options = {})
 // A seeded shuffle split: (train, test), stratified by class.
 std::pair<Dataset, Dataset> split(const Dataset& d, double test_fraction, uint64_t seed);
 
-// Per-feature mean and standard deviation from a training set, applied to any set.
+// Per-feature row count, sums and sums of squares: what parties share for federated
+// standardization, added up across parties.
+struct FeatureSums {
+  double rows = 0;
+  std::vector<double> sum, sumsq;
+  void add(const Dataset& d);
+};
+
+// Per-feature mean and standard deviation from a training set (or the sums of several), applied
+// to any set.
 struct Standardizer {
   std::vector<float> mean, stddev;
   static Standardizer fit(const Dataset& train);
+  static Standardizer from_sums(const FeatureSums& s);
   void apply(Dataset& d) const;
 };
 

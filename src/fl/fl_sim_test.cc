@@ -5,20 +5,13 @@
 #include <cstdio>
 
 #include "fl/simulation.h"
+#include "fl/test_data.h"
 #include "util/file.h"
 
 namespace supernet::fl {
 namespace {
 
-Dataset load(const std::string& name) {
-  std::string path = std::string(SUPERNET_SOURCE_DIR) + "/data/" + name + ".csv";
-  auto text = read_file(path, 64 * 1024 * 1024);
-  if (!text.ok()) {
-    ADD_FAILURE() << path << " is missing: run scripts/fetch-datasets.sh (make deps does)";
-    return {};
-  }
-  return parse_csv(to_string(*text)).value();
-}
+using testing::load;
 
 JobConfig breast_cancer_job(int rounds = 20) {
   JobConfig job;

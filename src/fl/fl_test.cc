@@ -7,23 +7,13 @@
 #include "fl/dataset.h"
 #include "fl/job.h"
 #include "fl/model.h"
+#include "fl/test_data.h"
 #include "util/file.h"
 
 namespace supernet::fl {
 namespace {
 
-// The real data sets `make deps` fetches (scripts/fetch-datasets.sh).
-Dataset load(const std::string& name) {
-  std::string path = std::string(SUPERNET_SOURCE_DIR) + "/data/" + name + ".csv";
-  auto text = read_file(path, 64 * 1024 * 1024);
-  if (!text.ok()) {
-    ADD_FAILURE() << path << " is missing: run scripts/fetch-datasets.sh (make deps does)";
-    return {};
-  }
-  auto d = parse_csv(to_string(*text));
-  EXPECT_TRUE(d.ok()) << d.error().to_string();
-  return d.ok() ? *d : Dataset{};
-}
+using testing::load;
 
 TEST(Csv, ParsesWithAndWithoutHeader) {
   auto d = parse_csv("a,b,label\n1,2,0\n3.5,-4e2,1\n\n");

@@ -37,26 +37,9 @@ std::vector<Party> make_parties(const Dataset& d, const std::vector<std::vector<
     parties.push_back(std::move(p));
   }
   // Federated standardization: per-feature counts, sums and sums of squares added up.
-  size_t f = d.features;
-  std::vector<double> sum(f, 0), sq(f, 0);
-  double n = 0;
-  for (const auto& p : parties) {
-    for (size_t i = 0; i < p.train.rows; i++) {
-      for (size_t j = 0; j < f; j++) {
-        double v = p.train.row(i)[j];
-        sum[j] += v;
-        sq[j] += v * v;
-      }
-    }
-    n += static_cast<double>(p.train.rows);
-  }
-  Standardizer s;
-  for (size_t j = 0; j < f; j++) {
-    double m = sum[j] / std::max(n, 1.0);
-    double var = std::max(0.0, sq[j] / std::max(n, 1.0) - m * m);
-    s.mean.push_back(static_cast<float>(m));
-    s.stddev.push_back(var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f);
-  }
+  FeatureSums sums;
+  for (const auto& p : parties) sums.add(p.train);
+  Standardizer s = Standardizer::from_sums(sums);
   for (auto& p : parties) {
     s.apply(p.train);
     s.apply(p.test);

@@ -168,8 +168,9 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
   // Federated standardization and the model's shape, from the parties' statistics.
   size_t features = a.stats.begin()->second.sum.size();
   uint32_t classes = 0;
-  std::vector<double> sum(features, 0), sq(features, 0);
-  double rows = 0;
+  fl::FeatureSums sums;
+  sums.sum.assign(features, 0);
+  sums.sumsq.assign(features, 0);
   for (const auto& [node, s] : a.stats) {
     if (s.sum.size() != features) {
       a.failed = "the parties' data sets have different numbers of features";
@@ -178,17 +179,14 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     }
     classes = std::max(classes, s.classes);
     for (size_t f = 0; f < features; f++) {
-      sum[f] += s.sum[f];
-      sq[f] += s.sumsq[f];
+      sums.sum[f] += s.sum[f];
+      sums.sumsq[f] += s.sumsq[f];
     }
-    rows += static_cast<double>(s.rows);
+    sums.rows += static_cast<double>(s.rows);
   }
-  for (size_t f = 0; f < features; f++) {
-    double m = sum[f] / std::max(rows, 1.0);
-    double var = std::max(0.0, sq[f] / std::max(rows, 1.0) - m * m);
-    a.mean.push_back(static_cast<float>(m));
-    a.stddev.push_back(var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f);
-  }
+  fl::Standardizer st = fl::Standardizer::from_sums(sums);
+  a.mean = std::move(st.mean);
+  a.stddev = std::move(st.stddev);
   fl::JobConfig cfg = job.spec.config;
   cfg.model.inputs = features;
   cfg.model.classes = static_cast<int>(std::max<uint32_t>(classes, 2));
@@ -332,17 +330,12 @@ void FlService::party_stats(uint32_t from, const fl::StatsRequest& req) {
   fl::StatsReply r;
   r.job = req.job;
   const fl::Dataset& d = (*pd)->train;
+  fl::FeatureSums sums;
+  sums.add(d);
   r.rows = d.rows;
   r.classes = static_cast<uint32_t>(d.classes);
-  r.sum.assign(d.features, 0);
-  r.sumsq.assign(d.features, 0);
-  for (size_t i = 0; i < d.rows; i++) {
-    for (size_t f = 0; f < d.features; f++) {
-      double v = d.row(i)[f];
-      r.sum[f] += v;
-      r.sumsq[f] += v * v;
-    }
-  }
+  r.sum = std::move(sums.sum);
+  r.sumsq = std::move(sums.sumsq);
   node_.send_app(from, fl::encode_wire(r));
 }
 
