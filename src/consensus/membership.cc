@@ -248,18 +248,25 @@ Status Membership::check(ByteView tx) const {
   }
   if (is_governance_tx(tx)) {
     SN_ASSIGN(GovernanceTx g, GovernanceTx::decode(tx));
-    SN_ASSIGN(const Member* member, check_member(g));
-    if (g.action == GovernanceTx::Action::kPropose) {
-      if (proposals_.count(tx_id(tx))) return make_error("governance.repeat", "this proposal was already made");
-      return check_change(g.change);
-    }
-    auto p = proposals_.find(to_string(g.proposal));
-    if (p == proposals_.end()) return make_error("governance.unknown", "no such proposal");
-    if (p->second.status != ProposalState::Status::kOpen) return make_error("governance.closed", "the proposal is already decided");
-    if (p->second.approvals.count(member->name)) return make_error("governance.repeat", member->name + " already approved it");
+    auto member = check_governance(g, tx);
+    if (!member.ok()) return member.error();
     return ok_status();
   }
   return ok_status();
+}
+
+Result<const Member*> Membership::check_governance(const GovernanceTx& g, ByteView tx) const {
+  SN_ASSIGN(const Member* member, check_member(g));
+  if (g.action == GovernanceTx::Action::kPropose) {
+    if (proposals_.count(tx_id(tx))) return make_error("governance.repeat", "this proposal was already made");
+    SN_TRY(check_change(g.change));
+    return member;
+  }
+  auto p = proposals_.find(to_string(g.proposal));
+  if (p == proposals_.end()) return make_error("governance.unknown", "no such proposal");
+  if (p->second.status != ProposalState::Status::kOpen) return make_error("governance.closed", "the proposal is already decided");
+  if (p->second.approvals.count(member->name)) return make_error("governance.repeat", member->name + " already approved it");
+  return member;
 }
 
 void Membership::carry_out(ProposalState& p, uint64_t height) {
@@ -302,17 +309,20 @@ bool Membership::apply(ByteView tx, uint64_t height) {
     evidence_.push_back({e->reporter, e->accused, e->reason, height, e->messages.size()});
     return false;
   }
-  if (!is_governance_tx(tx) || !check(tx).ok()) return false;
-  GovernanceTx g = GovernanceTx::decode(tx).value();
-  const Member* member = check_member(g).value();
+  if (!is_governance_tx(tx)) return false;
+  auto g = GovernanceTx::decode(tx);
+  if (!g.ok()) return false;
+  auto member_or = check_governance(*g, tx);  // one decode and one signature check per transaction
+  if (!member_or.ok()) return false;
+  const Member* member = *member_or;
   ProposalState* p = nullptr;
-  if (g.action == GovernanceTx::Action::kPropose) {
+  if (g->action == GovernanceTx::Action::kPropose) {
     p = &proposals_[tx_id(tx)];
-    p->change = g.change;
+    p->change = g->change;
     p->proposer = member->name;
     p->proposed_at = height;
   } else {
-    p = &proposals_[to_string(g.proposal)];
+    p = &proposals_[to_string(g->proposal)];
   }
   p->approvals.insert(member->name);
   if (p->approvals.size() >= rules_.approvals) carry_out(*p, height);

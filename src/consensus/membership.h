@@ -133,6 +133,8 @@ class Membership {
 
  private:
   Result<const Member*> check_member(const GovernanceTx& g) const;
+  // Valid now: a member's signature, and the proposal new or open and not yet approved by them.
+  Result<const Member*> check_governance(const GovernanceTx& g, ByteView tx) const;
   Status check_change(const Change& c) const;
   void carry_out(ProposalState& p, uint64_t height);
 
