@@ -75,12 +75,12 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "interleaved repetitions")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::string path = std::string(SUPERNET_SOURCE_DIR) + "/data/breast_cancer.csv";
-  auto text = read_file(path, 64 * 1024 * 1024);
-  if (!text.ok()) {
-    std::fprintf(stderr, "%s missing: run scripts/fetch-datasets.sh (make deps does)\n", path.c_str());
+  auto loaded = fl::load_csv(path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s (scripts/fetch-datasets.sh fetches it; make deps runs it)\n", loaded.error().to_string().c_str());
     return 1;
   }
-  fl::Dataset all = fl::parse_csv(to_string(*text)).value();
+  fl::Dataset all = std::move(loaded).value();
   auto parties = fl::make_parties(all, fl::partition_iid(all.rows, 3, 11), 0.2, 11);
   // Each party's data sealed in its own node's store.
   std::string dir = (std::filesystem::temp_directory_path() / ("supernet-bench-fl-" + std::to_string(::getpid()))).string();

@@ -23,17 +23,16 @@ int run_register(const RegisterArgs& a) {
   if (a.net.node == 0) return fail(make_error("usage.node", "--node N: the node that keeps this data set (the party's own)"));
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
-  auto csv = read_file(a.file, 64 * 1024 * 1024);
-  if (!csv.ok()) return fail(csv.error());
   // Checked here first, so that a bad file is reported before anything is sent.
   fl::CsvOptions o;
   if (!a.label_column.empty()) o.label_column = a.label_column;
-  auto d = fl::parse_csv(to_string(*csv), o);
-  if (!d.ok()) return fail(make_error(d.error().code, a.file + ": " + d.error().message));
+  std::string csv;
+  auto d = fl::load_csv(a.file, o, &csv);
+  if (!d.ok()) return fail(d.error());
   std::string path = "/v1/data/" + a.name;
   if (!a.label_column.empty()) path += "?label_column=" + a.label_column;
   Clients c(*net, a.net.node, /*failover=*/false);  // the data belongs at this node and no other
-  auto r = c.request(true, path, to_string(*csv), "text/csv");
+  auto r = c.request(true, path, csv, "text/csv");
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 201) return fail(make_error("data.refused", "node " + std::to_string(a.net.node) + ": " + error_text(*r)));
   json s = json::parse(r->body);
@@ -69,12 +68,10 @@ struct SplitArgs {
 
 // Local: deal a CSV's rows out to N party files (for demonstrations and tests).
 int run_split(const SplitArgs& a) {
-  auto csv = read_file(a.file, 64 * 1024 * 1024);
-  if (!csv.ok()) return fail(csv.error());
   fl::CsvOptions o;
   if (!a.label_column.empty()) o.label_column = a.label_column;
-  auto d = fl::parse_csv(to_string(*csv), o);
-  if (!d.ok()) return fail(make_error(d.error().code, a.file + ": " + d.error().message));
+  auto d = fl::load_csv(a.file, o);
+  if (!d.ok()) return fail(d.error());
   if (a.parties < 1 || a.parties > 1000) return fail(make_error("usage.parties", "--parties must be 1 to 1000"));
   std::vector<std::vector<size_t>> parts;
   if (a.dirichlet > 0) {

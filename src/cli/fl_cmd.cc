@@ -139,10 +139,8 @@ int run_central(const CentralArgs& a) {
   std::vector<fl::Party> parties;
   for (const auto& p : job->parties) {
     std::string path = a.parts_dir + "/party-" + std::to_string(p.node) + ".csv";
-    auto csv = read_file(path, 64 * 1024 * 1024);
-    if (!csv.ok()) return fail(csv.error());
-    auto d = fl::parse_csv(to_string(*csv));
-    if (!d.ok()) return fail(make_error(d.error().code, path + ": " + d.error().message));
+    auto d = fl::load_csv(path);
+    if (!d.ok()) return fail(d.error());
     auto [train, test] = fl::split(*d, 0.2, job->config.seed + p.node);
     parties.push_back({"node-" + std::to_string(p.node), std::move(train), std::move(test), false});
   }

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include "util/file.h"
+
 namespace supernet::fl {
 
 namespace {
@@ -136,6 +138,14 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) {
   }
   if (d.rows == 0) return make_error("csv.empty", "no data rows");
   if (d.classes < 2) return make_error("csv.label", "the labels name only one class; training needs at least two");
+  return d;
+}
+
+Result<Dataset> load_csv(const std::string& path, const CsvOptions& options, std::string* text) {
+  SN_ASSIGN(Bytes bytes, read_file(path, 64 * 1024 * 1024));
+  auto d = parse_csv(to_string(bytes), options);
+  if (!d.ok()) return make_error(d.error().code, path + ": " + d.error().message);
+  if (text != nullptr) *text = to_string(bytes);
   return d;
 }
 

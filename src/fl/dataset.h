@@ -39,6 +39,9 @@ struct CsvOptions {
 // non-numbers, NaN and infinities, missing labels, empty input, and more than kRowsMax rows or
 // kFeaturesMax features.
 Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options = {});
+// The same from a file (at most 64 MiB); errors name the file. `text`, if given, receives the
+// file's bytes as read.
+Result<Dataset> load_csv(const std::string& path, const CsvOptions& options = {}, std::string* text = nullptr);
 
 // A seeded shuffle split: (train, test), stratified by class.
 std::pair<Dataset, Dataset> split(const Dataset& d, double test_fraction, uint64_t seed);
