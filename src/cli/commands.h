@@ -7,7 +7,9 @@
 
 #include <string>
 
+#include "node/config.h"
 #include "tee/platform.h"
+#include "tee/policy.h"
 #include "util/result.h"
 
 namespace supernet::cli {
@@ -30,6 +32,12 @@ int fail(const Error& e, int code = kExitBadInput);
 // The local network folder `supernet up` makes: node-1, node-2, ...
 std::string node_dir(const std::string& dir, int i);
 int count_nodes(const std::string& dir);
+// Makes node i's folder: its own virtual platform ("machine"), whose key is added to `policy`,
+// and node.toml (peers on base+i, API on base+100+i).
+Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base_port, consensus::Protocol protocol,
+                                         tee::Policy& policy);
+// Writes the local network's policy file.
+Status write_local_policy(const std::string& dir, const tee::Policy& policy);
 // Starts `supernet node run` for node i, detached, output to its node.log; records its pid.
 Result<pid_t> spawn_node(const std::string& dir, int i);
 

@@ -13,7 +13,6 @@
 #include "cli/commands.h"
 #include "consensus/membership.h"
 #include "crypto/secure.h"
-#include "tee/virtual_platform.h"
 #include "util/file.h"
 
 namespace supernet::cli {
@@ -164,28 +163,13 @@ int run_add(const AddArgs& a) {
   int base = first->peer_listen.port - 1;
   int id = count_nodes(dir) + 1;
   std::string nd = node_dir(dir, id);
-  std::error_code ec;
-  fs::create_directories(nd, ec);
-  if (ec) return fail(make_error("io.dir", "cannot create " + nd + ": " + ec.message()));
   // A new "machine": its own virtual platform key, which the operator's policy must trust for
   // the other nodes to admit it over RA-TLS (running nodes re-read the policy file).
-  auto platform = tee::VirtualPlatform::open(nd + "/platform");
-  if (!platform.ok()) return fail(platform.error());
   tee::Policy policy = net->policy;
-  policy.trusted_virtual_platform_keys.push_back(from_hex((*platform)->platform_key_id()).value());
-  node::NodeConfig c;
-  c.id = static_cast<uint32_t>(id);
-  c.data_dir = ".";
-  c.virtual_dir = "platform";
-  c.policy = "../network-policy.toml";
-  c.genesis = "../genesis.toml";
-  c.peer_listen = {"127.0.0.1", static_cast<uint16_t>(base + id)};
-  c.api_listen = {"127.0.0.1", static_cast<uint16_t>(base + 100 + id)};
-  c.consensus = net->genesis.protocol;
-  if (auto w = write_file_atomic(nd + "/node.toml", as_bytes(node::node_config_toml(c))); !w.ok()) return fail(w.error());
-  std::string policy_text = "# Development policy for this local network: its nodes' virtual platform keys and this build.\n" +
-                            tee::policy_to_toml(policy);
-  if (auto w = write_file_atomic(dir + "/network-policy.toml", as_bytes(policy_text)); !w.ok()) return fail(w.error());
+  auto made = make_local_node(dir, id, base, net->genesis.protocol, policy);
+  if (!made.ok()) return fail(made.error());
+  const node::NodeConfig& c = *made;
+  if (auto w = write_local_policy(dir, policy); !w.ok()) return fail(w.error());
   auto pid = spawn_node(dir, id);
   if (!pid.ok()) return fail(pid.error());
   std::printf("started node %d (peer %s, API https://%s); waiting for its keys\n", id, c.peer_listen.text().c_str(), c.api_listen.text().c_str());

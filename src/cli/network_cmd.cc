@@ -55,6 +55,34 @@ Result<pid_t> spawn_node(const std::string& dir, int i) {
   return pid;
 }
 
+Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base_port, consensus::Protocol protocol,
+                                         tee::Policy& policy) {
+  std::string nd = node_dir(dir, i);
+  std::error_code ec;
+  fs::create_directories(nd, ec);
+  if (ec) return make_error("io.dir", "cannot create " + nd + ": " + ec.message());
+  SN_ASSIGN(auto platform, tee::VirtualPlatform::open(nd + "/platform"));
+  SN_ASSIGN(Bytes key_id, from_hex(platform->platform_key_id()));
+  policy.trusted_virtual_platform_keys.push_back(std::move(key_id));
+  node::NodeConfig c;
+  c.id = static_cast<uint32_t>(i);
+  c.data_dir = ".";
+  c.virtual_dir = "platform";
+  c.policy = "../network-policy.toml";
+  c.genesis = "../genesis.toml";
+  c.peer_listen = {"127.0.0.1", static_cast<uint16_t>(base_port + i)};
+  c.api_listen = {"127.0.0.1", static_cast<uint16_t>(base_port + 100 + i)};
+  c.consensus = protocol;
+  SN_TRY(write_file_atomic(nd + "/node.toml", as_bytes(node::node_config_toml(c))));
+  return c;
+}
+
+Status write_local_policy(const std::string& dir, const tee::Policy& policy) {
+  std::string text = "# Development policy for this local network: its nodes' virtual platform keys and this build.\n" +
+                     tee::policy_to_toml(policy);
+  return write_file_atomic(dir + "/network-policy.toml", as_bytes(text));
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -153,26 +181,11 @@ int run_up(const UpArgs& a) {
   policy.production = false;
   policy.allowed_platforms = {tee::Kind::kVirtual};
   policy.platforms[tee::Kind::kVirtual].measurements = {*measurement};
+  auto protocol = a.consensus == "bft" ? consensus::Protocol::kBft : consensus::Protocol::kTeeBft;
   for (int i = 1; i <= a.nodes; i++) {
-    std::string nd = node_dir(a.dir, i);
-    fs::create_directories(nd, ec);
-    auto p = tee::VirtualPlatform::open(nd + "/platform");
-    if (!p.ok()) return fail(p.error());
-    policy.trusted_virtual_platform_keys.push_back(from_hex((*p)->platform_key_id()).value());
-    node::NodeConfig c;
-    c.id = static_cast<uint32_t>(i);
-    c.data_dir = ".";
-    c.virtual_dir = "platform";
-    c.policy = "../network-policy.toml";
-    c.genesis = "../genesis.toml";
-    c.peer_listen = {"127.0.0.1", static_cast<uint16_t>(a.base_port + i)};
-    c.api_listen = {"127.0.0.1", static_cast<uint16_t>(a.base_port + 100 + i)};
-    c.consensus = a.consensus == "bft" ? consensus::Protocol::kBft : consensus::Protocol::kTeeBft;
-    if (auto w = write_file_atomic(nd + "/node.toml", as_bytes(node::node_config_toml(c))); !w.ok()) return fail(w.error());
+    if (auto c = make_local_node(a.dir, i, a.base_port, protocol, policy); !c.ok()) return fail(c.error());
   }
-  std::string policy_text = "# Development policy for this local network: its nodes' virtual platform keys and this build.\n" +
-                            tee::policy_to_toml(policy);
-  if (auto w = write_file_atomic(a.dir + "/network-policy.toml", as_bytes(policy_text)); !w.ok()) return fail(w.error());
+  if (auto w = write_local_policy(a.dir, policy); !w.ok()) return fail(w.error());
 
   std::printf("starting %d %s nodes in %s\n", a.nodes, a.consensus.c_str(), a.dir.c_str());
   for (int i = 1; i <= a.nodes; i++) {
