@@ -159,7 +159,7 @@ void FlService::on_tick(int64_t now) {
     fl::RoundController::Output out;
     agg.controller->set_available(available_parties(job));
     agg.controller->on_tick(now, out);
-    drive(id, agg, now, out);
+    drive(id, agg, out);
   }
 }
 
@@ -213,10 +213,10 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     a.events.push_back("job failed: " + *a.failed);
     return;
   }
-  drive(id, a, now, out);
+  drive(id, a, out);
 }
 
-void FlService::drive(const Bytes& id, Aggregation& a, int64_t now, fl::RoundController::Output& out) {
+void FlService::drive(const Bytes& id, Aggregation& a, fl::RoundController::Output& out) {
   for (auto& e : out.events) {
     auto j = jobs_.find(id);
     log(LogLevel::kInfo, "fl", (j != jobs_.end() ? j->second.spec.name : short_id(id)) + ": " + e);
@@ -253,7 +253,6 @@ void FlService::drive(const Bytes& id, Aggregation& a, int64_t now, fl::RoundCon
     a.submitted_round = r.round;
   }
   if (out.failed) a.failed = out.failed->message;
-  (void)now;
 }
 
 // --- party ---
@@ -314,7 +313,7 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
         } else {
           return;
         }
-        drive(x.job, agg, now, out);
+        drive(x.job, agg, out);
       },
       *m);
 }

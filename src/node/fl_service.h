@@ -77,7 +77,7 @@ class FlService {
   void record(const Bytes& tx, uint64_t height);
   void on_frame(uint32_t from, Bytes frame);
   void on_tick(int64_t now);
-  void drive(const Bytes& job, Aggregation& a, int64_t now, fl::RoundController::Output& out);
+  void drive(const Bytes& job, Aggregation& a, fl::RoundController::Output& out);
   void begin_training(const Bytes& job, Aggregation& a, int64_t now);
   Result<PartyData*> party_data(const FlJob& job);
   void party_fit(uint32_t from, fl::FitRequest req);
