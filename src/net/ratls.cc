@@ -258,10 +258,13 @@ Result<Bytes> Connection::recv_frame() {
   return out;
 }
 
+void ignore_sigpipe() {
+  static const bool ignored = [] { return std::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignored;
+}
+
 Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config& cfg) {
-  // OpenSSL writes with write(2); a peer that hangs up must be an error value, not SIGPIPE.
-  static const bool sigpipe_ignored = [] { return std::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
-  (void)sigpipe_ignored;
+  ignore_sigpipe();
   std::unique_ptr<Connection> conn(new Connection());
   conn->fd_ = fd;
   SN_TRY(set_timeouts(fd));

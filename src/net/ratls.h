@@ -125,6 +125,11 @@ Status check_fresh_evidence(const Config& cfg, ByteView exporter, const crypto::
                             const tee::Claims& peer_claims, ByteView evidence);
 inline constexpr const char* kAttestedConfirmation = "attested";
 
+// OpenSSL writes to sockets with write(2): a peer that hangs up mid-write would raise SIGPIPE
+// and kill the process. Every TLS user (blocking connections, the peer transport, the API server
+// and client) calls this first, so that a write error is an error value. Process-wide, once.
+void ignore_sigpipe();
+
 // TCP helpers. `listen_tcp` binds host:port (port 0 picks one; *bound_port reports it).
 Result<int> listen_tcp(const std::string& host, uint16_t port, uint16_t* bound_port);
 Result<int> accept_tcp(int listen_fd);

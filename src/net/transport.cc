@@ -313,7 +313,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 Transport::Transport(asio::io_context& io, TransportConfig cfg, OnFrame on_frame)
     : impl_(std::make_shared<Impl>(io, std::move(cfg), std::move(on_frame))) {}
 Transport::~Transport() { impl_->stop(); }
-Status Transport::start() { return impl_->start(); }
+Status Transport::start() {
+  ignore_sigpipe();
+  return impl_->start();
+}
 void Transport::stop() { impl_->stop(); }
 void Transport::send(uint32_t to, Bytes frame) { impl_->send(to, std::move(frame)); }
 void Transport::broadcast(const Bytes& frame) {

@@ -462,6 +462,7 @@ ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, const net::Ident
 ApiServer::~ApiServer() { stop(); }
 
 Status ApiServer::start(const std::string& host, uint16_t port) {
+  net::ignore_sigpipe();  // a client that hangs up mid-response must not kill the node
   if (!server_->is_valid()) return make_error("api.tls", "cannot configure TLS 1.3 for the API with the node's certificate");
   server_->set_payload_max_length(kApiDataBytesMax);
   // Everything but a data set upload is small: refuse a larger body from its Content-Length,

@@ -44,6 +44,7 @@ struct ApiClient::Appraisal {
 ApiClient::ApiClient(const std::string& host, uint16_t port, std::optional<ApiCredentials> credentials,
                      std::optional<tee::Policy> policy, int timeout_s)
     : appraisal_(std::make_unique<Appraisal>()), target_(host + ":" + std::to_string(port)) {
+  net::ignore_sigpipe();  // a node killed mid-request must be an error here, not the end of the client
   appraisal_->policy = std::move(policy);
   if (credentials) {
     http_ = std::make_unique<httplib::SSLClient>(host, port, credentials->cert.get(), credentials->key.get());
