@@ -26,9 +26,10 @@ restart() {
   echo $! > "$work/net/node-$1/node.pid"
 }
 
-rejoined() {  # node: up, signing, connected to every other node
+rejoined() {  # node: up, signing, connected to every other node, as its new process reports it
   for _ in $(seq 1 150); do
-    if [ "$(status_field "$1" can_sign)" = "true" ] && [ "$(status_field "$1" connected | tr -cd ',' | wc -c)" -eq $((nodes - 2)) ]; then
+    if [ "$(status_field "$1" pid)" = "$(cat "$work/net/node-$1/node.pid")" ] && [ "$(status_field "$1" can_sign)" = "true" ] &&
+       [ "$(status_field "$1" connected | tr -cd ',' | wc -c)" -eq $((nodes - 2)) ]; then
       return 0
     fi
     sleep 0.2

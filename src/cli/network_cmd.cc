@@ -262,6 +262,8 @@ int run_status(const std::string& dir) {
     pid_t pid = read_pid(dir, i);
     bool up = alive(pid);
     auto s = up ? read_status(dir, i) : std::nullopt;  // a stopped node's last status is stale
+    // So is one written by an earlier process of a node just restarted, until the new one writes.
+    if (s && s->value("pid", 0) != pid) s = std::nullopt;
     down += !up;
     std::string peers;
     if (s) {
