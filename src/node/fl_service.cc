@@ -29,6 +29,7 @@ std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret)
     : node_(node), datasets_(datasets), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
   for (const auto& cb : node_.replica().chain()) on_commit(cb);  // what the restored ledger holds
+  started_ = true;
   node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
   node_.on_app_frame([this](uint32_t from, Bytes frame) { on_frame(from, std::move(frame)); });
   node_.on_tick([this](int64_t now) { on_tick(now); });
@@ -40,8 +41,19 @@ FlService::~FlService() {
 }
 
 void FlService::on_commit(const consensus::CommittedBlock& cb) {
+  bool recorded = false;
   for (const auto& tx : cb.block.txs) {
-    if (fl::is_job_tx(tx) || fl::is_round_tx(tx)) record(tx, cb.block.header.height);
+    if (fl::is_job_tx(tx) || fl::is_round_tx(tx)) {
+      record(tx, cb.block.header.height);
+      recorded = true;
+    }
+  }
+  // A new job or a committed round record: the aggregator goes on now, not at the next tick.
+  // Posted: this runs inside the node's commit processing, which must not be re-entered.
+  if (recorded && started_) {
+    asio::post(node_.io(), [this, alive = alive_] {
+      if (*alive) on_tick(node_.now_ms());
+    });
   }
 }
 

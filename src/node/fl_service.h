@@ -96,6 +96,7 @@ class FlService {
   std::map<Bytes, PartyData> party_data_;
   void keep_model(const Bytes& job, const std::vector<float>& model);
   std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
+  bool started_ = false;  // the restored ledger has been read
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
