@@ -29,8 +29,7 @@
 
 #include "crypto/hash.h"
 #include "ledger/tx.h"
-#include "node/node.h"
-#include "tee/virtual_platform.h"
+#include "local_network.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -54,140 +53,29 @@ struct Figures {
   double p50_ms = 0, p99_ms = 0;
 };
 
-// One node on its own thread.
-struct BenchNode {
-  asio::io_context io;
-  std::unique_ptr<node::Node> node;
-  std::thread thread;
-  // Only touched on the node's thread.
+// What the benchmark tracks per node; only touched on the node's thread.
+struct Latencies {
   std::unordered_map<std::string, Clock::time_point> submitted;
-  std::vector<double> latencies_ms;
+  std::vector<double> ms;
 };
 
 class Cluster {
  public:
-  Cluster(consensus::Protocol protocol, int n, const Options& o, const std::string& dir) : protocol_(protocol), n_(n) {
-    tee::Policy policy;
-    policy.production = false;
-    policy.allowed_platforms = {tee::Kind::kVirtual};
-    std::map<int, std::unique_ptr<tee::VirtualPlatform>> platforms;
-    std::map<int, crypto::Ed25519KeyPair> identities, vote_keys;
-    std::map<int, std::unique_ptr<consensus::Checker>> checkers;
-    std::vector<consensus::Validator> vals;
-    for (int i = 1; i <= n; i++) {
-      platforms[i] = tee::VirtualPlatform::open(dir + "/platform-" + std::to_string(i)).value();
-      policy.trusted_virtual_platform_keys.push_back(from_hex(platforms[i]->platform_key_id()).value());
-      identities[i] = crypto::ed25519_generate();
-      Bytes vote_key;
-      if (protocol == consensus::Protocol::kTeeBft) {
-        checkers[i] = std::make_unique<consensus::Checker>(static_cast<uint32_t>(i));
-        vote_key = checkers[i]->public_key();
-      } else {
-        vote_keys[i] = crypto::ed25519_generate();
-        vote_key = vote_keys[i].public_key;
-      }
-      vals.push_back({static_cast<uint32_t>(i), 1, vote_key, identities[i].public_key, 0});
-    }
-    policy.platforms[tee::Kind::kVirtual].measurements = {platforms[1]->measurement().value()};
-    consensus::ValidatorSet set(vals, 0);
-    Bytes genesis_hash = crypto::sha256(as_bytes("bench-genesis"));
-    std::map<int, uint16_t> ports;
-    for (int i = n; i >= 1; i--) {  // higher ids first: lower ones dial them
-      auto bn = std::make_unique<BenchNode>();
-      node::NodeOptions no;
-      no.replica.self = static_cast<uint32_t>(i);
-      no.replica.protocol = protocol;
-      no.replica.genesis = set;
-      no.replica.genesis_hash = genesis_hash;
-      no.replica.identity_secret = identities[i].secret_key;
-      no.replica.block_txs_max = o.block_txs;
-      if (protocol == consensus::Protocol::kTeeBft) {
-        (void)checkers[i]->begin(set, genesis_hash);
-        no.signer = std::move(checkers[i]);
-      } else {
-        // As a real bft node: the last-sign state is stored durably before each signature.
-        std::string state_path = dir + "/sign-state-" + std::to_string(i);
-        auto persist = [state_path](const consensus::SignState& s) -> Status {
-          Writer w;
-          w.u64(s.height).u64(s.round).u8(s.phase);
-          return write_file_atomic(state_path, w.data(), 0600);
-        };
-        no.signer = std::make_unique<consensus::PlainSigner>(static_cast<uint32_t>(i), vote_keys[i].secret_key, vote_keys[i].public_key,
-                                                              std::make_shared<consensus::SignState>(), persist);
-      }
-      no.transport.self = static_cast<uint32_t>(i);
-      for (auto& [id, port] : ports) no.transport.dial.push_back({static_cast<uint32_t>(id), "127.0.0.1", port});
-      no.transport.ratls.identity = net::make_identity(*platforms[i], "bench-" + std::to_string(i)).value();
-      no.transport.ratls.policy = policy;
-      no.transport.ratls.platform = platforms[i].get();
-      no.transport.identity_secret = identities[i].secret_key;
-      for (int j = 1; j <= n; j++) no.transport.identity_keys[static_cast<uint32_t>(j)] = identities[j].public_key;
-      no.store = ledger::open_sqlite_store(dir + "/ledger-" + std::to_string(i) + ".db").value();
-      bn->node = std::make_unique<node::Node>(bn->io, std::move(no));
-      BenchNode* raw = bn.get();
-      bn->node->on_commit([raw](const consensus::CommittedBlock& cb) {
-        auto now = Clock::now();
-        for (const auto& tx : cb.block.txs) {
-          auto it = raw->submitted.find(consensus::tx_id(tx));
-          if (it == raw->submitted.end()) continue;
-          raw->latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
-          raw->submitted.erase(it);
-        }
-      });
-      if (auto s = bn->node->start(); !s.ok()) {
-        std::fprintf(stderr, "node %d: %s\n", i, s.error().to_string().c_str());
-        std::exit(1);
-      }
-      ports[i] = bn->node->peer_port();
-      platforms_.push_back(std::move(platforms[i]));
-      nodes_[i] = std::move(bn);
-    }
-    for (auto& [i, bn] : nodes_) {
-      BenchNode* raw = bn.get();
-      raw->thread = std::thread([raw] {
-        auto guard = asio::make_work_guard(raw->io);
-        raw->io.run();
-      });
-    }
-  }
+  Cluster(consensus::Protocol protocol, int n, const Options& o, const std::string& dir)
+      : n_(n), latencies_(static_cast<size_t>(n) + 1), net_(protocol, n, dir, o.block_txs, [this](int i, bench::NetworkNode& nn) {
+          Latencies* l = &latencies_[static_cast<size_t>(i)];
+          nn.node->on_commit([l](const consensus::CommittedBlock& cb) {
+            auto now = Clock::now();
+            for (const auto& tx : cb.block.txs) {
+              auto it = l->submitted.find(consensus::tx_id(tx));
+              if (it == l->submitted.end()) continue;
+              l->ms.push_back(std::chrono::duration<double, std::milli>(now - it->second).count());
+              l->submitted.erase(it);
+            }
+          });
+        }) {}
 
-  ~Cluster() {
-    for (auto& [i, bn] : nodes_) {
-      BenchNode* raw = bn.get();
-      asio::post(raw->io, [raw] {
-        raw->node->stop();
-        raw->io.stop();
-      });
-    }
-    for (auto& [i, bn] : nodes_) bn->thread.join();
-  }
-
-  // Runs f on node i's thread and waits for its result.
-  template <typename F>
-  auto on(int i, F f) {
-    std::promise<decltype(f(*nodes_[i]))> p;
-    auto fut = p.get_future();
-    asio::post(nodes_[i]->io, [&] { p.set_value(f(*nodes_[i])); });
-    return fut.get();
-  }
-
-  bool wait_connected(int seconds) {
-    auto end = Clock::now() + std::chrono::seconds(seconds);
-    while (Clock::now() < end) {
-      bool all = true;
-      for (int i = 1; i <= n_; i++) {
-        all &= on(i, [&](BenchNode& b) {
-          for (int j = 1; j <= n_; j++) {
-            if (j != i && !b.node->connected(static_cast<uint32_t>(j))) return false;
-          }
-          return b.node->replica().can_sign();
-        });
-      }
-      if (all) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
+  bool wait_connected(int seconds) { return net_.wait_connected(seconds); }
 
   // A 100-byte transaction (a key-value write whose encoding is exactly 100 bytes).
   Bytes make_tx() {
@@ -199,7 +87,7 @@ class Cluster {
   }
 
   uint64_t committed() {
-    return on(1, [](BenchNode& b) { return b.node->committed_txs(); });
+    return net_.on(1, [](bench::NetworkNode& b) { return b.node->committed_txs(); });
   }
 
   // Closed loop: keeps `window` transactions outstanding, spread over the nodes.
@@ -217,9 +105,9 @@ class Cluster {
       for (int i = 1; i <= n_; i++) {
         auto txs = std::make_shared<std::vector<Bytes>>(std::move(batch[static_cast<size_t>(i - 1)]));
         if (txs->empty()) continue;
-        BenchNode* raw = nodes_[i].get();
-        asio::post(raw->io, [raw, txs] {
-          for (auto& tx : *txs) raw->node->submit(std::move(tx));
+        node::Node* raw = net_[i].node.get();
+        asio::post(net_[i].io, [raw, txs] {
+          for (auto& tx : *txs) raw->submit(std::move(tx));
         });
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -232,23 +120,32 @@ class Cluster {
 
   // Open loop at `rate` per second for `seconds`; commit latency at the submitting node.
   std::pair<double, double> latency(double rate, double seconds) {
-    for (int i = 1; i <= n_; i++) on(i, [](BenchNode& b) { b.latencies_ms.clear(); b.submitted.clear(); return 0; });
+    for (int i = 1; i <= n_; i++) {
+      Latencies* l = &latencies_[static_cast<size_t>(i)];
+      net_.on(i, [l](bench::NetworkNode&) {
+        l->ms.clear();
+        l->submitted.clear();
+        return 0;
+      });
+    }
     auto start = Clock::now();
     uint64_t total = static_cast<uint64_t>(rate * seconds);
     for (uint64_t k = 0; k < total; k++) {
       std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(k) * 1e6 / rate)));
       int i = 1 + static_cast<int>(k % static_cast<uint64_t>(n_));
-      BenchNode* raw = nodes_[i].get();
-      asio::post(raw->io, [raw, tx = make_tx()]() mutable {
+      node::Node* raw = net_[i].node.get();
+      Latencies* l = &latencies_[static_cast<size_t>(i)];
+      asio::post(net_[i].io, [raw, l, tx = make_tx()]() mutable {
         std::string id = consensus::tx_id(tx);
         auto when = Clock::now();
-        if (raw->node->submit(std::move(tx))) raw->submitted[id] = when;
+        if (raw->submit(std::move(tx))) l->submitted[id] = when;
       });
     }
     drain(20);
     std::vector<double> all;
     for (int i = 1; i <= n_; i++) {
-      auto l = on(i, [](BenchNode& b) { return b.latencies_ms; });
+      Latencies* lp = &latencies_[static_cast<size_t>(i)];
+      auto l = net_.on(i, [lp](bench::NetworkNode&) { return lp->ms; });
       all.insert(all.end(), l.begin(), l.end());
     }
     if (all.empty()) return {0, 0};
@@ -262,16 +159,15 @@ class Cluster {
     auto end = Clock::now() + std::chrono::seconds(seconds);
     while (Clock::now() < end) {
       size_t pending = 0;
-      for (int i = 1; i <= n_; i++) pending += on(i, [](BenchNode& b) { return b.node->replica().mempool_size(); });
+      for (int i = 1; i <= n_; i++) pending += net_.on(i, [](bench::NetworkNode& b) { return b.node->replica().mempool_size(); });
       if (pending == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
-  consensus::Protocol protocol_;
   int n_;
-  std::vector<std::unique_ptr<tee::VirtualPlatform>> platforms_;
-  std::map<int, std::unique_ptr<BenchNode>> nodes_;
+  std::vector<Latencies> latencies_;  // by node id
+  bench::LocalNetwork net_;
   uint64_t next_tx_ = 0;
 };
 

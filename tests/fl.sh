@@ -23,6 +23,8 @@ printf 'a,b,label\n1,2,0\n1,2\n' > "$work/ragged.csv"
 if "$sn" data register --dir "$net" --node 1 --name bad "$work/ragged.csv" 2> "$work/err.txt"; then fail "ragged CSV registered"; fi
 grep -q "line 3" "$work/err.txt" || fail "ragged CSV error does not name the line: $(cat "$work/err.txt")"
 
+# An MLP wide enough that a round takes a good fraction of a second here: the kill below must
+# land in the middle of the job (a logistic round is a few milliseconds).
 cat > "$work/job.toml" <<JOB
 name = "bc-e2e"
 rounds = 12
@@ -31,9 +33,10 @@ seed = 3
 round_timeout_s = 5
 model_readers = ["member"]
 [model]
-kind = "logistic"
+kind = "mlp"
+hidden = [512]
 [training]
-epochs = 1
+epochs = 10
 batch = 16
 learning_rate = 0.05
 [[parties]]
@@ -65,6 +68,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$aggregator" ] || fail "no rounds recorded"
+[ "$done_rounds" -lt 12 ] || fail "the job finished before the aggregator could be killed"
 echo "kill -9 the aggregator, node $aggregator, after round $done_rounds"
 kill -9 "$(cat "$net/node-$aggregator/node.pid")"
 other=$(( aggregator % 3 + 1 ))

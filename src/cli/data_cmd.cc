@@ -84,17 +84,7 @@ int run_split(const SplitArgs& a) {
   std::error_code ec;
   std::filesystem::create_directories(a.out_dir, ec);
   for (size_t k = 0; k < parts.size(); k++) {
-    std::string text;
-    for (const auto& n : d->feature_names) text += n + ",";
-    text += "label\n";
-    char num[32];
-    for (size_t i : parts[k]) {
-      for (size_t f = 0; f < d->features; f++) {
-        std::snprintf(num, sizeof num, "%.9g,", d->row(i)[f]);
-        text += num;
-      }
-      text += std::to_string(d->y[i]) + "\n";
-    }
+    std::string text = fl::to_csv(*d, parts[k]);
     std::string path = a.out_dir + "/party-" + std::to_string(k + 1) + ".csv";
     if (auto w = write_file_atomic(path, as_bytes(text)); !w.ok()) return fail(w.error());
     std::printf("%s: %zu rows\n", path.c_str(), parts[k].size());

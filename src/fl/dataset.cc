@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -147,6 +148,21 @@ Result<Dataset> load_csv(const std::string& path, const CsvOptions& options, std
   if (!d.ok()) return make_error(d.error().code, path + ": " + d.error().message);
   if (text != nullptr) *text = to_string(bytes);
   return d;
+}
+
+std::string to_csv(const Dataset& d, const std::vector<size_t>& rows) {
+  std::string text;
+  for (const auto& n : d.feature_names) text += n + ",";
+  text += "label\n";
+  char num[32];
+  for (size_t i : rows) {
+    for (size_t f = 0; f < d.features; f++) {
+      std::snprintf(num, sizeof num, "%.9g,", d.row(i)[f]);
+      text += num;
+    }
+    text += std::to_string(d.y[i]) + "\n";
+  }
+  return text;
 }
 
 std::pair<Dataset, Dataset> split(const Dataset& d, double test_fraction, uint64_t seed) {

@@ -43,6 +43,10 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options = {})
 // file's bytes as read.
 Result<Dataset> load_csv(const std::string& path, const CsvOptions& options = {}, std::string* text = nullptr);
 
+// The given rows as CSV text with a header (feature names, then "label"); numbers are written
+// with 9 significant digits, which reads back to the same float.
+std::string to_csv(const Dataset& d, const std::vector<size_t>& rows);
+
 // A seeded shuffle split: (train, test), stratified by class.
 std::pair<Dataset, Dataset> split(const Dataset& d, double test_fraction, uint64_t seed);
 

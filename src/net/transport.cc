@@ -17,7 +17,18 @@ namespace {
 using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-using SslStream = asio::ssl::stream<tcp::socket>;
+
+#if defined(SUPERNET_BENCH_UNPROTECTED)
+// A benchmark-only build of this file (bench/CMakeLists.txt compiles it a second time with this
+// define, for bench_fl_round_unprotected alone, to measure what the protections cost): plain
+// TCP, no TLS, no attestation, an unsigned hello. The product's library and executables are
+// never compiled with it; ctest's build.no_unprotected_code checks that this marker is absent
+// from them.
+constexpr char kUnprotectedMarker[] = "SUPERNET-UNPROTECTED-BENCHMARK-BUILD: peer channels without TLS or attestation";
+using Stream = tcp::socket;
+#else
+using Stream = asio::ssl::stream<tcp::socket>;
+#endif
 
 // Raised inside a session's coroutine to end it; the reason is logged.
 struct SessionEnd {
@@ -26,7 +37,7 @@ struct SessionEnd {
 
 constexpr size_t kWriteBatchBytes = 256 * 1024;
 
-awaitable<void> write_frame(SslStream& s, ByteView data) {
+awaitable<void> write_frame(Stream& s, ByteView data) {
   if (data.size() > kFrameBytesMax) throw SessionEnd{"frame over the limit"};
   Bytes buf(4 + data.size());
   store_be32(buf.data(), static_cast<uint32_t>(data.size()));
@@ -34,7 +45,7 @@ awaitable<void> write_frame(SslStream& s, ByteView data) {
   co_await asio::async_write(s, asio::buffer(buf), use_awaitable);
 }
 
-awaitable<Bytes> read_frame(SslStream& s) {
+awaitable<Bytes> read_frame(Stream& s) {
   uint8_t hdr[4];
   co_await asio::async_read(s, asio::buffer(hdr, 4), use_awaitable);
   uint32_t len = load_be32(hdr);
@@ -44,17 +55,19 @@ awaitable<Bytes> read_frame(SslStream& s) {
   co_return out;
 }
 
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
 Bytes hello_bytes(ByteView exporter, uint32_t id) {
   Writer w;
   w.str("supernet-hello-v1").fixed(exporter).u32(id);
   return w.take();
 }
+#endif
 
 }  // namespace
 
 struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   struct Link {
-    std::shared_ptr<SslStream> stream;
+    std::shared_ptr<Stream> stream;
     std::deque<Bytes> queue;
     std::unique_ptr<asio::steady_timer> wake;
   };
@@ -81,10 +94,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   }
 
   Status start() {
+#if defined(SUPERNET_BENCH_UNPROTECTED)
+    log(LogLevel::kWarn, "transport", kUnprotectedMarker);
+#else
     for (bool server : {true, false}) {
       SN_ASSIGN(SSL_CTX * raw, make_tls_context(cfg.ratls, server));
       (server ? server_ctx : client_ctx) = std::make_unique<asio::ssl::context>(raw);  // takes ownership
     }
+#endif
     asio::error_code ec;
     tcp::endpoint ep(asio::ip::make_address(cfg.listen_host, ec), cfg.listen_port);
     if (ec) return make_error("net.address", "'" + cfg.listen_host + "' is not an IP address");
@@ -146,7 +163,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   // One connection: attest, identify, then read frames until it ends. Returns whether the
   // peer was admitted.
   static awaitable<bool> session(std::shared_ptr<Impl> self, tcp::socket socket, bool server, uint32_t expected) {
-    auto stream = std::make_shared<SslStream>(std::move(socket), server ? *self->server_ctx : *self->client_ctx);
+    // Frames go out as soon as they are written: consensus and FL messages are small
+    // request/response exchanges, which Nagle's algorithm and delayed ACKs stall by ~40 ms.
+    asio::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
+#if defined(SUPERNET_BENCH_UNPROTECTED)
+    auto stream = std::make_shared<Stream>(std::move(socket));
+#else
+    auto stream = std::make_shared<Stream>(std::move(socket), server ? *self->server_ctx : *self->client_ctx);
+#endif
     uint32_t peer = 0;
     bool admitted = false;
     std::string reason;
@@ -192,7 +217,27 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     co_return admitted;
   }
 
-  awaitable<uint32_t> attest(SslStream& stream, bool server, uint32_t expected) {
+  // The peer's validator id from its hello, if it may connect here.
+  uint32_t admissible(Result<uint32_t> id, bool server, uint32_t expected) const {
+    if (!id.ok()) throw SessionEnd{"malformed hello"};
+    if (!cfg.identity_keys.count(*id) || *id == cfg.self) throw SessionEnd{"hello from unknown node " + std::to_string(*id)};
+    if (server ? *id >= cfg.self : *id != expected) throw SessionEnd{"node " + std::to_string(*id) + " is not the expected peer"};
+    if (banned.count(*id)) throw SessionEnd{"node " + std::to_string(*id) + " is isolated for misbehaviour"};
+    return *id;
+  }
+
+#if defined(SUPERNET_BENCH_UNPROTECTED)
+  awaitable<uint32_t> attest(Stream& stream, bool server, uint32_t expected) {
+    Writer hello;
+    hello.u32(cfg.self);
+    co_await write_frame(stream, hello.data());
+    Bytes theirs = co_await read_frame(stream);
+    Reader r(theirs);
+    auto id = r.u32();
+    co_return admissible(r.done() ? id : Result<uint32_t>(make_error("net.hello", "malformed")), server, expected);
+  }
+#else
+  awaitable<uint32_t> attest(Stream& stream, bool server, uint32_t expected) {
     PeerVerification pv;
     pv.cfg = &cfg.ratls;
     attach_verification(stream.native_handle(), &pv);
@@ -218,21 +263,19 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     Reader r(theirs_hello);
     auto id = r.u32();
     auto sig = r.fixed(64);
-    if (!id.ok() || !sig.ok() || !r.done()) throw SessionEnd{"malformed hello"};
-    auto key = cfg.identity_keys.find(*id);
-    if (key == cfg.identity_keys.end() || *id == cfg.self) throw SessionEnd{"hello from unknown node " + std::to_string(*id)};
-    if (!crypto::ed25519_verify(key->second, hello_bytes(*exporter, *id), *sig)) {
-      throw SessionEnd{"hello of node " + std::to_string(*id) + " is not signed by its identity key"};
+    if (!sig.ok() || !r.done()) throw SessionEnd{"malformed hello"};
+    uint32_t peer = admissible(id, server, expected);
+    if (!crypto::ed25519_verify(cfg.identity_keys.at(peer), hello_bytes(*exporter, peer), *sig)) {
+      throw SessionEnd{"hello of node " + std::to_string(peer) + " is not signed by its identity key"};
     }
-    if (server ? *id >= cfg.self : *id != expected) throw SessionEnd{"node " + std::to_string(*id) + " is not the expected peer"};
-    if (banned.count(*id)) throw SessionEnd{"node " + std::to_string(*id) + " is isolated for misbehaviour"};
     co_await write_frame(stream, as_bytes(kAttestedConfirmation));
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
-    co_return *id;
+    co_return peer;
   }
+#endif
 
-  void admit(uint32_t peer, std::shared_ptr<SslStream> stream) {
+  void admit(uint32_t peer, std::shared_ptr<Stream> stream) {
     Link& l = link(peer);
     if (l.stream) {
       asio::error_code ignored;
@@ -243,7 +286,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     asio::co_spawn(io, writer(shared_from_this(), peer, stream), asio::detached);
   }
 
-  static awaitable<void> writer(std::shared_ptr<Impl> self, uint32_t peer, std::shared_ptr<SslStream> stream) {
+  static awaitable<void> writer(std::shared_ptr<Impl> self, uint32_t peer, std::shared_ptr<Stream> stream) {
     Link& l = self->link(peer);
     try {
       while (!self->stopped && l.stream == stream) {

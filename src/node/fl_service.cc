@@ -311,7 +311,13 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
         int64_t now = node_.now_ms();
         fl::RoundController::Output out;
         if constexpr (std::is_same_v<T, fl::StatsReply>) {
-          if (!agg.started) agg.stats[from] = x;
+          auto job = jobs_.find(x.job);
+          if (agg.started || agg.failed || job == jobs_.end()) return;
+          const auto& parties = job->second.spec.parties;
+          if (std::none_of(parties.begin(), parties.end(), [&](const fl::JobParty& p) { return p.node == from; })) return;
+          agg.stats[from] = x;
+          // Every party answered: train now rather than at the next tick.
+          if (agg.stats.size() == parties.size()) begin_training(x.job, agg, now);
           return;
         } else if constexpr (std::is_same_v<T, fl::FitReply>) {
           if (!agg.controller) return;

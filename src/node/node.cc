@@ -155,7 +155,7 @@ void Node::process(Output& out) {
       return;
     }
     committed_txs_ += cb.block.txs.size();
-    if (on_commit_) on_commit_(cb);
+    for (const auto& observer : on_commit_) observer(cb);
   }
   if (!out.committed.empty()) follow_membership();
   for (const auto& m : out.misbehaviour) {

@@ -45,7 +45,8 @@ class Node {
   void stop();
   // A client transaction; false when the replica refuses it (too large, known, mempool full).
   bool submit(Bytes tx);
-  void on_commit(OnCommit cb) { on_commit_ = std::move(cb); }
+  // Adds an observer of committed blocks (called in the order they were added).
+  void on_commit(OnCommit cb) { on_commit_.push_back(std::move(cb)); }
   // Application messages between nodes that are not consensus (federated learning frames,
   // "SNFL"): handed to `handler` on the io thread; sent with send_app (to self: delivered
   // locally, asynchronously).
@@ -85,7 +86,7 @@ class Node {
   asio::steady_timer ticker_;
   std::chrono::steady_clock::time_point started_;
   int64_t tick_ms_;
-  OnCommit on_commit_;
+  std::vector<OnCommit> on_commit_;
   OnAppFrame on_app_frame_;
   std::function<void(int64_t)> on_tick_;
   asio::io_context& io_;

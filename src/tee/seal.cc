@@ -52,6 +52,24 @@ Result<crypto::SecureBytes> unseal_with_key(ByteView key, Kind kind, std::string
   return std::move(pt).value();
 }
 
+#if defined(SUPERNET_BENCH_UNPROTECTED)
+// A benchmark-only build of this file (see src/net/transport.cc): "sealed" blobs are the header
+// and the plaintext, no key and no encryption. Never part of the product.
+constexpr uint8_t kUnprotectedVersion = 0xBE;
+
+Result<Bytes> seal(Platform& platform, std::string_view label, ByteView plaintext) {
+  Bytes hdr = header(platform.kind());
+  hdr[6] = kUnprotectedVersion;
+  return concat({hdr, plaintext});
+}
+
+Result<crypto::SecureBytes> unseal(Platform& platform, std::string_view label, ByteView blob) {
+  if (blob.size() < kSealHeaderBytes || std::memcmp(blob.data(), kMagic, 6) != 0 || blob[6] != kUnprotectedVersion) {
+    return make_error("seal.format", "not a blob of the unprotected benchmark build");
+  }
+  return crypto::SecureBytes(blob.subspan(kSealHeaderBytes));
+}
+#else
 Result<Bytes> seal(Platform& platform, std::string_view label, ByteView plaintext) {
   SN_ASSIGN(crypto::SecureBytes key, platform.sealing_key());
   return seal_with_key(key.view(), platform.kind(), label, plaintext);
@@ -61,5 +79,6 @@ Result<crypto::SecureBytes> unseal(Platform& platform, std::string_view label, B
   SN_ASSIGN(crypto::SecureBytes key, platform.sealing_key());
   return unseal_with_key(key.view(), platform.kind(), label, blob);
 }
+#endif
 
 }  // namespace supernet::tee
