@@ -18,6 +18,7 @@
 // medians: a round (from one round record's commit to the next's: requests, local training,
 // updates, aggregation, evaluation, the record's consensus), the first round (which also
 // exchanges the standardization statistics and unseals each party's data set), and the job.
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,11 +81,20 @@ dataset = "breast-cancer"
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
+// User and system CPU time of this process (all threads), in milliseconds.
+double cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
 struct JobResult {
   double register_ms = 0;  // registering the three data sets (parse, seal, write)
   double first_ms = 0;     // job committed -> round 1 committed
   double job_ms = 0;       // job committed -> last round committed
   std::vector<double> round_ms;  // round k-1 committed -> round k committed, k >= 2
+  double cpu_ms = 0;             // CPU time of the whole process (every node) from round 1 to the last
   double accuracy = 0;
   std::string model_hash;
 };
@@ -101,6 +111,7 @@ Result<JobResult> run_job(const std::string& data_path, int rounds) {
   std::mutex mu;
   std::optional<Clock::time_point> job_at;
   std::vector<Clock::time_point> round_at;
+  std::vector<double> cpu_at;
   std::vector<fl::RoundRecord> records;
   std::promise<void> done;
   std::atomic<bool> finished{false};
@@ -125,6 +136,7 @@ Result<JobResult> run_job(const std::string& data_path, int rounds) {
           auto r = fl::RoundTx::decode(tx);
           if (!r.ok() || r->record.round != static_cast<int>(records.size()) + 1) continue;
           round_at.push_back(now);
+          cpu_at.push_back(cpu_ms());
           records.push_back(r->record);
           if (static_cast<int>(records.size()) == rounds && !finished.exchange(true)) done.set_value();
         }
@@ -158,6 +170,7 @@ Result<JobResult> run_job(const std::string& data_path, int rounds) {
   result.first_ms = ms_between(*job_at, round_at.front());
   result.job_ms = ms_between(*job_at, round_at.back());
   for (size_t k = 1; k < round_at.size(); k++) result.round_ms.push_back(ms_between(round_at[k - 1], round_at[k]));
+  result.cpu_ms = cpu_at.back() - cpu_at.front();
   result.accuracy = records.back().eval.accuracy;
   result.model_hash = to_hex(records.back().model_hash);
   return result;
@@ -166,7 +179,7 @@ Result<JobResult> run_job(const std::string& data_path, int rounds) {
 std::string encode(const JobResult& r) {
   std::ostringstream o;
   o.precision(17);
-  o << "result " << r.register_ms << " " << r.first_ms << " " << r.job_ms << " " << r.accuracy << " " << r.model_hash;
+  o << "result " << r.register_ms << " " << r.first_ms << " " << r.job_ms << " " << r.cpu_ms << " " << r.accuracy << " " << r.model_hash;
   for (double x : r.round_ms) o << " " << x;
   return o.str();
 }
@@ -175,24 +188,26 @@ std::optional<JobResult> decode(const std::string& line) {
   std::istringstream in(line);
   std::string word;
   JobResult r;
-  if (!(in >> word) || word != "result" || !(in >> r.register_ms >> r.first_ms >> r.job_ms >> r.accuracy >> r.model_hash)) return std::nullopt;
+  if (!(in >> word) || word != "result" || !(in >> r.register_ms >> r.first_ms >> r.job_ms >> r.cpu_ms >> r.accuracy >> r.model_hash)) return std::nullopt;
   double x;
   while (in >> x) r.round_ms.push_back(x);
   return r;
 }
 
-// Runs `exe --one-job ...` and returns the result line it prints.
-std::optional<JobResult> run_child(const std::string& exe, const std::string& data_path, int rounds) {
+// Runs `exe --one-job ...` and returns what it prints.
+std::optional<std::string> run_child(const std::string& exe, const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe(fds) != 0) return std::nullopt;
-  std::string rounds_arg = std::to_string(rounds);
+  std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return std::nullopt;
   if (pid == 0) {
     ::dup2(fds[1], 1);
     ::close(fds[0]);
     ::close(fds[1]);
-    ::execl(exe.c_str(), exe.c_str(), "--one-job", "--data", data_path.c_str(), "--rounds", rounds_arg.c_str(), static_cast<char*>(nullptr));
+    ::execv(exe.c_str(), argv.data());
     std::fprintf(stderr, "cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
     std::_Exit(127);
   }
@@ -207,7 +222,7 @@ std::optional<JobResult> run_child(const std::string& exe, const std::string& da
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  return decode(out);
+  return out;
 }
 
 double quantile(std::vector<double> v, double q) {
@@ -224,7 +239,7 @@ int main(int argc, char** argv) {
                           : "The unprotected half of bench_fl_round (plain TCP between nodes, no sealing): run bench_fl_round, "
                             "which runs this one",
                kProtected ? "bench_fl_round" : "bench_fl_round_unprotected"};
-  int jobs = 6, rounds = 20;
+  int jobs = 20, rounds = 20;
   bool one_job = false;
   std::string data_path = std::string(SUPERNET_SOURCE_DIR) + "/data/breast_cancer.csv";
   std::string unprotected = (fs::read_symlink("/proc/self/exe").parent_path() / "bench_fl_round_unprotected").string();
@@ -259,7 +274,8 @@ int main(int argc, char** argv) {
   for (int j = 0; j < jobs; j++) {
     for (int k = 0; k < 2; k++) {
       int which = (j % 2 == 0) ? k : 1 - k;  // alternate which goes first
-      auto r = run_child(which == 0 ? self : unprotected, data_path, rounds);
+      auto out = run_child(which == 0 ? self : unprotected, {"--one-job", "--data", data_path, "--rounds", std::to_string(rounds)});
+      auto r = out ? decode(*out) : std::nullopt;
       if (!r) {
         std::fprintf(stderr, "bench_fl_round: the %s job failed\n", which == 0 ? "protected" : "unprotected");
         return 1;
@@ -270,7 +286,7 @@ int main(int argc, char** argv) {
     }
   }
   struct Summary {
-    std::vector<double> rounds, first, job, reg;
+    std::vector<double> rounds, first, job, reg, cpu;
   } s[2];
   bool same_model = true;
   for (int w = 0; w < 2; w++) {
@@ -279,6 +295,7 @@ int main(int argc, char** argv) {
       s[w].first.push_back(r.first_ms);
       s[w].job.push_back(r.job_ms / rounds);
       s[w].reg.push_back(r.register_ms);
+      s[w].cpu.push_back(r.cpu_ms / (rounds - 1));
       same_model &= r.model_hash == results[0].front().model_hash;
     }
   }
@@ -294,6 +311,7 @@ int main(int argc, char** argv) {
               quantile(s[1].rounds, 0.75) - quantile(s[1].rounds, 0.25));
   row("the first round (with standardization, unsealing)", s[0].first, s[1].first);
   row("the whole job, per round", s[0].job, s[1].job);
+  row("CPU time of a round, all three nodes", s[0].cpu, s[1].cpu);
   row("registering the 3 data sets (once)", s[0].reg, s[1].reg);
   std::printf("  the same final model in every job of both variants: %s (accuracy %.4f)\n", same_model ? "yes" : "NO",
               results[0].front().accuracy);
