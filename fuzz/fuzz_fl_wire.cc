@@ -1,5 +1,5 @@
 // Federated learning messages from peers (SNFL frames) and the job and round transactions on
-// the ledger.
+// the ledger (job, round record, job failure).
 #include <cstdlib>
 
 #include "fl/wire.h"
@@ -10,5 +10,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto m = fl::decode_wire(in); m.ok() && fl::encode_wire(*m) != to_bytes(in)) std::abort();
   if (auto j = fl::JobTx::decode(in); j.ok() && j->encode() != to_bytes(in)) std::abort();
   if (auto r = fl::RoundTx::decode(in); r.ok() && r->encode() != to_bytes(in)) std::abort();
+  if (auto f = fl::FailTx::decode(in); f.ok() && f->encode() != to_bytes(in)) std::abort();
   return 0;
 }

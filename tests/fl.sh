@@ -85,6 +85,39 @@ if "$sn" fl model --dir "$net" --node "$other" --as user "$job" --out "$work/m2.
 first_row=$(sed -n 2p "$work/parts/party-1.csv" | cut -d, -f1-3)
 if grep -rqF "$first_row" "$net"/node-1/; then fail "plaintext rows found in node 1's folder"; fi
 
+# A job that cannot run (three parties needed; the killed node cannot answer): its aggregator
+# gives it up and records that on the ledger, so both live nodes report it failed.
+cat > "$work/fail-job.toml" <<JOB
+name = "bc-fail"
+rounds = 3
+min_parties = 3
+round_timeout_s = 1
+model_readers = ["member"]
+[model]
+kind = "logistic"
+[[parties]]
+node = 1
+dataset = "hospital"
+[[parties]]
+node = 2
+dataset = "hospital"
+[[parties]]
+node = 3
+dataset = "hospital"
+JOB
+failjob=$("$sn" fl submit --dir "$net" --node "$other" "$work/fail-job.toml" | sed -n 's/^job \([0-9a-f]*\) submitted$/\1/p')
+[ -n "$failjob" ] || fail "submit of the failing job"
+"$sn" fl watch --dir "$net" --node "$other" --timeout 60 "$failjob" > "$work/fail-watch.txt"
+code=$?
+cat "$work/fail-watch.txt" | tail -2
+[ "$code" -eq 1 ] || fail "fl watch of a failed job exited $code, not 1"
+third=$(( other % 3 + 1 ))
+[ "$third" -ne "$aggregator" ] || third=$(( third % 3 + 1 ))
+"$sn" fl status --dir "$net" --node "$third" "$failjob" > "$work/fail-status.txt" || fail "status of the failed job at node $third"
+grep -q ": failed, round 0 of 3" "$work/fail-status.txt" || fail "node $third does not report the job failed: $(cat "$work/fail-status.txt")"
+grep -q "failed: only 2 parties answered the standardization request, 3 needed (recorded by node" "$work/fail-status.txt" ||
+  fail "node $third does not give the recorded reason: $(cat "$work/fail-status.txt")"
+
 "$sn" down --dir "$net" > /dev/null
 "$sn" ledger verify --dir "$net" > /dev/null || fail "ledger verify"
 echo "1 passed, 0 failed"

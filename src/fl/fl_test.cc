@@ -306,6 +306,18 @@ TEST(Wire, MessagesAndTransactionsRoundTrip) {
   ASSERT_TRUE(rt.ok()) << rt.error().to_string();
   EXPECT_EQ(rt->record.parties, rec.parties);
   EXPECT_TRUE(crypto::ed25519_verify(id.public_key, rt->signed_bytes(), rt->signature));
+  Bytes ftx = make_fail_tx(job, 2, 4, "only 1 party answered, 2 needed", id.secret_key);
+  auto ft = FailTx::decode(ftx);
+  ASSERT_TRUE(ft.ok()) << ft.error().to_string();
+  EXPECT_EQ(ft->round, 4);
+  EXPECT_EQ(ft->reason, "only 1 party answered, 2 needed");
+  EXPECT_EQ(ft->encode(), ftx);
+  EXPECT_TRUE(crypto::ed25519_verify(id.public_key, ft->signed_bytes(), ft->signature));
+  for (size_t cut = 0; cut < ftx.size(); cut += 7) EXPECT_FALSE(FailTx::decode(ByteView(ftx).subspan(0, cut)).ok());
+  Bytes bad_round = ftx;
+  bad_round[4 + 32 + 4] = 0xff;  // round's top byte: out of range
+  EXPECT_FALSE(FailTx::decode(bad_round).ok());
+  EXPECT_EQ(make_fail_tx(job, 2, 4, std::string(2000, 'x'), id.secret_key).size(), ftx.size() - 31 + 512);
   JobTx jt{"name = \"x\"", "member", 5};
   EXPECT_EQ(JobTx::decode(jt.encode())->toml, "name = \"x\"");
 }

@@ -13,6 +13,8 @@ namespace {
 constexpr char kFrameMagic[] = "SNFL";
 constexpr char kJobMagic[] = "SNFJ";
 constexpr char kRoundMagic[] = "SNFR";
+constexpr char kFailMagic[] = "SNFX";
+constexpr size_t kFailReasonBytesMax = 512;
 
 bool has_magic(ByteView b, const char* magic) { return b.size() >= 4 && std::memcmp(b.data(), magic, 4) == 0; }
 
@@ -235,6 +237,7 @@ Result<WireMessage> decode_wire(ByteView frame) {
 
 bool is_job_tx(ByteView tx) { return has_magic(tx, kJobMagic); }
 bool is_round_tx(ByteView tx) { return has_magic(tx, kRoundMagic); }
+bool is_fail_tx(ByteView tx) { return has_magic(tx, kFailMagic); }
 
 Bytes JobTx::encode() const {
   Writer w;
@@ -321,6 +324,46 @@ Bytes make_round_tx(const Bytes& job, uint32_t aggregator, const RoundRecord& re
   t.job = job;
   t.aggregator = aggregator;
   t.record = record;
+  t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
+  return t.encode();
+}
+
+Bytes FailTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-fail-v1").fixed(job).u32(aggregator).u32(static_cast<uint32_t>(round)).str(reason);
+  return w.take();
+}
+
+Bytes FailTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kFailMagic)).fixed(job).u32(aggregator).u32(static_cast<uint32_t>(round)).str(reason).fixed(signature);
+  return w.take();
+}
+
+Result<FailTx> FailTx::decode(ByteView tx) {
+  if (!is_fail_tx(tx)) return make_error("fl.tx", "not a job failure transaction");
+  Reader r(tx.subspan(4));
+  FailTx t;
+  SN_ASSIGN(t.job, get_job(r));
+  SN_ASSIGN(t.aggregator, r.u32());
+  SN_ASSIGN(uint32_t round, r.u32());
+  if (round < 1 || round > 10000) return make_error("fl.tx", "round out of range");
+  t.round = static_cast<int32_t>(round);
+  SN_ASSIGN(ByteView reason, r.bytes(kFailReasonBytesMax));
+  t.reason = to_string(reason);
+  SN_ASSIGN(ByteView sig, r.fixed(64));
+  t.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes make_fail_tx(const Bytes& job, uint32_t aggregator, int round, std::string reason, const crypto::SecureBytes& identity_secret) {
+  FailTx t;
+  t.job = job;
+  t.aggregator = aggregator;
+  t.round = round;
+  if (reason.size() > kFailReasonBytesMax) reason.resize(kFailReasonBytesMax);
+  t.reason = std::move(reason);
   t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
   return t.encode();
 }

@@ -1,6 +1,6 @@
 // Federated learning on the network: the messages between the aggregator and the parties
-// (over the attested peer transport, frames that start with "SNFL"), and the two ledger
-// transactions (a job, "SNFJ"; a round record, "SNFR"). Explicit binary encodings, bounded.
+// (over the attested peer transport, frames that start with "SNFL"), and the three ledger
+// transactions (a job, "SNFJ"; a round record, "SNFR"; a job given up, "SNFX"). Explicit binary encodings, bounded.
 #pragma once
 
 #include <optional>
@@ -88,5 +88,21 @@ struct RoundTx {
 };
 bool is_round_tx(ByteView tx);
 Bytes make_round_tx(const Bytes& job, uint32_t aggregator, const RoundRecord& record, const crypto::SecureBytes& identity_secret);
+
+// The aggregator gives a job up (too few parties after its retries, data sets that do not fit
+// together): on the ledger, so that every node reports the job failed and none takes it over.
+// Only the first one for the round after the last recorded one counts.
+struct FailTx {
+  Bytes job;
+  uint32_t aggregator = 0;
+  int32_t round = 0;   // the round that could not be completed (1 to 10,000)
+  std::string reason;  // at most 512 bytes
+  Bytes signature;     // Ed25519 by the aggregator node's identity key over signed_bytes()
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<FailTx> decode(ByteView tx);
+};
+bool is_fail_tx(ByteView tx);
+Bytes make_fail_tx(const Bytes& job, uint32_t aggregator, int round, std::string reason, const crypto::SecureBytes& identity_secret);
 
 }  // namespace supernet::fl

@@ -219,8 +219,15 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
     for (const auto& p : j.spec.parties) parties.push_back({{"node", p.node}, {"dataset", p.dataset}});
     const auto& c = j.spec.config;
     std::string status = j.finished() ? "finished" : "running";
-    auto failure = fl_->failure(j.id);
-    if (!j.finished() && failure) status = "failed";
+    // Failed: recorded on the ledger (every node), or so far only known to this aggregator.
+    std::optional<std::string> failure;
+    if (j.failure) {
+      failure = j.failure->reason + " (recorded by node " + std::to_string(j.failure->aggregator) + " at height " +
+                std::to_string(j.failure->height) + ")";
+    } else if (!j.finished()) {
+      failure = fl_->failure(j.id);
+    }
+    if (failure) status = "failed";
     json out = {{"id", to_hex(j.id)},
                 {"name", j.spec.name},
                 {"submitter", j.submitter},

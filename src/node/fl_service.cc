@@ -43,7 +43,7 @@ FlService::~FlService() {
 void FlService::on_commit(const consensus::CommittedBlock& cb) {
   bool recorded = false;
   for (const auto& tx : cb.block.txs) {
-    if (fl::is_job_tx(tx) || fl::is_round_tx(tx)) {
+    if (fl::is_job_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx)) {
       record(tx, cb.block.header.height);
       recorded = true;
     }
@@ -64,15 +64,26 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     if (!j.ok()) return;
     auto spec = fl::parse_job(j->toml);
     if (!spec.ok()) return;  // the API refuses these; a committed one is ignored alike everywhere
-    FlJob job{id, std::move(spec).value(), j->client, height, {}};
+    FlJob job{id, std::move(spec).value(), j->client, height, {}, std::nullopt};
     jobs_.emplace(id, std::move(job));
     progress_at_[id] = node_.now_ms();
+    return;
+  }
+  if (fl::is_fail_tx(tx)) {
+    auto f = fl::FailTx::decode(tx);
+    if (!f.ok()) return;
+    auto it = jobs_.find(f->job);
+    if (it == jobs_.end() || it->second.ended() || f->round != static_cast<int>(it->second.rounds.size()) + 1) return;
+    const consensus::Validator* v = node_.replica().validators().find(f->aggregator);
+    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, f->signed_bytes(), f->signature)) return;
+    it->second.failure = FlFailure{f->reason, f->aggregator, height};
+    if (f->aggregator != self_) aggregations_.erase(f->job);
     return;
   }
   auto r = fl::RoundTx::decode(tx);
   if (!r.ok()) return;
   auto it = jobs_.find(r->job);
-  if (it == jobs_.end() || r->record.round != static_cast<int>(it->second.rounds.size()) + 1) return;  // first record per round wins
+  if (it == jobs_.end() || it->second.ended() || r->record.round != static_cast<int>(it->second.rounds.size()) + 1) return;  // first record per round wins
   const consensus::Validator* v = node_.replica().validators().find(r->aggregator);
   if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
   it->second.rounds.push_back({r->record, r->aggregator, id, height});
@@ -139,7 +150,7 @@ void FlService::keep_model(const Bytes& job, const std::vector<float>& model) {
 
 void FlService::on_tick(int64_t now) {
   for (auto& [id, job] : jobs_) {
-    if (job.finished()) continue;
+    if (job.ended()) continue;
     auto a = aggregations_.find(id);
     if (a == aggregations_.end()) {
       if (scheduled_aggregator(job, now) != self_) continue;
@@ -159,9 +170,9 @@ void FlService::on_tick(int64_t now) {
       if (all || (now >= agg.stats_deadline && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties)) {
         begin_training(id, agg, now);
       } else if (now >= agg.stats_deadline) {
-        agg.failed = "only " + std::to_string(agg.stats.size()) + " parties answered the standardization request, " +
-                     std::to_string(job.spec.config.min_parties) + " needed";
-        agg.events.push_back("job failed: " + *agg.failed);
+        give_up(id, agg,
+                "only " + std::to_string(agg.stats.size()) + " parties answered the standardization request, " +
+                    std::to_string(job.spec.config.min_parties) + " needed");
       }
       continue;
     }
@@ -185,9 +196,7 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
   sums.sumsq.assign(features, 0);
   for (const auto& [node, s] : a.stats) {
     if (s.sum.size() != features) {
-      a.failed = "the parties' data sets have different numbers of features";
-      a.events.push_back("job failed: " + *a.failed);
-      return;
+      return give_up(id, a, "the parties' data sets have different numbers of features");
     }
     classes = std::max(classes, s.classes);
     for (size_t f = 0; f < features; f++) {
@@ -204,9 +213,7 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
   cfg.model.classes = static_cast<int>(std::max<uint32_t>(classes, 2));
   auto c = fl::RoundController::create(cfg);
   if (!c.ok()) {
-    a.failed = c.error().message;
-    a.events.push_back("job failed: " + *a.failed);
-    return;
+    return give_up(id, a, c.error().message);
   }
   a.controller = std::move(c).value();
   a.controller->set_available(available_parties(job));
@@ -221,9 +228,7 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     s = a.controller->resume(now, job.rounds.back().record, *model_with_hash(id, job.rounds.back().record.model_hash), out);
   }
   if (!s.ok()) {
-    a.failed = s.error().message;
-    a.events.push_back("job failed: " + *a.failed);
-    return;
+    return give_up(id, a, s.error().message);
   }
   drive(id, a, out);
 }
@@ -264,7 +269,17 @@ void FlService::drive(const Bytes& id, Aggregation& a, fl::RoundController::Outp
     node_.submit(fl::make_round_tx(id, self_, r, identity_secret_));
     a.submitted_round = r.round;
   }
-  if (out.failed) a.failed = out.failed->message;
+  if (out.failed) give_up(id, a, out.failed->message);
+}
+
+void FlService::give_up(const Bytes& id, Aggregation& a, const std::string& reason) {
+  if (a.failed) return;
+  a.failed = reason;
+  a.events.push_back("job failed: " + reason);
+  log(LogLevel::kWarn, "fl", short_id(id) + ": job failed: " + reason);
+  auto j = jobs_.find(id);
+  int round = j == jobs_.end() ? 1 : static_cast<int>(j->second.rounds.size()) + 1;
+  node_.submit(fl::make_fail_tx(id, self_, round, reason, identity_secret_));
 }
 
 // --- party ---

@@ -8,7 +8,8 @@
 // A node that takes over resumes from the last recorded round with the model whose hash the
 // record holds. The aggregator starts a round only after its record of the previous one is
 // committed, and parties keep the last few models they received, so every party node holds it;
-// a node without it cannot resume, and the next in order does.
+// a node without it cannot resume, and the next in order does. An aggregator that gives a job
+// up (too few parties after its retries) records that on the ledger, and no node takes it over.
 #pragma once
 
 #include <asio/thread_pool.hpp>
@@ -33,13 +34,22 @@ struct FlRound {
   uint64_t height = 0;
 };
 
+// A job given up by its aggregator, as the ledger records it.
+struct FlFailure {
+  std::string reason;
+  uint32_t aggregator = 0;
+  uint64_t height = 0;
+};
+
 struct FlJob {
   Bytes id;
   fl::JobSpec spec;
   std::string submitter;
   uint64_t height = 0;
   std::vector<FlRound> rounds;
+  std::optional<FlFailure> failure;
   bool finished() const { return static_cast<int>(rounds.size()) >= spec.config.rounds; }
+  bool ended() const { return finished() || failure.has_value(); }
 };
 
 class FlService {
@@ -78,6 +88,8 @@ class FlService {
   void on_frame(uint32_t from, Bytes frame);
   void on_tick(int64_t now);
   void drive(const Bytes& job, Aggregation& a, fl::RoundController::Output& out);
+  // This node, aggregating, gives the job up: recorded on the ledger (a FailTx).
+  void give_up(const Bytes& job, Aggregation& a, const std::string& reason);
   void begin_training(const Bytes& job, Aggregation& a, int64_t now);
   Result<PartyData*> party_data(const FlJob& job);
   void party_fit(uint32_t from, fl::FitRequest req);
