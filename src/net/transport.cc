@@ -7,7 +7,6 @@
 #include <openssl/ssl.h>
 
 #include "crypto/keys.h"
-#include "net/frames.h"
 #include "util/codec.h"
 #include "util/log.h"
 
@@ -55,6 +54,45 @@ awaitable<Bytes> read_frame(Stream& s) {
   co_await asio::async_read(s, asio::buffer(out.data(), len), use_awaitable);
   co_return out;
 }
+
+// After admission, frames are read through a buffer: one read (one TLS record, or one system
+// call) yields every frame it holds, instead of two reads per frame (length, then body).
+class FrameReader {
+ public:
+  awaitable<Bytes> next(Stream& s) {
+    while (true) {
+      size_t have = end_ - start_;
+      if (have >= 4) {
+        uint32_t len = load_be32(buf_.data() + start_);
+        if (len > kFrameBytesMax) throw SessionEnd{"peer announced a frame of " + std::to_string(len) + " bytes, over the limit"};
+        if (have >= 4 + size_t{len}) {
+          Bytes out(buf_.begin() + static_cast<std::ptrdiff_t>(start_ + 4), buf_.begin() + static_cast<std::ptrdiff_t>(start_ + 4 + len));
+          start_ += 4 + size_t{len};
+          co_return out;
+        }
+        reserve(4 + size_t{len});
+      } else {
+        reserve(4);
+      }
+      size_t n = co_await s.async_read_some(asio::buffer(buf_.data() + end_, buf_.size() - end_), use_awaitable);
+      end_ += n;
+    }
+  }
+
+ private:
+  // Room for a frame of `need` bytes from start_: move the partial frame to the front, grow.
+  void reserve(size_t need) {
+    if (start_ > 0) {
+      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(start_), buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+      end_ -= start_;
+      start_ = 0;
+    }
+    if (buf_.size() < std::max(need, kMinBuffer)) buf_.resize(std::max(need, kMinBuffer));
+  }
+  static constexpr size_t kMinBuffer = 64 * 1024;
+  Bytes buf_;
+  size_t start_ = 0, end_ = 0;
+};
 
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
 Bytes hello_bytes(ByteView exporter, uint32_t id) {
@@ -193,17 +231,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       *attesting = false;
       deadline.cancel();
       self->admit(peer, stream);
-      // One read yields every frame it holds (net/frames.h).
-      FrameBuffer frames;
+      FrameReader reader;
       while (true) {
-        auto next = frames.next();
-        if (!next.ok()) throw SessionEnd{next.error().message};
-        if (!*next) {
-          auto space = frames.space();
-          frames.commit(co_await stream->async_read_some(asio::buffer(space.data(), space.size()), use_awaitable));
-          continue;
-        }
-        Bytes frame = std::move(**next);
+        Bytes frame = co_await reader.next(*stream);
         // A read that completed just before stop() must not reach an owner that is gone.
         if (self->stopped) break;
         self->on_frame(peer, std::move(frame));
