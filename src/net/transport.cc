@@ -55,45 +55,6 @@ awaitable<Bytes> read_frame(Stream& s) {
   co_return out;
 }
 
-// After admission, frames are read through a buffer: one read (one TLS record, or one system
-// call) yields every frame it holds, instead of two reads per frame (length, then body).
-class FrameReader {
- public:
-  awaitable<Bytes> next(Stream& s) {
-    while (true) {
-      size_t have = end_ - start_;
-      if (have >= 4) {
-        uint32_t len = load_be32(buf_.data() + start_);
-        if (len > kFrameBytesMax) throw SessionEnd{"peer announced a frame of " + std::to_string(len) + " bytes, over the limit"};
-        if (have >= 4 + size_t{len}) {
-          Bytes out(buf_.begin() + static_cast<std::ptrdiff_t>(start_ + 4), buf_.begin() + static_cast<std::ptrdiff_t>(start_ + 4 + len));
-          start_ += 4 + size_t{len};
-          co_return out;
-        }
-        reserve(4 + size_t{len});
-      } else {
-        reserve(4);
-      }
-      size_t n = co_await s.async_read_some(asio::buffer(buf_.data() + end_, buf_.size() - end_), use_awaitable);
-      end_ += n;
-    }
-  }
-
- private:
-  // Room for a frame of `need` bytes from start_: move the partial frame to the front, grow.
-  void reserve(size_t need) {
-    if (start_ > 0) {
-      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(start_), buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
-      end_ -= start_;
-      start_ = 0;
-    }
-    if (buf_.size() < std::max(need, kMinBuffer)) buf_.resize(std::max(need, kMinBuffer));
-  }
-  static constexpr size_t kMinBuffer = 64 * 1024;
-  Bytes buf_;
-  size_t start_ = 0, end_ = 0;
-};
-
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
 Bytes hello_bytes(ByteView exporter, uint32_t id) {
   Writer w;
@@ -231,9 +192,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       *attesting = false;
       deadline.cancel();
       self->admit(peer, stream);
-      FrameReader reader;
       while (true) {
-        Bytes frame = co_await reader.next(*stream);
+        Bytes frame = co_await read_frame(*stream);
         // A read that completed just before stop() must not reach an owner that is gone.
         if (self->stopped) break;
         self->on_frame(peer, std::move(frame));
