@@ -4,8 +4,9 @@
 // Each job runs on three real nodes in one process (bench/local_network.h: tee-bft, the peer
 // transport on 127.0.0.1, SQLite ledgers), each a party holding a third of the breast cancer
 // data set in its DatasetStore, with the node's FlService training and aggregating exactly as
-// `supernet node run` does; the demo's job (logistic regression, FedAvg, 2 local epochs, every
-// party in every round, each round recorded on the ledger).
+// `supernet node run` does; the demo's job, examples/breast-cancer-fedavg.toml (logistic
+// regression, FedAvg, 2 local epochs, 20 rounds, every party in every round, each round recorded
+// on the ledger).
 //
 // "Protected" is this executable: the product's code. "Unprotected" is
 // bench_fl_round_unprotected, the same source linked with two of the product's files compiled a
@@ -35,6 +36,7 @@
 #include <sstream>
 
 #include "fl/dataset.h"
+#include "fl/job.h"
 #include "fl/wire.h"
 #include "local_network.h"
 #include "node/datasets.h"
@@ -53,31 +55,6 @@ constexpr bool kProtected = false;
 constexpr bool kProtected = true;
 #endif
 
-constexpr const char* kJob = R"(name = "breast-cancer-fedavg"
-rounds = %d
-min_parties = 2
-seed = 7
-round_timeout_s = 10
-model_readers = ["member"]
-[model]
-kind = "logistic"
-[training]
-epochs = 2
-batch = 16
-learning_rate = 0.05
-l2 = 0.0001
-[strategy]
-name = "fedavg"
-[[parties]]
-node = 1
-dataset = "breast-cancer"
-[[parties]]
-node = 2
-dataset = "breast-cancer"
-[[parties]]
-node = 3
-dataset = "breast-cancer"
-)";
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
@@ -100,8 +77,11 @@ struct JobResult {
 };
 
 // One job on a fresh network, in this process.
-Result<JobResult> run_job(const std::string& data_path, int rounds) {
+Result<JobResult> run_job(const std::string& data_path, const std::string& job_path) {
   SN_ASSIGN(fl::Dataset all, fl::load_csv(data_path));
+  SN_ASSIGN(Bytes job_text, read_file(job_path, 64 * 1024));
+  SN_ASSIGN(fl::JobSpec spec, fl::parse_job(to_string(job_text), job_path));
+  const int rounds = spec.config.rounds;
   auto parts = fl::partition_iid(all.rows, 3, 11);
   std::string dir = (fs::temp_directory_path() / ("supernet-bench-fl-" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
@@ -153,10 +133,8 @@ Result<JobResult> run_job(const std::string& data_path, int rounds) {
     } teardown{net, services};
     if (!registered.ok()) return registered.error();
     if (!net.wait_connected(30)) return make_error("bench.connect", "the nodes did not connect within 30 s");
-    char toml[2048];
-    std::snprintf(toml, sizeof toml, kJob, rounds);
     // A fixed nonce: the same job id in every run, so the same node aggregates in both variants.
-    fl::JobTx tx{toml, "member", 1};
+    fl::JobTx tx{to_string(job_text), "member", 1};
     bool accepted = net.on(1, [&](bench::NetworkNode& b) { return b.node->submit(tx.encode()); });
     if (!accepted) return make_error("bench.submit", "node 1 refused the job");
     if (done.get_future().wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
@@ -239,12 +217,13 @@ int main(int argc, char** argv) {
                           : "The unprotected half of bench_fl_round (plain TCP between nodes, no sealing): run bench_fl_round, "
                             "which runs this one",
                kProtected ? "bench_fl_round" : "bench_fl_round_unprotected"};
-  int jobs = 20, rounds = 20;
+  int jobs = 20;
   bool one_job = false;
   std::string data_path = std::string(SUPERNET_SOURCE_DIR) + "/data/breast_cancer.csv";
+  std::string job_path = std::string(SUPERNET_SOURCE_DIR) + "/examples/breast-cancer-fedavg.toml";
   std::string unprotected = (fs::read_symlink("/proc/self/exe").parent_path() / "bench_fl_round_unprotected").string();
   app.add_option("--jobs", jobs, "jobs per variant, alternating (medians are reported)")->check(CLI::Range(1, 1000))->capture_default_str();
-  app.add_option("--rounds", rounds, "rounds per job")->check(CLI::Range(2, 1000))->capture_default_str();
+  app.add_option("--job", job_path, "the job file (its data sets are the breast cancer CSV split over nodes 1-3)")->capture_default_str();
   app.add_option("--data", data_path, "the breast cancer CSV (make deps fetches it)")->capture_default_str();
   app.add_option("--unprotected", unprotected, "the unprotected executable")->capture_default_str();
   app.add_flag("--one-job", one_job, "run one job in this process and print its figures (what the driver runs)");
@@ -252,7 +231,7 @@ int main(int argc, char** argv) {
   set_log_level(LogLevel::kError);
 
   if (one_job) {
-    auto r = run_job(data_path, rounds);
+    auto r = run_job(data_path, job_path);
     if (!r.ok()) {
       std::fprintf(stderr, "%s\n", r.error().to_string().c_str());
       return 1;
@@ -265,6 +244,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::error_code ec;
+  auto spec = fl::parse_job(to_string(read_file(job_path, 64 * 1024).value_or(Bytes{})), job_path);
+  if (!spec.ok()) {
+    std::fprintf(stderr, "%s\n", spec.error().to_string().c_str());
+    return 1;
+  }
+  const int rounds = spec->config.rounds;
+  if (rounds < 2) {
+    std::fprintf(stderr, "%s: the job needs at least 2 rounds to time one\n", job_path.c_str());
+    return 1;
+  }
   if (!fs::exists(data_path, ec)) {
     std::fprintf(stderr, "%s: not found (scripts/fetch-datasets.sh fetches it; make deps runs it)\n", data_path.c_str());
     return 1;
@@ -274,7 +263,7 @@ int main(int argc, char** argv) {
   for (int j = 0; j < jobs; j++) {
     for (int k = 0; k < 2; k++) {
       int which = (j % 2 == 0) ? k : 1 - k;  // alternate which goes first
-      auto out = run_child(which == 0 ? self : unprotected, {"--one-job", "--data", data_path, "--rounds", std::to_string(rounds)});
+      auto out = run_child(which == 0 ? self : unprotected, {"--one-job", "--data", data_path, "--job", job_path});
       auto r = out ? decode(*out) : std::nullopt;
       if (!r) {
         std::fprintf(stderr, "bench_fl_round: the %s job failed\n", which == 0 ? "protected" : "unprotected");
@@ -303,7 +292,8 @@ int main(int argc, char** argv) {
     double mp = quantile(p, 0.5), mu = quantile(u, 0.5);
     std::printf("  %-44s %9.3f ms %9.3f ms   %+6.1f%%\n", what, mp, mu, mu > 0 ? 100 * (mp / mu - 1) : 0);
   };
-  std::printf("bench_fl_round: the demo's job (breast cancer over 3 nodes, logistic regression, FedAvg, 2 local epochs, %d rounds)\n", rounds);
+  std::printf("bench_fl_round: the demo's job (%s: %d rounds, %s over nodes 1-3)\n", fs::path(job_path).filename().c_str(), rounds,
+              fs::path(data_path).filename().c_str());
   std::printf("on three tee-bft nodes over 127.0.0.1; %d jobs per variant, alternating; medians\n", jobs);
   std::printf("  %-44s %12s %12s   %7s\n", "", "protected", "unprotected", "overhead");
   row("a round (record committed to record committed)", s[0].rounds, s[1].rounds);

@@ -127,32 +127,7 @@ for i in 1 2 3; do
   expect_ok "$sn" data register --dir "$net" --node "$i" --name breast-cancer "$work/hospitals/party-$i.csv"
 done
 expect_ok "$sn" data list --dir "$net" --node 2
-cat > "$work/fedavg.toml" <<JOB
-name = "breast-cancer-fedavg"
-rounds = 20
-min_parties = 2
-seed = 7
-round_timeout_s = 10
-model_readers = ["member"]
-[model]
-kind = "logistic"
-[training]
-epochs = 2
-batch = 16
-learning_rate = 0.05
-l2 = 0.0001
-[strategy]
-name = "fedavg"
-[[parties]]
-node = 1
-dataset = "breast-cancer"
-[[parties]]
-node = 2
-dataset = "breast-cancer"
-[[parties]]
-node = 3
-dataset = "breast-cancer"
-JOB
+cp "$(dirname "$0")/../examples/breast-cancer-fedavg.toml" "$work/fedavg.toml"
 
 step "15. A FedAvg job: the parties train inside their nodes, one node aggregates, every round goes on the ledger"
 job=$("$sn" fl submit --dir "$net" "$work/fedavg.toml" | sed -n 's/^job \([0-9a-f]*\) submitted$/\1/p')
