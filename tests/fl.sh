@@ -23,6 +23,9 @@ printf 'a,b,label\n1,2,0\n1,2\n' > "$work/ragged.csv"
 if "$sn" data register --dir "$net" --node 1 --name bad "$work/ragged.csv" 2> "$work/err.txt"; then fail "ragged CSV registered"; fi
 grep -q "line 3" "$work/err.txt" || fail "ragged CSV error does not name the line: $(cat "$work/err.txt")"
 
+# Every job here has the three nodes as parties, each with its "hospital" data set.
+parties() { for i in 1 2 3; do printf '[[parties]]\nnode = %d\ndataset = "hospital"\n' "$i"; done; }
+
 # An MLP wide enough that a round takes a good fraction of a second here: the kill below must
 # land in the middle of the job (a logistic round is a few milliseconds).
 cat > "$work/job.toml" <<JOB
@@ -39,16 +42,8 @@ hidden = [512]
 epochs = 10
 batch = 16
 learning_rate = 0.05
-[[parties]]
-node = 1
-dataset = "hospital"
-[[parties]]
-node = 2
-dataset = "hospital"
-[[parties]]
-node = 3
-dataset = "hospital"
 JOB
+parties >> "$work/job.toml"
 printf 'name = "x"\nrounds = 3\n[model]\nkind = "svm"\n' > "$work/bad-job.toml"
 if "$sn" fl submit --dir "$net" "$work/bad-job.toml" 2> "$work/err.txt"; then fail "a bad job was accepted"; fi
 grep -q "kind" "$work/err.txt" || fail "bad job error unclear: $(cat "$work/err.txt")"
@@ -95,16 +90,8 @@ round_timeout_s = 1
 model_readers = ["member"]
 [model]
 kind = "logistic"
-[[parties]]
-node = 1
-dataset = "hospital"
-[[parties]]
-node = 2
-dataset = "hospital"
-[[parties]]
-node = 3
-dataset = "hospital"
 JOB
+parties >> "$work/fail-job.toml"
 failjob=$("$sn" fl submit --dir "$net" --node "$other" "$work/fail-job.toml" | sed -n 's/^job \([0-9a-f]*\) submitted$/\1/p')
 [ -n "$failjob" ] || fail "submit of the failing job"
 "$sn" fl watch --dir "$net" --node "$other" --timeout 60 "$failjob" > "$work/fail-watch.txt"
