@@ -72,7 +72,7 @@ const std::string& openapi_json() {
         "requestBody": {"required": true, "content": {"application/toml": {}}},
         "responses": {"202": {"description": "accepted"}, "400": {"description": "invalid job"}, "403": {"description": "not a member"}}},
       "get": {"summary": "Every job, with its status", "responses": {"200": {"description": "jobs"}}}},
-    "/v1/fl/jobs/{id}": {"get": {"summary": "A job and its round records from the ledger",
+    "/v1/fl/jobs/{id}": {"get": {"summary": "A job and its round records from the ledger; status running, finished, or failed with a failure reason (recorded on the ledger by the aggregator that gave it up)",
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "responses": {"200": {"description": "the job"}, "404": {"description": "unknown"}}}},
     "/v1/fl/jobs/{id}/model": {"get": {"summary": "The final model, for the clients the job names as model_readers",
