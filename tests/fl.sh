@@ -105,6 +105,16 @@ grep -q ": failed, round 0 of 3" "$work/fail-status.txt" || fail "node $third do
 grep -q "failed: only 2 parties answered the standardization request, 3 needed (recorded by node" "$work/fail-status.txt" ||
   fail "node $third does not give the recorded reason: $(cat "$work/fail-status.txt")"
 
+# A model too large for one peer message (30 features into 4,096 and 50 units: about 332,000
+# parameters) is refused with its size once the parties' features are known, not sent.
+printf 'name = "bc-huge"\nrounds = 2\nmin_parties = 2\nround_timeout_s = 2\n[model]\nkind = "mlp"\nhidden = [4096, 50]\n' > "$work/huge-job.toml"
+for n in "$other" "$third"; do printf '[[parties]]\nnode = %d\ndataset = "hospital"\n' "$n"; done >> "$work/huge-job.toml"
+hugejob=$("$sn" fl submit --dir "$net" --node "$other" "$work/huge-job.toml" | sed -n 's/^job \([0-9a-f]*\) submitted$/\1/p')
+[ -n "$hugejob" ] || fail "submit of the oversized job"
+if "$sn" fl watch --dir "$net" --node "$third" --timeout 60 "$hugejob" > "$work/huge-watch.txt"; then fail "the oversized job finished"; fi
+grep -qE "failed: the model has 3[0-9]{5} parameters for these data sets \(30 features\); a model travels in one peer message" "$work/huge-watch.txt" ||
+  fail "oversized job: $(tail -2 "$work/huge-watch.txt")"
+
 "$sn" down --dir "$net" > /dev/null
 "$sn" ledger verify --dir "$net" > /dev/null || fail "ledger verify"
 echo "1 passed, 0 failed"

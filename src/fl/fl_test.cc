@@ -240,6 +240,11 @@ TEST(Job, BadJobFilesGetClearErrors) {
   std::string mlp = base;
   mlp.replace(mlp.find("kind = \"logistic\""), 17, "kind = \"mlp\"");
   EXPECT_EQ(code(mlp), "job.value");  // an mlp needs hidden layers
+  std::string huge = base;
+  huge.replace(huge.find("kind = \"logistic\""), 17, "kind = \"mlp\"\nhidden = [4096, 4096]");
+  auto huge_error = parse_job(huge);
+  ASSERT_FALSE(huge_error.ok());
+  EXPECT_NE(huge_error.error().message.find("a model may have at most 245760"), std::string::npos) << huge_error.error().message;
   std::string unknown = base;
   unknown.replace(unknown.find("\"trimmed_mean\""), 14, "\"fedsgd\"");
   EXPECT_EQ(code(unknown), "job.value");

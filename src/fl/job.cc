@@ -5,6 +5,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "fl/wire.h"
 #include "util/names.h"
 
 namespace supernet::fl {
@@ -106,6 +107,18 @@ Result<JobSpec> parse_job(std::string_view text, const std::string& source) {
     }
   }
   if (c.model.kind == ModelSpec::Kind::kMlp && c.model.hidden.empty()) return make_error("job.value", source + " [model]: an mlp needs 'hidden'");
+  if (c.model.kind == ModelSpec::Kind::kMlp && c.model.hidden.size() == 2) {
+    // The hidden layers alone, before the inputs and classes are known: a model travels in one
+    // peer message.
+    ModelSpec smallest = c.model;
+    smallest.inputs = 1;
+    smallest.classes = 2;
+    if (smallest.parameter_count() > kWireParamsMax) {
+      return make_error("job.value", source + " [model]: hidden layers of " + std::to_string(c.model.hidden[0]) + " and " +
+                                         std::to_string(c.model.hidden[1]) + " units need " + std::to_string(smallest.parameter_count()) +
+                                         " parameters or more; a model may have at most " + std::to_string(kWireParamsMax));
+    }
+  }
   if (c.model.kind == ModelSpec::Kind::kLogistic && !c.model.hidden.empty()) {
     return make_error("job.value", source + " [model]: logistic regression has no 'hidden' layers");
   }

@@ -346,6 +346,12 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
   void send(uint32_t to, Bytes frame) {
     if (to == cfg.self || !cfg.identity_keys.count(to) || banned.count(to)) return;
+    // Refused here, not in the writer: one frame over the limit must not end the link.
+    if (frame.size() > kFrameBytesMax) {
+      log(LogLevel::kError, "transport", "dropped a frame of " + std::to_string(frame.size()) + " bytes to node " + std::to_string(to) +
+                                             ": over the " + std::to_string(kFrameBytesMax) + "-byte limit");
+      return;
+    }
     Link& l = link(to);
     if (l.queue.size() >= cfg.queue_frames_max) l.queue.pop_front();
     l.queue.push_back(std::move(frame));

@@ -54,6 +54,7 @@ class Transport {
 
   Status start();
   void stop();
+  // A frame over kFrameBytesMax is dropped (and logged); the link goes on.
   void send(uint32_t to, Bytes frame);
   void broadcast(const Bytes& frame);
   bool connected(uint32_t peer) const;

@@ -143,5 +143,17 @@ TEST_F(TransportTest, BannedPeerIsDisconnectedAndStaysOut) {
   EXPECT_TRUE(nodes_[1]->received.empty());
 }
 
+TEST_F(TransportTest, OversizeFrameIsDroppedAndTheLinkKeepsWorking) {
+  make_nodes(2);
+  start(1);
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+  nodes_[0]->transport->send(2, Bytes(kFrameBytesMax + 1, 'x'));
+  nodes_[0]->transport->send(2, to_bytes(std::string("after the oversize one")));
+  ASSERT_TRUE(run_until([&] { return !nodes_[1]->received.empty(); }));
+  EXPECT_EQ(nodes_[1]->received[0].second, "after the oversize one");
+  EXPECT_TRUE(nodes_[0]->transport->connected(2));
+}
+
 }  // namespace
 }  // namespace supernet::net

@@ -211,6 +211,13 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
   fl::JobConfig cfg = job.spec.config;
   cfg.model.inputs = features;
   cfg.model.classes = static_cast<int>(std::max<uint32_t>(classes, 2));
+  // The model and the standardization travel in one peer message.
+  size_t params = cfg.model.parameter_count();
+  if (params > fl::kWireParamsMax || 4 * (params + 2 * features) + 4096 > net::kFrameBytesMax) {
+    return give_up(id, a,
+                   "the model has " + std::to_string(params) + " parameters for these data sets (" + std::to_string(features) +
+                       " features); a model travels in one peer message, at most " + std::to_string(fl::kWireParamsMax) + " values");
+  }
   auto c = fl::RoundController::create(cfg);
   if (!c.ok()) {
     return give_up(id, a, c.error().message);
