@@ -371,9 +371,11 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     std::vector<Hash> leaves;
     std::optional<Membership> next;  // the membership state as this block's transactions change it
     std::vector<std::string> stale;
+    size_t tx_bytes = 0;
     for (const auto& [id, tx] : mempool_) {
       if (p.block.txs.size() >= cfg_.block_txs_max) break;
       if (!mempool_ids_.count(id)) continue;
+      if (!p.block.txs.empty() && tx_bytes + tx.size() > kBlockTxBytesMax) break;  // the rest go in the next block
       if (Membership::handles(tx)) {
         // One that is no longer valid (a rotation superseded by a committed one, an approval of
         // a decided proposal) is dropped: followers would refuse the block.
@@ -385,6 +387,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
         next->apply(tx, h);
       }
       p.block.txs.push_back(tx);
+      tx_bytes += tx.size();
       leaves.push_back(ledger::leaf_hash(tx));
     }
     for (const auto& id : stale) mempool_ids_.erase(id);
@@ -507,7 +510,12 @@ void Replica::on_sync_request(NodeId from, const SyncRequest& r, Output& out) {
   const auto& blocks = chain_.blocks();
   if (r.from_height == 0 || r.from_height > blocks.size()) return;
   SyncResponse resp;
+  size_t bytes = 0;
   for (uint64_t h = r.from_height; h <= blocks.size() && resp.blocks.size() < kSyncBlocksMax; h++) {
+    size_t b = 4096;  // header and certificate, generously
+    for (const auto& tx : blocks[h - 1].block.txs) b += tx.size() + 4;
+    if (!resp.blocks.empty() && bytes + b > kSyncBytesMax) break;
+    bytes += b;
     resp.blocks.push_back(blocks[h - 1]);
   }
   out.sends.push_back({from, std::move(resp)});
@@ -526,8 +534,9 @@ void Replica::on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, O
     }
     commit(now, cb.block, qc, out);
   }
-  // A full response: the peer probably has more; ask for the next batch at once.
-  if (r.blocks.size() >= kSyncBlocksMax && r.blocks.back().block.header.height + 1 == next_height()) {
+  // The response took this node forward: the peer may have more (responses are bounded in
+  // blocks and bytes); ask for the next batch at once (an empty answer ends it).
+  if (!r.blocks.empty() && r.blocks.back().block.header.height + 1 == next_height()) {
     st_.last_sync_request = now;
     out.sends.push_back({from, SyncRequest{next_height()}});
   }

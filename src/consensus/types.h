@@ -33,6 +33,11 @@ inline constexpr size_t kValidatorsMax = 64;
 inline constexpr size_t kBlockTxsMax = 4096;
 inline constexpr size_t kTxBytesMax = 64 * 1024;
 inline constexpr size_t kBlockBytesMax = 8 * 1024 * 1024;
+// What a leader puts in one block, and a node in one sync response, bounded in bytes so that
+// every consensus message fits one peer frame (1 MiB, net::kFrameBytesMax) with its headers
+// and certificates. A block always takes at least one transaction (at most kTxBytesMax).
+inline constexpr size_t kBlockTxBytesMax = 768 * 1024;
+inline constexpr size_t kSyncBytesMax = 768 * 1024;
 inline constexpr size_t kSyncBlocksMax = 32;
 inline constexpr size_t kHashBytes = 32;
 inline constexpr size_t kSignatureBytes = 64;

@@ -7,6 +7,10 @@
 
 namespace supernet::node {
 
+// A block's transactions (and a sync response's blocks) fit one peer frame with room to spare.
+static_assert(consensus::kBlockTxBytesMax + 128 * 1024 <= net::kFrameBytesMax);
+static_assert(consensus::kSyncBytesMax + 128 * 1024 <= net::kFrameBytesMax);
+
 using consensus::Output;
 
 Node::Node(asio::io_context& io, NodeOptions options)
