@@ -193,11 +193,15 @@ struct LoadArgs {
   std::string table = "load";
   std::string ids_out;
   int timeout_s = 120;
+  size_t value_bytes = 0;  // 0: short values ("v<i>")
 };
 
 int run_load(const LoadArgs& a) {
   if (a.count < 1 || a.clients < 1 || a.clients > 256 || a.rate < 0) {
     return fail(make_error("usage.load", "--count must be >= 1, --clients 1 to 256, --rate >= 0"));
+  }
+  if (a.value_bytes > ledger::kValueBytesMax) {
+    return fail(make_error("usage.load", "--value-bytes must be at most " + std::to_string(ledger::kValueBytesMax)));
   }
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
@@ -220,7 +224,9 @@ int run_load(const LoadArgs& a) {
       if (a.rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / a.rate)));
       char key[32];
       std::snprintf(key, sizeof key, "k%06d", i);
-      bodies[i] = json{{"table", a.table}, {"key", key}, {"value", "v" + std::to_string(i)}, {"nonce", base + static_cast<uint64_t>(i)}}.dump();
+      std::string value = "v" + std::to_string(i);
+      if (value.size() < a.value_bytes) value.resize(a.value_bytes, 'x');
+      bodies[i] = json{{"table", a.table}, {"key", key}, {"value", value}, {"nonce", base + static_cast<uint64_t>(i)}}.dump();
       submitted++;
       while (Clock::now() < deadline) {
         auto r = c.request(true, "/v1/tx", bodies[i]);
@@ -317,6 +323,7 @@ void add_tx_commands(CLI::App& app, int* exit_code) {
   load->add_option("--table", l->table, "table to write keys k000000... into")->capture_default_str();
   load->add_option("--ids-out", l->ids_out, "write the acknowledged transaction ids to this file");
   load->add_option("--timeout", l->timeout_s, "seconds for the whole run")->capture_default_str();
+  load->add_option("--value-bytes", l->value_bytes, "pad each value to this many bytes (at most 49152; 0: short values)")->capture_default_str();
   load->callback([l, exit_code] { *exit_code = run_load(*l); });
 
   auto k = std::make_shared<KvArgs>();
