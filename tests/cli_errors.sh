@@ -50,6 +50,7 @@ printf 'chain_id = "c"\nprotocol = "tee-bft"\n[[validators]]\nid = 1\nweight = 1
   "$(printf 'ab%.0s' $(seq 32))" "$(printf 'cd%.0s' $(seq 32))" > "$work/genesis.toml"
 check 2 "receipt.format" -- "$sn" receipt verify "$work/garbage.bin" --genesis "$work/genesis.toml"
 check 2 "genesis|config" -- "$sn" tx submit --dir "$work/nonet" --table t --key k --value v
+check 2 "usage.load.*at most 49152" -- "$sn" tx load --dir "$work/nonet" --value-bytes 100000
 check 2 "usage.node" -- "$sn" data register --dir "$work/nonet" --name x "$work/garbage.bin"
 printf 'a,b,label\n1,2,0\n1,2\n' > "$work/ragged.csv"
 check 2 "csv.ragged.*line 3" -- "$sn" data split "$work/ragged.csv" --parties 2 --out-dir "$work/parts"
