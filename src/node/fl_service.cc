@@ -28,8 +28,7 @@ std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 
 FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret)
     : node_(node), datasets_(datasets), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
-  for (const auto& cb : node_.replica().chain()) on_commit(cb);  // what the restored ledger holds
-  started_ = true;
+  for (const auto& cb : node_.replica().chain()) record_block(cb);  // what the restored ledger holds
   node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
   node_.on_app_frame([this](uint32_t from, Bytes frame) { on_frame(from, std::move(frame)); });
   node_.on_tick([this](int64_t now) { on_tick(now); });
@@ -40,7 +39,7 @@ FlService::~FlService() {
   workers_.join();
 }
 
-void FlService::on_commit(const consensus::CommittedBlock& cb) {
+bool FlService::record_block(const consensus::CommittedBlock& cb) {
   bool recorded = false;
   for (const auto& tx : cb.block.txs) {
     if (fl::is_job_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx)) {
@@ -48,9 +47,13 @@ void FlService::on_commit(const consensus::CommittedBlock& cb) {
       recorded = true;
     }
   }
+  return recorded;
+}
+
+void FlService::on_commit(const consensus::CommittedBlock& cb) {
   // A new job or a committed round record: the aggregator goes on now, not at the next tick.
   // Posted: this runs inside the node's commit processing, which must not be re-entered.
-  if (recorded && started_) {
+  if (record_block(cb)) {
     asio::post(node_.io(), [this, alive = alive_] {
       if (*alive) on_tick(node_.now_ms());
     });
@@ -69,29 +72,28 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     progress_at_[id] = node_.now_ms();
     return;
   }
+  // A round record or a failure record: for the round after the last recorded one of a job
+  // still going (the first such record wins), signed by a validator's identity key.
+  auto accept = [&](const Bytes& job, int round, uint32_t aggregator, const Bytes& signed_bytes, const Bytes& signature) -> FlJob* {
+    auto it = jobs_.find(job);
+    if (it == jobs_.end() || it->second.ended() || round != static_cast<int>(it->second.rounds.size()) + 1) return nullptr;
+    const consensus::Validator* v = node_.replica().validators().find(aggregator);
+    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, signed_bytes, signature)) return nullptr;
+    // Another node recorded this round: stand down if this one was aggregating it too.
+    if (aggregator != self_) aggregations_.erase(job);
+    return &it->second;
+  };
   if (fl::is_fail_tx(tx)) {
     auto f = fl::FailTx::decode(tx);
     if (!f.ok()) return;
-    auto it = jobs_.find(f->job);
-    if (it == jobs_.end() || it->second.ended() || f->round != static_cast<int>(it->second.rounds.size()) + 1) return;
-    const consensus::Validator* v = node_.replica().validators().find(f->aggregator);
-    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, f->signed_bytes(), f->signature)) return;
-    it->second.failure = FlFailure{f->reason, f->aggregator, height};
-    if (f->aggregator != self_) aggregations_.erase(f->job);
+    if (FlJob* j = accept(f->job, f->round, f->aggregator, f->signed_bytes(), f->signature)) j->failure = FlFailure{f->reason, f->aggregator, height};
     return;
   }
   auto r = fl::RoundTx::decode(tx);
   if (!r.ok()) return;
-  auto it = jobs_.find(r->job);
-  if (it == jobs_.end() || it->second.ended() || r->record.round != static_cast<int>(it->second.rounds.size()) + 1) return;  // first record per round wins
-  const consensus::Validator* v = node_.replica().validators().find(r->aggregator);
-  if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
-  it->second.rounds.push_back({r->record, r->aggregator, id, height});
-  progress_at_[r->job] = node_.now_ms();
-  // Another node recorded this round: stand down if this one was aggregating it too.
-  if (r->aggregator != self_) {
-    auto a = aggregations_.find(r->job);
-    if (a != aggregations_.end()) aggregations_.erase(a);
+  if (FlJob* j = accept(r->job, r->record.round, r->aggregator, r->signed_bytes(), r->signature)) {
+    j->rounds.push_back({r->record, r->aggregator, id, height});
+    progress_at_[r->job] = node_.now_ms();
   }
 }
 

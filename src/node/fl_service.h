@@ -83,6 +83,8 @@ class FlService {
     int submitted_round = 0;  // the last round record this node submitted
   };
 
+  // Records the block's FL transactions; whether it held any.
+  bool record_block(const consensus::CommittedBlock& cb);
   void on_commit(const consensus::CommittedBlock& cb);
   void record(const Bytes& tx, uint64_t height);
   void on_frame(uint32_t from, Bytes frame);
@@ -108,7 +110,6 @@ class FlService {
   std::map<Bytes, PartyData> party_data_;
   void keep_model(const Bytes& job, const std::vector<float>& model);
   std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
-  bool started_ = false;  // the restored ledger has been read
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
