@@ -244,7 +244,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::error_code ec;
-  auto spec = fl::parse_job(to_string(read_file(job_path, 64 * 1024).value_or(Bytes{})), job_path);
+  auto text = read_file(job_path, 64 * 1024);
+  auto spec = text.ok() ? fl::parse_job(to_string(*text), job_path) : Result<fl::JobSpec>(text.error());
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.error().to_string().c_str());
     return 1;
