@@ -18,7 +18,9 @@
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "ledger/store.h"
+#include "node/appraiser.h"
 #include "node/node.h"
+#include "node/sign_state.h"
 #include "tee/virtual_platform.h"
 #include "util/codec.h"
 #include "util/file.h"
@@ -64,30 +66,29 @@ class LocalNetwork {
     }
     policy.platforms[tee::Kind::kVirtual].measurements = {nodes_[1]->platform->measurement().value()};
     consensus::ValidatorSet set(vals, 0);
-    Bytes genesis_hash = crypto::sha256(as_bytes("bench-genesis"));
+    consensus::ChainGenesis genesis = consensus::genesis_for_set(protocol, set, "bench", {}, tee::policy_to_toml(policy));
+    Bytes genesis_bytes = genesis.encode();
     std::map<int, uint16_t> ports;
     for (int i = n; i >= 1; i--) {  // higher ids first: lower ones dial them
       NetworkNode& nn = *nodes_[i];
       node::NodeOptions no;
       no.replica.self = static_cast<uint32_t>(i);
-      no.replica.protocol = protocol;
-      no.replica.genesis = set;
-      no.replica.genesis_hash = genesis_hash;
+      no.replica.genesis = genesis;
+      no.replica.appraiser = node::evidence_appraiser();
+      tee::Platform* platform = nn.platform.get();
+      no.replica.attest = [platform](ByteView rd) { return platform->evidence(rd); };
+      no.replica.unix_now = [] { return static_cast<int64_t>(now_unix()); };
       no.replica.identity_secret = nn.identity.secret_key;
       no.replica.block_txs_max = block_txs;
       if (protocol == consensus::Protocol::kTeeBft) {
-        (void)checkers[i]->begin(set, genesis_hash);
+        (void)checkers[i]->begin(genesis_bytes, no.replica.appraiser);
         no.signer = std::move(checkers[i]);
       } else {
-        // As a real bft node: the last-sign state is stored durably before each signature.
-        std::string state_path = dir + "/sign-state-" + std::to_string(i);
-        auto persist = [state_path](const consensus::SignState& s) -> Status {
-          Writer w;
-          w.u64(s.height).u64(s.round).u8(s.phase);
-          return write_file_atomic(state_path, w.data(), 0600);
-        };
+        // As a real bft node: the sealed sign state is stored durably before each signature.
+        auto state = node::open_sign_state(*nn.platform, dir + "/sign-state-" + std::to_string(i) + ".sealed",
+                                           static_cast<uint32_t>(i), true).value();
         no.signer = std::make_unique<consensus::PlainSigner>(static_cast<uint32_t>(i), vote_keys[i].secret_key, vote_keys[i].public_key,
-                                                              std::make_shared<consensus::SignState>(), persist);
+                                                              state.state, state.persist);
       }
       no.transport.self = static_cast<uint32_t>(i);
       for (auto& [id, port] : ports) no.transport.dial.push_back({static_cast<uint32_t>(id), "127.0.0.1", port});

@@ -3,6 +3,7 @@
 
 #include "consensus/replica.h"
 #include "crypto/hash.h"
+#include "sim/sim_platform.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace supernet;
@@ -20,11 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   auto checker = std::make_unique<Checker>(1);
   std::vector<Validator> vals{{1, 1, checker->public_key(), keys[0], 0}, {2, 1, keys[1], keys[2], 0}, {3, 1, keys[3], keys[4], 0}};
+  static const sim::SimPlatform platform(crypto::ed25519_generate());
   ReplicaConfig cfg;
   cfg.self = 1;
-  cfg.genesis = ValidatorSet(vals, 0);
-  cfg.genesis_hash = crypto::sha256(as_bytes("fuzz"));
-  (void)checker->begin(cfg.genesis, cfg.genesis_hash);
+  cfg.genesis = genesis_for_set(Protocol::kTeeBft, ValidatorSet(vals, 0), "fuzz", {}, "simulated policy");
+  cfg.appraiser = sim::sim_appraiser(platform.public_key());
+  (void)checker->begin(cfg.genesis.encode(), cfg.appraiser);
   Replica replica(std::move(cfg), std::move(checker));
   Output out;
   replica.start(0, out);

@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto proof = ledger::ReceiptProof::decode(in);
   if (proof.ok()) {
     if (proof->encode() != to_bytes(in)) std::abort();
-    consensus::Membership genesis(consensus::ValidatorSet({{1, 1, Bytes(32, 1), Bytes(32, 2), 0}}, 0), {});
+    static const consensus::Membership genesis(
+        consensus::genesis_for_set(consensus::Protocol::kTeeBft, consensus::ValidatorSet({{1, 1, Bytes(32, 1), Bytes(32, 2), 0}}, 0), "fuzz"),
+        nullptr);
     (void)ledger::verify_receipt_proof(*proof, consensus::Protocol::kTeeBft, genesis);
   }
   auto w = ledger::KvWrite::decode(in);

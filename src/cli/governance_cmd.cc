@@ -178,7 +178,16 @@ int run_add(const AddArgs& a) {
     if (std::chrono::steady_clock::now() > deadline) return fail(make_error("node.add", "node " + std::to_string(id) + " did not publish its keys; see " + nd + "/node.log"), kExitCheckFailed);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // A tee-bft node publishes evidence for its checker's key once it has read the genesis.
   auto published = node::load_published(nd + "/public.toml");
+  while (published.ok() && net->genesis.protocol == consensus::Protocol::kTeeBft && published->vote_key_evidence.empty()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return fail(make_error("node.add", "node " + std::to_string(id) + " published no evidence for its vote key; see " + nd + "/node.log"),
+                  kExitCheckFailed);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    published = node::load_published(nd + "/public.toml");
+  }
   if (!published.ok()) return fail(published.error());
   consensus::GovernanceTx g;
   g.action = consensus::GovernanceTx::Action::kPropose;
@@ -190,6 +199,12 @@ int run_add(const AddArgs& a) {
   g.change.peer = published->peer.text();
   g.change.api = published->api.text();
   g.change.note = "supernet node add";
+  // The new "machine": the members trust its virtual platform key with this proposal.
+  if (c.platform == "virtual" && !policy.trusted_virtual_platform_keys.empty()) {
+    g.change.platform_key = to_hex(policy.trusted_virtual_platform_keys.back());
+  }
+  g.change.issued_at = published->vote_key_issued_at;
+  g.change.evidence = published->vote_key_evidence;
   auto tx = submit_governance(*net, a.net.node, g);
   if (!tx.ok()) return fail(tx.error(), kExitCheckFailed);
   std::printf("proposed adding node %d (transaction %s)\n", id, tx->c_str());

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "consensus/chain.h"
 #include "ledger/store.h"
+#include "node/appraiser.h"
 #include "node/config.h"
 
 namespace supernet::cli {
@@ -43,7 +44,7 @@ int run_verify(const VerifyArgs& a) {
       bad++;
       continue;
     }
-    consensus::Chain chain(genesis->protocol, genesis->validator_set(), genesis->hash(), genesis->governance());
+    consensus::Chain chain(genesis->chain(), node::evidence_appraiser());
     Status s = ok_status();
     size_t txs = 0;
     for (const auto& cb : *blocks) {

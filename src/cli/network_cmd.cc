@@ -227,6 +227,7 @@ int run_up(const UpArgs& a) {
     if (!c.ok()) return fail(c.error());
     g.clients.push_back({name, role, c->cert.spki_sha256()});
   }
+  g.policy = policy;  // the network's policy floor, and what admits later vote keys
   if (auto w = write_file_atomic(a.dir + "/genesis.toml", as_bytes(node::genesis_toml(g))); !w.ok()) return fail(w.error());
   bool ready = wait_for(60, "nodes to attest each other", [&] {
     for (int i = 1; i <= a.nodes; i++) {

@@ -11,7 +11,9 @@
 #include "cli/commands.h"
 #include "node/api.h"
 #include "node/fl_service.h"
+#include "node/appraiser.h"
 #include "node/config.h"
+#include "node/sign_state.h"
 #include "node/node.h"
 #include "tee/seal.h"
 #include "util/file.h"
@@ -79,17 +81,24 @@ int run(const RunArgs& a) {
   // The vote key: a fresh checker (tee-bft) or the node's sealed key (bft).
   std::unique_ptr<consensus::Checker> checker;
   crypto::Ed25519KeyPair bft_key;
+  bool bft_key_created = false;
   Bytes vote_key;
   if (cfg->consensus == consensus::Protocol::kTeeBft) {
     checker = std::make_unique<consensus::Checker>(cfg->id);
     vote_key = checker->public_key();
   } else {
+    bft_key_created = !fs::exists(cfg->data_dir + "/vote.ed25519.sealed", ec);
     auto k = sealed_ed25519(**platform, cfg->data_dir + "/vote.ed25519.sealed", "node-vote-key");
     if (!k.ok()) return fail(k.error(), kExitCheckFailed);
     bft_key = std::move(k).value();
     vote_key = bft_key.public_key;
   }
-  node::GenesisValidator me{cfg->id, 1, cfg->peer_listen, cfg->api_listen, identity->public_key, vote_key};
+  node::GenesisValidator me;
+  me.id = cfg->id;
+  me.peer = cfg->peer_listen;
+  me.api = cfg->api_listen;
+  me.identity_key = identity->public_key;
+  me.vote_key = vote_key;
   if (auto w = write_file_atomic(cfg->data_dir + "/public.toml", as_bytes(node::published_toml(me))); !w.ok()) return fail(w.error());
 
   auto genesis = wait_for_genesis(cfg->genesis, a.genesis_wait_s);
@@ -108,37 +117,41 @@ int run(const RunArgs& a) {
   }
   auto policy = tee::load_policy(cfg->policy);
   if (!policy.ok()) return fail(policy.error());
-  consensus::ValidatorSet set = genesis->validator_set();
-  Bytes genesis_hash = genesis->hash();
 
   node::NodeOptions o;
   o.replica.self = cfg->id;
-  o.replica.protocol = cfg->consensus;
-  o.replica.genesis = set;
-  o.replica.genesis_hash = genesis_hash;
+  o.replica.genesis = genesis->chain();
+  o.replica.appraiser = node::evidence_appraiser();
   o.replica.identity_secret = identity->secret_key;
-  o.replica.governance = genesis->governance();
+  o.replica.unix_now = [] { return static_cast<int64_t>(now_unix()); };
+  tee::Platform* platform_ptr = platform->get();
+  // The only evidence this program asks its platform for over consensus data: the binding its
+  // checker computed for its own key (issue 10, A).
+  o.replica.attest = [platform_ptr](ByteView report_data) { return platform_ptr->evidence(report_data); };
+  Bytes genesis_bytes = o.replica.genesis.encode();
   if (checker) {
-    (void)checker->begin(genesis->membership(), genesis_hash);
+    if (auto s = checker->begin(genesis_bytes, o.replica.appraiser); !s.ok()) return fail(s.error(), kExitCheckFailed);
+    if (listed == nullptr) {
+      // Joining after the genesis: publish evidence for the checker's key, which the members'
+      // add_node proposal carries (and every node appraises) (issue 10, A).
+      me.vote_key_issued_at = static_cast<int64_t>(now_unix());
+      auto binding = checker->admission_binding(identity->public_key, me.vote_key_issued_at);
+      if (!binding.ok()) return fail(binding.error(), kExitCheckFailed);
+      auto evidence = (*platform)->evidence(*binding);
+      if (!evidence.ok()) return fail(evidence.error(), kExitCheckFailed);
+      me.vote_key_evidence = std::move(evidence).value();
+      if (auto w = write_file_atomic(cfg->data_dir + "/public.toml", as_bytes(node::published_toml(me))); !w.ok()) return fail(w.error());
+    }
     o.signer = std::move(checker);
   } else {
-    auto state = std::make_shared<consensus::SignState>();
-    std::string state_path = cfg->data_dir + "/sign-state";
-    if (auto saved = read_file(state_path, 64); saved.ok() && saved->size() == 17) {
-      state->height = load_le64(saved->data());
-      state->round = load_le64(saved->data() + 8);
-      state->phase = (*saved)[16];
-    }
-    auto persist = [state_path](const consensus::SignState& s) -> Status {
-      Bytes b(17);
-      for (int i = 0; i < 8; i++) {
-        b[i] = static_cast<uint8_t>(s.height >> (8 * i));
-        b[8 + i] = static_cast<uint8_t>(s.round >> (8 * i));
-      }
-      b[16] = s.phase;
-      return write_file_atomic(state_path, b, 0600);
-    };
-    o.signer = std::make_unique<consensus::PlainSigner>(cfg->id, bft_key.secret_key, bft_key.public_key, state, persist);
+    auto state = node::open_sign_state(**platform, cfg->data_dir + "/sign-state.sealed", cfg->id, bft_key_created);
+    if (!state.ok()) return fail(state.error(), kExitCheckFailed);
+    auto stored = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
+    if (!stored.ok()) return fail(stored.error());
+    auto blocks = (*stored)->load_blocks();
+    if (!blocks.ok()) return fail(blocks.error());
+    if (auto s = node::check_sign_state_against_ledger(*state->state, cfg->id, *blocks); !s.ok()) return fail(s.error(), kExitCheckFailed);
+    o.signer = std::make_unique<consensus::PlainSigner>(cfg->id, bft_key.secret_key, bft_key.public_key, state->state, state->persist);
   }
   o.transport.self = cfg->id;
   o.transport.listen_host = cfg->peer_listen.host;

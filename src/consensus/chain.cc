@@ -7,13 +7,13 @@ namespace supernet::consensus {
 
 std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
 
-Chain::Chain(Protocol protocol, ValidatorSet genesis, Hash genesis_hash, GovernanceRules governance)
-    : protocol_(protocol), membership_(std::move(genesis), std::move(governance)), last_hash_(std::move(genesis_hash)) {}
+Chain::Chain(const ChainGenesis& genesis, std::shared_ptr<const EvidenceAppraiser> appraiser)
+    : protocol_(genesis.protocol), membership_(genesis, std::move(appraiser)), last_hash_(membership_.genesis_hash()) {}
 
 Status Chain::check_next(const Block& b) const {
   const BlockHeader& h = b.header;
   if (h.height != next_height() || h.parent != last_hash_) return make_error("consensus.block", "block does not extend the chain");
-  if (h.epoch != validators().epoch()) return make_error("consensus.block", "block names another validator set epoch");
+  SN_TRY(membership_.check_header(h));
   if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return make_error("consensus.block", "transactions do not match the header");
   std::unordered_set<std::string> ids;
   std::optional<Membership> next;  // copied only when the block holds membership transactions

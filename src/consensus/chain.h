@@ -19,7 +19,10 @@ std::string tx_id(ByteView tx);
 
 class Chain {
  public:
-  Chain(Protocol protocol, ValidatorSet genesis, Hash genesis_hash, GovernanceRules governance = {});
+  // `appraiser` admits vote keys after the genesis (tee-bft); nullptr admits none.
+  Chain(const ChainGenesis& genesis, std::shared_ptr<const EvidenceAppraiser> appraiser);
+  Protocol protocol() const { return protocol_; }
+  const Hash& genesis_hash() const { return membership_.genesis_hash(); }
 
   uint64_t next_height() const { return blocks_.size() + 1; }
   const Hash& last_hash() const { return last_hash_; }
@@ -31,9 +34,9 @@ class Chain {
   // (height, index), in order. Receipt proofs carry them.
   const std::vector<std::pair<uint64_t, uint32_t>>& state_changes() const { return state_changes_; }
 
-  // `b` may be the next block: it extends the chain under the current validator set, its
-  // transactions match its header and none repeats, and its membership transactions (key
-  // rotations, governance, evidence) are valid in order.
+  // `b` may be the next block: it extends the chain, its header names this chain, the current
+  // validator set and membership history, its transactions match its header and none repeats,
+  // and its membership transactions (key rotations, governance, evidence) are valid in order.
   Status check_next(const Block& b) const;
   // `qc` is a valid commit certificate for `b` as the next block.
   Status check_commit(const Block& b, const QuorumCert& qc) const;

@@ -8,16 +8,22 @@
 #include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "ledger/merkle.h"
+#include "sim/sim_platform.h"
 
 namespace supernet::consensus {
 namespace {
 
-// Three tee-bft checkers over one genesis.
+// Three tee-bft checkers over one genesis, with a simulated platform.
 struct Cluster {
   std::vector<std::unique_ptr<Checker>> checkers;
   std::vector<crypto::Ed25519KeyPair> identities;
   ValidatorSet set;
-  Hash genesis = crypto::sha256(as_bytes("genesis"));
+  sim::SimPlatform platform{crypto::ed25519_generate()};
+  std::shared_ptr<const EvidenceAppraiser> appraiser = sim::sim_appraiser(platform.public_key());
+  ChainGenesis chain;
+  Bytes genesis_bytes;
+  Hash genesis;
+  Membership state;  // at the genesis
 
   explicit Cluster(int n) {
     std::vector<Validator> vals;
@@ -28,14 +34,18 @@ struct Cluster {
       vals.push_back({id, 1, checkers.back()->public_key(), identities.back().public_key, 0});
     }
     set = ValidatorSet(vals, 0);
-    for (auto& c : checkers) EXPECT_TRUE(c->begin(set, genesis).ok());
+    chain = genesis_for_set(Protocol::kTeeBft, set, "test", {}, "simulated policy");
+    genesis_bytes = chain.encode();
+    genesis = chain.hash();
+    state = Membership(chain, appraiser);
+    for (auto& c : checkers) EXPECT_TRUE(c->begin(genesis_bytes, appraiser).ok());
   }
 
   Block block(uint64_t height, const Hash& parent, std::vector<std::string> txs) {
     Block b;
     b.header.height = height;
     b.header.parent = parent;
-    b.header.epoch = set.epoch();
+    state.fill_header(b.header);
     std::vector<Hash> leaves;
     for (auto& t : txs) {
       b.txs.push_back(to_bytes(t));
@@ -139,7 +149,7 @@ TEST(Checker, ViewChangeReportsTheLastVoteAndRoundTwoMustKeepIt) {
   EXPECT_FALSE(c.checkers[1]->sign_vote(late, &pa).ok());
   // The round-1 leader must re-propose the voted block when the quorum includes that vote.
   std::vector<ViewChange> quorum{vcs[0], vcs[1]};
-  auto j = verify_view_change_quorum(c.set, Protocol::kTeeBft, 1, 1, quorum);
+  auto j = verify_view_change_quorum(c.set, Protocol::kTeeBft, c.genesis, 1, 1, quorum);
   ASSERT_TRUE(j.ok());
   EXPECT_EQ(*j->required_block, a.header.hash());
   Proposal fresh = c.propose(c.block(1, c.genesis, {"other"}), 1);
@@ -149,17 +159,18 @@ TEST(Checker, ViewChangeReportsTheLastVoteAndRoundTwoMustKeepIt) {
   keep.view_changes = quorum;
   EXPECT_TRUE(c.checkers[keep.proposer - 1]->sign_proposal(keep).ok());
   // Below quorum the justification is refused.
-  EXPECT_FALSE(verify_view_change_quorum(c.set, Protocol::kTeeBft, 1, 1, {vcs[0]}).ok());
+  EXPECT_FALSE(verify_view_change_quorum(c.set, Protocol::kTeeBft, c.genesis, 1, 1, {vcs[0]}).ok());
 }
 
 TEST(Checker, FollowsOnlyCertifiedBlocksAndAppliesRotations) {
   Cluster c(3);
-  // Node 1 restarted: a rotation to a new key, signed by its identity key.
-  auto fresh_key = crypto::ed25519_generate();
-  KeyRotation k;
-  k.node = 1;
-  k.new_vote_key = fresh_key.public_key;
-  k.nonce = 1;
+  // Node 1 restarted: its new checker's rotation, attested, signed by its identity key.
+  Checker fresh(1);
+  ASSERT_TRUE(fresh.begin(c.genesis_bytes, c.appraiser).ok());
+  auto req = fresh.key_rotation(1700000000);
+  ASSERT_TRUE(req.ok());
+  KeyRotation k = req->rotation;
+  k.evidence = c.platform.evidence(req->report_data);
   k.signature = crypto::ed25519_sign(c.identities[0].secret_key, k.signed_bytes());
   Block b = c.block(1, c.genesis, {});
   b.txs.push_back(k.encode());
@@ -183,7 +194,7 @@ TEST(Checker, FollowsOnlyCertifiedBlocksAndAppliesRotations) {
   EXPECT_FALSE(follower.advance(b, short_qc).ok());
   ASSERT_TRUE(follower.advance(b, qc).ok());
   EXPECT_EQ(follower.height(), 2u);
-  EXPECT_EQ(follower.validator_set().find(1)->vote_key, fresh_key.public_key);
+  EXPECT_EQ(follower.validator_set().find(1)->vote_key, fresh.public_key());
   EXPECT_EQ(follower.validator_set().epoch(), 1u);
   // The same rotation again is a replay.
   EXPECT_FALSE(verify_key_rotation(follower.validator_set(), k).ok());
@@ -199,8 +210,8 @@ TEST(Replica, LargeTransactionsFitPeerFrames) {
   for (int i = 0; i < 3; i++) {
     ReplicaConfig rc;
     rc.self = static_cast<NodeId>(i + 1);
-    rc.genesis = c.set;
-    rc.genesis_hash = c.genesis;
+    rc.genesis = c.chain;
+    rc.appraiser = c.appraiser;
     rc.identity_secret = c.identities[static_cast<size_t>(i)].secret_key;
     rs.push_back(std::make_unique<Replica>(rc, std::move(c.checkers[static_cast<size_t>(i)])));
   }

@@ -1,6 +1,7 @@
 #include "consensus/membership.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "consensus/chain.h"
 #include "consensus/verify.h"
@@ -27,7 +28,7 @@ void encode_change(Writer& w, const Change& c) {
   w.u8(static_cast<uint8_t>(c.kind)).u32(c.node).u64(c.weight).bytes(c.identity_key).bytes(c.vote_key).str(c.peer).str(c.api);
   w.u32(static_cast<uint32_t>(c.measurements.size()));
   for (const auto& m : c.measurements) w.str(m);
-  w.str(c.note);
+  w.str(c.note).u64(static_cast<uint64_t>(c.issued_at)).bytes(c.evidence).str(c.platform_key);
 }
 
 Result<Change> decode_change(Reader& r) {
@@ -52,6 +53,12 @@ Result<Change> decode_change(Reader& r) {
   }
   SN_ASSIGN(ByteView note, r.bytes(1024));
   c.note = to_string(note);
+  SN_ASSIGN(uint64_t issued_at, r.u64());
+  c.issued_at = static_cast<int64_t>(issued_at);
+  SN_ASSIGN(ByteView evidence, r.bytes(kRotationEvidenceBytesMax));
+  c.evidence = to_bytes(evidence);
+  SN_ASSIGN(ByteView platform_key, r.bytes(64));
+  c.platform_key = to_string(platform_key);
   return c;
 }
 
@@ -185,7 +192,61 @@ Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reaso
 
 // --- the state machine ---
 
-Membership::Membership(ValidatorSet genesis, GovernanceRules rules) : set_(std::move(genesis)), rules_(std::move(rules)) {}
+Membership::Membership(const ChainGenesis& genesis, std::shared_ptr<const EvidenceAppraiser> appraiser)
+    : set_(genesis.validator_set()), rules_(genesis.governance()) {
+  auto trust = std::make_shared<Trust>();
+  trust->protocol = genesis.protocol;
+  trust->genesis_hash = genesis.hash();
+  trust->policy = genesis.policy;
+  trust->appraiser = std::move(appraiser);
+  changes_digest_ = crypto::sha256(concat({as_bytes("supernet-changes-v1"), trust->genesis_hash}));
+  trust_ = std::move(trust);
+}
+
+Result<Membership> Membership::from_genesis(ByteView encoding, std::shared_ptr<const EvidenceAppraiser> appraiser) {
+  SN_ASSIGN(ChainGenesis g, ChainGenesis::decode(encoding));
+  Membership m(g, std::move(appraiser));
+  assert(m.genesis_hash() == crypto::sha256(encoding));  // the canonical encoding is the one decoded
+  return m;
+}
+
+Hash Membership::next_changes_digest(const Hash& digest, ByteView tx) {
+  return crypto::sha256(concat({as_bytes("supernet-changes-v1"), digest, crypto::sha256(tx)}));
+}
+
+Status Membership::check_header(const BlockHeader& h) const {
+  if (h.chain != genesis_hash()) return make_error("consensus.block", "block names another chain (genesis hash)");
+  if (h.epoch != set_.epoch()) return make_error("consensus.block", "block names another validator set epoch");
+  if (h.validators != set_.hash()) return make_error("consensus.block", "block names another validator set");
+  if (h.changes != changes_digest_) return make_error("consensus.block", "block names another history of membership changes");
+  return ok_status();
+}
+
+void Membership::fill_header(BlockHeader& h) const {
+  h.chain = genesis_hash();
+  h.epoch = set_.epoch();
+  h.validators = set_.hash();
+  h.changes = changes_digest_;
+}
+
+Status Membership::check_vote_key_evidence(NodeId node, ByteView identity_key, ByteView vote_key, uint64_t nonce,
+                                           int64_t issued_at, ByteView evidence, const PolicyAdjustments& adjustments) const {
+  if (protocol() != Protocol::kTeeBft) return make_error("consensus.rotation", "bft vote keys are not rotated");
+  if (!appraiser()) return make_error("consensus.attestation", "this chain admits no vote key after its genesis (no appraiser)");
+  if (evidence.empty()) return make_error("consensus.attestation", "the vote key of node " + std::to_string(node) + " comes without evidence");
+  Bytes binding = vote_key_binding(genesis_hash(), node, identity_key, vote_key, nonce, issued_at);
+  if (auto s = appraiser()->appraise(evidence, binding, issued_at, policy(), adjustments); !s.ok()) {
+    return make_error("consensus.attestation", "evidence for the vote key of node " + std::to_string(node) +
+                                                   " is refused: " + s.error().message);
+  }
+  return ok_status();
+}
+
+Status Membership::check_rotation(const KeyRotation& k) const {
+  SN_TRY(verify_key_rotation(set_, k));
+  const Validator* v = set_.find(k.node);
+  return check_vote_key_evidence(k.node, v->identity_key, k.new_vote_key, k.nonce, k.issued_at, k.evidence, adjustments());
+}
 
 bool Membership::handles(ByteView tx) { return is_key_rotation(tx) || is_governance_tx(tx) || is_evidence_tx(tx); }
 
@@ -213,6 +274,14 @@ Status Membership::check_change(const Change& c) const {
       if (c.identity_key.size() != kKeyBytes || c.vote_key.size() != kKeyBytes) return make_error("governance.change", "a new node needs 32-byte identity and vote keys");
       if (c.weight == 0 || c.weight > (uint64_t{1} << 40)) return make_error("governance.change", "weight must be 1 to 2^40");
       if (c.peer.empty()) return make_error("governance.change", "a new node needs its peer address");
+      if (!c.platform_key.empty() && (c.platform_key.size() != 64 || !is_lower_hex(c.platform_key))) {
+        return make_error("governance.change", "a platform key id is 64 lower-case hex digits");
+      }
+      if (protocol() == Protocol::kTeeBft) {
+        PolicyAdjustments adj = adjustments();
+        if (!c.platform_key.empty()) adj.virtual_platform_keys.push_back(c.platform_key);
+        return check_vote_key_evidence(c.node, c.identity_key, c.vote_key, 0, c.issued_at, c.evidence, adj);
+      }
       return ok_status();
     case ChangeKind::kRemoveNode:
       if (v == nullptr) return make_error("governance.change", "node " + std::to_string(c.node) + " is not a validator");
@@ -235,7 +304,7 @@ Status Membership::check_change(const Change& c) const {
 Status Membership::check(ByteView tx) const {
   if (is_key_rotation(tx)) {
     SN_ASSIGN(KeyRotation k, KeyRotation::decode(tx));
-    return verify_key_rotation(set_, k);
+    return check_rotation(k);
   }
   if (is_evidence_tx(tx)) {
     SN_ASSIGN(Evidence e, Evidence::decode(tx));
@@ -281,6 +350,9 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
     case ChangeKind::kAddNode:
       set_ = set_.with_validator({c.node, c.weight, c.vote_key, c.identity_key, 0});
       addresses_[c.node] = {c.peer, c.api};
+      if (!c.platform_key.empty() && std::find(platform_keys_.begin(), platform_keys_.end(), c.platform_key) == platform_keys_.end()) {
+        platform_keys_.push_back(c.platform_key);
+      }
       break;
     case ChangeKind::kRemoveNode:
       set_ = set_.without(c.node);
@@ -299,8 +371,9 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
 bool Membership::apply(ByteView tx, uint64_t height) {
   if (is_key_rotation(tx)) {
     auto k = KeyRotation::decode(tx);
-    if (!k.ok() || !verify_key_rotation(set_, *k).ok()) return false;
+    if (!k.ok() || !check_rotation(*k).ok()) return false;
     set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    changes_digest_ = next_changes_digest(changes_digest_, tx);
     return true;
   }
   if (is_evidence_tx(tx)) {
@@ -326,6 +399,7 @@ bool Membership::apply(ByteView tx, uint64_t height) {
   }
   p->approvals.insert(member->name);
   if (p->approvals.size() >= rules_.approvals) carry_out(*p, height);
+  changes_digest_ = next_changes_digest(changes_digest_, tx);
   return true;
 }
 

@@ -3,14 +3,16 @@
 // offline receipt verifier applies the same transactions with this same code.
 //
 // Transactions it handles (each with its own magic):
-//  - KeyRotation "SNKR": a validator's new vote key, signed by its identity key (rollback
-//    recovery, docs/consensus.md). Changes the set (epoch + 1).
+//  - KeyRotation "SNKR": a validator's new vote key, signed by its identity key, with platform
+//    evidence binding the key, the node, the chain and the nonce that passes the network's
+//    policy in force (tee-bft only; bft keys never rotate). Changes the set (epoch + 1).
 //  - Governance "SNGV": a member proposes a change, or approves an open proposal. Members are
 //    the genesis' [[clients]] with role "member"; each governance transaction carries the
 //    member's public key (DER SPKI, whose SHA-256 the genesis lists) and an ECDSA signature by
 //    it, so no node can forge a member's vote. A proposal is carried out by the transaction
 //    that brings its approvals (the proposer's included) to the genesis' threshold:
-//      add_node         a validator with weight, keys and addresses  (epoch + 1)
+//      add_node         a validator with weight, keys and addresses  (epoch + 1); in
+//                       tee-bft with evidence for its vote key, as for a rotation
 //      remove_node      a validator                                  (epoch + 1)
 //      set_weight       a validator's stake                          (epoch + 1)
 //      set_measurements the code measurements nodes accept (hex)     (policy, no epoch)
@@ -24,27 +26,17 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "consensus/genesis.h"
 #include "consensus/types.h"
 #include "crypto/keys.h"
 #include "crypto/secure.h"
 
 namespace supernet::consensus {
-
-struct Member {
-  std::string name;
-  Bytes spki_sha256;
-};
-
-struct GovernanceRules {
-  std::vector<Member> members;
-  uint32_t approvals = 0;  // needed to carry out a proposal; 0: no governance
-  // A majority of the members.
-  static uint32_t majority(size_t members) { return static_cast<uint32_t>(members / 2 + 1); }
-};
 
 enum class ChangeKind : uint8_t { kAddNode = 1, kRemoveNode = 2, kSetWeight = 3, kSetMeasurements = 4 };
 const char* change_kind_name(ChangeKind k);
@@ -57,6 +49,13 @@ struct Change {
   std::string peer, api;         // add_node: where peers and clients reach it
   std::vector<std::string> measurements;  // set_measurements, lower-case hex
   std::string note;
+  // add_node in tee-bft: evidence over vote_key_binding(genesis, node, identity, vote key, 0,
+  // issued_at), made by the new node's checker.
+  int64_t issued_at = 0;
+  Bytes evidence;
+  // add_node: a virtual platform key id (hex) to trust from now on, the new "machine" of a
+  // development network (a production policy never accepts virtual evidence).
+  std::string platform_key;
 };
 
 struct GovernanceTx {
@@ -111,7 +110,24 @@ struct EvidenceRecord {
 class Membership {
  public:
   Membership() = default;
-  Membership(ValidatorSet genesis, GovernanceRules rules);
+  // The state at the genesis. `appraiser` admits vote keys that come after it (nullptr: none
+  // is ever admitted).
+  Membership(const ChainGenesis& genesis, std::shared_ptr<const EvidenceAppraiser> appraiser);
+  // The same from the genesis' canonical encoding, whose hash it computes itself.
+  static Result<Membership> from_genesis(ByteView genesis_encoding, std::shared_ptr<const EvidenceAppraiser> appraiser);
+
+  Protocol protocol() const { return trust_->protocol; }
+  const Hash& genesis_hash() const { return trust_->genesis_hash; }
+  const std::string& policy() const { return trust_->policy; }
+  const std::shared_ptr<const EvidenceAppraiser>& appraiser() const { return trust_->appraiser; }
+  // A running digest over every transaction that changed the validator set or the governance
+  // state, in order (what block headers carry, so receipt proofs must be complete).
+  const Hash& changes_digest() const { return changes_digest_; }
+  static Hash next_changes_digest(const Hash& digest, ByteView tx);
+  // `h` names this chain, this set (epoch and hash) and this changes digest.
+  Status check_header(const BlockHeader& h) const;
+  // Fills those fields of a header being built on this state.
+  void fill_header(BlockHeader& h) const;
 
   const ValidatorSet& set() const { return set_; }
   const GovernanceRules& rules() const { return rules_; }
@@ -119,6 +135,9 @@ class Membership {
   const std::map<std::string, ProposalState>& proposals() const { return proposals_; }
   // Measurements the members allowed; empty until a set_measurements proposal is carried out.
   const std::vector<std::string>& measurements() const { return measurements_; }
+  // Virtual platform keys the members trusted (add_node), besides the genesis policy's.
+  const std::vector<std::string>& platform_keys() const { return platform_keys_; }
+  PolicyAdjustments adjustments() const { return {measurements_, platform_keys_}; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
   // Peer and API addresses of validators added by governance.
   const std::map<NodeId, std::pair<std::string, std::string>>& addresses() const { return addresses_; }
@@ -136,12 +155,26 @@ class Membership {
   // Valid now: a member's signature, and the proposal new or open and not yet approved by them.
   Result<const Member*> check_governance(const GovernanceTx& g, ByteView tx) const;
   Status check_change(const Change& c) const;
+  Status check_rotation(const KeyRotation& k) const;
+  // Evidence for a vote key of `node` that arrives after the genesis, against the policy and
+  // governance's measurements in force.
+  Status check_vote_key_evidence(NodeId node, ByteView identity_key, ByteView vote_key, uint64_t nonce, int64_t issued_at,
+                                 ByteView evidence, const PolicyAdjustments& adjustments) const;
   void carry_out(ProposalState& p, uint64_t height);
 
+  struct Trust {
+    Protocol protocol = Protocol::kTeeBft;
+    Hash genesis_hash;
+    std::string policy;
+    std::shared_ptr<const EvidenceAppraiser> appraiser;
+  };
+  std::shared_ptr<const Trust> trust_ = std::make_shared<Trust>();
+  Hash changes_digest_;
   ValidatorSet set_;
   GovernanceRules rules_;
   std::map<std::string, ProposalState> proposals_;
   std::vector<std::string> measurements_;
+  std::vector<std::string> platform_keys_;
   std::vector<EvidenceRecord> evidence_;
   std::map<NodeId, std::pair<std::string, std::string>> addresses_;
 };

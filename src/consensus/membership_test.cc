@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "consensus/chain.h"
+#include "consensus/signer.h"
 #include "crypto/hash.h"
+#include "sim/sim_platform.h"
 
 namespace supernet::consensus {
 namespace {
@@ -26,7 +28,28 @@ struct Members {
       rules.members.push_back({"m" + std::to_string(m), crypto::sha256(keys.back().public_key().spki_der())});
     }
     rules.approvals = approvals;
-    state = Membership(ValidatorSet(vals, 0), rules);
+    genesis = genesis_for_set(Protocol::kTeeBft, ValidatorSet(vals, 0), "governance", rules, "simulated policy");
+    state = Membership(genesis, appraiser);
+  }
+  sim::SimPlatform platform{crypto::ed25519_generate()};
+  std::shared_ptr<const EvidenceAppraiser> appraiser = sim::sim_appraiser(platform.public_key());
+  ChainGenesis genesis;
+
+  // A new tee-bft node: its checker's key, attested for its identity key.
+  Change add_node(NodeId id) {
+    Change c;
+    c.kind = ChangeKind::kAddNode;
+    c.node = id;
+    c.weight = 2;
+    c.identity_key = crypto::ed25519_generate().public_key;
+    Checker checker(id);
+    EXPECT_TRUE(checker.begin(genesis.encode(), appraiser).ok());
+    c.vote_key = checker.public_key();
+    c.issued_at = 1700000000;
+    c.evidence = platform.evidence(*checker.admission_binding(c.identity_key, c.issued_at));
+    c.peer = "127.0.0.1:7104";
+    c.api = "127.0.0.1:8104";
+    return c;
   }
 
   Bytes propose(int member, Change c, uint64_t nonce = 1) {
@@ -50,21 +73,26 @@ struct Members {
   }
 };
 
-Change add_node(NodeId id) {
-  Change c;
-  c.kind = ChangeKind::kAddNode;
-  c.node = id;
-  c.weight = 2;
-  c.identity_key = crypto::ed25519_generate().public_key;
-  c.vote_key = crypto::ed25519_generate().public_key;
-  c.peer = "127.0.0.1:7104";
-  c.api = "127.0.0.1:8104";
-  return c;
+// tee-bft: a vote key that comes after the genesis needs evidence for it (issue 10, A).
+TEST(Governance, AnAddedTeeBftNodeNeedsEvidenceForItsVoteKey) {
+  Members m(1, 1);
+  Change bare = m.add_node(4);
+  bare.evidence.clear();
+  auto s = m.state.check(m.propose(0, bare));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("without evidence"), std::string::npos) << s.error().message;
+  Change other = m.add_node(4);
+  other.vote_key = crypto::ed25519_generate().public_key;  // evidence made for another key
+  s = m.state.check(m.propose(0, other));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("does not bind"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(m.commit(m.propose(0, m.add_node(4))).ok());
+  EXPECT_EQ(m.state.set().size(), 4u);
 }
 
 TEST(Governance, TransactionsRoundTrip) {
   Members m(1, 1);
-  Change c = add_node(4);
+  Change c = m.add_node(4);
   c.measurements = {"ab", "cd"};
   c.note = "a fourth hospital";
   Bytes tx = m.propose(0, c, 77);
@@ -78,7 +106,7 @@ TEST(Governance, TransactionsRoundTrip) {
 
 TEST(Governance, ProposalCarriedOutAtTheThreshold) {
   Members m(3, 2);
-  Bytes p = m.propose(0, add_node(4));
+  Bytes p = m.propose(0, m.add_node(4));
   ASSERT_TRUE(m.commit(p, 5).ok());
   EXPECT_EQ(m.state.set().size(), 3u);  // one approval of two
   EXPECT_EQ(m.state.set().epoch(), 0u);
@@ -123,13 +151,13 @@ TEST(Governance, StakeRemovalAndMeasurements) {
   EXPECT_EQ(m.state.check(m.propose(0, bad)).error().code, "governance.change");
   Change again = r;
   EXPECT_EQ(m.state.check(m.propose(0, again, 2)).error().code, "governance.change");  // 3 is gone
-  EXPECT_EQ(m.state.check(m.propose(0, add_node(1))).error().code, "governance.change");  // 1 exists
+  EXPECT_EQ(m.state.check(m.propose(0, m.add_node(1))).error().code, "governance.change");  // 1 exists
 }
 
 TEST(Governance, AProposalThatNoLongerFitsFails) {
   Members m(2, 2);
-  Bytes first = m.propose(0, add_node(4), 1);
-  Bytes second = m.propose(1, add_node(4), 2);  // the same node, proposed twice
+  Bytes first = m.propose(0, m.add_node(4), 1);
+  Bytes second = m.propose(1, m.add_node(4), 2);  // the same node, proposed twice
   ASSERT_TRUE(m.commit(first).ok());
   ASSERT_TRUE(m.commit(second).ok());
   ASSERT_TRUE(m.commit(m.approve(1, first)).ok());
@@ -144,10 +172,10 @@ TEST(Governance, AProposalThatNoLongerFitsFails) {
 TEST(Governance, OnlyMembersWithValidSignatures) {
   Members m(1, 1);
   Members outsiders(1, 1);
-  Bytes forged = outsiders.propose(0, add_node(4));  // a key the genesis does not list
+  Bytes forged = outsiders.propose(0, m.add_node(4));  // a key the genesis does not list
   EXPECT_EQ(m.state.check(forged).error().code, "governance.member");
   // A member's key, but the signed content altered (the node id).
-  GovernanceTx g = GovernanceTx::decode(m.propose(0, add_node(4))).value();
+  GovernanceTx g = GovernanceTx::decode(m.propose(0, m.add_node(4))).value();
   g.change.node = 5;
   EXPECT_EQ(m.state.check(g.encode()).error().code, "governance.signature");
   Members none(0, 0);

@@ -40,7 +40,7 @@ QuorumCert make_qc(Phase phase, uint64_t height, uint64_t round, const Hash& blo
 }  // namespace
 
 Replica::Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer)
-    : cfg_(std::move(cfg)), signer_(std::move(signer)), chain_(cfg_.protocol, cfg_.genesis, cfg_.genesis_hash, cfg_.governance) {}
+    : cfg_(std::move(cfg)), protocol_(cfg_.genesis.protocol), signer_(std::move(signer)), chain_(cfg_.genesis, cfg_.appraiser) {}
 
 bool Replica::can_sign() const {
   const Validator* me = set().find(cfg_.self);
@@ -58,7 +58,21 @@ Status Replica::restore(const std::vector<CommittedBlock>& chain) {
   return ok_status();
 }
 
+void Replica::resume_lock() {
+  const SignState* s = signer_->persisted();
+  if (protocol_ != Protocol::kBft || s == nullptr || s->height != next_height()) return;
+  if (s->lock) {
+    Hash h = s->lock->block.header.hash();
+    st_.locked = std::make_pair(s->lock->round, h);
+    st_.blocks.emplace(h, s->lock->block);
+  }
+  if (s->highest_qc && s->highest_qc->height == next_height() && verify_qc(set(), protocol_, *s->highest_qc).ok()) {
+    st_.prevote_qcs.emplace(s->highest_qc->round, *s->highest_qc);
+  }
+}
+
 void Replica::start(TimeMs now, Output& out) {
+  resume_lock();
   st_.round_started = now;
   queue_key_rotation(now, out);
   maybe_propose(now, out);
@@ -66,12 +80,17 @@ void Replica::start(TimeMs now, Output& out) {
 
 void Replica::queue_key_rotation(TimeMs now, Output& out) {
   if (can_sign() || rotation_queued_ || cfg_.identity_secret.empty()) return;
-  const Validator* me = set().find(cfg_.self);
-  if (me == nullptr) return;  // not (yet) a validator: nothing to rotate
-  KeyRotation k;
-  k.node = cfg_.self;
-  k.new_vote_key = signer_->public_key();
-  k.nonce = me->rotation_nonce + 1;
+  if (set().find(cfg_.self) == nullptr) return;  // not (yet) a validator: nothing to rotate
+  // The checker makes the rotation from the chain it verified; the platform attests the
+  // binding it computed, and nothing else.
+  auto req = signer_->key_rotation(cfg_.unix_now ? cfg_.unix_now() : 0);
+  if (!req.ok()) return;
+  KeyRotation k = std::move(req->rotation);
+  if (cfg_.attest) {
+    auto evidence = cfg_.attest(req->report_data);
+    if (!evidence.ok()) return;  // tried again after the next commit
+    k.evidence = std::move(evidence).value();
+  }
   k.signature = crypto::ed25519_sign(cfg_.identity_secret, k.signed_bytes());
   rotation_queued_ = true;
   submit(k.encode(), now, out);
@@ -165,8 +184,8 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
   const BlockHeader& h = p.block.header;
   if (h.height > next_height()) {
     // A proposal for the next height carries the commit certificate of ours.
-    if (p.parent_qc && p.parent_qc->height == next_height() && p.parent_qc->phase == commit_phase(cfg_.protocol)) {
-      if (verify_qc(set(), cfg_.protocol, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
+    if (p.parent_qc && p.parent_qc->height == next_height() && p.parent_qc->phase == commit_phase(protocol_)) {
+      if (verify_qc(set(), protocol_, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
     }
     if (h.height > next_height()) return buffer_future(from, p, h.height, now, out);
   }
@@ -184,14 +203,14 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
   if (auto s = chain_.check_next(p.block); !s.ok()) return report(from, "invalid block: " + s.error().message, out, {encode_message(p)});
   std::optional<Hash> required;
   if (p.round > 0) {
-    auto j = verify_view_change_quorum(set(), cfg_.protocol, h.height, p.round, p.view_changes);
+    auto j = verify_view_change_quorum(set(), protocol_, genesis_hash(), h.height, p.round, p.view_changes);
     if (!j.ok()) return report(from, "unjustified proposal: " + j.error().message, out);
-    if (cfg_.protocol == Protocol::kTeeBft && j->required_block && *j->required_block != hash) {
+    if (protocol_ == Protocol::kTeeBft && j->required_block && *j->required_block != hash) {
       return report(from, "proposal ignores the highest voted block", out);
     }
     if (j->required_block) required = j->required_block;
     // bft: the justification's certificates count for the lock rule.
-    if (cfg_.protocol == Protocol::kBft) {
+    if (protocol_ == Protocol::kBft) {
       for (const auto& vc : p.view_changes) {
         if (vc.highest_qc) st_.prevote_qcs.emplace(vc.highest_qc->round, *vc.highest_qc);
       }
@@ -213,7 +232,7 @@ void Replica::try_vote(TimeMs now, uint64_t round, Output& out) {
   if (it == st_.proposals.end() || !can_sign() || st_.my_votes.count({1, round})) return;
   const Proposal& p = it->second;
   Hash hash = p.block.header.hash();
-  if (cfg_.protocol == Protocol::kBft && st_.locked && st_.locked->second != hash) {
+  if (protocol_ == Protocol::kBft && st_.locked && st_.locked->second != hash) {
     // Locked on another block: vote only if the proposal is justified by a prevote
     // certificate for it from a round at or after the lock.
     auto req_it = st_.required.find(round);
@@ -246,7 +265,7 @@ uint64_t Replica::weight_of(const std::map<NodeId, Vote>& votes) const {
 void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
   if (from != cfg_.self) {
     if (from != v.voter) return report(from, "sent a vote made by another node", out);
-    if (auto s = verify_vote(set(), cfg_.protocol, v); !s.ok()) return report(from, s.error().message, out);
+    if (auto s = verify_vote(set(), protocol_, v); !s.ok()) return report(from, s.error().message, out);
   }
   auto key = std::make_tuple(static_cast<uint8_t>(v.phase), v.round, v.voter);
   if (auto it = st_.voted_for.find(key); it != st_.voted_for.end()) {
@@ -265,23 +284,26 @@ void Replica::on_vote(TimeMs now, NodeId from, const Vote& v, Output& out) {
   bucket[v.voter] = v;
   uint64_t w = weight_of(bucket);
   uint64_t before = w - set().find(v.voter)->weight;
-  if (w >= set().quorum(cfg_.protocol) && before < set().quorum(cfg_.protocol)) on_quorum(now, v.phase, v.round, v.block, out);
+  if (w >= set().quorum(protocol_) && before < set().quorum(protocol_)) on_quorum(now, v.phase, v.round, v.block, out);
 }
 
 void Replica::on_quorum(TimeMs now, Phase phase, uint64_t round, const Hash& block, Output& out) {
   QuorumCert qc = make_qc(phase, next_height(), round, block, st_.votes[{static_cast<uint8_t>(phase), round}][block]);
-  if (phase == commit_phase(cfg_.protocol)) return try_commit(now, qc, out);
+  if (phase == commit_phase(protocol_)) return try_commit(now, qc, out);
   // bft prevote certificate: lock and precommit if this is our round and we know the block.
   st_.prevote_qcs.emplace(round, qc);
   if (round != st_.round || !st_.blocks.count(block) || !can_sign() || st_.my_votes.count({2, round})) return;
-  st_.locked = std::make_pair(round, block);
   Vote pc;
   pc.phase = Phase::kPrecommit;
   pc.height = next_height();
   pc.round = round;
   pc.block = block;
   auto prop = st_.proposals.find(round);  // never operator[]: it would invent an empty proposal
-  if (!signer_->sign_vote(pc, prop == st_.proposals.end() ? nullptr : &prop->second).ok()) return;
+  // The lock and its certificate are persisted with the sign state before the precommit goes
+  // out: a restarted node keeps them (issue 10, C).
+  BftLock lock{round, st_.blocks.at(block)};
+  if (!signer_->sign_vote(pc, prop == st_.proposals.end() ? nullptr : &prop->second, &lock, &qc).ok()) return;
+  st_.locked = std::make_pair(round, block);
   st_.my_votes.insert({2, round});
   out.sends.push_back({std::nullopt, pc});
   on_vote(now, cfg_.self, pc, out);
@@ -348,8 +370,8 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
       w += set().find(id)->weight;
       p.view_changes.push_back(vc);
     }
-    if (w < set().quorum(cfg_.protocol)) return;
-    auto j = verify_view_change_quorum(set(), cfg_.protocol, h, r, p.view_changes);
+    if (w < set().quorum(protocol_)) return;
+    auto j = verify_view_change_quorum(set(), protocol_, genesis_hash(), h, r, p.view_changes);
     if (!j.ok()) return;
     required = j->required_block;
   } else if (mempool_ids_.empty()) {
@@ -367,7 +389,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     hd.height = h;
     hd.parent = chain_.last_hash();
     hd.creator = cfg_.self;
-    hd.epoch = set().epoch();
+    chain_.membership().fill_header(hd);
     std::vector<Hash> leaves;
     std::optional<Membership> next;  // the membership state as this block's transactions change it
     std::vector<std::string> stale;
@@ -392,6 +414,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
     }
     for (const auto& id : stale) mempool_ids_.erase(id);
     if (!stale.empty()) sweep_mempool();
+    if (p.block.txs.empty() && r == 0) return;  // only invalid transactions: nothing to order
     hd.tx_count = static_cast<uint32_t>(p.block.txs.size());
     hd.tx_root = ledger::merkle_root(leaves);
   }
@@ -405,7 +428,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
 void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Output& out) {
   // View changes are self-authenticating, so a node may relay others' (see below).
   if (from != cfg_.self) {
-    if (auto s = verify_view_change(set(), cfg_.protocol, vc); !s.ok()) return report(from, s.error().message, out);
+    if (auto s = verify_view_change(set(), protocol_, genesis_hash(), vc); !s.ok()) return report(from, s.error().message, out);
   }
   // A peer asking for a round we are already past lags behind: relay the quorum that moved us.
   if (from != cfg_.self && from == vc.sender && vc.new_round <= st_.round && st_.round > 0) {
@@ -420,11 +443,11 @@ void Replica::on_view_change(TimeMs now, NodeId from, const ViewChange& vc, Outp
   uint64_t w = 0;
   for (const auto& [id, x] : bucket) w += set().find(id)->weight;
   // Join a round that at least one correct node has moved to; enter it on a quorum.
-  if (vc.new_round > st_.round && w > set().total_weight() - set().quorum(cfg_.protocol) &&
+  if (vc.new_round > st_.round && w > set().total_weight() - set().quorum(protocol_) &&
       !st_.my_view_changes.count(vc.new_round)) {
     send_view_change(now, vc.new_round, out);
   }
-  if (w >= set().quorum(cfg_.protocol) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
+  if (w >= set().quorum(protocol_) && vc.new_round > st_.round) enter_round(now, vc.new_round, out);
   if (vc.new_round == st_.round) maybe_propose(now, out);
 }
 
@@ -443,11 +466,13 @@ void Replica::send_view_change(TimeMs now, uint64_t round, Output& out) {
   }
   if (!can_sign()) return;
   ViewChange vc;
+  vc.chain = genesis_hash();
+  vc.epoch = set().epoch();
   vc.height = next_height();
   vc.new_round = round;
   // The highest prevote certificate below the new round (one from that round or later
   // justifies nothing in it, and peers refuse it).
-  if (cfg_.protocol == Protocol::kBft) {
+  if (protocol_ == Protocol::kBft) {
     auto it = st_.prevote_qcs.lower_bound(round);
     if (it != st_.prevote_qcs.begin()) vc.highest_qc = std::prev(it)->second;
   }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -25,15 +26,20 @@ namespace supernet::consensus {
 
 struct ReplicaConfig {
   NodeId self = 0;
-  Protocol protocol = Protocol::kTeeBft;
-  ValidatorSet genesis;
-  Hash genesis_hash;
+  ChainGenesis genesis;  // protocol, validators, governance, the policy floor
+  // Admits vote keys after the genesis (key rotations, added tee-bft nodes); nullptr: none.
+  std::shared_ptr<const EvidenceAppraiser> appraiser;
+  // The platform seam: evidence over report data that the checker computed for its own key
+  // rotation (the only evidence a node asks for). Empty: rotations go out without evidence
+  // (and are refused).
+  std::function<Result<Bytes>(ByteView report_data)> attest;
+  // The clock seam for a rotation's issue time (unix seconds). Empty: 0.
+  std::function<int64_t()> unix_now;
   TimeMs round_timeout_ms = 200;
   size_t block_txs_max = 512;
   size_t mempool_max = 20000;
   size_t future_messages_max = 4096;
   crypto::SecureBytes identity_secret;  // signs this node's key rotations and evidence
-  GovernanceRules governance;           // who may change the membership, and how many must agree
 };
 
 struct Misbehaviour {
@@ -55,8 +61,11 @@ class Replica {
  public:
   Replica(ReplicaConfig cfg, std::unique_ptr<VoteSigner> signer);
 
-  // Replays a committed chain from storage, verifying every certificate, before start().
+  // Replays a committed chain from storage, verifying every certificate, before start(). A bft
+  // signer's persisted lock and certificate for the next height are taken up again.
   Status restore(const std::vector<CommittedBlock>& chain);
+  Protocol protocol() const { return protocol_; }
+  const Hash& genesis_hash() const { return chain_.genesis_hash(); }
   void start(TimeMs now, Output& out);
   void on_message(TimeMs now, NodeId from, const Message& m, Output& out);
   void on_tick(TimeMs now, Output& out);
@@ -122,7 +131,10 @@ class Replica {
 
   const ValidatorSet& set() const { return chain_.validators(); }
 
+  void resume_lock();
+
   ReplicaConfig cfg_;
+  Protocol protocol_;
   std::unique_ptr<VoteSigner> signer_;
   Chain chain_;
   // Pending transactions in arrival order with their ids. mempool_ids_ is the truth: entries

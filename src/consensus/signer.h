@@ -5,14 +5,17 @@
 // (height, round) and only as that round's leader, one vote per (height, round) and only for a
 // properly justified proposal extending the committed chain, and view changes that truthfully
 // report its last vote. It follows the committed chain only through certificates it verifies
-// itself. Every signature carries the next value of its counter, so it never signs two
-// messages with one counter. Rollback: its state is never written to disk, so a host cannot
-// roll it back; a restarted node gets a new checker key, admitted through a committed
-// KeyRotation (see docs/consensus.md).
+// itself, from the genesis it decoded and hashed itself, with the appraiser (code) admitting
+// later vote keys: nothing it believes is a host input it did not verify. Every signature
+// carries the next value of its counter, so it never signs two messages with one counter.
+// Rollback: its state is never written to disk, so a host cannot roll it back; a restarted node
+// gets a new checker key, admitted through a committed KeyRotation whose evidence binds the key
+// and the chain the checker computed (see docs/consensus.md).
 //
 // bft: the PlainSigner. An honest node's signer refuses to sign twice for one (height, round,
-// phase) and persists that state (like a validator's "last sign state"); a Byzantine node's
-// signer signs anything. No guarantee is trusted by other nodes.
+// phase) and persists that state with its lock and highest prevote certificate (like a
+// validator's "last sign state"), before it releases any signature; a Byzantine node's signer
+// signs anything. No guarantee is trusted by other nodes.
 #pragma once
 
 #include <functional>
@@ -25,6 +28,30 @@
 
 namespace supernet::consensus {
 
+// bft: what a node is locked on at one height (its last precommit), with the block itself so
+// that a restarted node can still re-propose it.
+struct BftLock {
+  uint64_t round = 0;
+  Block block;
+};
+
+// State an honest bft signer keeps across restarts, all of it at `height`.
+struct SignState {
+  uint64_t height = 0, round = 0;
+  uint8_t phase = 0;  // 0 proposal, 1 prevote, 2 precommit
+  std::optional<BftLock> lock;
+  std::optional<QuorumCert> highest_qc;  // the highest prevote certificate it signed with
+  Bytes encode() const;
+  static Result<SignState> decode(ByteView data);
+};
+
+// A key rotation to a checker's key as the checker makes it (node, key, nonce, issue time),
+// and the report data the node must obtain platform evidence over.
+struct RotationRequest {
+  KeyRotation rotation;
+  Bytes report_data;
+};
+
 class VoteSigner {
  public:
   virtual ~VoteSigner() = default;
@@ -34,10 +61,18 @@ class VoteSigner {
   virtual Status advance(const Block& committed, const QuorumCert& commit_qc) = 0;
   // Sets counter and signature.
   virtual Status sign_proposal(Proposal& p) = 0;
-  // Sets voter, counter and signature. tee-bft needs the proposal voted for.
-  virtual Status sign_vote(Vote& v, const Proposal* proposal) = 0;
-  // Sets sender, counter and signature (tee-bft: also the attested last vote).
+  // Sets voter, counter and signature. tee-bft needs the proposal voted for; a bft precommit
+  // carries the lock it takes and the prevote certificate that justifies it.
+  virtual Status sign_vote(Vote& v, const Proposal* proposal, const BftLock* lock = nullptr,
+                           const QuorumCert* prevote_qc = nullptr) = 0;
+  // Sets chain, epoch, sender, counter and signature (tee-bft: also the attested last vote).
   virtual Status sign_view_change(ViewChange& vc) = 0;
+  // tee-bft: a rotation to this signer's key. bft keys do not rotate.
+  virtual Result<RotationRequest> key_rotation(int64_t issued_at) const {
+    return make_error("signer.rotation", "this signer's key does not rotate");
+  }
+  // bft: the persisted state (lock and certificate) to resume from after a restart.
+  virtual const SignState* persisted() const { return nullptr; }
 };
 
 class Checker : public VoteSigner {
@@ -47,19 +82,25 @@ class Checker : public VoteSigner {
   // The same with a given key pair: the simulator's seeded keys (its Rng seam).
   Checker(NodeId self, crypto::Ed25519KeyPair key);
   ~Checker() override;
-  // Sets the genesis validator set (which holds this checker's key, or, after a restart, the
-  // node's previous key) and the genesis hash. Once only.
-  Status begin(ValidatorSet genesis_set, Hash genesis_hash);
-  // The same with the genesis' governance rules (membership changes it follows).
-  Status begin(Membership genesis, Hash genesis_hash);
+  // Begins from the genesis' canonical encoding (ChainGenesis::encode): the checker decodes it
+  // and computes the genesis hash itself, so a validator set and a hash can never be handed to
+  // it apart. `appraiser` admits vote keys after the genesis. Once only.
+  Status begin(ByteView genesis_encoding, std::shared_ptr<const EvidenceAppraiser> appraiser);
   const Bytes& public_key() const override { return public_key_; }
   Status advance(const Block& committed, const QuorumCert& commit_qc) override;
   Status sign_proposal(Proposal& p) override;
-  Status sign_vote(Vote& v, const Proposal* proposal) override;
+  Status sign_vote(Vote& v, const Proposal* proposal, const BftLock* lock = nullptr,
+                   const QuorumCert* prevote_qc = nullptr) override;
   Status sign_view_change(ViewChange& vc) override;
+  // The node's next rotation to this key, from the chain this checker verified.
+  Result<RotationRequest> key_rotation(int64_t issued_at) const override;
+  // For a node not yet in the set (joining by add_node): the report data binding this key to
+  // `identity_key` with nonce 0.
+  Result<Bytes> admission_binding(ByteView identity_key, int64_t issued_at) const;
 
   uint64_t height() const { return height_; }
   const ValidatorSet& validator_set() const { return membership_.set(); }
+  const Hash& genesis_hash() const { return membership_.genesis_hash(); }
 
  private:
   Bytes sign(ByteView msg);
@@ -78,12 +119,6 @@ class Checker : public VoteSigner {
   uint64_t view_change_round_ = 0;
 };
 
-// State an honest bft signer keeps across restarts.
-struct SignState {
-  uint64_t height = 0, round = 0;
-  uint8_t phase = 0;  // 0 proposal, 1 prevote, 2 precommit
-};
-
 class PlainSigner : public VoteSigner {
  public:
   // `state` is the persisted last-sign state (shared with the simulator's "disk"); nullptr
@@ -95,11 +130,15 @@ class PlainSigner : public VoteSigner {
   const Bytes& public_key() const override { return public_key_; }
   Status advance(const Block&, const QuorumCert&) override { return ok_status(); }
   Status sign_proposal(Proposal& p) override;
-  Status sign_vote(Vote& v, const Proposal* proposal) override;
+  Status sign_vote(Vote& v, const Proposal* proposal, const BftLock* lock = nullptr,
+                   const QuorumCert* prevote_qc = nullptr) override;
   Status sign_view_change(ViewChange& vc) override;
+  const SignState* persisted() const override { return state_.get(); }
 
  private:
-  Status step(uint64_t height, uint64_t round, uint8_t phase);
+  // Moves to the next step (never twice, never back) with what it locks and carries, persists
+  // it, and only then lets the caller sign.
+  Status step(uint64_t height, uint64_t round, uint8_t phase, const BftLock* lock, const QuorumCert* qc);
   NodeId self_;
   crypto::SecureBytes secret_key_;
   Bytes public_key_;

@@ -72,7 +72,7 @@ ValidatorSet ValidatorSet::with_weight(NodeId id, uint64_t weight) const {
 }
 
 void BlockHeader::encode(Writer& w) const {
-  w.u64(height).fixed(parent).fixed(tx_root).u32(tx_count).u32(creator).u64(epoch);
+  w.u64(height).fixed(parent).fixed(tx_root).u32(tx_count).u32(creator).u64(epoch).fixed(chain).fixed(validators).fixed(changes);
 }
 
 Result<BlockHeader> BlockHeader::decode(Reader& r) {
@@ -85,12 +85,18 @@ Result<BlockHeader> BlockHeader::decode(Reader& r) {
   SN_ASSIGN(h.tx_count, r.u32());
   SN_ASSIGN(h.creator, r.u32());
   SN_ASSIGN(h.epoch, r.u64());
+  SN_ASSIGN(ByteView chain, r.fixed(kHashBytes));
+  SN_ASSIGN(ByteView validators, r.fixed(kHashBytes));
+  SN_ASSIGN(ByteView changes, r.fixed(kHashBytes));
+  h.chain = to_bytes(chain);
+  h.validators = to_bytes(validators);
+  h.changes = to_bytes(changes);
   return h;
 }
 
 Hash BlockHeader::hash() const {
   Writer w;
-  w.str("supernet-block-v1");
+  w.str("supernet-block-v2");
   encode(w);
   return crypto::sha256(w.data());
 }
@@ -180,7 +186,7 @@ Result<QuorumCert> QuorumCert::decode(Reader& r) {
 
 Bytes ViewChange::signed_bytes() const {
   Writer w;
-  w.str("supernet-view-change-v1").u64(height).u64(new_round).u32(sender).u8(has_last_vote ? 1 : 0);
+  w.str("supernet-view-change-v2").fixed(chain).u64(epoch).u64(height).u64(new_round).u32(sender).u8(has_last_vote ? 1 : 0);
   w.u64(last_round).fixed(has_last_vote ? ByteView(last_block) : ByteView(Bytes(kHashBytes, 0)));
   if (highest_qc) {
     w.u8(1).u64(highest_qc->round).fixed(highest_qc->block);
@@ -192,7 +198,7 @@ Bytes ViewChange::signed_bytes() const {
 }
 
 void ViewChange::encode(Writer& w) const {
-  w.u64(height).u64(new_round).u32(sender).u8(has_last_vote ? 1 : 0).u64(last_round);
+  w.fixed(chain).u64(epoch).u64(height).u64(new_round).u32(sender).u8(has_last_vote ? 1 : 0).u64(last_round);
   w.fixed(has_last_vote ? ByteView(last_block) : ByteView(Bytes(kHashBytes, 0)));
   w.u8(highest_qc ? 1 : 0);
   if (highest_qc) highest_qc->encode(w);
@@ -201,6 +207,9 @@ void ViewChange::encode(Writer& w) const {
 
 Result<ViewChange> ViewChange::decode(Reader& r) {
   ViewChange vc;
+  SN_ASSIGN(ByteView chain, r.fixed(kHashBytes));
+  vc.chain = to_bytes(chain);
+  SN_ASSIGN(vc.epoch, r.u64());
   SN_ASSIGN(vc.height, r.u64());
   SN_ASSIGN(vc.new_round, r.u64());
   SN_ASSIGN(vc.sender, r.u32());
@@ -222,7 +231,15 @@ Result<ViewChange> ViewChange::decode(Reader& r) {
 
 Bytes Proposal::signed_bytes() const {
   Writer w;
-  w.str("supernet-proposal-v1").u64(block.header.height).u64(round).fixed(block.header.hash()).u32(proposer).u64(counter);
+  // The justification the receiver checks is signed too: the parent certificate and the view
+  // changes, by the hash of their encoding.
+  Writer j;
+  j.u8(parent_qc ? 1 : 0);
+  if (parent_qc) parent_qc->encode(j);
+  j.u32(static_cast<uint32_t>(view_changes.size()));
+  for (const auto& vc : view_changes) vc.encode(j);
+  w.str("supernet-proposal-v2").u64(block.header.height).u64(round).fixed(block.header.hash()).u32(proposer).u64(counter);
+  w.fixed(crypto::sha256(j.data()));
   return w.take();
 }
 
@@ -246,7 +263,7 @@ Result<Proposal> Proposal::decode(Reader& r) {
     SN_ASSIGN(QuorumCert qc, QuorumCert::decode(r));
     p.parent_qc = std::move(qc);
   }
-  SN_ASSIGN(uint32_t n, r.count(kValidatorsMax, 8 + 8 + 4 + 1 + 8 + kHashBytes + 1 + 8 + kSignatureBytes));
+  SN_ASSIGN(uint32_t n, r.count(kValidatorsMax, kHashBytes + 8 + 8 + 8 + 4 + 1 + 8 + kHashBytes + 1 + 8 + kSignatureBytes));
   for (uint32_t i = 0; i < n; i++) {
     SN_ASSIGN(ViewChange vc, ViewChange::decode(r));
     p.view_changes.push_back(std::move(vc));
@@ -259,7 +276,7 @@ Result<Proposal> Proposal::decode(Reader& r) {
 
 Bytes KeyRotation::signed_bytes() const {
   Writer w;
-  w.str("supernet-key-rotation-v1").u32(node).fixed(new_vote_key).u64(nonce).bytes(evidence);
+  w.str("supernet-key-rotation-v2").u32(node).fixed(new_vote_key).u64(nonce).u64(static_cast<uint64_t>(issued_at)).bytes(evidence);
   return w.take();
 }
 
@@ -267,7 +284,8 @@ static constexpr char kRotationMagic[] = "SNKR";
 
 Bytes KeyRotation::encode() const {
   Writer w;
-  w.fixed(as_bytes(kRotationMagic)).u32(node).fixed(new_vote_key).u64(nonce).bytes(evidence).fixed(signature);
+  w.fixed(as_bytes(kRotationMagic)).u32(node).fixed(new_vote_key).u64(nonce).u64(static_cast<uint64_t>(issued_at)).bytes(evidence);
+  w.fixed(signature);
   return w.take();
 }
 
@@ -280,7 +298,9 @@ Result<KeyRotation> KeyRotation::decode(ByteView data) {
   SN_ASSIGN(ByteView key, r.fixed(kKeyBytes));
   k.new_vote_key = to_bytes(key);
   SN_ASSIGN(k.nonce, r.u64());
-  SN_ASSIGN(ByteView evidence, r.bytes(64 * 1024));
+  SN_ASSIGN(uint64_t issued_at, r.u64());
+  k.issued_at = static_cast<int64_t>(issued_at);
+  SN_ASSIGN(ByteView evidence, r.bytes(kRotationEvidenceBytesMax));
   k.evidence = to_bytes(evidence);
   SN_ASSIGN(ByteView sig, r.fixed(kSignatureBytes));
   k.signature = to_bytes(sig);

@@ -42,6 +42,9 @@ inline constexpr size_t kSyncBlocksMax = 32;
 inline constexpr size_t kHashBytes = 32;
 inline constexpr size_t kSignatureBytes = 64;
 inline constexpr size_t kKeyBytes = 32;
+// Platform evidence in a key rotation or an added node's change (hardware quotes with their
+// certificate chains fit; tee::kEvidenceBytesMax is the same bound).
+inline constexpr size_t kRotationEvidenceBytesMax = 64 * 1024;
 
 struct Validator {
   NodeId id = 0;
@@ -78,8 +81,25 @@ class ValidatorSet {
   uint64_t total_ = 0;
 };
 
+// Who may change the membership (governance), from the genesis.
+struct Member {
+  std::string name;
+  Bytes spki_sha256;
+};
+
+struct GovernanceRules {
+  std::vector<Member> members;
+  uint32_t approvals = 0;  // needed to carry out a proposal; 0: no governance
+  // A majority of the members.
+  static uint32_t majority(size_t members) { return static_cast<uint32_t>(members / 2 + 1); }
+};
+
 // A block's identity does not depend on the round that proposes it: a block re-proposed in a
 // later round keeps its hash, so votes and certificates for it stay valid.
+//
+// A header pins what it is checked against: the chain (genesis hash), the validator set it was
+// agreed under (its hash), and every membership change before it (a running digest), so a
+// receipt cannot be checked against a set that never existed or passed across chains.
 struct BlockHeader {
   uint64_t height = 0;
   Hash parent;        // hash of the header at height - 1 (genesis: the genesis hash)
@@ -87,6 +107,9 @@ struct BlockHeader {
   uint32_t tx_count = 0;
   NodeId creator = 0;  // the node that first built the block
   uint64_t epoch = 0;  // validator set epoch the block was agreed under
+  Hash chain;          // the genesis hash
+  Hash validators;     // ValidatorSet::hash() of the set in force (epoch above)
+  Hash changes;        // Membership::changes_digest() before this block's transactions
   Hash hash() const;
   void encode(Writer& w) const;
   static Result<BlockHeader> decode(Reader& r);
@@ -130,6 +153,8 @@ struct QuorumCert {
 
 // Sent when a round times out; a quorum of them justifies the next leader's proposal.
 struct ViewChange {
+  Hash chain;          // the genesis hash
+  uint64_t epoch = 0;  // the validator set epoch it is signed under
   uint64_t height = 0;
   uint64_t new_round = 0;
   NodeId sender = 0;
@@ -154,6 +179,7 @@ struct Proposal {
   std::vector<ViewChange> view_changes;   // a quorum for block.round when round > 0
   uint64_t counter = 0;
   Bytes signature;  // by the proposer's vote key (its checker module in tee-bft)
+  // Covers the block, the parent certificate and the justification: what the receiver checks.
   Bytes signed_bytes() const;
   void encode(Writer& w) const;
   static Result<Proposal> decode(Reader& r);
@@ -172,16 +198,17 @@ struct SyncResponse {
   std::vector<CommittedBlock> blocks;
 };
 
-// A restarted node's new checker key, signed by its long-term identity key; it takes effect
-// once a block carrying it commits.
+// A restarted node's new checker key; it takes effect once a block carrying it commits. The
+// identity key's signature alone never suffices: the evidence must bind the new key, the node,
+// its identity key, the chain and the nonce (vote_key_binding in genesis.h), made inside the
+// TEE by the checker that holds the key, and pass the network's policy in force.
 struct KeyRotation {
   NodeId node = 0;
   Bytes new_vote_key;
   uint64_t nonce = 0;
-  // Attestation evidence binding the new key (report data = SHA-512 of it). Checked by hosts
-  // that have a verifier; the simulator leaves it empty.
-  Bytes evidence;
-  Bytes signature;  // by the node's identity key
+  int64_t issued_at = 0;  // unix seconds; the evidence is appraised as of this time
+  Bytes evidence;         // platform evidence over vote_key_binding(...)
+  Bytes signature;        // by the node's identity key
   Bytes signed_bytes() const;
   Bytes encode() const;
   static Result<KeyRotation> decode(ByteView data);

@@ -79,9 +79,13 @@ Status verify_proposal_signature(const ValidatorSet& set, const Proposal& p) {
   return ok_status();
 }
 
-Status verify_view_change(const ValidatorSet& set, Protocol p, const ViewChange& vc) {
+Status verify_view_change(const ValidatorSet& set, Protocol p, const Hash& chain, const ViewChange& vc) {
   const Validator* val = set.find(vc.sender);
   if (val == nullptr) return make_error("consensus.unknown_voter", "view change from non-validator");
+  if (vc.chain != chain || vc.epoch != set.epoch()) {
+    return make_error("consensus.bad_view_change", "view change of node " + std::to_string(vc.sender) +
+                                                       " names another chain or validator set epoch");
+  }
   if (!verify_signature(val->vote_key, vc.signed_bytes(), vc.signature)) {
     return make_error("consensus.bad_signature", "view change signature of node " + std::to_string(vc.sender) + " does not verify");
   }
@@ -98,8 +102,8 @@ Status verify_view_change(const ValidatorSet& set, Protocol p, const ViewChange&
   return ok_status();
 }
 
-Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protocol p, uint64_t height, uint64_t round,
-                                                const std::vector<ViewChange>& vcs) {
+Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protocol p, const Hash& chain, uint64_t height,
+                                                uint64_t round, const std::vector<ViewChange>& vcs) {
   Justification j;
   uint64_t weight = 0;
   std::set<NodeId> seen;
@@ -107,7 +111,7 @@ Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protoco
   for (const auto& vc : vcs) {
     if (vc.height != height || vc.new_round != round) return make_error("consensus.bad_justification", "view change for another round");
     if (!seen.insert(vc.sender).second) return make_error("consensus.bad_justification", "view change sender counted twice");
-    SN_TRY(verify_view_change(set, p, vc));
+    SN_TRY(verify_view_change(set, p, chain, vc));
     weight += set.find(vc.sender)->weight;
     if (p == Protocol::kTeeBft && vc.has_last_vote && (!best || vc.last_round > *best)) {
       best = vc.last_round;

@@ -14,7 +14,8 @@ Status verify_qc(const ValidatorSet& set, Protocol p, const QuorumCert& qc);
 // The phase whose certificate commits a block: kVote in tee-bft, kPrecommit in bft.
 Phase commit_phase(Protocol p);
 Status verify_proposal_signature(const ValidatorSet& set, const Proposal& p);
-Status verify_view_change(const ValidatorSet& set, Protocol p, const ViewChange& vc);
+// Also: it names `chain` (the genesis hash) and the set's epoch.
+Status verify_view_change(const ValidatorSet& set, Protocol p, const Hash& chain, const ViewChange& vc);
 
 // What a quorum of view changes for (height, round) obliges the round's leader to propose.
 struct Justification {
@@ -23,10 +24,11 @@ struct Justification {
   std::optional<Hash> required_block;
   uint64_t required_round = 0;
 };
-Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protocol p, uint64_t height, uint64_t round,
-                                                const std::vector<ViewChange>& vcs);
+Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protocol p, const Hash& chain, uint64_t height,
+                                                uint64_t round, const std::vector<ViewChange>& vcs);
 
-// A key rotation's signature by the node's identity key and its nonce against the set.
+// A key rotation's signature by the node's identity key and its nonce against the set (its
+// evidence is Membership's to check).
 Status verify_key_rotation(const ValidatorSet& set, const KeyRotation& k);
 
 }  // namespace supernet::consensus

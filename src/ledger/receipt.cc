@@ -84,7 +84,7 @@ namespace supernet::ledger {
 
 Bytes ReceiptProof::encode() const {
   Writer w;
-  w.fixed(as_bytes(kProofMagic)).str(chain_id).bytes(receipt.encode()).u32(static_cast<uint32_t>(epoch_changes.size()));
+  w.fixed(as_bytes(kProofMagic)).fixed(genesis_hash).bytes(receipt.encode()).u32(static_cast<uint32_t>(epoch_changes.size()));
   for (const auto& r : epoch_changes) w.bytes(r.encode());
   return w.take();
 }
@@ -94,8 +94,8 @@ Result<ReceiptProof> ReceiptProof::decode(ByteView data) {
   SN_ASSIGN(ByteView magic, r.fixed(4));
   if (to_string(magic) != kProofMagic) return make_error("receipt.format", "not a SuperNet receipt proof");
   ReceiptProof out;
-  SN_ASSIGN(ByteView chain, r.bytes(256));
-  out.chain_id = to_string(chain);
+  SN_ASSIGN(ByteView chain, r.fixed(consensus::kHashBytes));
+  out.genesis_hash = to_bytes(chain);
   SN_ASSIGN(ByteView main, r.bytes(kReceiptBytesMax));
   SN_ASSIGN(out.receipt, Receipt::decode(main));
   SN_ASSIGN(uint32_t n, r.count(1u << 20, 4 + 64));
@@ -113,31 +113,40 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
     if (r.protocol != protocol) return make_error("receipt.protocol", "receipt names another consensus protocol than the network's");
     return ok_status();
   };
-  std::map<uint64_t, consensus::ValidatorSet> sets{{genesis.set().epoch(), genesis.set()}};
+  if (!crypto::ct_equal(p.genesis_hash, genesis.genesis_hash())) {
+    return make_error("receipt.chain", "the receipt is of another chain: its genesis hash is " + to_hex(p.genesis_hash).substr(0, 16) +
+                                           "..., this genesis' is " + to_hex(genesis.genesis_hash()).substr(0, 16) + "...");
+  }
   consensus::Membership state = genesis;
+  consensus::ValidatorSet block_set;  // the set that committed the block of the current change
+  uint64_t block_height = 0;
   for (size_t i = 0; i < p.epoch_changes.size(); i++) {
     const Receipt& ec = p.epoch_changes[i];
     std::string which = "membership change " + std::to_string(i + 1);
     SN_TRY(check_protocol(ec));
-    auto set = sets.find(ec.header.epoch);
-    if (set == sets.end()) {
-      return make_error("receipt.epoch", which + " was committed under epoch " + std::to_string(ec.header.epoch) +
-                                             ", which the earlier changes do not reach");
+    if (ec.header.height < block_height || ec.header.height >= p.receipt.header.height) {
+      return make_error("receipt.epoch", which + " is out of order or not before the receipt's block");
     }
-    if (auto s = verify_receipt(ec, set->second); !s.ok()) return make_error(s.error().code, which + ": " + s.error().message);
+    if (ec.header.height > block_height) {
+      // The first change of its block: the header must pin exactly the state the earlier
+      // changes reach (chain, set, history), which a proof that left one out cannot.
+      if (auto s = state.check_header(ec.header); !s.ok()) {
+        return make_error("receipt.epoch", which + ": " + s.error().message + " (a change before it is missing or out of order)");
+      }
+      block_height = ec.header.height;
+      block_set = state.set();
+    }
+    if (auto s = verify_receipt(ec, block_set); !s.ok()) return make_error(s.error().code, which + ": " + s.error().message);
     if (auto s = state.check(ec.tx); !s.ok()) return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
     if (!consensus::Membership::handles(ec.tx) || !state.apply(ec.tx, ec.header.height)) {
       return make_error("receipt.epoch", which + " does not change the membership");
     }
-    sets[state.set().epoch()] = state.set();
   }
   SN_TRY(check_protocol(p.receipt));
-  auto set = sets.find(p.receipt.header.epoch);
-  if (set == sets.end()) {
-    return make_error("receipt.epoch", "the receipt's block was committed under validator set epoch " +
-                                           std::to_string(p.receipt.header.epoch) + ", which the proof's membership changes do not reach");
+  if (auto s = state.check_header(p.receipt.header); !s.ok()) {
+    return make_error("receipt.epoch", "the receipt's block: " + s.error().message + " (the proof's membership changes are incomplete)");
   }
-  return verify_receipt(p.receipt, set->second);
+  return verify_receipt(p.receipt, state.set());
 }
 
 }  // namespace supernet::ledger

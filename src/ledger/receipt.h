@@ -27,11 +27,13 @@ struct Receipt {
 
 // A receipt with what an offline verifier needs to get from the genesis validator set to the
 // set that committed it: the receipts of every membership transaction that changed the set or
-// the governance state before it (key rotations, proposals, approvals), in order. The
+// the governance state before its block (key rotations, proposals, approvals), in order. The
 // verifier replays them through the same state machine the nodes run; the genesis is the only
-// thing it has to trust.
+// thing it has to trust. Every header pins its chain, its validator set and the digest of all
+// membership changes before it, so a proof that leaves one out, reorders them, or comes from
+// another chain is refused.
 struct ReceiptProof {
-  std::string chain_id;
+  Bytes genesis_hash;
   Receipt receipt;
   std::vector<Receipt> epoch_changes;
 
@@ -46,10 +48,11 @@ Result<Receipt> make_receipt(consensus::Protocol protocol, const consensus::Comm
 // signatures and quorum under `validators` (whose epoch must be the header's).
 Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validators);
 
-// Replays the proof's membership changes from `genesis` (each verified as a receipt under the
-// set of its block's epoch, each required to be valid and to change the state), then verifies
-// the receipt under the set of its epoch. `protocol` is the network's (a receipt naming another
-// is refused).
+// Checks the proof names `genesis`' chain, replays its membership changes from `genesis` (each
+// block's header must pin the state the changes before it reach; each change is verified as a
+// receipt under that set and must be valid and change the state), then verifies the receipt's
+// header pins the state all the changes reach and its certificate under that set. `protocol` is
+// the network's (a receipt naming another is refused).
 Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::Membership& genesis);
 
 }  // namespace supernet::ledger

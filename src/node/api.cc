@@ -332,7 +332,7 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
   auto receipt = ledger::make_receipt(genesis_.protocol, cb, (*loc)->index);
   if (!receipt.ok()) return error(500, "receipt", receipt.error().message);
   ledger::ReceiptProof proof;
-  proof.chain_id = genesis_.chain_id;
+  proof.genesis_hash = node_.replica().genesis_hash();
   proof.receipt = std::move(receipt).value();
   for (auto [h, i] : node_.replica().state_changes()) {
     if (h >= height) break;

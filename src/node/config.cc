@@ -1,11 +1,13 @@
 #include "node/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "crypto/hash.h"
+#include "node/appraiser.h"
 #include "util/codec.h"
 #include "util/file.h"
 #include "util/names.h"
@@ -158,6 +160,15 @@ Result<Genesis> parse_genesis(std::string_view text, const std::string& source) 
     }
     g.approvals = static_cast<uint32_t>(approvals);
   }
+  if (const toml::node* pn = t.get("policy")) {
+    const toml::table* pt = pn->as_table();
+    if (pt == nullptr) return make_error("config.policy", source + ": [policy] must be a table");
+    std::ostringstream text;
+    text << toml::toml_formatter(*pt);
+    auto p = tee::parse_policy(text.str(), source + " [policy]");
+    if (!p.ok()) return p.error();
+    g.policy = std::move(p).value();
+  }
   return g;
 }
 
@@ -182,6 +193,15 @@ std::string genesis_toml(const Genesis& g) {
     o << "\n[[clients]]\nname = \"" << c.name << "\"\nrole = \"" << c.role << "\"\nspki_sha256 = \"" << to_hex(c.spki_sha256) << "\"\n";
   }
   if (g.approvals != 0) o << "\n[governance]\napprovals = " << g.approvals << "\n";
+  if (g.policy) {
+    // The policy file's lines, its [platform.X] tables nested as [policy.platform.X].
+    o << "\n[policy]\n";
+    std::istringstream lines(tee::policy_to_toml(*g.policy));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("[platform.", 0) == 0) line = "[policy." + line.substr(1);
+      o << line << "\n";
+    }
+  }
   return o.str();
 }
 
@@ -200,25 +220,40 @@ consensus::GovernanceRules Genesis::governance() const {
   return r;
 }
 
-Bytes Genesis::hash() const {
-  Writer w;
-  w.str("supernet-genesis-v1").str(chain_id).u8(static_cast<uint8_t>(protocol)).fixed(validator_set().hash());
-  for (const auto& v : validators) w.u32(v.id).str(v.peer.text()).str(v.api.text());
-  w.u32(static_cast<uint32_t>(clients.size()));
-  for (const auto& c : clients) w.str(c.name).str(c.role).fixed(c.spki_sha256);
-  w.u32(governance().approvals);
-  return crypto::sha256(w.data());
+consensus::ChainGenesis Genesis::chain() const {
+  consensus::ChainGenesis g;
+  g.chain_id = chain_id;
+  g.protocol = protocol;
+  std::vector<GenesisValidator> sorted = validators;
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (const auto& v : sorted) g.validators.push_back({v.id, v.weight, v.peer.text(), v.api.text(), v.identity_key, v.vote_key});
+  for (const auto& c : clients) g.clients.push_back({c.name, c.role, c.spki_sha256});
+  g.approvals = governance().approvals;
+  if (policy) g.policy = tee::policy_to_toml(*policy);
+  return g;
 }
 
+consensus::Membership Genesis::membership() const { return consensus::Membership(chain(), evidence_appraiser()); }
+
+Bytes Genesis::hash() const { return chain().hash(); }
+
 Result<GenesisValidator> load_published(const std::string& path) {
-  SN_ASSIGN(Bytes text, read_file(path, 64 * 1024));
+  SN_ASSIGN(Bytes text, read_file(path, 256 * 1024));
   SN_ASSIGN(toml::table t, parse_toml(to_string(text), path));
-  return parse_validator(t, path);
+  SN_ASSIGN(GenesisValidator v, parse_validator(t, path));
+  if (auto e = t["vote_key_evidence"].value<std::string>()) {
+    SN_ASSIGN(v.vote_key_evidence, from_hex(*e));
+    v.vote_key_issued_at = t["vote_key_issued_at"].value_or<int64_t>(0);
+  }
+  return v;
 }
 
 std::string published_toml(const GenesisValidator& v) {
   std::ostringstream o;
   validator_toml(o, v);
+  if (!v.vote_key_evidence.empty()) {
+    o << "vote_key_issued_at = " << v.vote_key_issued_at << "\nvote_key_evidence = \"" << to_hex(v.vote_key_evidence) << "\"\n";
+  }
   return o.str();
 }
 

@@ -27,13 +27,19 @@
 //   spki_sha256 = "<hex>"           # SHA-256 of the client certificate's public key (DER SPKI)
 //   [governance]                    # optional
 //   approvals = 2                   # member approvals that carry out a proposal (default: a majority)
+//   [policy]                        # the network's policy floor (keys of a policy file,
+//   profile = "development"         # tee/policy.h); [policy.platform.<kind>] tables
+//   ...
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "consensus/membership.h"
+#include "consensus/genesis.h"
 #include "consensus/types.h"
+#include "tee/policy.h"
 
 namespace supernet::node {
 
@@ -59,6 +65,10 @@ struct GenesisValidator {
   uint64_t weight = 1;
   HostPort peer, api;
   Bytes identity_key, vote_key;
+  // public.toml of a tee-bft node that joins after the genesis: evidence for its vote key
+  // (Checker::admission_binding), what `supernet node add` proposes. Not part of a genesis.
+  int64_t vote_key_issued_at = 0;
+  Bytes vote_key_evidence;
 };
 
 struct GenesisClient {
@@ -73,11 +83,16 @@ struct Genesis {
   std::vector<GenesisValidator> validators;
   std::vector<GenesisClient> clients;
   uint32_t approvals = 0;  // 0: a majority of the members
+  // [policy]: the network's appraisal policy, the floor every node's and client's policy must
+  // meet and what admits vote keys after the genesis (same keys as a policy file).
+  std::optional<tee::Policy> policy;
 
   consensus::ValidatorSet validator_set() const;
   consensus::GovernanceRules governance() const;
-  // The membership state at genesis: the validator set and the governance rules.
-  consensus::Membership membership() const { return consensus::Membership(validator_set(), governance()); }
+  // What consensus sees: the canonical form whose hash is the genesis hash.
+  consensus::ChainGenesis chain() const;
+  // The membership state at genesis, with the node's evidence appraiser.
+  consensus::Membership membership() const;
   // SHA-256 over the canonical encoding of the whole genesis: the chain's first parent hash.
   Bytes hash() const;
 };

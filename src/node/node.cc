@@ -1,6 +1,7 @@
 #include "node/node.h"
 
 #include "fl/wire.h"
+#include "node/appraiser.h"
 #include "node/config.h"
 #include <asio/post.hpp>
 #include "util/log.h"
@@ -48,7 +49,10 @@ Node::~Node() { stop(); }
 void Node::set_policy(const tee::Policy& policy) {
   base_policy_ = policy;
   followed_measurements_.clear();
-  if (replica_.membership().measurements().empty()) transport_.set_policy(base_policy_);
+  followed_platform_keys_.clear();
+  tee::Policy p = base_policy_;
+  apply_adjustments(p, replica_.membership().adjustments());
+  transport_.set_policy(p);
   follow_membership();
 }
 
@@ -79,16 +83,16 @@ void Node::follow_membership() {
       it = peers_.erase(it);
     }
   }
-  if (!m.measurements().empty() && m.measurements() != followed_measurements_) {
-    followed_measurements_ = m.measurements();
-    tee::Policy p = base_policy_;
-    std::vector<Bytes> allowed;
-    for (const auto& hex : m.measurements()) {
-      if (auto b = from_hex(hex); b.ok()) allowed.push_back(std::move(b).value());
+  // Governance's changes to the policy (measurements, trusted platform keys) apply to peers.
+  if (m.measurements() != followed_measurements_ || m.platform_keys() != followed_platform_keys_) {
+    if (m.measurements() != followed_measurements_ && !m.measurements().empty()) {
+      log(LogLevel::kInfo, "node", "members set the accepted measurements (" + std::to_string(m.measurements().size()) + ")");
     }
-    for (auto& [kind, platform] : p.platforms) platform.measurements = allowed;
+    followed_measurements_ = m.measurements();
+    followed_platform_keys_ = m.platform_keys();
+    tee::Policy p = base_policy_;
+    apply_adjustments(p, m.adjustments());
     transport_.set_policy(p);
-    log(LogLevel::kInfo, "node", "members set the accepted measurements (" + std::to_string(allowed.size()) + ")");
   }
 }
 

@@ -93,6 +93,7 @@ class Node {
   std::vector<Isolation> isolations_;
   uint64_t followed_epoch_ = 0;
   std::vector<std::string> followed_measurements_;
+  std::vector<std::string> followed_platform_keys_;
   uint64_t committed_txs_ = 0;
   bool stopped_ = false;
   bool failed_ = false;

@@ -17,6 +17,7 @@
 #include "ledger/tx.h"
 #include "node/api.h"
 #include "node/api_client.h"
+#include "node/appraiser.h"
 #include "tee/virtual_platform.h"
 
 namespace supernet::node {
@@ -57,17 +58,19 @@ class NodeCluster : public ::testing::Test {
       vals.push_back({static_cast<NodeId>(i), 1, checkers_[i]->public_key(), identities_[i].public_key, 0});
     }
     genesis_ = consensus::ValidatorSet(vals, 0);
-    genesis_hash_ = crypto::sha256(as_bytes("node-test-genesis"));
-    for (int i = 1; i <= kNodes; i++) ASSERT_TRUE(checkers_[i]->begin(genesis_, genesis_hash_).ok());
+    chain_ = consensus::genesis_for_set(consensus::Protocol::kTeeBft, genesis_, "node-test", {}, tee::policy_to_toml(policy_));
+    for (int i = 1; i <= kNodes; i++) ASSERT_TRUE(checkers_[i]->begin(chain_.encode(), evidence_appraiser()).ok());
     for (int i = kNodes; i >= 1; i--) start_node(i, std::move(checkers_[i]));
   }
 
   void start_node(int i, std::unique_ptr<consensus::VoteSigner> signer) {
     NodeOptions o;
     o.replica.self = static_cast<NodeId>(i);
-    o.replica.protocol = consensus::Protocol::kTeeBft;
-    o.replica.genesis = genesis_;
-    o.replica.genesis_hash = genesis_hash_;
+    o.replica.genesis = chain_;
+    o.replica.appraiser = evidence_appraiser();
+    tee::Platform* platform = platforms_[i].get();
+    o.replica.attest = [platform](ByteView rd) { return platform->evidence(rd); };
+    o.replica.unix_now = [] { return static_cast<int64_t>(now_unix()); };
     o.replica.round_timeout_ms = 300;
     o.replica.identity_secret = identities_[i].secret_key;
     o.transport.self = static_cast<uint32_t>(i);
@@ -117,7 +120,7 @@ class NodeCluster : public ::testing::Test {
   std::map<int, crypto::Ed25519KeyPair> identities_;
   std::map<int, std::unique_ptr<Checker>> checkers_;
   consensus::ValidatorSet genesis_;
-  Bytes genesis_hash_;
+  consensus::ChainGenesis chain_;
   std::map<int, uint16_t> ports_;
   std::map<int, std::unique_ptr<Node>> nodes_;
 };
@@ -146,7 +149,7 @@ TEST_F(NodeCluster, RestartedNodeRejoinsThroughKeyRotation) {
   nodes_.erase(2);
   auto during = submit_writes(100, 10);
   auto fresh = std::make_unique<Checker>(2);
-  ASSERT_TRUE(fresh->begin(genesis_, genesis_hash_).ok());
+  ASSERT_TRUE(fresh->begin(chain_.encode(), evidence_appraiser()).ok());
   Bytes new_key = fresh->public_key();
   start_node(2, std::move(fresh));
   EXPECT_FALSE(nodes_[2]->replica().can_sign());
@@ -166,7 +169,7 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   nodes_[2]->stop();
   nodes_.erase(2);
   auto fresh = std::make_unique<Checker>(2);
-  ASSERT_TRUE(fresh->begin(genesis_, genesis_hash_).ok());
+  ASSERT_TRUE(fresh->begin(chain_.encode(), evidence_appraiser()).ok());
   start_node(2, std::move(fresh));
   ASSERT_TRUE(run_until([&] { return nodes_[2]->replica().can_sign(); }));
 
@@ -174,7 +177,7 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   auto stranger = create_credentials(temp_path("stranger"), "stranger").value();
   Genesis g;
   g.chain_id = "api-test";
-  for (const auto& v : genesis_.validators()) g.validators.push_back({v.id, v.weight, {"127.0.0.1", 1}, {"127.0.0.1", 2}, v.identity_key, v.vote_key});
+  for (const auto& v : genesis_.validators()) g.validators.push_back({v.id, v.weight, {"127.0.0.1", 1}, {"127.0.0.1", 2}, v.identity_key, v.vote_key, 0, {}});
   auto user = create_credentials(temp_path("user"), "user").value();
   g.clients.push_back({"member", "member", member.cert.spki_sha256()});
   g.clients.push_back({"user", "user", user.cert.spki_sha256()});
@@ -231,10 +234,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   EXPECT_GE(tx["epoch"].get<uint64_t>(), 1u);
   auto proof = ledger::ReceiptProof::decode(from_hex(tx["receipt"].get<std::string>()).value()).value();
   EXPECT_EQ(proof.epoch_changes.size(), tx["epoch"].get<size_t>());
-  EXPECT_TRUE(ledger::verify_receipt_proof(proof, consensus::Protocol::kTeeBft, consensus::Membership(genesis_, {})).ok());
+  EXPECT_TRUE(ledger::verify_receipt_proof(proof, consensus::Protocol::kTeeBft, consensus::Membership(chain_, evidence_appraiser())).ok());
   ledger::ReceiptProof cut = proof;
   cut.epoch_changes.clear();
-  EXPECT_EQ(ledger::verify_receipt_proof(cut, consensus::Protocol::kTeeBft, consensus::Membership(genesis_, {})).error().code, "receipt.epoch");
+  EXPECT_EQ(ledger::verify_receipt_proof(cut, consensus::Protocol::kTeeBft, consensus::Membership(chain_, evidence_appraiser())).error().code, "receipt.epoch");
   // Resending the same write is idempotent: the same id, already committed.
   auto again = client.post("/v1/tx", body).value();
   EXPECT_EQ(again.status, 200);

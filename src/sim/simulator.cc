@@ -12,6 +12,7 @@
 #include "consensus/signer.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "sim/sim_platform.h"
 
 namespace supernet::sim {
 
@@ -90,7 +91,8 @@ class Simulation {
     n_ = cfg_.nodes > 0 ? cfg_.nodes : (tee ? (rand(0, 1) ? 5 : 3) : (rand(0, 1) ? 7 : 4));
     int byz_max = cfg_.force_byzantine_over_f ? n_ - 1 : f();
     int byz = cfg_.byzantine >= 0 ? std::min(cfg_.byzantine, byz_max) : static_cast<int>(rand(0, f()));
-    genesis_hash_ = crypto::sha256(as_bytes("supernet-sim-genesis-" + std::to_string(cfg_.seed)));
+    platform_ = std::make_unique<SimPlatform>(crypto::ed25519_from_seed(seed_bytes()));
+    appraiser_ = sim_appraiser(platform_->public_key());
     std::vector<Validator> vals;
     std::vector<std::unique_ptr<Checker>> checkers;
     for (int i = 0; i < n_; i++) {
@@ -116,11 +118,13 @@ class Simulation {
       nodes_[n_ - 1 - i]->byz = cfg_.force_byzantine_over_f ? Byz::kEquivocate : static_cast<Byz>(rand(1, 4));
     }
     genesis_ = ValidatorSet(vals, 0);
+    chain_genesis_ = genesis_for_set(cfg_.protocol, genesis_, "supernet-sim-" + std::to_string(cfg_.seed), {}, "simulated policy");
+    genesis_bytes_ = chain_genesis_.encode();
     for (int i = 0; i < n_; i++) {
       Node& node = *nodes_[i];
       std::unique_ptr<VoteSigner> signer;
       if (tee) {
-        (void)checkers[i]->begin(genesis_, genesis_hash_);
+        (void)checkers[i]->begin(genesis_bytes_, appraiser_);
         signer = std::move(checkers[i]);
       } else {
         if (node.byz == Byz::kNone) node.sign_state = std::make_shared<SignState>();
@@ -144,9 +148,9 @@ class Simulation {
   ReplicaConfig replica_config(const Node& node) {
     ReplicaConfig rc;
     rc.self = node.id;
-    rc.protocol = cfg_.protocol;
-    rc.genesis = genesis_;
-    rc.genesis_hash = genesis_hash_;
+    rc.genesis = chain_genesis_;
+    rc.appraiser = appraiser_;
+    rc.attest = [this](ByteView report_data) -> Result<Bytes> { return platform_->evidence(report_data); };
     rc.round_timeout_ms = 150;
     rc.block_txs_max = 64;
     rc.identity_secret = node.identity.secret_key;
@@ -399,7 +403,7 @@ class Simulation {
     std::unique_ptr<VoteSigner> signer;
     if (cfg_.protocol == Protocol::kTeeBft) {
       auto checker = std::make_unique<Checker>(nd.id, crypto::ed25519_from_seed(seed_bytes()));
-      (void)checker->begin(genesis_, genesis_hash_);
+      (void)checker->begin(genesis_bytes_, appraiser_);
       signer = std::move(checker);
     } else {
       signer = std::make_unique<PlainSigner>(nd.id, nd.bft_key.secret_key, nd.bft_key.public_key, nd.sign_state);
@@ -500,7 +504,10 @@ class Simulation {
   std::mt19937_64 rng_;
   int n_ = 0;
   ValidatorSet genesis_;
-  Hash genesis_hash_;
+  ChainGenesis chain_genesis_;
+  Bytes genesis_bytes_;
+  std::unique_ptr<SimPlatform> platform_;
+  std::shared_ptr<const EvidenceAppraiser> appraiser_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t seq_ = 0;

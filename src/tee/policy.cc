@@ -128,6 +128,22 @@ Result<Policy> load_policy(const std::string& path) {
   return parse_policy(to_string(text), path);
 }
 
+namespace {
+
+// Keys and strings written so that the policy file reads back as the same policy.
+std::string toml_string(const std::string& v) {
+  std::ostringstream o;
+  o << toml::value<std::string>(v);
+  return o.str();
+}
+
+std::string toml_key(const std::string& k) {
+  bool bare = !k.empty() && k.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+  return bare ? k : toml_string(k);
+}
+
+}  // namespace
+
 std::string policy_to_toml(const Policy& p) {
   std::ostringstream o;
   o << "profile = \"" << (p.production ? "production" : "development") << "\"\n";
@@ -152,11 +168,23 @@ std::string policy_to_toml(const Policy& p) {
       o << "min_tcb = { ";
       first = true;
       for (const auto& [k, v] : pp.min_tcb) {
-        o << (first ? "" : ", ") << k << " = " << v;
+        o << (first ? "" : ", ") << toml_key(k) << " = " << v;
         first = false;
       }
       o << " }\n";
     }
+    if (!pp.attributes.empty()) {
+      o << "attributes = { ";
+      first = true;
+      for (const auto& [k, v] : pp.attributes) {
+        o << (first ? "" : ", ") << toml_key(k) << " = " << toml_string(v);
+        first = false;
+      }
+      o << " }\n";
+    }
+    o << "allowed_tcb_status = [";
+    for (size_t i = 0; i < pp.allowed_tcb_status.size(); i++) o << (i ? ", " : "") << toml_string(pp.allowed_tcb_status[i]);
+    o << "]\n";
   }
   return o.str();
 }

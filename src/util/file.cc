@@ -100,6 +100,14 @@ Status write_file_atomic(const std::string& path, ByteView data, unsigned mode) 
     ::unlink(tmp.c_str());
     return e;
   }
+  // The rename is durable only once the directory entry is: fsync the folder too.
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return io_error("io.open", "cannot open the folder of", path);
+  int rc = ::fsync(dfd);
+  ::close(dfd);
+  if (rc != 0) return io_error("io.fsync", "cannot fsync the folder of", path);
   return ok_status();
 }
 

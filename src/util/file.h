@@ -13,7 +13,8 @@ inline constexpr size_t kFileBytesMax = 64 * 1024 * 1024;
 
 Result<Bytes> read_file(const std::string& path, size_t bytes_max = kFileBytesMax);
 // Writes to a temporary file in the same directory, fsyncs, then renames over `path`,
-// so a crash leaves either the old or the new content. `mode` applies to the new file.
+// fsyncs the directory, so a crash leaves either the old or the new content, durably.
+// `mode` applies to the new file.
 Status write_file_atomic(const std::string& path, ByteView data, unsigned mode = 0644);
 
 }  // namespace supernet

@@ -1,0 +1,76 @@
+#include "node/sign_state.h"
+
+#include <filesystem>
+
+#include "tee/seal.h"
+#include "util/codec.h"
+#include "util/file.h"
+
+namespace supernet::node {
+
+namespace {
+
+constexpr char kLabel[] = "bft-sign-state";
+constexpr size_t kSignStateFileBytesMax = 2 * 1024 * 1024;  // a locked block is at most 768 KiB of transactions
+
+Result<Bytes> seal_state(tee::Platform& platform, uint32_t node, const consensus::SignState& s) {
+  Writer w;
+  w.u32(node).bytes(s.encode());
+  return tee::seal(platform, kLabel, w.data());
+}
+
+}  // namespace
+
+Result<SignStateFile> open_sign_state(tee::Platform& platform, const std::string& path, uint32_t node, bool create) {
+  SignStateFile f;
+  f.state = std::make_shared<consensus::SignState>();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!create) {
+      return make_error("sign_state.missing", path + " is missing but this node's vote key exists: it may have signed before, " +
+                                                  "so it will not sign again without its sign state (restore the file, or have " +
+                                                  "the members remove the node and add it back with a new key)");
+    }
+    SN_ASSIGN(Bytes sealed, seal_state(platform, node, *f.state));
+    SN_TRY(write_file_atomic(path, sealed, 0600));
+  } else {
+    SN_ASSIGN(Bytes sealed, read_file(path, kSignStateFileBytesMax));
+    auto plain = tee::unseal(platform, kLabel, sealed);
+    if (!plain.ok()) return make_error("sign_state.unseal", path + " does not unseal (short, edited, or another program's): " + plain.error().message);
+    Reader r(plain->view());
+    auto id = r.u32();
+    auto body = r.bytes(kSignStateFileBytesMax);
+    if (!id.ok() || !body.ok() || !r.done()) return make_error("sign_state.format", path + " is not a sign state");
+    if (*id != node) return make_error("sign_state.node", path + " is node " + std::to_string(*id) + "'s sign state, not node " + std::to_string(node) + "'s");
+    SN_ASSIGN(consensus::SignState s, consensus::SignState::decode(*body));
+    *f.state = std::move(s);
+  }
+  tee::Platform* p = &platform;
+  f.persist = [p, path, node](const consensus::SignState& s) -> Status {
+    SN_ASSIGN(Bytes sealed, seal_state(*p, node, s));
+    return write_file_atomic(path, sealed, 0600);
+  };
+  return f;
+}
+
+Status check_sign_state_against_ledger(const consensus::SignState& state, uint32_t node,
+                                       const std::vector<consensus::CommittedBlock>& chain) {
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const consensus::QuorumCert& qc = it->commit_qc;
+    bool mine = false;
+    for (const auto& v : qc.votes) mine = mine || v.voter == node;
+    if (!mine) continue;
+    // The latest certificate holding this node's precommit is the one that matters.
+    auto signed_there = std::make_tuple(qc.height, qc.round, uint8_t{2});
+    if (std::make_tuple(state.height, state.round, state.phase) < signed_there) {
+      return make_error("sign_state.rolled_back",
+                        "the sign state records height " + std::to_string(state.height) + " round " + std::to_string(state.round) +
+                            ", but the ledger holds this node's precommit at height " + std::to_string(qc.height) + " round " +
+                            std::to_string(qc.round) + ": the file was rolled back, so the node will not sign");
+    }
+    return ok_status();
+  }
+  return ok_status();
+}
+
+}  // namespace supernet::node
