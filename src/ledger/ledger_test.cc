@@ -7,6 +7,10 @@
 #include "ledger/receipt.h"
 #include "ledger/store.h"
 #include "ledger/tx.h"
+#include "consensus/chain.h"
+#include "consensus/signer.h"
+#include "ledger/merkle.h"
+#include "sim/sim_platform.h"
 #include "sim/simulator.h"
 #include "util/file.h"
 
@@ -146,6 +150,113 @@ TEST(Receipt, VerifiesOfflineAndEveryAlterationFails) {
   bad.commit_qc.votes[0].signature[0] ^= 1;
   EXPECT_FALSE(verify_receipt(bad, f.validators).ok());
   EXPECT_FALSE(Receipt::decode(as_bytes("SNRCjunk")).ok());
+}
+
+// A tee-bft chain built block by block with three real checkers and one member, so that a
+// test can put several membership changes into one block.
+struct ChainBuilder {
+  sim::SimPlatform platform{crypto::ed25519_generate()};
+  std::shared_ptr<const consensus::EvidenceAppraiser> appraiser = sim::sim_appraiser(platform.public_key());
+  std::vector<std::unique_ptr<consensus::Checker>> checkers;
+  crypto::PrivateKey member = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  consensus::ChainGenesis genesis;
+  std::unique_ptr<consensus::Chain> chain;
+  uint64_t nonce = 0;
+
+  explicit ChainBuilder(const std::string& chain_id) {
+    std::vector<consensus::Validator> vals;
+    for (consensus::NodeId id = 1; id <= 3; id++) {
+      checkers.push_back(std::make_unique<consensus::Checker>(id));
+      vals.push_back({id, 1, checkers.back()->public_key(), crypto::ed25519_generate().public_key, 0});
+    }
+    consensus::GovernanceRules rules{{{"member", crypto::sha256(member.public_key().spki_der())}}, 1};
+    genesis = consensus::genesis_for_set(consensus::Protocol::kTeeBft, consensus::ValidatorSet(vals, 0), chain_id, rules, "p");
+    for (auto& c : checkers) EXPECT_TRUE(c->begin(genesis.encode(), appraiser).ok());
+    chain = std::make_unique<consensus::Chain>(genesis, appraiser);
+  }
+  Bytes set_weight(consensus::NodeId node, uint64_t weight) {
+    consensus::GovernanceTx g;
+    g.change.kind = consensus::ChangeKind::kSetWeight;
+    g.change.node = node;
+    g.change.weight = weight;
+    g.nonce = ++nonce;
+    return consensus::make_governance_tx(g, member);
+  }
+  // Commits a block of `txs` with votes of every checker; returns its height.
+  uint64_t commit(std::vector<Bytes> txs) {
+    consensus::Proposal p;
+    consensus::BlockHeader& h = p.block.header;
+    h.height = chain->next_height();
+    h.parent = chain->last_hash();
+    chain->membership().fill_header(h);
+    std::vector<Bytes> leaves;
+    for (const auto& t : txs) leaves.push_back(leaf_hash(t));
+    h.tx_count = static_cast<uint32_t>(txs.size());
+    h.tx_root = merkle_root(leaves);
+    p.block.txs = std::move(txs);
+    p.proposer = chain->validators().leader(h.height, 0);
+    EXPECT_TRUE(checkers[p.proposer - 1]->sign_proposal(p).ok());
+    consensus::QuorumCert qc;
+    qc.height = h.height;
+    qc.block = h.hash();
+    for (auto& c : checkers) {
+      consensus::Vote v;
+      v.height = h.height;
+      v.block = qc.block;
+      EXPECT_TRUE(c->sign_vote(v, &p).ok());
+      qc.votes.push_back(v);
+    }
+    EXPECT_TRUE(chain->append({p.block, qc}).ok());
+    for (auto& c : checkers) EXPECT_TRUE(c->advance(p.block, qc).ok());
+    return h.height;
+  }
+  ReceiptProof proof(uint64_t height, uint32_t index) {
+    ReceiptProof out;
+    out.genesis_hash = genesis.hash();
+    out.receipt = make_receipt(consensus::Protocol::kTeeBft, chain->blocks()[height - 1], index).value();
+    for (auto [h, i] : chain->state_changes()) {
+      if (h < height) out.epoch_changes.push_back(make_receipt(consensus::Protocol::kTeeBft, chain->blocks()[h - 1], i).value());
+    }
+    return out;
+  }
+};
+
+// Issue 10, D: a proof that omits one of several membership changes of one block (which once
+// left the verifier with a validator set that never existed), reorders them, or is checked
+// against another chain's genesis, is refused; the complete proof verifies.
+TEST(ReceiptProof, MustBeCompleteInOrderAndOfThisChain) {
+  ChainBuilder b("receipts");
+  b.commit({to_bytes(std::string("first"))});
+  uint64_t changes = b.commit({b.set_weight(1, 3), b.set_weight(2, 5), b.set_weight(3, 2)});
+  EXPECT_EQ(b.chain->validators().epoch(), 3u);
+  uint64_t h = b.commit({to_bytes(std::string("after"))});
+  ASSERT_GT(h, changes);
+  consensus::Membership genesis(b.genesis, b.appraiser);
+  ReceiptProof full = b.proof(h, 0);
+  ASSERT_EQ(full.epoch_changes.size(), 3u);
+  ASSERT_TRUE(verify_receipt_proof(full, consensus::Protocol::kTeeBft, genesis).ok())
+      << verify_receipt_proof(full, consensus::Protocol::kTeeBft, genesis).error().to_string();
+  auto back = ReceiptProof::decode(full.encode());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(verify_receipt_proof(*back, consensus::Protocol::kTeeBft, genesis).ok());
+  for (size_t omit = 0; omit < 3; omit++) {
+    ReceiptProof cut = full;
+    cut.epoch_changes.erase(cut.epoch_changes.begin() + static_cast<long>(omit));
+    auto s = verify_receipt_proof(cut, consensus::Protocol::kTeeBft, genesis);
+    ASSERT_FALSE(s.ok()) << "a proof without change " << omit + 1 << " verified";
+    EXPECT_EQ(s.error().code, "receipt.epoch");
+  }
+  ReceiptProof swapped = full;
+  std::swap(swapped.epoch_changes[0], swapped.epoch_changes[1]);
+  EXPECT_FALSE(verify_receipt_proof(swapped, consensus::Protocol::kTeeBft, genesis).ok());
+  // Another chain: the same keys in a new genesis.
+  consensus::ChainGenesis other = b.genesis;
+  other.chain_id = "receipts-recreated";
+  EXPECT_EQ(verify_receipt_proof(full, consensus::Protocol::kTeeBft, consensus::Membership(other, b.appraiser)).error().code,
+            "receipt.chain");
+  ReceiptProof relabelled = full;
+  relabelled.genesis_hash = other.hash();
+  EXPECT_FALSE(verify_receipt_proof(relabelled, consensus::Protocol::kTeeBft, consensus::Membership(other, b.appraiser)).ok());
 }
 
 }  // namespace
