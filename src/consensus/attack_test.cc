@@ -304,7 +304,10 @@ TEST(Attack, B_CheckerOnAFakeSetIsRefused) {
 // view changes carried no certificate and nodes 2-4 committed C. Now the lock, its block and
 // the prevote certificate are persisted with the sign state before the precommit is released,
 // and a restarted node takes them up again: round 1 must re-propose B.
-TEST(Attack, C_BftKeepsItsLockAcrossRestarts) {
+// The scenario of C at height `h`; with `rollback`, the restarted nodes come back with an empty
+// disk (the host rolled their storage back), catch up by sync, and must take their lock up
+// again when they reach height h (the simulator found that variant).
+void lock_scenario(bool rollback) {
   std::vector<crypto::Ed25519KeyPair> keys, identity;
   std::vector<std::shared_ptr<SignState>> state;
   std::vector<Validator> vals;
@@ -317,45 +320,58 @@ TEST(Attack, C_BftKeepsItsLockAcrossRestarts) {
   ChainGenesis genesis = genesis_for_set(Protocol::kBft, ValidatorSet(vals, 0), "attack-c");
   Net net;
   net.ids = {1, 2, 3, 4};
-  auto boot = [&](NodeId id) {
+  auto boot = [&](NodeId id, const std::vector<CommittedBlock>& stored) {
     ReplicaConfig rc;
     rc.self = id;
     rc.genesis = genesis;
     rc.identity_secret = identity[id - 1].secret_key;
     auto signer = std::make_unique<PlainSigner>(id, keys[id - 1].secret_key, keys[id - 1].public_key, state[id - 1]);
     net.nodes[id] = std::make_unique<Replica>(rc, std::move(signer));
+    ASSERT_TRUE(net.nodes[id]->restore(stored).ok());
     net.start(id);
   };
-  for (NodeId id = 1; id <= 4; id++) boot(id);
-  // Round 0: node 4 hears nothing; precommits reach node 1 only.
+  for (NodeId id = 1; id <= 4; id++) boot(id, {});
+  uint64_t h = 1;
+  if (rollback) {  // one block everyone commits first
+    net.submit(2, "first");
+    net.pump();
+    ASSERT_EQ(net.nodes[4]->chain().size(), 1u);
+    h = 2;
+  }
+  // Node 4 hears nothing; precommits reach node 1 only.
   net.link = [](NodeId from, NodeId to, const Message& m) {
     if (from == 4 || to == 4) return false;
     auto* v = std::get_if<Vote>(&m);
     return !(v && v->phase == Phase::kPrecommit && to != 1);
   };
-  net.submit(2, "B");  // node 2 leads (1, 0)
+  NodeId leader = net.nodes[1]->validators().leader(h, 0);
+  ASSERT_NE(leader, 4u);
+  net.submit(leader, "B");
   net.pump();
-  ASSERT_EQ(net.nodes[1]->chain().size(), 1u);
-  Hash b = net.committed(1, 1);
-  EXPECT_EQ(net.nodes[2]->chain().size(), 0u);
-  // Node 1 is cut off; nodes 2 and 3 restart one after the other (storage: nothing committed).
+  ASSERT_EQ(net.nodes[1]->chain().size(), h);
+  Hash b = net.committed(1, h);
+  EXPECT_EQ(net.nodes[2]->chain().size(), h - 1);
+  // Node 1 is cut off; nodes 2 and 3 restart one after the other.
   net.down.insert(1);
   net.queue.clear();
   net.link = [](NodeId, NodeId, const Message&) { return true; };
   for (NodeId id : {2u, 3u}) {
     ASSERT_TRUE(state[id - 1]->lock.has_value()) << "node " << id << " persisted its lock";
-    boot(id);
+    boot(id, rollback ? std::vector<CommittedBlock>{} : net.nodes[id]->chain());
     net.pump();
   }
   net.submit(3, "C");
-  for (int i = 0; i < 200 && net.nodes[2]->chain().empty(); i++) {
+  for (int i = 0; i < 400 && net.nodes[2]->chain().size() < h; i++) {
     net.tick(50, {2, 3, 4});
     net.pump();
   }
-  ASSERT_GE(net.nodes[2]->chain().size(), 1u);
-  EXPECT_EQ(net.committed(2, 1), b) << "one block at height 1";
-  EXPECT_EQ(net.committed(4, 1), b);
+  ASSERT_GE(net.nodes[2]->chain().size(), h);
+  EXPECT_EQ(net.committed(2, h), b) << "one block at height " << h;
+  EXPECT_EQ(net.committed(4, h), b);
 }
+
+TEST(Attack, C_BftKeepsItsLockAcrossRestarts) { lock_scenario(false); }
+TEST(Attack, C_BftKeepsItsLockAcrossARolledBackDisk) { lock_scenario(true); }
 
 }  // namespace
 }  // namespace supernet::consensus

@@ -339,6 +339,8 @@ void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& o
   st_ = HeightState{};
   st_.round_started = now;
   st_.last_sync_request = last_sync;
+  // A node whose storage was rolled back reaches, by sync, the height its persisted lock is for.
+  resume_lock();
   if (!can_sign()) {
     rotation_queued_ = rotation_queued_ && mempool_ids_.size() > 0;
     queue_key_rotation(now, out);

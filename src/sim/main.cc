@@ -14,12 +14,18 @@ int main(int argc, char** argv) {
   bool verbose = false;
   bool no_faults = false;
   int nodes = 0, byzantine = -1;
+  std::string adversary = "auto";
   app.add_option("--protocol", protocol, "tee-bft or bft")->check(CLI::IsMember({"tee-bft", "bft"}))->capture_default_str();
   app.add_option("--seed", seed, "first seed")->capture_default_str();
   app.add_option("--seeds", seeds, "how many consecutive seeds to run")->capture_default_str();
   app.add_option("--nodes", nodes, "cluster size (default: picked from the seed)");
   app.add_option("--byzantine", byzantine, "Byzantine nodes (default: picked from the seed, at most f)");
   app.add_flag("--no-faults", no_faults, "no network faults or crashes");
+  app.add_option("--adversary", adversary,
+                 "a Byzantine host's attack or a nemesis: auto (picked from the seed), none, rogue-rotation, fake-genesis "
+                 "(tee-bft), lock-amnesia (bft)")
+      ->check(CLI::IsMember({"auto", "none", "rogue-rotation", "fake-genesis", "lock-amnesia"}))
+      ->capture_default_str();
   app.add_flag("--verbose", verbose, "print every event of the run");
   CLI11_PARSE(app, argc, argv);
 
@@ -33,6 +39,7 @@ int main(int argc, char** argv) {
     cfg.byzantine = byzantine;
     cfg.faults = !no_faults;
     cfg.verbose = verbose;
+    cfg.adversary = adversary;
     sim::SimResult r = sim::run_simulation(cfg);
     if (!r.ok) {
       failures++;

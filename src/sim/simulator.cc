@@ -1,5 +1,6 @@
 #include "sim/simulator.h"
 
+#include <cassert>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include "consensus/signer.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "sim/adversary.h"
 #include "sim/sim_platform.h"
 
 namespace supernet::sim {
@@ -20,9 +22,10 @@ using namespace consensus;
 
 namespace {
 
-enum class Byz { kNone, kSilent, kEquivocate, kReplay, kForge };
+// kHost: a Byzantine host running the real node program; its attacks are an Adversary's.
+enum class Byz { kNone, kSilent, kEquivocate, kReplay, kForge, kHost };
 const char* byz_name(Byz b) {
-  static const char* kNames[] = {"honest", "silent", "equivocating", "replaying", "forging"};
+  static const char* kNames[] = {"honest", "silent", "equivocating", "replaying", "forging", "host"};
   return kNames[static_cast<int>(b)];
 }
 
@@ -50,7 +53,7 @@ struct Event {
   bool operator>(const Event& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
 };
 
-class Simulation {
+class Simulation : public World {
  public:
   explicit Simulation(const SimConfig& cfg) : cfg_(cfg), rng_(cfg.seed) {}
 
@@ -69,7 +72,61 @@ class Simulation {
   }
 
  private:
-  uint64_t rand(uint64_t lo, uint64_t hi) { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_); }
+  // --- World: what an adversary may do and see ---
+  TimeMs now() const override { return now_; }
+  uint64_t rand(uint64_t lo, uint64_t hi) override { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_); }
+  void log(const std::string& s) override {
+    if (cfg_.verbose) std::printf("[%6lld ms] %s\n", static_cast<long long>(now_), s.c_str());
+  }
+  bool healed() const override { return now_ >= cfg_.heal_at_ms; }
+  const ChainGenesis& genesis() const override { return chain_genesis_; }
+  const std::shared_ptr<const EvidenceAppraiser>& appraiser() const override { return appraiser_; }
+  Bytes node_program_evidence(ByteView report_data) override { return platform_->evidence(report_data); }
+  const crypto::SecureBytes& identity_secret(NodeId host) const override { return nodes_[host - 1]->identity.secret_key; }
+  std::vector<NodeId> honest_up() const override {
+    std::vector<NodeId> out;
+    for (const auto& n : nodes_) {
+      if (n->byz == Byz::kNone && n->up) out.push_back(n->id);
+    }
+    return out;
+  }
+  const Replica& replica(NodeId id) const override {
+    assert(nodes_[id - 1]->replica);  // adversaries look only at nodes that are up
+    return *nodes_[id - 1]->replica;
+  }
+  void send(NodeId from, NodeId to, const Message& m) override {
+    if (to != from) send_bytes(from, to, encode_message(m));
+  }
+  void cut(NodeId a, NodeId b, bool c) override {
+    if (c) {
+      cuts_.insert({std::min(a, b), std::max(a, b)});
+    } else {
+      cuts_.erase({std::min(a, b), std::max(a, b)});
+    }
+  }
+  void precommits_only_to(uint64_t height, NodeId to) override { precommit_filter_ = {height, to}; }
+  void submit(NodeId to, Bytes tx) override {
+    Node& n = node(to);
+    if (!n.up || !n.replica) return;
+    Output out;
+    n.replica->submit(std::move(tx), now_, out);
+    emit(n, out);
+  }
+  void take_over(NodeId host) override {
+    Node& n = node(host);
+    n.up = false;
+    n.replica.reset();
+    taken_over_.insert(host);
+    log("host " + std::to_string(host) + " takes its node over");
+  }
+  void crash(NodeId id) override {
+    log("crash node " + std::to_string(id));
+    node(id).up = false;
+    node(id).replica.reset();
+  }
+  void restart(NodeId id) override { restart_node(node(id)); }
+  bool is_up(NodeId id) const override { return nodes_[id - 1]->up; }
+
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   Bytes seed_bytes() {
     Bytes b(32);
@@ -80,10 +137,6 @@ class Simulation {
     e.seq = seq_++;
     events_.push(std::move(e));
   }
-  void log(const std::string& s) {
-    if (cfg_.verbose) std::printf("[%6lld ms] %s\n", static_cast<long long>(now_), s.c_str());
-  }
-  bool healed() const { return now_ >= cfg_.heal_at_ms; }
   int f() const { return cfg_.protocol == Protocol::kTeeBft ? (n_ - 1) / 2 : (n_ - 1) / 3; }
 
   void setup() {
@@ -117,6 +170,7 @@ class Simulation {
     for (int i = 0; i < byz; i++) {
       nodes_[n_ - 1 - i]->byz = cfg_.force_byzantine_over_f ? Byz::kEquivocate : static_cast<Byz>(rand(1, 4));
     }
+    choose_adversary(byz);
     genesis_ = ValidatorSet(vals, 0);
     chain_genesis_ = genesis_for_set(cfg_.protocol, genesis_, "supernet-sim-" + std::to_string(cfg_.seed), {}, "simulated policy");
     genesis_bytes_ = chain_genesis_.encode();
@@ -140,9 +194,38 @@ class Simulation {
       if (nd->byz != Byz::kNone) byz_desc += " " + std::to_string(nd->id) + ":" + byz_name(nd->byz);
     }
     result_.summary = std::string(protocol_name(cfg_.protocol)) + " n=" + std::to_string(n_) + " f=" + std::to_string(f()) +
-                      " byzantine=[" + byz_desc + " ]";
+                      " byzantine=[" + byz_desc + " ]" + (adversary_ ? std::string(" adversary=") + adversary_->name() : "");
+    result_.adversary = adversary_ ? adversary_->name() : "none";
     log("start " + result_.summary);
     schedule();
+  }
+
+  // A Byzantine host's attack (tee-bft, taking the last Byzantine slot, or a new one within f)
+  // or a nemesis (bft), from the seed unless the configuration names one.
+  void choose_adversary(int byz) {
+    bool tee = cfg_.protocol == Protocol::kTeeBft;
+    std::string pick = cfg_.adversary;
+    if (pick == "auto") {
+      pick = "none";
+      double p = rand(0, 99) / 100.0;
+      if (cfg_.faults && tee && f() >= 1 && p < 0.4) pick = p < 0.2 ? "rogue-rotation" : "fake-genesis";
+      if (cfg_.faults && !tee && p < 0.3) pick = "lock-amnesia";
+    }
+    TimeMs start = static_cast<TimeMs>(rand(100, 800));
+    Bytes seed = seed_bytes();
+    if (pick == "lock-amnesia") {
+      adversary_ = make_lock_amnesia(start);
+    } else if (pick == "rogue-rotation" || pick == "fake-genesis") {
+      if (!tee || (byz == 0 && f() == 0)) return;
+      Node& host = *nodes_[n_ - 1];  // the last id: a Byzantine slot already, or a new one
+      host.byz = Byz::kHost;
+      adversary_ = pick == "fake-genesis" ? make_fake_genesis(host.id, start, seed)
+                                          : make_rogue_rotation(host.id, start, static_cast<int>(rand(0, 2)), seed);
+    }
+    if (!adversary_) return;
+    // The attacks need rounds to play out before the network heals.
+    cfg_.heal_at_ms = std::max<TimeMs>(cfg_.heal_at_ms, 6000);
+    cfg_.end_ms = std::max<TimeMs>(cfg_.end_ms, cfg_.heal_at_ms + 9000);
   }
 
   ReplicaConfig replica_config(const Node& node) {
@@ -209,7 +292,7 @@ class Simulation {
     return ((partition_mask_ >> (a - 1)) & 1) != ((partition_mask_ >> (b - 1)) & 1);
   }
 
-  void send(NodeId from, NodeId to, const Bytes& payload) {
+  void send_bytes(NodeId from, NodeId to, const Bytes& payload) {
     result_.messages++;
     bool faulty = cfg_.faults && !healed();
     if (faulty && chance(0.05)) return;
@@ -259,7 +342,7 @@ class Simulation {
         misbehave(from, s.message, payload, targets);
         continue;
       }
-      for (NodeId t : targets) send(from.id, t, payload);
+      for (NodeId t : targets) send_bytes(from.id, t, payload);
     }
     out = Output{};
   }
@@ -271,7 +354,8 @@ class Simulation {
         return;
       case Byz::kReplay:
       case Byz::kForge:
-        for (NodeId t : targets) send(from.id, t, payload);
+      case Byz::kHost:  // the real node program; the host's attacks are the adversary's
+        for (NodeId t : targets) send_bytes(from.id, t, payload);
         return;
       case Byz::kEquivocate:
         break;
@@ -298,7 +382,7 @@ class Simulation {
       resign(from, alt);
     }
     Bytes alt_payload = encode_message(alt);
-    for (NodeId t : targets) send(from.id, t, conflicting && t % 2 == 0 ? alt_payload : payload);
+    for (NodeId t : targets) send_bytes(from.id, t, conflicting && t % 2 == 0 ? alt_payload : payload);
     // bft: precommit at once for both sides, without waiting for prevote certificates.
     auto* v = std::get_if<Vote>(&m);
     if (cfg_.protocol != Protocol::kBft || v == nullptr || v->phase != Phase::kVote || !conflicting) return;
@@ -308,7 +392,7 @@ class Simulation {
     resign(from, real_msg);
     resign(from, alt_msg);
     Bytes real_bytes = encode_message(real_msg), alt_bytes = encode_message(alt_msg);
-    for (NodeId t : targets) send(from.id, t, t % 2 == 0 ? alt_bytes : real_bytes);
+    for (NodeId t : targets) send_bytes(from.id, t, t % 2 == 0 ? alt_bytes : real_bytes);
   }
 
   // bft: a Byzantine node signs anything with its own key. tee-bft: its checker would refuse,
@@ -326,9 +410,18 @@ class Simulation {
     switch (e.kind) {
       case Kind::kDeliver: {
         Node& to = node(e.to);
-        if (!to.up || (cfg_.faults && !healed() && partitioned(e.from, e.to))) return;
+        if (cfg_.faults && !healed() && (partitioned(e.from, e.to) || cuts_.count({std::min(e.from, e.to), std::max(e.from, e.to)}))) return;
         auto m = decode_message(e.payload);
         if (!m.ok()) return fail("a replica sent bytes that do not decode: " + m.error().to_string());
+        if (auto* v = std::get_if<Vote>(&*m); v && v->phase == Phase::kPrecommit && precommit_filter_.first != 0 && !healed() &&
+                                               v->height == precommit_filter_.first && e.to != precommit_filter_.second) {
+          return;
+        }
+        if (taken_over_.count(e.to)) {
+          if (adversary_) adversary_->on_message(*this, e.from, *m);
+          return;
+        }
+        if (!to.up) return;
         if (to.byz == Byz::kReplay && to.seen.size() < 512) to.seen.push_back(e.payload);
         Output out;
         to.replica->on_message(now_, e.from, *m, out);
@@ -342,6 +435,7 @@ class Simulation {
           emit(*nd, out);
           byzantine_tick(*nd);
         }
+        if (adversary_) adversary_->on_tick(*this);
         return;
       case Kind::kSubmit: {
         Node& to = node(e.to);
@@ -366,8 +460,8 @@ class Simulation {
         return;
       }
       case Kind::kRestart:
-        if (node(e.to).up) return;  // its crash was skipped
-        return restart(node(e.to));
+        if (node(e.to).up || taken_over_.count(e.to)) return;  // its crash was skipped
+        return restart_node(node(e.to));
       case Kind::kPartition:
         partition_mask_ = e.mask;
         log(e.mask ? "partition " + std::to_string(e.mask) : "partition healed");
@@ -382,7 +476,7 @@ class Simulation {
   void byzantine_tick(Node& nd) {
     if (nd.byz == Byz::kReplay && !nd.seen.empty() && chance(0.1)) {
       NodeId to = static_cast<NodeId>(rand(1, n_));
-      if (to != nd.id) send(nd.id, to, nd.seen[rand(0, nd.seen.size() - 1)]);
+      if (to != nd.id) send_bytes(nd.id, to, nd.seen[rand(0, nd.seen.size() - 1)]);
     }
     if (nd.byz == Byz::kForge && chance(0.05)) {
       Vote v;
@@ -393,11 +487,11 @@ class Simulation {
       v.signature = seed_bytes();
       v.signature.resize(64, 0x11);
       NodeId to = static_cast<NodeId>(rand(1, n_));
-      if (to != nd.id) send(nd.id, to, encode_message(v));
+      if (to != nd.id) send_bytes(nd.id, to, encode_message(v));
     }
   }
 
-  void restart(Node& nd) {
+  void restart_node(Node& nd) {
     // The host may roll storage back: the node re-syncs from its peers.
     if (!nd.disk.empty() && chance(0.5)) nd.disk.resize(rand(0, nd.disk.size()));
     std::unique_ptr<VoteSigner> signer;
@@ -515,6 +609,10 @@ class Simulation {
   uint64_t partition_mask_ = 0;
   std::vector<Bytes> post_heal_txs_;
   std::map<std::pair<uint64_t, uint64_t>, Hash> alt_blocks_;  // (height, round) -> equivocated block
+  std::unique_ptr<Adversary> adversary_;
+  std::set<std::pair<NodeId, NodeId>> cuts_;           // links the adversary cut, until the heal
+  std::pair<uint64_t, NodeId> precommit_filter_{0, 0};  // (height, the only receiver)
+  std::set<NodeId> taken_over_;
   SimResult result_;
 };
 

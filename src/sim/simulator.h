@@ -34,6 +34,9 @@ struct SimConfig {
   bool force_byzantine_over_f = false;
   // Return node 1's committed chain and the genesis validators (for ledger tests).
   bool capture_chain = false;
+  // A Byzantine host's attack or a nemesis (sim/adversary.h): "auto" picks one from the seed
+  // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft).
+  std::string adversary = "auto";
 };
 
 struct SimResult {
@@ -43,7 +46,8 @@ struct SimResult {
   uint64_t min_height = 0;
   size_t messages = 0;
   size_t misbehaviour_reports = 0;
-  size_t evidence_recorded = 0;  // evidence transactions on an honest node's ledger (the most of any)
+  size_t evidence_recorded = 0;
+  std::string adversary;  // the strategy that ran, or "none"  // evidence transactions on an honest node's ledger (the most of any)
   std::vector<consensus::CommittedBlock> chain;  // with capture_chain
   consensus::ValidatorSet validators;           // with capture_chain
 };

@@ -1,0 +1,455 @@
+#include "sim/adversary.h"
+
+#include <cassert>
+#include <map>
+#include <set>
+
+#include "crypto/keys.h"
+#include "ledger/merkle.h"
+
+namespace supernet::sim {
+
+using namespace consensus;
+
+namespace {
+
+// The honest node with the lowest id: the adversary's view of the chain.
+const Replica* observe(World& w) {
+  auto h = w.honest_up();
+  return h.empty() ? nullptr : &w.replica(h.front());
+}
+
+Block make_block(const Replica& view, NodeId creator, const std::string& tx) {
+  Block b;
+  BlockHeader& h = b.header;
+  h.height = view.next_height();
+  h.parent = view.chain().empty() ? view.genesis_hash() : view.chain().back().block.header.hash();
+  view.membership().fill_header(h);
+  h.creator = creator;
+  b.txs.push_back(to_bytes(tx));
+  h.tx_count = 1;
+  h.tx_root = ledger::merkle_root({ledger::leaf_hash(b.txs[0])});
+  return b;
+}
+
+std::optional<QuorumCert> parent_qc(const Replica& view) {
+  if (view.chain().empty()) return std::nullopt;
+  return view.chain().back().commit_qc;
+}
+
+Vote signed_vote(const crypto::SecureBytes& secret, NodeId voter, uint64_t height, uint64_t round, const Hash& block) {
+  Vote v;
+  v.height = height;
+  v.round = round;
+  v.block = block;
+  v.voter = voter;
+  v.signature = crypto::ed25519_sign(secret, v.signed_bytes(Protocol::kTeeBft));
+  return v;
+}
+
+Bytes signed_rotation(World& w, NodeId host, const Bytes& key, uint64_t nonce, Bytes evidence) {
+  KeyRotation k;
+  k.node = host;
+  k.new_vote_key = key;
+  k.nonce = nonce;
+  k.evidence = std::move(evidence);
+  k.signature = crypto::ed25519_sign(w.identity_secret(host), k.signed_bytes());
+  return k.encode();
+}
+
+// --- A: rogue rotation ---
+
+class RogueRotation : public Adversary {
+ public:
+  RogueRotation(NodeId host, TimeMs start, int variant, Bytes seed)
+      : host_(host), start_(start), variant_(variant % 3), key_(crypto::ed25519_from_seed(seed)) {}
+  const char* name() const override {
+    static const char* kNames[] = {"rogue-rotation(no evidence)", "rogue-rotation(evidence for another key)",
+                                   "rogue-rotation(evidence from a fake genesis)"};
+    return kNames[variant_];
+  }
+
+  void on_message(World&, NodeId, const Message&) override {}
+
+  void on_tick(World& w) override {
+    const Replica* view = observe(w);
+    if (view == nullptr || w.now() < start_) return;
+    const Validator* me = view->validators().find(host_);
+    if (me == nullptr) return;
+    if (me->vote_key == key_.public_key) return exploit(w, *view);
+    if (w.healed() || w.now() < next_submit_) return;
+    next_submit_ = w.now() + 500;  // again, in case mempools dropped it
+    Bytes tx = signed_rotation(w, host_, key_.public_key, me->rotation_nonce + 1, evidence(w, *view));
+    if (!said_) w.log("host " + std::to_string(host_) + ": " + name() + " to a key it holds");
+    said_ = true;
+    for (NodeId id : w.honest_up()) w.submit(id, tx);
+  }
+
+ private:
+  Bytes evidence(World& w, const Replica& view) {
+    if (variant_ == 0) return {};
+    Checker other(host_, crypto::ed25519_generate());
+    if (variant_ == 1) {
+      // Genuine evidence, stolen from the node program's rotation to its real checker's key.
+      if (!other.begin(w.genesis().encode(), w.appraiser()).ok()) return {};
+      for (const auto& cb : view.chain()) (void)other.advance(cb.block, cb.commit_qc);
+    } else {
+      ChainGenesis fake = w.genesis();
+      fake.chain_id += "-fake";
+      if (!other.begin(fake.encode(), w.appraiser()).ok()) return {};
+    }
+    auto req = other.key_rotation(0);
+    return req.ok() ? w.node_program_evidence(req->report_data) : Bytes{};
+  }
+
+  // The rotation was admitted: equivocate as leader (A to half the honest nodes, B to the rest).
+  void exploit(World& w, const Replica& view) {
+    uint64_t h = view.next_height(), r = view.round();
+    if (r != 0 || view.validators().leader(h, r) != host_ || !done_.insert(h).second) return;
+    auto honest = w.honest_up();
+    w.log("host " + std::to_string(host_) + ": equivocates at height " + std::to_string(h) + " with the admitted host key");
+    for (size_t i = 0; i < honest.size(); i++) {
+      Proposal p;
+      p.round = r;
+      p.proposer = host_;
+      p.block = make_block(view, host_, (i < honest.size() / 2 + honest.size() % 2 ? "byz-A-" : "byz-B-") + std::to_string(h));
+      p.parent_qc = parent_qc(view);
+      p.signature = crypto::ed25519_sign(key_.secret_key, p.signed_bytes());
+      w.send(host_, honest[i], p);
+      w.send(host_, honest[i], signed_vote(key_.secret_key, host_, h, r, p.block.header.hash()));
+    }
+  }
+
+  NodeId host_;
+  TimeMs start_;
+  int variant_;
+  crypto::Ed25519KeyPair key_;
+  TimeMs next_submit_ = 0;
+  bool said_ = false;
+  std::set<uint64_t> done_;
+};
+
+// --- B: a checker on a fake genesis, walked with forged messages ---
+
+class FakeGenesis : public Adversary {
+ public:
+  FakeGenesis(NodeId host, TimeMs start, Bytes seed) : host_(host), start_(start), seed_(std::move(seed)) {}
+  const char* name() const override { return "fake-genesis"; }
+
+  void on_message(World& w, NodeId from, const Message& m) override {
+    if (auto* vc = std::get_if<ViewChange>(&m); vc && vc->sender == from && stage_ == Stage::kStruck && vc->height == height_) {
+      vcs_[vc->new_round].emplace(from, *vc);
+    }
+  }
+
+  void on_tick(World& w) override {
+    if (w.now() < start_) return;
+    switch (stage_) {
+      case Stage::kStart:
+        return restart_on_fake_genesis(w);
+      case Stage::kFollow:
+        return follow(w);
+      case Stage::kArmed:
+        return strike(w);
+      case Stage::kStruck:
+        return walk(w);
+      case Stage::kDone:
+        return;
+    }
+  }
+
+ private:
+  enum class Stage { kStart, kFollow, kArmed, kStruck, kDone };
+
+  void restart_on_fake_genesis(World& w) {
+    w.take_over(host_);
+    ChainGenesis fake = w.genesis();
+    for (auto& v : fake.validators) {
+      if (v.id == host_) continue;
+      Bytes s = seed_;
+      s[0] ^= static_cast<uint8_t>(v.id);
+      fake_keys_[v.id] = crypto::ed25519_from_seed(s);
+      v.vote_key = fake_keys_[v.id].public_key;
+    }
+    checker_ = std::make_unique<Checker>(host_, crypto::ed25519_from_seed(seed_));
+    if (!checker_->begin(fake.encode(), w.appraiser()).ok()) {
+      stage_ = Stage::kDone;
+      return;
+    }
+    w.log("host " + std::to_string(host_) + ": restarts its node with a checker on a fake validator set");
+    stage_ = Stage::kFollow;
+  }
+
+  // A certificate for a committed block with every other validator's vote forged under the
+  // fake set: what the host feeds its checker to make it follow the real chain.
+  QuorumCert forged_qc(const CommittedBlock& cb) {
+    QuorumCert qc = cb.commit_qc;
+    qc.votes.clear();
+    for (auto& [id, key] : fake_keys_) qc.votes.push_back(signed_vote(key.secret_key, id, qc.height, qc.round, qc.block));
+    return qc;
+  }
+
+  void follow(World& w) {
+    const Replica* view = observe(w);
+    if (view == nullptr) return;
+    while (checker_->height() <= view->chain().size()) {
+      const CommittedBlock& cb = view->chain()[checker_->height() - 1];
+      if (!checker_->advance(cb.block, forged_qc(cb)).ok() && !checker_->advance(cb.block, cb.commit_qc).ok()) {
+        w.log("host " + std::to_string(host_) + ": its checker refuses to follow the real chain (it is on another genesis)");
+        stage_ = Stage::kDone;
+        return;
+      }
+    }
+    const Validator* me = view->validators().find(host_);
+    if (me != nullptr && me->vote_key == checker_->public_key()) {
+      stage_ = Stage::kArmed;
+      return;
+    }
+    if (w.healed() || w.now() < next_submit_ || me == nullptr) return;
+    next_submit_ = w.now() + 500;
+    // The node program's own rotation: evidence over what its checker computed.
+    auto req = checker_->key_rotation(0);
+    if (!req.ok()) return;
+    Bytes tx = signed_rotation(w, host_, checker_->public_key(), req->rotation.nonce, w.node_program_evidence(req->report_data));
+    for (NodeId id : w.honest_up()) w.submit(id, tx);
+  }
+
+  void strike(World& w) {
+    follow_quietly(w);
+    const Replica* view = observe(w);
+    auto honest = w.honest_up();
+    if (view == nullptr || w.healed()) return;
+    uint64_t h = view->next_height();
+    const ValidatorSet& set = view->validators();
+    size_t q = set.quorum(Protocol::kTeeBft);  // equal weights in the simulator
+    if (set.leader(h, 0) != host_ || honest.size() + 1 != set.size() || honest.size() + 1 < 2 * q - 1) return;
+    for (NodeId id : honest) {
+      if (w.replica(id).next_height() != h || w.replica(id).round() != 0) return;
+    }
+    if (checker_->height() != h) return;
+    height_ = h;
+    g1_.assign(honest.begin(), honest.begin() + static_cast<long>(q - 1));
+    g2_.assign(honest.begin() + static_cast<long>(q - 1), honest.end());
+    for (NodeId a : g1_) {
+      for (NodeId b : g2_) w.cut(a, b, true);
+    }
+    Proposal pa;
+    pa.proposer = host_;
+    pa.block = make_block(*view, host_, "byz-A-" + std::to_string(h));
+    pa.parent_qc = parent_qc(*view);
+    Vote va;
+    va.height = h;
+    va.block = pa.block.header.hash();
+    if (!checker_->sign_proposal(pa).ok() || !checker_->sign_vote(va, &pa).ok()) return;
+    for (NodeId id : g1_) {
+      w.send(host_, id, pa);
+      w.send(host_, id, va);
+    }
+    block_b_ = make_block(*view, host_, "byz-B-" + std::to_string(h));
+    parent_qc_ = parent_qc(*view);
+    w.log("host " + std::to_string(host_) + ": A to nodes cut off from the rest at height " + std::to_string(h));
+    stage_ = Stage::kStruck;
+  }
+
+  void follow_quietly(World& w) {
+    const Replica* view = observe(w);
+    if (view == nullptr) return;
+    while (checker_->height() <= view->chain().size()) {
+      const CommittedBlock& cb = view->chain()[checker_->height() - 1];
+      if (!checker_->advance(cb.block, forged_qc(cb)).ok()) return;
+    }
+  }
+
+  // Signs its real view change for `round` and, the first time, walks the checker into voting B
+  // in that same round with view changes and a proposal forged under the fake set.
+  void view_change(World& w, uint64_t round) {
+    ViewChange vc;
+    vc.height = height_;
+    vc.new_round = round;
+    if (!checker_->sign_view_change(vc).ok()) return;
+    mine_[round] = vc;
+    if (!walked_) {
+      std::vector<ViewChange> forged;
+      for (auto& [id, key] : fake_keys_) {
+        ViewChange f;
+        f.chain = vc.chain;
+        f.epoch = vc.epoch;
+        f.height = height_;
+        f.new_round = round;
+        f.sender = id;
+        f.has_last_vote = true;
+        f.last_round = round - 1;
+        f.last_block = block_b_.header.hash();
+        f.signature = crypto::ed25519_sign(key.secret_key, f.signed_bytes());
+        forged.push_back(f);
+      }
+      Proposal pb;
+      pb.round = round;
+      pb.proposer = observe(w)->validators().leader(height_, round);
+      pb.block = block_b_;
+      pb.parent_qc = parent_qc_;
+      pb.view_changes = forged;
+      if (pb.proposer == host_) {
+        if (!checker_->sign_proposal(pb).ok()) return;
+      } else {
+        pb.signature = crypto::ed25519_sign(fake_keys_.at(pb.proposer).secret_key, pb.signed_bytes());
+      }
+      Vote vb;
+      vb.height = height_;
+      vb.round = round;
+      vb.block = block_b_.header.hash();
+      walked_ = checker_->sign_vote(vb, &pb).ok();
+      walk_round_ = round;
+      if (walked_) w.log("host " + std::to_string(host_) + ": its checker voted B in round " + std::to_string(round) + " after A");
+    }
+    for (NodeId id : g2_) w.send(host_, id, vc);
+  }
+
+  void walk(World& w) {
+    if (w.healed()) {
+      stage_ = Stage::kDone;
+      return;
+    }
+    // Rounds the rest asked for: the host joins each, so that they get there.
+    for (auto& [round, by] : vcs_) {
+      if (!mine_.count(round) && round > last_round_) {
+        last_round_ = round;
+        view_change(w, round);
+      }
+    }
+    if (!walked_) return;
+    for (NodeId id : g2_) {
+      const Replica& r = w.replica(id);
+      if (r.next_height() != height_) return;
+      uint64_t round = r.round();
+      if (round <= walk_round_ || w.replica(id).validators().leader(height_, round) != host_ || !mine_.count(round)) continue;
+      Proposal pb;
+      pb.round = round;
+      pb.proposer = host_;
+      pb.block = block_b_;
+      pb.parent_qc = parent_qc_;
+      pb.view_changes.push_back(mine_[round]);
+      for (auto& [sender, vc] : vcs_[round]) pb.view_changes.push_back(vc);
+      Vote vb;
+      vb.height = height_;
+      vb.round = round;
+      vb.block = block_b_.header.hash();
+      if (!checker_->sign_proposal(pb).ok() || !checker_->sign_vote(vb, &pb).ok()) continue;
+      for (NodeId to : g2_) {
+        w.send(host_, to, pb);
+        w.send(host_, to, vb);
+      }
+      w.log("host " + std::to_string(host_) + ": B to the rest in round " + std::to_string(round));
+      stage_ = Stage::kDone;
+      return;
+    }
+  }
+
+  NodeId host_;
+  TimeMs start_;
+  Bytes seed_;
+  Stage stage_ = Stage::kStart;
+  std::map<NodeId, crypto::Ed25519KeyPair> fake_keys_;
+  std::unique_ptr<Checker> checker_;
+  TimeMs next_submit_ = 0;
+  uint64_t height_ = 0;
+  std::vector<NodeId> g1_, g2_;
+  Block block_b_;
+  std::optional<QuorumCert> parent_qc_;
+  std::map<uint64_t, std::map<NodeId, ViewChange>> vcs_;
+  std::map<uint64_t, ViewChange> mine_;
+  uint64_t last_round_ = 0;
+  bool walked_ = false;
+  uint64_t walk_round_ = 0;
+};
+
+// --- C: bft lock amnesia ---
+
+class LockAmnesia : public Adversary {
+ public:
+  explicit LockAmnesia(TimeMs start) : start_(start) {}
+  const char* name() const override { return "lock-amnesia"; }
+  void on_message(World&, NodeId, const Message&) override {}
+
+  void on_tick(World& w) override {
+    if (w.now() < start_ || w.healed()) {
+      if (w.healed() && stage_ == Stage::kFiltering) w.precommits_only_to(0, 0);
+      return;
+    }
+    auto honest = w.honest_up();
+    if (honest.size() < 2) return;
+    switch (stage_) {
+      case Stage::kWait: {
+        uint64_t h = w.replica(honest.front()).next_height();
+        for (NodeId id : honest) {
+          if (w.replica(id).next_height() != h || w.replica(id).round() != 0) return;
+        }
+        height_ = h;
+        lone_ = honest[w.rand(0, honest.size() - 1)];
+        w.precommits_only_to(h, lone_);
+        NodeId leader = w.replica(lone_).validators().leader(h, 0);
+        if (w.is_up(leader)) w.submit(leader, to_bytes("amnesia-" + std::to_string(h)));
+        since_ = w.now();
+        stage_ = Stage::kFiltering;
+        w.log("nemesis: precommits of height " + std::to_string(h) + " reach node " + std::to_string(lone_) + " only");
+        return;
+      }
+      case Stage::kFiltering:
+        if (!w.is_up(lone_)) {  // crashed by another fault: give up
+          w.precommits_only_to(0, 0);
+          stage_ = Stage::kDone;
+        } else if (w.replica(lone_).next_height() > height_) {
+          w.precommits_only_to(0, 0);
+          for (NodeId id : honest) {
+            if (id != lone_) w.cut(lone_, id, true);
+          }
+          for (NodeId id : honest) {
+            if (id != lone_ && w.replica(id).next_height() == height_) queue_.push_back(id);
+          }
+          w.log("nemesis: node " + std::to_string(lone_) + " committed alone and is cut off; the others restart one by one");
+          stage_ = Stage::kRestarting;
+        } else if (w.now() - since_ > 2000) {
+          w.precommits_only_to(0, 0);
+          stage_ = Stage::kDone;
+        }
+        return;
+      case Stage::kRestarting:
+        if (w.now() < next_at_) return;
+        if (queue_.empty()) {
+          for (NodeId id : w.honest_up()) {
+            if (id != lone_) w.submit(id, to_bytes("after-amnesia-" + std::to_string(height_)));
+          }
+          stage_ = Stage::kDone;
+          return;
+        }
+        w.crash(queue_.front());
+        w.restart(queue_.front());
+        queue_.erase(queue_.begin());
+        next_at_ = w.now() + static_cast<TimeMs>(w.rand(30, 200));
+        return;
+      case Stage::kDone:
+        return;
+    }
+  }
+
+ private:
+  enum class Stage { kWait, kFiltering, kRestarting, kDone };
+  TimeMs start_;
+  Stage stage_ = Stage::kWait;
+  uint64_t height_ = 0;
+  NodeId lone_ = 0;
+  TimeMs since_ = 0, next_at_ = 0;
+  std::vector<NodeId> queue_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adversary> make_rogue_rotation(NodeId host, TimeMs start_ms, int variant, Bytes seed) {
+  return std::make_unique<RogueRotation>(host, start_ms, variant, std::move(seed));
+}
+std::unique_ptr<Adversary> make_fake_genesis(NodeId host, TimeMs start_ms, Bytes seed) {
+  return std::make_unique<FakeGenesis>(host, start_ms, std::move(seed));
+}
+std::unique_ptr<Adversary> make_lock_amnesia(TimeMs start_ms) { return std::make_unique<LockAmnesia>(start_ms); }
+
+}  // namespace supernet::sim
