@@ -43,7 +43,8 @@ seed fuzz_ledger
 
 targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
          fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv fuzz_job fuzz_fl_wire)
+         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv fuzz_job fuzz_fl_wire
+         fuzz_genesis_sign_state)
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

@@ -1,5 +1,6 @@
 #include "sim/adversary.h"
 
+#include <algorithm>
 #include <cassert>
 #include <map>
 #include <set>
@@ -70,18 +71,27 @@ class RogueRotation : public Adversary {
   }
 
   void on_message(World&, NodeId, const Message&) override {}
+  std::string outcome() const override {
+    if (submitted_ == 0) return "not tried";
+    return "rotation submitted " + std::to_string(submitted_) + " times, " +
+           (admitted_ ? "admitted; equivocated at " + std::to_string(done_.size()) + " heights" : "never admitted");
+  }
 
   void on_tick(World& w) override {
     const Replica* view = observe(w);
     if (view == nullptr || w.now() < start_) return;
     const Validator* me = view->validators().find(host_);
     if (me == nullptr) return;
-    if (me->vote_key == key_.public_key) return exploit(w, *view);
+    if (me->vote_key == key_.public_key) {
+      admitted_ = true;
+      return exploit(w, *view);
+    }
     if (w.healed() || w.now() < next_submit_) return;
     next_submit_ = w.now() + 500;  // again, in case mempools dropped it
     Bytes tx = signed_rotation(w, host_, key_.public_key, me->rotation_nonce + 1, evidence(w, *view));
     if (!said_) w.log("host " + std::to_string(host_) + ": " + name() + " to a key it holds");
     said_ = true;
+    submitted_++;
     for (NodeId id : w.honest_up()) w.submit(id, tx);
   }
 
@@ -126,6 +136,8 @@ class RogueRotation : public Adversary {
   crypto::Ed25519KeyPair key_;
   TimeMs next_submit_ = 0;
   bool said_ = false;
+  int submitted_ = 0;
+  bool admitted_ = false;
   std::set<uint64_t> done_;
 };
 
@@ -135,6 +147,7 @@ class FakeGenesis : public Adversary {
  public:
   FakeGenesis(NodeId host, TimeMs start, Bytes seed) : host_(host), start_(start), seed_(std::move(seed)) {}
   const char* name() const override { return "fake-genesis"; }
+  std::string outcome() const override { return outcome_; }
 
   void on_message(World& w, NodeId from, const Message& m) override {
     if (auto* vc = std::get_if<ViewChange>(&m); vc && vc->sender == from && stage_ == Stage::kStruck && vc->height == height_) {
@@ -162,10 +175,21 @@ class FakeGenesis : public Adversary {
   enum class Stage { kStart, kFollow, kArmed, kStruck, kDone };
 
   void restart_on_fake_genesis(World& w) {
+    auto honest = w.honest_up();
+    size_t q = w.genesis().validator_set().quorum(Protocol::kTeeBft);  // equal weights in the simulator
+    if (honest.size() + 1 != w.genesis().validators.size() || honest.size() + 1 < 2 * q - 1) {
+      stage_ = Stage::kDone;  // another Byzantine node or a crashed one: the groups do not fit
+      outcome_ = "not tried (the groups do not fit)";
+      return;
+    }
+    // G1 will commit A cut off from the rest (G2), which then commits B. The fake set holds the
+    // host's keys for G1, whose messages it forges to its checker; G2's stay real.
+    g1_.assign(honest.begin(), honest.begin() + static_cast<long>(q - 1));
+    g2_.assign(honest.begin() + static_cast<long>(q - 1), honest.end());
     w.take_over(host_);
     ChainGenesis fake = w.genesis();
     for (auto& v : fake.validators) {
-      if (v.id == host_) continue;
+      if (std::find(g1_.begin(), g1_.end(), v.id) == g1_.end()) continue;
       Bytes s = seed_;
       s[0] ^= static_cast<uint8_t>(v.id);
       fake_keys_[v.id] = crypto::ed25519_from_seed(s);
@@ -180,12 +204,17 @@ class FakeGenesis : public Adversary {
     stage_ = Stage::kFollow;
   }
 
-  // A certificate for a committed block with every other validator's vote forged under the
-  // fake set: what the host feeds its checker to make it follow the real chain.
+  // A certificate for a committed block with G1's votes forged under the fake set (G2's are
+  // real): what the host feeds its checker to make it follow the real chain.
   QuorumCert forged_qc(const CommittedBlock& cb) {
     QuorumCert qc = cb.commit_qc;
+    std::map<NodeId, Vote> votes;
+    for (const auto& v : qc.votes) {
+      if (!fake_keys_.count(v.voter)) votes[v.voter] = v;
+    }
+    for (auto& [id, key] : fake_keys_) votes[id] = signed_vote(key.secret_key, id, qc.height, qc.round, qc.block);
     qc.votes.clear();
-    for (auto& [id, key] : fake_keys_) qc.votes.push_back(signed_vote(key.secret_key, id, qc.height, qc.round, qc.block));
+    for (auto& [id, v] : votes) qc.votes.push_back(v);
     return qc;
   }
 
@@ -194,8 +223,10 @@ class FakeGenesis : public Adversary {
     if (view == nullptr) return;
     while (checker_->height() <= view->chain().size()) {
       const CommittedBlock& cb = view->chain()[checker_->height() - 1];
-      if (!checker_->advance(cb.block, forged_qc(cb)).ok() && !checker_->advance(cb.block, cb.commit_qc).ok()) {
-        w.log("host " + std::to_string(host_) + ": its checker refuses to follow the real chain (it is on another genesis)");
+      auto s = checker_->advance(cb.block, forged_qc(cb));
+      if (!s.ok() && !checker_->advance(cb.block, cb.commit_qc).ok()) {
+        w.log("host " + std::to_string(host_) + ": its checker refuses to follow the real chain: " + s.error().message);
+        outcome_ = "the checker on the fake genesis refused to follow the real chain";
         stage_ = Stage::kDone;
         return;
       }
@@ -212,6 +243,7 @@ class FakeGenesis : public Adversary {
     if (!req.ok()) return;
     Bytes tx = signed_rotation(w, host_, checker_->public_key(), req->rotation.nonce, w.node_program_evidence(req->report_data));
     for (NodeId id : w.honest_up()) w.submit(id, tx);
+    if (outcome_.empty()) outcome_ = "rotation submitted, never admitted";
   }
 
   void strike(World& w) {
@@ -222,14 +254,13 @@ class FakeGenesis : public Adversary {
     uint64_t h = view->next_height();
     const ValidatorSet& set = view->validators();
     size_t q = set.quorum(Protocol::kTeeBft);  // equal weights in the simulator
-    if (set.leader(h, 0) != host_ || honest.size() + 1 != set.size() || honest.size() + 1 < 2 * q - 1) return;
+    if (set.leader(h, 0) != host_ || honest.size() + 1 != set.size()) return;
     for (NodeId id : honest) {
       if (w.replica(id).next_height() != h || w.replica(id).round() != 0) return;
     }
     if (checker_->height() != h) return;
+    (void)q;
     height_ = h;
-    g1_.assign(honest.begin(), honest.begin() + static_cast<long>(q - 1));
-    g2_.assign(honest.begin() + static_cast<long>(q - 1), honest.end());
     for (NodeId a : g1_) {
       for (NodeId b : g2_) w.cut(a, b, true);
     }
@@ -248,6 +279,7 @@ class FakeGenesis : public Adversary {
     block_b_ = make_block(*view, host_, "byz-B-" + std::to_string(h));
     parent_qc_ = parent_qc(*view);
     w.log("host " + std::to_string(host_) + ": A to nodes cut off from the rest at height " + std::to_string(h));
+    outcome_ = "rotation admitted; A sent";
     stage_ = Stage::kStruck;
   }
 
@@ -260,15 +292,19 @@ class FakeGenesis : public Adversary {
     }
   }
 
-  // Signs its real view change for `round` and, the first time, walks the checker into voting B
-  // in that same round with view changes and a proposal forged under the fake set.
+  // Signs its real view change for `round` and, the first time the round's leader is one whose
+  // key it holds, walks the checker into voting B in that same round with view changes and a
+  // proposal forged under the fake set (its own real view change completes the quorum).
   void view_change(World& w, uint64_t round) {
     ViewChange vc;
     vc.height = height_;
     vc.new_round = round;
     if (!checker_->sign_view_change(vc).ok()) return;
     mine_[round] = vc;
-    if (!walked_) {
+    const Replica* view = observe(w);
+    if (view == nullptr) return;
+    NodeId leader = view->validators().leader(height_, round);
+    if (!walked_ && (leader == host_ || fake_keys_.count(leader))) {
       std::vector<ViewChange> forged;
       for (auto& [id, key] : fake_keys_) {
         ViewChange f;
@@ -283,9 +319,10 @@ class FakeGenesis : public Adversary {
         f.signature = crypto::ed25519_sign(key.secret_key, f.signed_bytes());
         forged.push_back(f);
       }
+      forged.push_back(vc);
       Proposal pb;
       pb.round = round;
-      pb.proposer = observe(w)->validators().leader(height_, round);
+      pb.proposer = leader;
       pb.block = block_b_;
       pb.parent_qc = parent_qc_;
       pb.view_changes = forged;
@@ -319,6 +356,7 @@ class FakeGenesis : public Adversary {
     }
     if (!walked_) return;
     for (NodeId id : g2_) {
+      if (!w.is_up(id)) continue;
       const Replica& r = w.replica(id);
       if (r.next_height() != height_) return;
       uint64_t round = r.round();
@@ -340,6 +378,7 @@ class FakeGenesis : public Adversary {
         w.send(host_, to, vb);
       }
       w.log("host " + std::to_string(host_) + ": B to the rest in round " + std::to_string(round));
+      outcome_ = "rotation admitted; A and B sent";
       stage_ = Stage::kDone;
       return;
     }
@@ -361,6 +400,7 @@ class FakeGenesis : public Adversary {
   uint64_t last_round_ = 0;
   bool walked_ = false;
   uint64_t walk_round_ = 0;
+  std::string outcome_ = "not tried";
 };
 
 // --- C: bft lock amnesia ---
@@ -370,6 +410,10 @@ class LockAmnesia : public Adversary {
   explicit LockAmnesia(TimeMs start) : start_(start) {}
   const char* name() const override { return "lock-amnesia"; }
   void on_message(World&, NodeId, const Message&) override {}
+  std::string outcome() const override {
+    if (height_ == 0) return "not tried";
+    return restarted_ == 0 ? "precommits filtered; no lone commit" : "lone commit, " + std::to_string(restarted_) + " lockers restarted";
+  }
 
   void on_tick(World& w) override {
     if (w.now() < start_ || w.healed()) {
@@ -424,6 +468,7 @@ class LockAmnesia : public Adversary {
         }
         w.crash(queue_.front());
         w.restart(queue_.front());
+        restarted_++;
         queue_.erase(queue_.begin());
         next_at_ = w.now() + static_cast<TimeMs>(w.rand(30, 200));
         return;
@@ -438,6 +483,7 @@ class LockAmnesia : public Adversary {
   Stage stage_ = Stage::kWait;
   uint64_t height_ = 0;
   NodeId lone_ = 0;
+  int restarted_ = 0;
   TimeMs since_ = 0, next_at_ = 0;
   std::vector<NodeId> queue_;
 };

@@ -67,6 +67,8 @@ class Adversary {
   virtual ~Adversary() = default;
   virtual const char* name() const = 0;
   virtual void on_tick(World& w) = 0;
+  // How far the attack got, for the run's summary and for tests that the attack was tried.
+  virtual std::string outcome() const = 0;
   // A message an honest node sent to the node the adversary took over.
   virtual void on_message(World& w, consensus::NodeId from, const consensus::Message& m) = 0;
 };

@@ -51,6 +51,32 @@ TEST(Simulation, TeeBftWithoutFaultsCommitsEverything) {
   EXPECT_GE(r.min_height, 1u);
 }
 
+// The Byzantine host's attacks of issue 10 run and are refused: each strategy is tried (the
+// outcome says how far it got) on every seed, and no seed fails.
+TEST(Simulation, ByzantineHostAttacksAreTriedAndRefused) {
+  struct Case {
+    Protocol protocol;
+    const char* adversary;
+    const char* reached;  // what every tried run's outcome says
+  };
+  for (const Case& c : {Case{Protocol::kTeeBft, "rogue-rotation", "never admitted"},
+                        Case{Protocol::kTeeBft, "fake-genesis", "refused to follow"},
+                        Case{Protocol::kBft, "lock-amnesia", "lockers restarted"}}) {
+    int tried = 0;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+      SimConfig cfg;
+      cfg.protocol = c.protocol;
+      cfg.seed = seed;
+      cfg.adversary = c.adversary;
+      SimResult r = run_simulation(cfg);
+      ASSERT_TRUE(r.ok) << c.adversary << " seed " << seed << ": " << r.failure << " " << r.summary;
+      ASSERT_EQ(r.adversary.rfind(c.adversary, 0), 0u) << r.summary;
+      if (r.adversary_outcome.find(c.reached) != std::string::npos) tried++;
+    }
+    EXPECT_GE(tried, 6) << c.adversary << ": the attack should reach its key step on most seeds";
+  }
+}
+
 TEST(Simulation, TooManyByzantineBftNodesCanBreakSafety) {
   // The checker must be able to fail: with more Byzantine nodes than bft tolerates, some
   // seed shows a safety or liveness violation.

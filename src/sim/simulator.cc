@@ -303,6 +303,15 @@ class Simulation : public World {
 
   void emit(Node& from, Output& out) {
     for (auto& cb : out.committed) {
+      // Safety, checked as it happens: one block per height across honest nodes.
+      if (from.byz == Byz::kNone) {
+        uint64_t h = cb.block.header.height;
+        auto [it, first] = committed_.try_emplace(h, cb.block.header.hash(), from.id);
+        if (!first && it->second.first != cb.block.header.hash()) {
+          fail("safety: honest nodes " + std::to_string(it->second.second) + " and " + std::to_string(from.id) +
+               " committed different blocks at height " + std::to_string(h));
+        }
+      }
       from.disk.push_back(cb);
       log("node " + std::to_string(from.id) + " committed height " + std::to_string(cb.block.header.height) + " (" +
           std::to_string(cb.block.txs.size()) + " txs)");
@@ -585,6 +594,10 @@ class Simulation : public World {
       result_.evidence_recorded = std::max(result_.evidence_recorded, recorded);
     }
     result_.min_height = min_honest_height();
+    if (adversary_) {
+      result_.adversary_outcome = adversary_->outcome();
+      result_.summary += " (" + result_.adversary_outcome + ")";
+    }
     if (cfg_.capture_chain) {
       result_.chain = nodes_[0]->disk;
       result_.validators = genesis_;
@@ -613,6 +626,7 @@ class Simulation : public World {
   std::set<std::pair<NodeId, NodeId>> cuts_;           // links the adversary cut, until the heal
   std::pair<uint64_t, NodeId> precommit_filter_{0, 0};  // (height, the only receiver)
   std::set<NodeId> taken_over_;
+  std::map<uint64_t, std::pair<Hash, NodeId>> committed_;  // height -> (block, first honest node)
   SimResult result_;
 };
 

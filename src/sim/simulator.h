@@ -47,7 +47,8 @@ struct SimResult {
   size_t messages = 0;
   size_t misbehaviour_reports = 0;
   size_t evidence_recorded = 0;
-  std::string adversary;  // the strategy that ran, or "none"  // evidence transactions on an honest node's ledger (the most of any)
+  std::string adversary;          // the strategy that ran, or "none"
+  std::string adversary_outcome;  // how far it got  // evidence transactions on an honest node's ledger (the most of any)
   std::vector<consensus::CommittedBlock> chain;  // with capture_chain
   consensus::ValidatorSet validators;           // with capture_chain
 };
