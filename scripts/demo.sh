@@ -23,12 +23,17 @@ export SUPERNET_VIRTUAL_DIR="$work/node-a"
 
 step "1. This machine's platform: virtual (no TEE hardware here), key made on first use"
 "$sn" attest platform-key | head -1
-"$sn" attest dev-policy --out "$work/policy.toml"
+# The developer tools (this supernet binary) make evidence for any data; a policy for them is
+# a tool policy. A network's policy measures the node program, supernet-node, instead.
+"$sn" attest dev-policy --program "$sn" --out "$work/policy.toml"
+"$sn" attest dev-policy --out "$work/node-policy.toml"
 
 step "2. Evidence binding a verifier's nonce"
 nonce=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$sn" attest evidence --platform virtual --report-data "$nonce" --out "$work/evidence.cbor"
 expect_ok "$sn" attest verify "$work/evidence.cbor" --policy "$work/policy.toml" --report-data "$nonce"
+echo "... and the same evidence under the network's policy, which measures supernet-node, not the tools:"
+expect_fail "$sn" attest verify "$work/evidence.cbor" --policy "$work/node-policy.toml" --report-data "$nonce"
 
 step "3. The same evidence with one byte flipped is refused"
 cp "$work/evidence.cbor" "$work/tampered.cbor"

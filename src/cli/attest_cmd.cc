@@ -1,5 +1,6 @@
 // supernet attest: evidence, verify, inspect, platform-key, dev-policy.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -272,22 +273,32 @@ int run_platform_key(const PlatformFlags& f) {
   return kExitOk;
 }
 
-int run_dev_policy(const PlatformFlags& f, const std::string& out) {
-  std::string dir = f.virtual_dir.empty() ? tee::default_virtual_dir() : f.virtual_dir;
+struct DevPolicyArgs {
+  PlatformFlags platform;
+  std::string out;
+  std::string program;  // empty: the node program
+};
+
+int run_dev_policy(const DevPolicyArgs& a) {
+  std::string dir = a.platform.virtual_dir.empty() ? tee::default_virtual_dir() : a.platform.virtual_dir;
   auto p = tee::VirtualPlatform::open(dir);
   if (!p.ok()) return fail(p.error());
+  std::string program = a.program.empty() ? node_program() : a.program;
+  auto measurement = tee::measure_executable(program);
+  if (!measurement.ok()) return fail(measurement.error());
   tee::Policy policy;
   policy.production = false;
   policy.allowed_platforms = {tee::Kind::kVirtual};
   policy.trusted_virtual_platform_keys = {from_hex((*p)->platform_key_id()).value()};
-  policy.platforms[tee::Kind::kVirtual].measurements = {(*p)->measurement().value()};
+  policy.platforms[tee::Kind::kVirtual].measurements = {*measurement};
   policy.platforms[tee::Kind::kVirtual].min_tcb = {{"svn", tee::kVirtualSvn}};
-  std::string text = "# Development policy: trusts this machine's virtual platform key and this supernet build.\n"
-                     "# Never use it in production: the virtual platform is not a TEE.\n" +
-                     tee::policy_to_toml(policy);
-  auto w = write_file_atomic(out, as_bytes(text));
+  std::string text = "# Development policy: trusts this machine's virtual platform key and the program " +
+                     std::filesystem::path(program).filename().string() +
+                     " of this build.\n# Never use it in production: the virtual platform is not a TEE.\n" + tee::policy_to_toml(policy);
+  auto w = write_file_atomic(a.out, as_bytes(text));
   if (!w.ok()) return fail(w.error());
-  std::printf("wrote development policy to %s (platform key %s)\n", out.c_str(), (*p)->platform_key_id().substr(0, 16).c_str());
+  std::printf("wrote development policy to %s (platform key %s, measurement of %s %s)\n", a.out.c_str(),
+              (*p)->platform_key_id().substr(0, 16).c_str(), program.c_str(), to_hex(*measurement).substr(0, 16).c_str());
   return kExitOk;
 }
 
@@ -330,12 +341,15 @@ void add_attest_commands(CLI::App& app, int* exit_code) {
   key->add_option("--virtual-dir", pf->virtual_dir, "virtual platform directory");
   key->callback([pf, exit_code] { *exit_code = run_platform_key(*pf); });
 
-  auto dp = std::make_shared<std::pair<PlatformFlags, std::string>>();
-  CLI::App* dev = attest->add_subcommand("dev-policy",
-                                         "Write a development policy trusting this machine's virtual platform and this build");
-  dev->add_option("--virtual-dir", dp->first.virtual_dir, "virtual platform directory");
-  dev->add_option("--out", dp->second, "policy file to write")->required();
-  dev->callback([dp, exit_code] { *exit_code = run_dev_policy(dp->first, dp->second); });
+  auto dp = std::make_shared<DevPolicyArgs>();
+  CLI::App* dev = attest->add_subcommand(
+      "dev-policy", "Write a development policy trusting this machine's virtual platform and this build's node program");
+  dev->add_option("--virtual-dir", dp->platform.virtual_dir, "virtual platform directory");
+  dev->add_option("--out", dp->out, "policy file to write")->required();
+  dev->add_option("--program", dp->program,
+                  "the program whose measurement the policy allows (default: the node program, supernet-node; give this "
+                  "supernet binary to accept the developer tools' own evidence, which no network policy does)");
+  dev->callback([dp, exit_code] { *exit_code = run_dev_policy(*dp); });
 }
 
 }  // namespace supernet::cli

@@ -29,6 +29,10 @@ struct PlatformFlags {
 // Prints "error: <message>" to stderr and returns the exit code for it.
 int fail(const Error& e, int code = kExitBadInput);
 
+// The node program (supernet-node) beside this binary, or $SUPERNET_NODE_PROGRAM: the program a
+// network policy measures.
+std::string node_program();
+
 // The local network folder `supernet up` makes: node-1, node-2, ...
 std::string node_dir(const std::string& dir, int i);
 int count_nodes(const std::string& dir);
@@ -38,7 +42,7 @@ Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base
                                          tee::Policy& policy);
 // Writes the local network's policy file.
 Status write_local_policy(const std::string& dir, const tee::Policy& policy);
-// Starts `supernet node run` for node i, detached, output to its node.log; records its pid.
+// Starts the node program for node i, detached, output to its node.log; records its pid.
 Result<pid_t> spawn_node(const std::string& dir, int i);
 
 // Registers the subcommands; each sets *exit_code when it runs.

@@ -32,7 +32,7 @@ int count_nodes(const std::string& dir) {
   return n;
 }
 
-// Starts `supernet node run` for node i, detached, output to its node.log.
+// Starts the node program for node i, detached, output to its node.log.
 Result<pid_t> spawn_node(const std::string& dir, int i) {
   std::string config = fs::absolute(node_dir(dir, i) + "/node.toml").string();
   std::string logfile = node_dir(dir, i) + "/node.log";
@@ -47,8 +47,9 @@ Result<pid_t> spawn_node(const std::string& dir, int i) {
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    const char* argv[] = {"supernet", "node", "run", "--config", config.c_str(), nullptr};
-    ::execv("/proc/self/exe", const_cast<char* const*>(argv));
+    std::string program = node_program();
+    const char* argv[] = {"supernet-node", "--config", config.c_str(), nullptr};
+    ::execv(program.c_str(), const_cast<char* const*>(argv));
     ::_exit(127);
   }
   SN_TRY(write_file_atomic(node_dir(dir, i) + "/node.pid", as_bytes(std::to_string(pid))));
@@ -172,11 +173,12 @@ int run_up(const UpArgs& a) {
   std::error_code ec;
   fs::create_directories(a.dir, ec);
   if (ec) return fail(make_error("io.dir", "cannot create " + a.dir + ": " + ec.message()));
-  auto measurement = tee::measure_executable();
+  // The network measures the node program, not this command-line tool.
+  auto measurement = tee::measure_executable(node_program());
   if (!measurement.ok()) return fail(measurement.error());
 
   // Each node is its own "machine": its own virtual platform key. The network policy trusts
-  // exactly these keys and this build's measurement.
+  // exactly these keys and this build's node program.
   tee::Policy policy;
   policy.production = false;
   policy.allowed_platforms = {tee::Kind::kVirtual};

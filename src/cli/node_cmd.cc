@@ -1,245 +1,36 @@
-// supernet node run: one SuperNet node process.
+// supernet node run: starts the node program (supernet-node) with a configuration.
 #include <unistd.h>
 
-#include <asio.hpp>
-#include <chrono>
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <nlohmann/json.hpp>
-#include <thread>
 
 #include "cli/commands.h"
-#include "node/api.h"
-#include "node/fl_service.h"
-#include "node/appraiser.h"
-#include "node/config.h"
-#include "node/sign_state.h"
-#include "node/node.h"
-#include "tee/seal.h"
-#include "util/file.h"
-#include "util/log.h"
 
 namespace supernet::cli {
 
+std::string node_program() {
+  if (const char* p = std::getenv("SUPERNET_NODE_PROGRAM"); p && *p) return p;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::path("supernet-node") : self.parent_path() / "supernet-node").string();
+}
+
 namespace {
-
-namespace fs = std::filesystem;
-
-// The node's long-term Ed25519 key (identity or bft vote key), kept sealed in `path`.
-Result<crypto::Ed25519KeyPair> sealed_ed25519(tee::Platform& platform, const std::string& path, const std::string& label) {
-  std::error_code ec;
-  if (fs::exists(path, ec)) {
-    SN_ASSIGN(Bytes sealed, read_file(path));
-    SN_ASSIGN(crypto::SecureBytes secret, tee::unseal(platform, label, sealed));
-    if (secret.size() != 64) return make_error("node.key", path + " does not hold an Ed25519 key");
-    crypto::Ed25519KeyPair kp;
-    kp.public_key = Bytes(secret.data() + 32, secret.data() + 64);  // libsodium keeps the public half last
-    kp.secret_key = std::move(secret);
-    return kp;
-  }
-  auto kp = crypto::ed25519_generate();
-  SN_ASSIGN(Bytes sealed, tee::seal(platform, label, kp.secret_key.view()));
-  SN_TRY(write_file_atomic(path, sealed, 0600));
-  return kp;
-}
-
-Result<node::Genesis> wait_for_genesis(const std::string& path, int wait_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
-  bool said = false;
-  std::error_code ec;
-  while (!fs::exists(path, ec)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return make_error("node.genesis", "no genesis at " + path + " after " + std::to_string(wait_s) + " s");
-    }
-    if (!said) log(LogLevel::kInfo, "node", "waiting for the genesis at " + path);
-    said = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return node::load_genesis(path);
-}
 
 struct RunArgs {
   std::string config;
   int genesis_wait_s = 120;
 };
 
+// The measured program is supernet-node: this command replaces itself with it (same process,
+// so scripts' node.pid and status.json stay as they were).
 int run(const RunArgs& a) {
-  auto cfg = node::load_node_config(a.config);
-  if (!cfg.ok()) return fail(cfg.error());
-  std::error_code ec;
-  fs::create_directories(cfg->data_dir, ec);
-  tee::PlatformOptions po;
-  po.kind = cfg->platform;
-  po.virtual_dir = cfg->virtual_dir;
-  std::string warning;
-  auto platform = tee::open_platform(po, &warning);
-  if (!platform.ok()) return fail(platform.error());
-  if (!warning.empty()) log(LogLevel::kWarn, "platform", warning);
-  auto identity = sealed_ed25519(**platform, cfg->data_dir + "/identity.ed25519.sealed", "node-identity-key");
-  if (!identity.ok()) return fail(identity.error(), kExitCheckFailed);
-
-  // The vote key: a fresh checker (tee-bft) or the node's sealed key (bft).
-  std::unique_ptr<consensus::Checker> checker;
-  crypto::Ed25519KeyPair bft_key;
-  bool bft_key_created = false;
-  Bytes vote_key;
-  if (cfg->consensus == consensus::Protocol::kTeeBft) {
-    checker = std::make_unique<consensus::Checker>(cfg->id);
-    vote_key = checker->public_key();
-  } else {
-    bft_key_created = !fs::exists(cfg->data_dir + "/vote.ed25519.sealed", ec);
-    auto k = sealed_ed25519(**platform, cfg->data_dir + "/vote.ed25519.sealed", "node-vote-key");
-    if (!k.ok()) return fail(k.error(), kExitCheckFailed);
-    bft_key = std::move(k).value();
-    vote_key = bft_key.public_key;
-  }
-  node::GenesisValidator me;
-  me.id = cfg->id;
-  me.peer = cfg->peer_listen;
-  me.api = cfg->api_listen;
-  me.identity_key = identity->public_key;
-  me.vote_key = vote_key;
-  if (auto w = write_file_atomic(cfg->data_dir + "/public.toml", as_bytes(node::published_toml(me))); !w.ok()) return fail(w.error());
-
-  auto genesis = wait_for_genesis(cfg->genesis, a.genesis_wait_s);
-  if (!genesis.ok()) return fail(genesis.error());
-  if (genesis->protocol != cfg->consensus) return fail(make_error("node.genesis", "genesis protocol differs from this node's"));
-  const node::GenesisValidator* listed = nullptr;
-  for (const auto& v : genesis->validators) {
-    if (v.id == cfg->id) listed = &v;
-  }
-  if (listed != nullptr && listed->identity_key != identity->public_key) {
-    return fail(make_error("node.genesis", "the genesis lists node " + std::to_string(cfg->id) + " with another identity key"));
-  }
-  if (listed == nullptr) {
-    log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " is not in the genesis: it follows the network once the members " +
-                                     "approve adding it (supernet node add), then catches up from its peers");
-  }
-  auto policy = tee::load_policy(cfg->policy);
-  if (!policy.ok()) return fail(policy.error());
-
-  node::NodeOptions o;
-  o.replica.self = cfg->id;
-  o.replica.genesis = genesis->chain();
-  o.replica.appraiser = node::evidence_appraiser();
-  o.replica.identity_secret = identity->secret_key;
-  o.replica.unix_now = [] { return static_cast<int64_t>(now_unix()); };
-  tee::Platform* platform_ptr = platform->get();
-  // The only evidence this program asks its platform for over consensus data: the binding its
-  // checker computed for its own key (issue 10, A).
-  o.replica.attest = [platform_ptr](ByteView report_data) { return platform_ptr->evidence(report_data); };
-  Bytes genesis_bytes = o.replica.genesis.encode();
-  if (checker) {
-    if (auto s = checker->begin(genesis_bytes, o.replica.appraiser); !s.ok()) return fail(s.error(), kExitCheckFailed);
-    if (listed == nullptr) {
-      // Joining after the genesis: publish evidence for the checker's key, which the members'
-      // add_node proposal carries (and every node appraises) (issue 10, A).
-      me.vote_key_issued_at = static_cast<int64_t>(now_unix());
-      auto binding = checker->admission_binding(identity->public_key, me.vote_key_issued_at);
-      if (!binding.ok()) return fail(binding.error(), kExitCheckFailed);
-      auto evidence = (*platform)->evidence(*binding);
-      if (!evidence.ok()) return fail(evidence.error(), kExitCheckFailed);
-      me.vote_key_evidence = std::move(evidence).value();
-      if (auto w = write_file_atomic(cfg->data_dir + "/public.toml", as_bytes(node::published_toml(me))); !w.ok()) return fail(w.error());
-    }
-    o.signer = std::move(checker);
-  } else {
-    auto state = node::open_sign_state(**platform, cfg->data_dir + "/sign-state.sealed", cfg->id, bft_key_created);
-    if (!state.ok()) return fail(state.error(), kExitCheckFailed);
-    auto stored = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
-    if (!stored.ok()) return fail(stored.error());
-    auto blocks = (*stored)->load_blocks();
-    if (!blocks.ok()) return fail(blocks.error());
-    if (auto s = node::check_sign_state_against_ledger(*state->state, cfg->id, *blocks); !s.ok()) return fail(s.error(), kExitCheckFailed);
-    o.signer = std::make_unique<consensus::PlainSigner>(cfg->id, bft_key.secret_key, bft_key.public_key, state->state, state->persist);
-  }
-  o.transport.self = cfg->id;
-  o.transport.listen_host = cfg->peer_listen.host;
-  o.transport.listen_port = cfg->peer_listen.port;
-  for (const auto& v : genesis->validators) {
-    o.transport.identity_keys[v.id] = v.identity_key;
-    if (v.id > cfg->id) o.transport.dial.push_back({v.id, v.peer.host, v.peer.port});
-  }
-  o.transport.identity_secret = identity->secret_key;
-  auto tls = net::load_or_create_identity(**platform, cfg->data_dir + "/tls", "supernet-node-" + std::to_string(cfg->id));
-  if (!tls.ok()) return fail(tls.error(), kExitCheckFailed);
-  o.transport.ratls.identity = *tls;
-  net::Identity api_identity = *tls;  // the API serves the same attested certificate
-  o.transport.ratls.policy = *policy;
-  o.transport.ratls.platform = platform->get();
-  auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
-  if (!store.ok()) return fail(store.error());
-  o.store = std::move(store).value();
-
-  asio::io_context io;
-  node::Node node(io, std::move(o));
-  if (auto s = node.start(); !s.ok()) return fail(s.error(), kExitCheckFailed);
-  node::ApiHandler api_handler(node, *genesis);
-  node::DatasetStore datasets(**platform, cfg->data_dir + "/datasets");
-  api_handler.set_datasets(&datasets);
-  node::FlService fl(node, &datasets, identity->secret_key);
-  api_handler.set_fl(&fl);
-  node::ApiServer api(io, api_handler, api_identity);
-  if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
-  log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +
-                                   ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ", API https://" +
-                                   cfg->api_listen.host + ":" + std::to_string(api.port()) + ")");
-
-  // The operator may change the policy file (trusting a new node's platform, say): re-read it
-  // when it changes. Measurements the members set by governance stay on top of it.
-  auto policy_mtime = [&] {
-    std::error_code e;
-    return fs::last_write_time(cfg->policy, e);
-  };
-  auto seen_policy = policy_mtime();
-  // A status file for `supernet status` and `supernet up`, refreshed twice a second.
-  asio::steady_timer status_timer(io);
-  std::function<void()> write_status = [&] {
-    nlohmann::json j;
-    j["id"] = cfg->id;
-    j["pid"] = ::getpid();
-    j["chain_id"] = genesis->chain_id;
-    j["protocol"] = consensus::protocol_name(cfg->consensus);
-    j["height"] = node.height();
-    j["round"] = node.replica().round();
-    j["can_sign"] = node.replica().can_sign();
-    j["mempool"] = node.replica().mempool_size();
-    j["failed"] = node.failed();
-    j["validator"] = node.replica().validators().find(cfg->id) != nullptr;
-    j["epoch"] = node.replica().validators().epoch();
-    j["leader"] = node.replica().validators().leader(node.replica().next_height(), node.replica().round());
-    j["api"] = cfg->api_listen.host + ":" + std::to_string(api.port());
-    nlohmann::json peers = nlohmann::json::array();
-    for (const auto& v : node.replica().validators().validators()) {
-      if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
-    }
-    j["connected"] = peers;
-    (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump()));
-    if (auto t = policy_mtime(); t != seen_policy) {
-      seen_policy = t;
-      if (auto p = tee::load_policy(cfg->policy); p.ok()) {
-        node.set_policy(*p);
-        log(LogLevel::kInfo, "node", "policy " + cfg->policy + " changed: reloaded");
-      } else {
-        log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but does not load (keeping the old one): " + p.error().to_string());
-      }
-    }
-    status_timer.expires_after(std::chrono::milliseconds(500));
-    status_timer.async_wait([&](asio::error_code e) {
-      if (!e) write_status();
-    });
-  };
-  write_status();
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](asio::error_code, int sig) {
-    log(LogLevel::kInfo, "node", "signal " + std::to_string(sig) + ": stopping");
-    api.stop();
-    node.stop();
-    status_timer.cancel();
-    io.stop();
-  });
-  io.run();
-  return node.failed() ? kExitCheckFailed : kExitOk;
+  std::string program = node_program();
+  std::string wait = std::to_string(a.genesis_wait_s);
+  const char* argv[] = {"supernet-node", "--config", a.config.c_str(), "--genesis-wait", wait.c_str(), nullptr};
+  ::execv(program.c_str(), const_cast<char* const*>(argv));
+  return fail(make_error("node.program", "cannot run the node program " + program + ": " + std::strerror(errno)));
 }
 
 }  // namespace
@@ -249,7 +40,8 @@ void add_node_commands(CLI::App& app, int* exit_code) {
   node->require_subcommand(1);
   auto a = std::make_shared<RunArgs>();
   CLI::App* run_cmd = node->add_subcommand(
-      "run", "Run one node: publish its keys, wait for the genesis, then take part in consensus until SIGTERM");
+      "run", "Run one node (the node program supernet-node, next to this binary): publish its keys, wait for the genesis, "
+             "then take part in consensus until SIGTERM");
   run_cmd->add_option("--config", a->config, "node configuration (TOML; see docs/consensus.md)")->required();
   run_cmd->add_option("--genesis-wait", a->genesis_wait_s, "seconds to wait for the genesis file")->capture_default_str();
   run_cmd->callback([a, exit_code] { *exit_code = run(*a); });
