@@ -92,7 +92,9 @@ class LocalNetwork {
       }
       no.transport.self = static_cast<uint32_t>(i);
       for (auto& [id, port] : ports) no.transport.dial.push_back({static_cast<uint32_t>(id), "127.0.0.1", port});
-      no.transport.ratls.identity = net::make_identity(*nn.platform, "bench-" + std::to_string(i)).value();
+      no.transport.ratls.identity =
+          net::make_identity(*nn.platform, "bench-" + std::to_string(i), {nn.identity.public_key, genesis.hash()}).value();
+      no.transport.ratls.chain = genesis.hash();
       no.transport.ratls.policy = policy;
       no.transport.ratls.platform = nn.platform.get();
       no.transport.identity_secret = nn.identity.secret_key;

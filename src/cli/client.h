@@ -11,8 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "node/api_client.h"
+#include "node/appraiser.h"
 #include "node/config.h"
+#include "crypto/hash.h"
 #include "tee/policy.h"
+#include "util/file.h"
 
 namespace supernet::cli {
 
@@ -29,18 +32,52 @@ struct NetFlags {
 
 struct Network {
   node::Genesis genesis;
+  Bytes genesis_hash;
   tee::Policy policy;
   node::ApiCredentials credentials;
   // API addresses: the genesis validators', then nodes added later that this folder holds.
   std::vector<std::pair<uint32_t, node::HostPort>> apis;
+  // Identity keys of the genesis validators; those of nodes added later are learned from an
+  // attested node's GET /v1/nodes.
+  std::map<uint32_t, Bytes> identity_keys;
 };
+
+// The trust anchors a client pins in its own folder (<dir>/client/) the first time it uses a
+// network: copies of the genesis and of the policy it appraises nodes with. Later commands
+// read these copies, never the nodes' folder (whose host could rewrite it); `supernet client
+// pin` replaces them deliberately.
+inline std::string pinned_genesis_path(const NetFlags& f) { return f.dir + "/client/genesis.toml"; }
+inline std::string pinned_policy_path(const NetFlags& f) { return f.dir + "/client/network-policy.toml"; }
+
+inline Status pin_trust_anchors(const NetFlags& f, bool announce) {
+  SN_ASSIGN(Bytes genesis, read_file(f.dir + "/genesis.toml", 1024 * 1024));
+  SN_ASSIGN(Bytes policy, read_file(f.dir + "/network-policy.toml", 1024 * 1024));
+  SN_ASSIGN(node::Genesis g, node::parse_genesis(to_string(genesis), f.dir + "/genesis.toml"));
+  if (auto p = tee::parse_policy(to_string(policy), f.dir + "/network-policy.toml"); !p.ok()) return p.error();
+  std::error_code ec;
+  std::filesystem::create_directories(f.dir + "/client", ec);
+  SN_TRY(write_file_atomic(pinned_genesis_path(f), genesis, 0644));
+  SN_TRY(write_file_atomic(pinned_policy_path(f), policy, 0644));
+  if (announce) {
+    std::fprintf(stderr, "pinned trust anchors in %s/client: genesis %s (chain %s), policy sha256 %s\n", f.dir.c_str(),
+                 to_hex(g.hash()).substr(0, 16).c_str(), g.chain_id.c_str(), to_hex(crypto::sha256(policy)).substr(0, 16).c_str());
+  }
+  return ok_status();
+}
 
 inline Result<Network> open_network(const NetFlags& f) {
   Network n;
-  SN_ASSIGN(n.genesis, node::load_genesis(f.dir + "/genesis.toml"));
-  SN_ASSIGN(n.policy, tee::load_policy(f.dir + "/network-policy.toml"));
+  if (!std::filesystem::exists(pinned_genesis_path(f)) || !std::filesystem::exists(pinned_policy_path(f))) {
+    SN_TRY(pin_trust_anchors(f, true));  // first use: trust on first use, said out loud
+  }
+  SN_ASSIGN(n.genesis, node::load_genesis(pinned_genesis_path(f)));
+  SN_ASSIGN(n.policy, tee::load_policy(pinned_policy_path(f)));
+  n.genesis_hash = n.genesis.hash();
   SN_ASSIGN(n.credentials, node::load_credentials(f.dir + "/client/" + f.as));
-  for (const auto& v : n.genesis.validators) n.apis.push_back({v.id, v.api});
+  for (const auto& v : n.genesis.validators) {
+    n.apis.push_back({v.id, v.api});
+    n.identity_keys[v.id] = v.identity_key;
+  }
   for (int i = 1; std::filesystem::exists(f.dir + "/node-" + std::to_string(i) + "/node.toml"); i++) {
     bool known = false;
     for (const auto& [id, api] : n.apis) known |= id == static_cast<uint32_t>(i);
@@ -59,8 +96,10 @@ inline Result<Network> open_network(const NetFlags& f) {
 // cannot be reached (a node that is down or failed appraisal).
 class Clients {
  public:
-  // `failover` false: only the first node is asked (requests that belong to one node).
-  Clients(const Network& net, int first, bool failover = true) : net_(net), failover_(failover) {
+  // `failover` false: only the first node is asked (requests that belong to one node). A node
+  // the user named (`first` not 0) is the only one asked too: a refusal (it is down, or it is
+  // not that node) is reported, never papered over by another node's answer.
+  Clients(const Network& net, int first, bool failover = true) : net_(net), failover_(failover && first == 0) {
     for (size_t i = 0; i < net.apis.size(); i++) {
       if (static_cast<int>(net.apis[i].first) == first) current_ = i;
     }
@@ -84,17 +123,56 @@ class Clients {
   uint64_t failovers() const { return failovers_; }
 
  private:
+  // A client that proves it reached node `id`: its certificate must bind that node's identity
+  // key and the pinned chain, and each connection is attested afresh (node/api_client.h).
   node::ApiClient& client(size_t i) {
     auto& c = clients_[i];
     if (!c) {
-      const auto& api = net_.apis[i].second;
-      c = std::make_unique<node::ApiClient>(api.host, api.port, net_.credentials, net_.policy);
+      const auto& [id, api] = net_.apis[i];
+      node::NodeExpectation expect{id, identity_key(id), net_.genesis_hash};
+      tee::Policy policy = net_.policy;
+      if (!net_.identity_keys.count(id)) node::apply_adjustments(policy, adjustments_);  // an added node's platform
+      c = std::make_unique<node::ApiClient>(api.host, api.port, net_.credentials, policy, 10, expect);
     }
     return *c;
+  }
+  // A node added after the genesis: its identity key as an attested genesis node's view of the
+  // membership gives it (empty when none answers: the node is then refused).
+  Bytes identity_key(uint32_t id) {
+    if (auto it = net_.identity_keys.find(id); it != net_.identity_keys.end()) return it->second;
+    if (auto it = learned_.find(id); it != learned_.end()) return it->second;
+    for (size_t j = 0; j < net_.apis.size(); j++) {
+      if (!net_.identity_keys.count(net_.apis[j].first)) continue;
+      auto r = client(j).get("/v1/nodes");
+      if (!r.ok() || r->status != 200) continue;
+      auto body = nlohmann::json::parse(r->body, nullptr, false);
+      if (!body.is_object() || !body["nodes"].is_array()) continue;
+      for (const auto& n : body["nodes"]) {
+        if (!n.is_object() || !n["id"].is_number_unsigned() || !n["identity_key"].is_string()) continue;
+        if (auto k = from_hex(n["identity_key"].get<std::string>()); k.ok()) learned_[n["id"].get<uint32_t>()] = *k;
+      }
+      // Governance's changes to the policy, as the ledger has them (the members trusted the
+      // new machines' platform keys when they admitted them).
+      const auto& adj = body["policy_adjustments"];
+      if (adj.is_object()) {
+        for (const char* field : {"measurements", "virtual_platform_keys"}) {
+          if (!adj[field].is_array()) continue;
+          auto& into = std::string(field) == "measurements" ? adjustments_.measurements : adjustments_.virtual_platform_keys;
+          for (const auto& x : adj[field]) {
+            if (x.is_string()) into.push_back(x.get<std::string>());
+          }
+        }
+      }
+      break;
+    }
+    auto it = learned_.find(id);
+    return it == learned_.end() ? Bytes{} : it->second;
   }
   const Network& net_;
   bool failover_ = true;
   std::map<size_t, std::unique_ptr<node::ApiClient>> clients_;
+  std::map<uint32_t, Bytes> learned_;
+  consensus::PolicyAdjustments adjustments_;
   size_t current_ = 0;
   uint64_t failovers_ = 0;
 };

@@ -20,6 +20,7 @@
 #include "crypto/hash.h"
 #include "tee/evidence.h"
 #include "tee/seal.h"
+#include "util/codec.h"
 #include "util/file.h"
 #include "util/log.h"
 
@@ -37,43 +38,60 @@ static Bytes domain_hash(std::string_view domain, std::initializer_list<ByteView
   return crypto::sha512(msg);
 }
 
-Bytes cert_binding(ByteView spki) { return domain_hash("supernet-ratls-cert-v1", {spki}); }
+static Bytes length_prefixed(const Binding& b) {
+  Writer w;
+  w.bytes(b.identity_key).bytes(b.chain);
+  return w.take();
+}
 
-Bytes fresh_binding(ByteView exporter, ByteView spki) {
+Bytes cert_binding(ByteView spki, const Binding& b) { return domain_hash("supernet-ratls-cert-v2", {spki, length_prefixed(b)}); }
+
+Bytes fresh_binding(ByteView exporter, ByteView spki, const Binding& b) {
   Bytes spki_hash = crypto::sha256(spki);
-  return domain_hash("supernet-ratls-fresh-v1", {exporter, spki_hash});
+  return domain_hash("supernet-ratls-fresh-v2", {exporter, spki_hash, length_prefixed(b)});
 }
 
 static std::string media_type(tee::Kind k) { return std::string("application/vnd.supernet.evidence.") + tee::kind_name(k); }
 
-Result<Certificate> make_certificate_with_evidence(const crypto::PrivateKey& key, const std::string& cn, ByteView evidence) {
-  SN_ASSIGN(tee::Kind kind, tee::detect_kind(evidence));
-  Bytes cmw = cbor::encode(cbor::Value::array({cbor::Value::text(media_type(kind)), cbor::Value::bytes(evidence)}));
-  UnixSeconds now = now_unix();
-  return crypto::make_self_signed(key, cn, now - 300, now + 30 * 86400, {{kEvidenceExtensionOid, cmw, false}});
+static Bytes evidence_extension(tee::Kind kind, ByteView evidence, const Binding& b) {
+  return cbor::encode(cbor::Value::array({cbor::Value::text(media_type(kind)), cbor::Value::bytes(evidence),
+                                          cbor::Value::bytes(b.identity_key), cbor::Value::bytes(b.chain)}));
 }
 
-Result<Certificate> make_attested_certificate(tee::Platform& platform, const crypto::PrivateKey& key,
-                                              const std::string& cn, int64_t validity_seconds) {
-  SN_ASSIGN(Bytes evidence, platform.evidence(cert_binding(key.public_key().spki_der())));
+Result<Certificate> make_certificate_with_evidence(const crypto::PrivateKey& key, const std::string& cn, ByteView evidence,
+                                                   const Binding& binding) {
   SN_ASSIGN(tee::Kind kind, tee::detect_kind(evidence));
-  Bytes cmw = cbor::encode(cbor::Value::array({cbor::Value::text(media_type(kind)), cbor::Value::bytes(evidence)}));
   UnixSeconds now = now_unix();
-  return crypto::make_self_signed(key, cn, now - 300, now + validity_seconds, {{kEvidenceExtensionOid, cmw, false}});
+  return crypto::make_self_signed(key, cn, now - 300, now + 30 * 86400,
+                                  {{kEvidenceExtensionOid, evidence_extension(kind, evidence, binding), false}});
 }
 
-Result<Identity> make_identity(tee::Platform& platform, const std::string& cn, int64_t validity_seconds) {
+Result<Certificate> make_attested_certificate(tee::Platform& platform, const crypto::PrivateKey& key, const std::string& cn,
+                                              int64_t validity_seconds, const Binding& binding) {
+  SN_ASSIGN(Bytes evidence, platform.evidence(cert_binding(key.public_key().spki_der(), binding)));
+  SN_ASSIGN(tee::Kind kind, tee::detect_kind(evidence));
+  UnixSeconds now = now_unix();
+  return crypto::make_self_signed(key, cn, now - 300, now + validity_seconds,
+                                  {{kEvidenceExtensionOid, evidence_extension(kind, evidence, binding), false}});
+}
+
+Result<Identity> make_identity(tee::Platform& platform, const std::string& cn, const Binding& binding, int64_t validity_seconds) {
   Identity id;
   id.key = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
-  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, validity_seconds));
+  id.binding = binding;
+  id.common_name = cn;
+  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, validity_seconds, binding));
   return id;
 }
 
-Result<Identity> load_or_create_identity(tee::Platform& platform, const std::string& dir, const std::string& cn) {
+Result<Identity> load_or_create_identity(tee::Platform& platform, const std::string& dir, const std::string& cn,
+                                         const Binding& binding) {
   std::string key_path = dir + "/identity.key.sealed";
   std::string cert_path = dir + "/identity.crt.der";
   std::error_code ec;
   Identity id;
+  id.binding = binding;
+  id.common_name = cn;
   if (std::filesystem::exists(key_path, ec)) {
     SN_ASSIGN(Bytes sealed, read_file(key_path));
     SN_ASSIGN(crypto::SecureBytes der, tee::unseal(platform, kSealLabel, sealed));
@@ -87,31 +105,72 @@ Result<Identity> load_or_create_identity(tee::Platform& platform, const std::str
     SN_TRY(write_file_atomic(key_path, sealed, 0600));
   }
   // The key persists; its certificate is re-attested at every load so its evidence is fresh.
-  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, kCertificateValiditySeconds));
+  SN_ASSIGN(id.cert, make_attested_certificate(platform, id.key, cn, kCertificateValiditySeconds, binding));
   SN_TRY(write_file_atomic(cert_path, id.cert.der(), 0644));
   return id;
 }
 
-Result<tee::Claims> verify_peer_certificate(const Certificate& cert, const tee::Policy& policy,
-                                            const tee::Collateral& collateral, UnixSeconds now) {
+Result<PeerCertificate> verify_peer_certificate(const Certificate& cert, const tee::Policy& policy,
+                                                const tee::Collateral& collateral, UnixSeconds now, ByteView chain) {
   SN_TRY(cert.check_time(now));
   SN_TRY(cert.verify_signed_by(cert));
   auto ext = cert.extension(kEvidenceExtensionOid);
   if (!ext) return make_error("ratls.no_evidence", "peer certificate carries no evidence extension " + std::string(kEvidenceExtensionOid));
   SN_ASSIGN(cbor::Value cmw, cbor::decode(*ext));
-  if (cmw.type() != cbor::Type::kArray || cmw.as_array().size() != 2 || cmw.as_array()[1].type() != cbor::Type::kBytes) {
-    return make_error("ratls.evidence_format", "evidence extension is not a [media type, bytes] wrapper");
+  if (cmw.type() != cbor::Type::kArray || cmw.as_array().size() != 4) {
+    return make_error("ratls.evidence_format", "evidence extension is not a [media type, evidence, identity, chain] array");
+  }
+  for (size_t i = 1; i < 4; i++) {
+    if (cmw.as_array()[i].type() != cbor::Type::kBytes) {
+      return make_error("ratls.evidence_format", "evidence extension holds a non-byte-string field");
+    }
   }
   const Bytes& evidence = cmw.as_array()[1].as_bytes();
-  SN_ASSIGN(tee::Claims claims, tee::verify_evidence(evidence, collateral, now));
-  Bytes expected = cert_binding(cert.public_key().spki_der());
-  tee::Appraisal a = tee::appraise(policy, claims, now, ByteView(expected));
+  PeerCertificate out;
+  out.binding.identity_key = cmw.as_array()[2].as_bytes();
+  out.binding.chain = cmw.as_array()[3].as_bytes();
+  if (!chain.empty()) {
+    if (out.binding.chain.empty() || !crypto::ct_equal(out.binding.chain, chain)) {
+      return make_error("ratls.chain", "peer certificate is for another chain (genesis " + to_hex(out.binding.chain).substr(0, 16) +
+                                           "...), or for none: a developer tool's certificate");
+    }
+    if (out.binding.identity_key.size() != 32) return make_error("ratls.identity", "peer certificate names no identity key");
+  }
+  SN_ASSIGN(out.claims, tee::verify_evidence(evidence, collateral, now));
+  Bytes expected = cert_binding(cert.public_key().spki_der(), out.binding);
+  tee::Appraisal a = tee::appraise(policy, out.claims, now, ByteView(expected));
   if (!a.pass()) {
     std::string why;
     for (const auto& f : a.failures) why += (why.empty() ? "" : "; ") + f;
     return make_error("ratls.appraisal", why);
   }
-  return claims;
+  return out;
+}
+
+IdentityStore::IdentityStore(Identity identity) : current_(std::make_shared<const Identity>(std::move(identity))) {}
+
+std::shared_ptr<const Identity> IdentityStore::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+void IdentityStore::replace(Identity identity) {
+  auto next = std::make_shared<const Identity>(std::move(identity));
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = std::move(next);
+}
+
+Result<bool> renew_certificate_if_due(tee::Platform& platform, IdentityStore& store, UnixSeconds now) {
+  auto cur = store.current();
+  UnixSeconds not_after = cur->cert.not_after();
+  if (not_after - now > kCertificateValiditySeconds / 2) return false;
+  Identity next;
+  next.key = cur->key;
+  next.binding = cur->binding;
+  next.common_name = cur->common_name;
+  SN_ASSIGN(next.cert, make_attested_certificate(platform, next.key, next.common_name, kCertificateValiditySeconds, next.binding));
+  store.replace(std::move(next));
+  return true;
 }
 
 namespace {
@@ -128,13 +187,14 @@ int verify_callback(X509_STORE_CTX* store, void*) {
   if (st == nullptr || peer == nullptr) return 0;
   X509_up_ref(peer);
   auto cert = Certificate::adopt(peer);
-  auto claims = verify_peer_certificate(*cert, st->cfg->policy, st->cfg->collateral, now_unix());
-  if (!claims.ok()) {
-    st->failure = claims.error().to_string();
+  auto peer_cert = verify_peer_certificate(*cert, st->cfg->policy, st->cfg->collateral, now_unix(), st->cfg->chain);
+  if (!peer_cert.ok()) {
+    st->failure = peer_cert.error().to_string();
     X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  st->claims = *claims;
+  st->claims = peer_cert->claims;
+  st->binding = peer_cert->binding;
   st->cert = *cert;
   return 1;
 }
@@ -152,6 +212,17 @@ Status set_timeouts(int fd) {
 
 }  // namespace
 
+void use_identity_store(SSL_CTX* ctx, IdentityStore* store) {
+  // Each handshake serves the store's current certificate (renewal replaces it).
+  SSL_CTX_set_cert_cb(
+      ctx,
+      [](SSL* ssl, void* arg) -> int {
+        auto id = static_cast<IdentityStore*>(arg)->current();
+        return SSL_use_certificate(ssl, id->cert.get()) == 1 && SSL_use_PrivateKey(ssl, id->key.get()) == 1 ? 1 : 0;
+      },
+      store);
+}
+
 Result<SSL_CTX*> make_tls_context(const Config& cfg, bool server) {
   SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
   if (ctx == nullptr) return make_error("tls.ctx", crypto::openssl_error());
@@ -167,6 +238,7 @@ Result<SSL_CTX*> make_tls_context(const Config& cfg, bool server) {
   SSL_CTX_set_num_tickets(ctx, 0);  // no resumption: every connection is attested afresh
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_CTX_set_cert_verify_callback(ctx, verify_callback, nullptr);
+  if (cfg.store) use_identity_store(ctx, cfg.store.get());
   return ctx;
 }
 
@@ -180,16 +252,31 @@ Result<Bytes> freshness_exporter(SSL* ssl) {
   return out;
 }
 
+Result<Bytes> api_exporter(const SSL* ssl) {
+  Bytes out(32);
+  // Exporting reads the session's secrets and changes nothing; OpenSSL's signature wants it mutable.
+  if (SSL_export_keying_material(const_cast<SSL*>(ssl), out.data(), out.size(), kApiExporterLabel, std::strlen(kApiExporterLabel),
+                                 nullptr, 0, 0) != 1) {
+    return make_error("tls.exporter", "cannot export keying material");
+  }
+  return out;
+}
+
+Bytes api_fresh_binding(ByteView exporter, ByteView spki, const Binding& b) {
+  Bytes spki_hash = crypto::sha256(spki);
+  return domain_hash("supernet-api-fresh-v1", {exporter, spki_hash, length_prefixed(b)});
+}
+
 Result<Bytes> make_fresh_evidence(const Config& cfg, ByteView exporter) {
   if (cfg.platform == nullptr) return make_error("ratls.config", "no platform to produce fresh evidence");
-  return cfg.platform->evidence(fresh_binding(exporter, cfg.identity.key.public_key().spki_der()));
+  return cfg.platform->evidence(fresh_binding(exporter, cfg.identity.key.public_key().spki_der(), cfg.identity.binding));
 }
 
 Status check_fresh_evidence(const Config& cfg, ByteView exporter, const Certificate& peer_cert, const tee::Claims& peer_claims,
-                            ByteView evidence) {
+                            const Binding& peer_binding, ByteView evidence) {
   auto fresh = tee::verify_evidence(evidence, cfg.collateral, now_unix());
   if (!fresh.ok()) return make_error("ratls.stale", "fresh evidence does not verify: " + fresh.error().to_string());
-  Bytes expected = fresh_binding(exporter, peer_cert.public_key().spki_der());
+  Bytes expected = fresh_binding(exporter, peer_cert.public_key().spki_der(), peer_binding);
   tee::Appraisal a = tee::appraise(cfg.policy, *fresh, now_unix(), ByteView(expected));
   std::string failure;
   for (const auto& f : a.failures) failure += (failure.empty() ? "fresh evidence: " : "; ") + f;
@@ -298,7 +385,7 @@ Result<std::unique_ptr<Connection>> handshake(int fd, bool server, const Config&
   if (auto s = conn->send_frame(mine); !s.ok()) return peer_gone(s.error());
   auto theirs = conn->recv_frame();
   if (!theirs.ok()) return peer_gone(theirs.error());
-  if (auto s = check_fresh_evidence(cfg, exporter, conn->peer_cert_, conn->peer_claims_, *theirs); !s.ok()) {
+  if (auto s = check_fresh_evidence(cfg, exporter, conn->peer_cert_, conn->peer_claims_, st.binding, *theirs); !s.ok()) {
     log(LogLevel::kWarn, "ratls", "refused peer: " + s.error().message);
     return s.error();
   }

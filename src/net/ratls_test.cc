@@ -112,7 +112,7 @@ TEST_F(RaTlsTest, CertificateWhoseKeyDoesNotMatchEvidenceIsRefused) {
   // Evidence made for key A, replayed in a certificate over key B.
   Config client = config_for(*b_, "client");
   auto other_key = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
-  Bytes evidence = b_->evidence(cert_binding(other_key.public_key().spki_der())).value();
+  Bytes evidence = b_->evidence(cert_binding(other_key.public_key().spki_der(), {})).value();
   client.identity.cert = make_certificate_with_evidence(client.identity.key, "client", evidence).value();
   Outcome o = run_pair(config_for(*a_, "server"), client);
   ASSERT_FALSE(o.server.ok());
@@ -152,7 +152,7 @@ class ReplayingPlatform : public tee::Platform {
 TEST_F(RaTlsTest, ReplayedFreshEvidenceIsRefused) {
   Config client = config_for(*b_, "client");
   // Evidence bound to some earlier session's exporter.
-  Bytes old = b_->evidence(fresh_binding(Bytes(32, 1), client.identity.key.public_key().spki_der())).value();
+  Bytes old = b_->evidence(fresh_binding(Bytes(32, 1), client.identity.key.public_key().spki_der(), {})).value();
   ReplayingPlatform replay(*b_, old);
   client.platform = &replay;
   Outcome o = run_pair(config_for(*a_, "server"), client);

@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 
 #include "crypto/keys.h"
+#include "crypto/secure.h"
 #include "util/codec.h"
 #include "util/log.h"
 
@@ -252,7 +253,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (!mine.ok()) throw SessionEnd{mine.error().to_string()};
     co_await write_frame(stream, *mine);
     Bytes theirs = co_await read_frame(stream);
-    if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, theirs); !s.ok()) {
+    if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, pv.binding, theirs); !s.ok()) {
       throw SessionEnd{s.error().to_string()};
     }
     // Hello: bind the session to validator ids with the identity keys.
@@ -267,6 +268,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     uint32_t peer = admissible(id, server, expected);
     if (!crypto::ed25519_verify(cfg.identity_keys.at(peer), hello_bytes(*exporter, peer), *sig)) {
       throw SessionEnd{"hello of node " + std::to_string(peer) + " is not signed by its identity key"};
+    }
+    // The attested certificate must bind this validator's identity key: a stolen identity key
+    // with a certificate from elsewhere (the developer tools, another node) is refused.
+    if (!crypto::ct_equal(pv.binding.identity_key, cfg.identity_keys.at(peer))) {
+      throw SessionEnd{"the certificate of node " + std::to_string(peer) + " binds another identity key than the genesis lists for it"};
     }
     co_await write_frame(stream, as_bytes(kAttestedConfirmation));
     Bytes confirm = co_await read_frame(stream);

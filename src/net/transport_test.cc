@@ -55,7 +55,9 @@ class TransportTest : public ::testing::Test {
     for (auto& [id, port] : ports_) {
       if (id > node.id) cfg.dial.push_back({id, "127.0.0.1", port});
     }
-    cfg.ratls.identity = make_identity(*node.platform, "node-" + std::to_string(node.id)).value();
+    // The certificate binds this node's identity key and the chain (issue 9).
+    cfg.ratls.identity = make_identity(*node.platform, "node-" + std::to_string(node.id), {node.identity.public_key, chain_}).value();
+    cfg.ratls.chain = chain_;
     cfg.ratls.policy = policy_;
     cfg.ratls.platform = node.platform.get();
     cfg.identity_secret = identity_override ? *identity_override : node.identity.secret_key;
@@ -72,6 +74,7 @@ class TransportTest : public ::testing::Test {
 
   asio::io_context io_;
   tee::Policy policy_;
+  Bytes chain_ = crypto::sha256(as_bytes("transport-test-chain"));
   std::map<uint32_t, Bytes> identity_keys_;
   std::map<uint32_t, uint16_t> ports_;
   std::vector<std::unique_ptr<TestNode>> nodes_;

@@ -96,6 +96,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
   bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
+               (p == "/v1/attestation" && platform_ != nullptr) ||
                p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr) ||
                ((p == "/v1/fl/jobs" || p.rfind("/v1/fl/jobs/", 0) == 0) && fl_ != nullptr);
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
@@ -118,7 +119,20 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
   if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
   if (p == "/v1/nodes") return get_nodes();
+  if (p == "/v1/attestation") return get_attestation(req);
   return get_metrics();
+}
+
+ApiResponse ApiHandler::get_attestation(const ApiRequest& req) {
+  if (req.tls_exporter.size() != 32) return error(500, "tls", "the TLS session's exporter is not available");
+  auto id = certificates_->current();
+  Bytes binding = net::api_fresh_binding(req.tls_exporter, id->key.public_key().spki_der(), id->binding);
+  auto evidence = platform_->evidence(binding);
+  if (!evidence.ok()) return error(500, "attestation", evidence.error().message);
+  return reply(200, json{{"evidence", to_hex(*evidence)},
+                         {"platform", tee::kind_name(platform_->kind())},
+                         {"identity_key", to_hex(id->binding.identity_key)},
+                         {"chain", to_hex(id->binding.chain)}});
 }
 
 ApiResponse ApiHandler::submit_tx(Bytes tx) {
@@ -399,8 +413,12 @@ ApiResponse ApiHandler::get_nodes() {
     }
     nodes.push_back(n);
   }
+  const auto& m = node_.replica().membership();
   return reply(200, json{{"chain_id", genesis_.chain_id},
                          {"protocol", consensus::protocol_name(genesis_.protocol)},
+                         {"genesis_hash", to_hex(node_.replica().genesis_hash())},
+                         // What governance changed of the genesis policy: clients appraise added nodes with it.
+                         {"policy_adjustments", {{"measurements", m.measurements()}, {"virtual_platform_keys", m.platform_keys()}}},
                          {"epoch", set.epoch()},
                          {"total_weight", set.total_weight()},
                          {"quorum_weight", set.quorum(genesis_.protocol)},
@@ -451,12 +469,15 @@ ApiResponse ApiHandler::get_metrics() {
 
 // --- the HTTPS server ---
 
-ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, const net::Identity& identity) : io_(io), handler_(handler) {
-  const net::Identity* id = &identity;
-  server_ = std::make_unique<httplib::SSLServer>([id](SSL_CTX& ctx) {
+ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates)
+    : io_(io), handler_(handler), certificates_(std::move(certificates)) {
+  net::IdentityStore* store = certificates_.get();
+  server_ = std::make_unique<httplib::SSLServer>([store](SSL_CTX& ctx) {
+    auto id = store->current();
     bool ok = SSL_CTX_set_min_proto_version(&ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_max_proto_version(&ctx, TLS1_3_VERSION) == 1 &&
               SSL_CTX_use_certificate(&ctx, id->cert.get()) == 1 && SSL_CTX_use_PrivateKey(&ctx, id->key.get()) == 1 &&
               SSL_CTX_check_private_key(&ctx) == 1;
+    net::use_identity_store(&ctx, store);  // every handshake serves the current (renewed) certificate
     // Ask for a client certificate and accept any: possession of its key is proven by the
     // handshake, and the handler decides (401) whether that key is registered.
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
@@ -505,6 +526,7 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     }
     for (const auto& [k, v] : req.params) r.query[k] = v;
     if (req.ssl != nullptr) {
+      if (auto e = net::api_exporter(req.ssl); e.ok()) r.tls_exporter = std::move(e).value();
       if (X509* peer = SSL_get0_peer_certificate(req.ssl)) {
         X509_up_ref(peer);
         if (auto cert = crypto::Certificate::adopt(peer); cert.ok()) r.client_spki_sha256 = cert->spki_sha256();

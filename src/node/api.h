@@ -54,6 +54,7 @@ struct ApiRequest {
   std::string path;  // decoded, without the query
   std::string body;
   std::optional<Bytes> client_spki_sha256;  // from the TLS client certificate, if one was sent
+  Bytes tls_exporter;                       // net::api_exporter of the request's TLS session
   std::map<std::string, std::string> query;
 };
 
@@ -74,6 +75,12 @@ class ApiHandler {
   void set_datasets(DatasetStore* store) { datasets_ = store; }
   // Federated learning jobs (/v1/fl/...); without it those endpoints answer 404.
   void set_fl(class FlService* fl) { fl_ = fl; }
+  // Fresh evidence for GET /v1/attestation, over each client's own TLS session; without it that
+  // endpoint answers 404. The platform is used on the handler's (io) thread only.
+  void set_attestation(tee::Platform* platform, std::shared_ptr<net::IdentityStore> certificates) {
+    platform_ = platform;
+    certificates_ = std::move(certificates);
+  }
 
  private:
   struct Client {
@@ -94,6 +101,7 @@ class ApiHandler {
   ApiResponse get_data();
   ApiResponse post_fl_job(const std::string& body, const Client& client);
   ApiResponse get_fl(const std::string& rest, const Client& client);
+  ApiResponse get_attestation(const ApiRequest& req);
 
   Node& node_;
   Genesis genesis_;
@@ -101,11 +109,14 @@ class ApiHandler {
   std::map<int, uint64_t> responses_;
   DatasetStore* datasets_ = nullptr;
   class FlService* fl_ = nullptr;
+  tee::Platform* platform_ = nullptr;
+  std::shared_ptr<net::IdentityStore> certificates_;
 };
 
 class ApiServer {
  public:
-  ApiServer(asio::io_context& io, ApiHandler& handler, const net::Identity& identity);
+  // Serves `certificates`' current certificate (renewed while it runs).
+  ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates);
   ~ApiServer();
   // Binds host:port (0 picks a port) and serves on a thread of its own.
   Status start(const std::string& host, uint16_t port);
@@ -115,6 +126,7 @@ class ApiServer {
  private:
   asio::io_context& io_;
   ApiHandler& handler_;
+  std::shared_ptr<net::IdentityStore> certificates_;
   std::unique_ptr<httplib::SSLServer> server_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

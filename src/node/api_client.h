@@ -1,7 +1,12 @@
 // A client of a node's REST API: HTTPS with TLS 1.3 only, a client certificate, and the node's
 // RA-TLS certificate appraised against the network's policy before anything is sent (the
-// evidence in it must verify, pass the policy and bind the certificate's key). Blocking; one
-// connection, kept alive; not thread-safe.
+// evidence in it must verify, pass the policy and bind the certificate's key). With a
+// NodeExpectation it also proves what it talks to: the certificate must bind the identity key
+// the genesis lists for the node asked for and the pinned chain (a TCP forwarder to another
+// node is refused), and on every new connection, before any request goes out on it, the node
+// answers GET /v1/attestation with fresh evidence bound to this client's own TLS session
+// (net::api_fresh_binding), from the same platform and measurement as its certificate.
+// Blocking; one connection, kept alive; not thread-safe.
 #pragma once
 
 #include <memory>
@@ -32,18 +37,32 @@ struct HttpReply {
   std::string body;
 };
 
+// The node a client asks for: its id, the identity key the genesis (or the membership) lists for
+// it, and the chain the client pinned.
+struct NodeExpectation {
+  uint32_t id = 0;
+  Bytes identity_key;
+  Bytes chain;
+};
+
 class ApiClient {
  public:
   // `policy` appraises the node's certificate; nullopt skips that (tests of the server's own
-  // refusals only).
+  // refusals only). `expect` adds the identity check and the fresh exchange (it needs `policy`
+  // and credentials).
   ApiClient(const std::string& host, uint16_t port, std::optional<ApiCredentials> credentials,
-            std::optional<tee::Policy> policy, int timeout_s = 10);
+            std::optional<tee::Policy> policy, int timeout_s = 10, std::optional<NodeExpectation> expect = std::nullopt);
   ~ApiClient();
   Result<HttpReply> get(const std::string& path);
   Result<HttpReply> post(const std::string& path, const std::string& body, const std::string& content_type = "application/json");
+  // How many connections this client has opened and seen attested afresh.
+  uint64_t attested_connections() const;
+  struct Appraisal;  // the TLS callbacks' state (api_client.cc)
 
  private:
-  struct Appraisal;
+  template <typename F>
+  Result<HttpReply> request(F&& send);
+  Status attest();
   std::unique_ptr<Appraisal> appraisal_;
   std::unique_ptr<httplib::SSLClient> http_;
   std::string target_;

@@ -78,7 +78,9 @@ class NodeCluster : public ::testing::Test {
     for (auto& [id, port] : ports_) {
       if (id > i) o.transport.dial.push_back({static_cast<uint32_t>(id), "127.0.0.1", port});
     }
-    o.transport.ratls.identity = net::make_identity(*platforms_[i], "node-" + std::to_string(i)).value();
+    o.transport.ratls.identity =
+        net::make_identity(*platforms_[i], "node-" + std::to_string(i), {identities_[i].public_key, chain_.hash()}).value();
+    o.transport.ratls.chain = chain_.hash();
     o.transport.ratls.policy = policy_;
     o.transport.ratls.platform = platforms_[i].get();
     o.transport.identity_secret = identities_[i].secret_key;
@@ -182,8 +184,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   g.clients.push_back({"member", "member", member.cert.spki_sha256()});
   g.clients.push_back({"user", "user", user.cert.spki_sha256()});
   ApiHandler handler(*nodes_[1], g);
-  auto api_identity = net::make_identity(*platforms_[1], "api-1").value();
-  ApiServer server(io_, handler, api_identity);
+  auto api_identity = net::make_identity(*platforms_[1], "api-1", {identities_[1].public_key, chain_.hash()}).value();
+  auto certificates = std::make_shared<net::IdentityStore>(api_identity);
+  handler.set_attestation(platforms_[1].get(), certificates);
+  ApiServer server(io_, handler, certificates);
   ASSERT_TRUE(server.start("127.0.0.1", 0).ok());
   auto guard = asio::make_work_guard(io_);
   std::thread io_thread([&] { io_.run(); });

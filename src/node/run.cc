@@ -166,10 +166,15 @@ int run_node(const RunOptions& a) {
     if (v.id > cfg->id) o.transport.dial.push_back({v.id, v.peer.host, v.peer.port});
   }
   o.transport.identity_secret = identity->secret_key;
-  auto tls = net::load_or_create_identity(**platform, cfg->data_dir + "/tls", "supernet-node-" + std::to_string(cfg->id));
+  // The TLS certificate's evidence binds the TLS key, this node's identity key and the chain.
+  Bytes genesis_hash = genesis->hash();
+  net::Binding binding{identity->public_key, genesis_hash};
+  auto tls = net::load_or_create_identity(**platform, cfg->data_dir + "/tls", "supernet-node-" + std::to_string(cfg->id), binding);
   if (!tls.ok()) return fail(tls.error(), kExitCheckFailed);
+  auto certificates = std::make_shared<net::IdentityStore>(*tls);  // peers and the API serve it; renewed below
   o.transport.ratls.identity = *tls;
-  net::Identity api_identity = *tls;  // the API serves the same attested certificate
+  o.transport.ratls.store = certificates;
+  o.transport.ratls.chain = genesis_hash;
   o.transport.ratls.policy = *policy;
   o.transport.ratls.platform = platform->get();
   auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
@@ -184,7 +189,8 @@ int run_node(const RunOptions& a) {
   api_handler.set_datasets(&datasets);
   node::FlService fl(node, &datasets, identity->secret_key);
   api_handler.set_fl(&fl);
-  node::ApiServer api(io, api_handler, api_identity);
+  api_handler.set_attestation(platform->get(), certificates);
+  node::ApiServer api(io, api_handler, certificates);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
   log(LogLevel::kInfo, "node", "node " + std::to_string(cfg->id) + " running (" + consensus::protocol_name(cfg->consensus) +
                                    ", chain " + genesis->chain_id + ", height " + std::to_string(node.height()) + ", API https://" +
@@ -228,6 +234,13 @@ int run_node(const RunOptions& a) {
       } else {
         log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but does not load (keeping the old one): " + p.error().to_string());
       }
+    }
+    // Certificates live a day: renew with fresh evidence when half of it has passed.
+    if (auto renewed = net::renew_certificate_if_due(**platform, *certificates, now_unix()); !renewed.ok()) {
+      log(LogLevel::kError, "node", "cannot renew the TLS certificate: " + renewed.error().to_string());
+    } else if (*renewed) {
+      log(LogLevel::kInfo, "node", "renewed the TLS certificate with fresh evidence (valid until " +
+                                       format_rfc3339(certificates->current()->cert.not_after()) + ")");
     }
     status_timer.expires_after(std::chrono::milliseconds(500));
     status_timer.async_wait([&](asio::error_code e) {

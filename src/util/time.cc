@@ -1,5 +1,7 @@
 #include "util/time.h"
 
+#include <atomic>
+
 #include <ctime>
 #include <cstdio>
 
@@ -72,6 +74,12 @@ std::string format_rfc3339(UnixSeconds t) {
   return buf;
 }
 
-UnixSeconds now_unix() { return static_cast<UnixSeconds>(std::time(nullptr)); }
+namespace {
+std::atomic<int64_t> clock_offset_s{0};
+}
+
+UnixSeconds now_unix() { return static_cast<UnixSeconds>(std::time(nullptr)) + clock_offset_s.load(std::memory_order_relaxed); }
+
+void set_clock_offset_for_testing(int64_t seconds) { clock_offset_s.store(seconds, std::memory_order_relaxed); }
 
 }  // namespace supernet
