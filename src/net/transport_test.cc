@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "tee/virtual_platform.h"
 
@@ -46,8 +47,11 @@ class TransportTest : public ::testing::Test {
     policy_.platforms[tee::Kind::kVirtual].measurements = {nodes_[0]->platform->measurement().value()};
   }
 
-  // Starts node `idx` (0-based); it dials every node with a higher id at its known port.
-  void start(size_t idx, const crypto::SecureBytes* identity_override = nullptr) {
+  // Starts node `idx` (0-based); it dials every node with a higher id at its known port. Its
+  // certificate binds its identity key and the chain (issue 9) unless `cert_binding` says else;
+  // with `store`, it serves that store's (renewed) certificate.
+  void start(size_t idx, const crypto::SecureBytes* identity_override = nullptr, std::optional<Binding> cert_binding = std::nullopt,
+             std::shared_ptr<IdentityStore> store = nullptr) {
     TestNode& node = *nodes_[idx];
     TransportConfig cfg;
     cfg.self = node.id;
@@ -55,8 +59,9 @@ class TransportTest : public ::testing::Test {
     for (auto& [id, port] : ports_) {
       if (id > node.id) cfg.dial.push_back({id, "127.0.0.1", port});
     }
-    // The certificate binds this node's identity key and the chain (issue 9).
-    cfg.ratls.identity = make_identity(*node.platform, "node-" + std::to_string(node.id), {node.identity.public_key, chain_}).value();
+    Binding binding = cert_binding.value_or(Binding{node.identity.public_key, chain_});
+    cfg.ratls.identity = store ? *store->current() : make_identity(*node.platform, "node-" + std::to_string(node.id), binding).value();
+    cfg.ratls.store = store;
     cfg.ratls.chain = chain_;
     cfg.ratls.policy = policy_;
     cfg.ratls.platform = node.platform.get();
@@ -156,6 +161,67 @@ TEST_F(TransportTest, OversizeFrameIsDroppedAndTheLinkKeepsWorking) {
   ASSERT_TRUE(run_until([&] { return !nodes_[1]->received.empty(); }));
   EXPECT_EQ(nodes_[1]->received[0].second, "after the oversize one");
   EXPECT_TRUE(nodes_[0]->transport->connected(2));
+}
+
+// Issue 9: a host that stole its node's identity key can sign hellos, but it cannot get a
+// certificate whose evidence binds that key outside the node program: the developer tools make
+// certificates for no identity and no chain, and the node program of another node binds that
+// node's identity.
+TEST_F(TransportTest, StolenIdentityKeyWithoutTheNodeProgramsCertificateIsRefused) {
+  make_nodes(3);
+  start(1);
+  // A tool certificate (no identity, no chain), hellos signed with node 1's stolen key.
+  start(0, nullptr, Binding{});
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2) || nodes_[1]->transport->connected(1); }, 1500));
+  nodes_[0]->transport.reset();
+  // A certificate of the node program that binds another node's identity (node 3's).
+  start(0, nullptr, Binding{nodes_[2]->identity.public_key, chain_});
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2) || nodes_[1]->transport->connected(1); }, 1500));
+  nodes_[0]->transport.reset();
+  // Node 1's identity, but another chain (a network re-created from a new genesis).
+  start(0, nullptr, Binding{nodes_[0]->identity.public_key, crypto::sha256(as_bytes("another chain"))});
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2) || nodes_[1]->transport->connected(1); }, 1500));
+  nodes_[0]->transport.reset();
+  // The real thing connects.
+  start(0);
+  EXPECT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+}
+
+// Issue 9: certificates live a day. Over a simulated week (the clock seam), renewal keeps every
+// reconnect working; without it the first reconnect after a day fails on the expired
+// certificate.
+TEST_F(TransportTest, RenewedCertificatesKeepReconnectsWorkingForAWeek) {
+  struct ClockReset {
+    ~ClockReset() { set_clock_offset_for_testing(0); }
+  } reset;
+  make_nodes(2);
+  auto store1 = std::make_shared<IdentityStore>(make_identity(*nodes_[0]->platform, "node-1", {nodes_[0]->identity.public_key, chain_}).value());
+  auto store2 = std::make_shared<IdentityStore>(make_identity(*nodes_[1]->platform, "node-2", {nodes_[1]->identity.public_key, chain_}).value());
+  start(1, nullptr, std::nullopt, store2);
+  start(0, nullptr, std::nullopt, store1);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+  int renewals = 0;
+  for (int hours = 6; hours <= 7 * 24; hours += 6) {
+    set_clock_offset_for_testing(int64_t{hours} * 3600);
+    for (auto* store : {store1.get(), store2.get()}) {
+      auto platform = store == store1.get() ? nodes_[0]->platform.get() : nodes_[1]->platform.get();
+      auto renewed = renew_certificate_if_due(*platform, *store, now_unix());
+      ASSERT_TRUE(renewed.ok()) << renewed.error().to_string();
+      renewals += *renewed;
+    }
+    // Node 2 restarts (same certificate store): node 1 reconnects, both on current certificates.
+    nodes_[1]->transport.reset();
+    ASSERT_TRUE(run_until([&] { return !nodes_[0]->transport->connected(2); }));
+    start(1, nullptr, std::nullopt, store2);
+    ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); })) << "reconnect failed at hour " << hours;
+  }
+  EXPECT_GE(renewals, 2 * 13);  // every 12 hours, on both sides
+  // Without renewal: a day and a half later the old certificates have expired.
+  set_clock_offset_for_testing(int64_t{7 * 24 + 36} * 3600);
+  nodes_[1]->transport.reset();
+  ASSERT_TRUE(run_until([&] { return !nodes_[0]->transport->connected(2); }));
+  start(1, nullptr, std::nullopt, store2);
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
 }
 
 }  // namespace

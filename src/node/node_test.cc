@@ -222,6 +222,54 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, "api.attestation");
 
+  // Issue 9: a client that names the node it wants proves it: the certificate binds that node's
+  // identity key and the pinned chain, and each connection is attested afresh over its own TLS
+  // session before any request goes out.
+  NodeExpectation node1{1, identities_[1].public_key, chain_.hash()};
+  ApiClient proving("127.0.0.1", server.port(), member, policy_, 10, node1);
+  auto proven = proving.get("/v1/nodes");
+  ASSERT_TRUE(proven.ok()) << proven.error().to_string();
+  EXPECT_EQ(proven->status, 200);
+  EXPECT_EQ(proving.attested_connections(), 1u);
+  EXPECT_EQ(proving.get("/v1/health")->status, 200);
+  EXPECT_EQ(proving.attested_connections(), 1u);  // the same connection: attested once
+  {
+    // A host forwards "node 2's" address to node 1: the client asked for node 2 and refuses.
+    net::testing::TcpForwarder forwarder(server.port());
+    ApiClient fooled("127.0.0.1", forwarder.port(), member, policy_, 10, NodeExpectation{2, identities_[2].public_key, chain_.hash()});
+    auto r = fooled.get("/v1/nodes");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, "api.attestation");
+    EXPECT_NE(r.error().message.find("is not node 2"), std::string::npos) << r.error().message;
+    // Through the same forwarder, asking for node 1, all is well: the bytes are the node's own.
+    ApiClient via("127.0.0.1", forwarder.port(), member, policy_, 10, node1);
+    EXPECT_EQ(via.get("/v1/nodes")->status, 200);
+  }
+  ApiClient other_chain("127.0.0.1", server.port(), member, policy_, 10, NodeExpectation{1, identities_[1].public_key, Bytes(32, 9)});
+  EXPECT_NE(other_chain.get("/v1/nodes").error().message.find("another chain"), std::string::npos);
+  {
+    // A node whose "fresh" evidence is recorded from another session (here: over other bytes)
+    // is refused, and nothing but the attestation request went out.
+    struct Replaying : tee::Platform {
+      tee::Platform& real;
+      explicit Replaying(tee::Platform& r) : real(r) {}
+      tee::Kind kind() const override { return real.kind(); }
+      Result<Bytes> measurement() override { return real.measurement(); }
+      Result<Bytes> evidence(ByteView) override { return real.evidence(Bytes(64, 1)); }
+      Result<crypto::SecureBytes> sealing_key() override { return real.sealing_key(); }
+    } replaying(*platforms_[1]);
+    ApiHandler stale_handler(*nodes_[1], g);
+    stale_handler.set_attestation(&replaying, certificates);
+    ApiServer stale(io_, stale_handler, certificates);
+    ASSERT_TRUE(stale.start("127.0.0.1", 0).ok());
+    ApiClient wary_of_replay("127.0.0.1", stale.port(), member, policy_, 10, node1);
+    auto r = wary_of_replay.post("/v1/tx", R"({"table":"t","key":"never-sent","value":"v"})");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("gave no fresh evidence"), std::string::npos) << r.error().message;
+    stale.stop();
+    EXPECT_FALSE(nodes_[1]->store().get("t", "never-sent").value().has_value());
+  }
+
   // A write, its pending then committed status, its receipt verified from the genesis alone.
   std::string body = R"({"table":"accounts","key":"alice","value":"100","nonce":42})";
   auto posted = client.post("/v1/tx", body).value();
