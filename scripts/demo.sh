@@ -89,6 +89,7 @@ profile = "production"
 allowed_platforms = ["sev-snp"]
 [platform.sev-snp]
 measurements = ["c57729018b0a6fb90dc17bb138b0aa35e4401004283ff4a2c24d3739ff3750f52384370e77b7032862a08c440a9bc4dc"]
+min_tcb = { bootloader = 0, snp = 0, microcode = 0 }
 POLICY
   expect_fail "$sn" attest verify "$work/evidence.cbor" --policy "$work/production.toml"
 fi

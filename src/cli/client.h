@@ -40,6 +40,8 @@ struct Network {
   // Identity keys of the genesis validators; those of nodes added later are learned from an
   // attested node's GET /v1/nodes.
   std::map<uint32_t, Bytes> identity_keys;
+  // <dir>/client/collateral/, when the client keeps one: appraises hardware nodes.
+  std::shared_ptr<const tee::Collateral> collateral;
 };
 
 // The trust anchors a client pins in its own folder (<dir>/client/) the first time it uses a
@@ -72,7 +74,16 @@ inline Result<Network> open_network(const NetFlags& f) {
   }
   SN_ASSIGN(n.genesis, node::load_genesis(pinned_genesis_path(f)));
   SN_ASSIGN(n.policy, tee::load_policy(pinned_policy_path(f)));
+  if (n.genesis.policy) {
+    // The client's own policy may be stricter than the network's floor, never weaker.
+    if (auto s = tee::policy_meets_floor(n.policy, *n.genesis.policy); !s.ok()) {
+      return make_error(s.error().code, pinned_policy_path(f) + ": " + s.error().message);
+    }
+  }
   n.genesis_hash = n.genesis.hash();
+  auto collateral = std::make_shared<tee::Collateral>();
+  if (std::filesystem::is_directory(f.dir + "/client/collateral")) SN_TRY(collateral->add_path(f.dir + "/client/collateral"));
+  n.collateral = collateral;
   SN_ASSIGN(n.credentials, node::load_credentials(f.dir + "/client/" + f.as));
   for (const auto& v : n.genesis.validators) {
     n.apis.push_back({v.id, v.api});
@@ -132,7 +143,7 @@ class Clients {
       node::NodeExpectation expect{id, identity_key(id), net_.genesis_hash};
       tee::Policy policy = net_.policy;
       if (!net_.identity_keys.count(id)) node::apply_adjustments(policy, adjustments_);  // an added node's platform
-      c = std::make_unique<node::ApiClient>(api.host, api.port, net_.credentials, policy, 10, expect);
+      c = std::make_unique<node::ApiClient>(api.host, api.port, net_.credentials, policy, 10, expect, net_.collateral);
     }
     return *c;
   }

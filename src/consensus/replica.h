@@ -69,6 +69,9 @@ class Replica {
   void start(TimeMs now, Output& out);
   void on_message(TimeMs now, NodeId from, const Message& m, Output& out);
   void on_tick(TimeMs now, Output& out);
+  // The runtime found that `node` misbehaves outside consensus (a cloned identity): isolate it
+  // and record signed evidence, as for a consensus misbehaviour.
+  void isolate(NodeId node, const std::string& reason, Output& out) { report(node, reason, out); }
   // A client transaction. False when it is too large, already known or the mempool is full.
   bool submit(Bytes tx, TimeMs now, Output& out);
 

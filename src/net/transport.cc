@@ -37,6 +37,8 @@ struct SessionEnd {
 };
 
 constexpr size_t kWriteBatchBytes = 256 * 1024;
+constexpr size_t kInstanceBytes = 16;
+constexpr size_t kSupersededInstancesMax = 64;  // remembered per validator
 
 awaitable<void> write_frame(Stream& s, ByteView data) {
   if (data.size() > kFrameBytesMax) throw SessionEnd{"frame over the limit"};
@@ -57,9 +59,9 @@ awaitable<Bytes> read_frame(Stream& s) {
 }
 
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
-Bytes hello_bytes(ByteView exporter, uint32_t id) {
+Bytes hello_bytes(ByteView exporter, uint32_t id, ByteView instance) {
   Writer w;
-  w.str("supernet-hello-v1").fixed(exporter).u32(id);
+  w.str("supernet-hello-v2").fixed(exporter).u32(id).fixed(instance);
   return w.take();
 }
 #endif
@@ -73,7 +75,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::unique_ptr<asio::steady_timer> wake;
   };
 
-  Impl(asio::io_context& io, TransportConfig c, OnFrame f) : io(io), cfg(std::move(c)), on_frame(std::move(f)), acceptor(io) {}
+  Impl(asio::io_context& io, TransportConfig c, OnFrame f)
+      : io(io), cfg(std::move(c)), on_frame(std::move(f)), acceptor(io), instance(crypto::random_bytes(kInstanceBytes)) {}
 
   asio::io_context& io;
   TransportConfig cfg;
@@ -84,6 +87,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::set<uint32_t> banned;
   std::set<uint32_t> dialing;  // peers with a dial loop running
   bool stopped = false;
+  Bytes instance;  // this process's instance id
+  std::map<uint32_t, Bytes> peer_instance;                 // the live instance of each validator
+  std::map<uint32_t, std::deque<Bytes>> superseded;        // instances a newer one replaced
 
   Link& link(uint32_t id) {
     Link& l = links[id];
@@ -258,15 +264,16 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     // Hello: bind the session to validator ids with the identity keys.
     Writer hello;
-    hello.u32(cfg.self).fixed(crypto::ed25519_sign(cfg.identity_secret, hello_bytes(*exporter, cfg.self)));
+    hello.u32(cfg.self).fixed(instance).fixed(crypto::ed25519_sign(cfg.identity_secret, hello_bytes(*exporter, cfg.self, instance)));
     co_await write_frame(stream, hello.data());
     Bytes theirs_hello = co_await read_frame(stream);
     Reader r(theirs_hello);
     auto id = r.u32();
+    auto their_instance = r.fixed(kInstanceBytes);
     auto sig = r.fixed(64);
-    if (!sig.ok() || !r.done()) throw SessionEnd{"malformed hello"};
+    if (!their_instance.ok() || !sig.ok() || !r.done()) throw SessionEnd{"malformed hello"};
     uint32_t peer = admissible(id, server, expected);
-    if (!crypto::ed25519_verify(cfg.identity_keys.at(peer), hello_bytes(*exporter, peer), *sig)) {
+    if (!crypto::ed25519_verify(cfg.identity_keys.at(peer), hello_bytes(*exporter, peer, *their_instance), *sig)) {
       throw SessionEnd{"hello of node " + std::to_string(peer) + " is not signed by its identity key"};
     }
     // The attested certificate must bind this validator's identity key: a stolen identity key
@@ -274,12 +281,35 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (!crypto::ct_equal(pv.binding.identity_key, cfg.identity_keys.at(peer))) {
       throw SessionEnd{"the certificate of node " + std::to_string(peer) + " binds another identity key than the genesis lists for it"};
     }
+    check_instance(peer, to_bytes(*their_instance));
     co_await write_frame(stream, as_bytes(kAttestedConfirmation));
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
     co_return peer;
   }
 #endif
+
+  // A validator restarts as a new instance; an instance that a newer one replaced never comes
+  // back unless two processes hold the validator's identity.
+  void check_instance(uint32_t peer, Bytes theirs) {
+    auto& old = superseded[peer];
+    for (const auto& i : old) {
+      if (i == theirs) {
+        std::string why = "two processes hold the identity of node " + std::to_string(peer) +
+                          ": instance " + to_hex(theirs).substr(0, 8) + " connected again after instance " +
+                          to_hex(peer_instance[peer]).substr(0, 8) + " had replaced it (a cloned node)";
+        ban(peer);
+        if (cfg.on_clone) cfg.on_clone(peer, why);
+        throw SessionEnd{why};
+      }
+    }
+    auto live = peer_instance.find(peer);
+    if (live != peer_instance.end() && live->second != theirs) {
+      old.push_back(live->second);
+      if (old.size() > kSupersededInstancesMax) old.pop_front();
+    }
+    peer_instance[peer] = std::move(theirs);
+  }
 
   void admit(uint32_t peer, std::shared_ptr<Stream> stream) {
     Link& l = link(peer);
@@ -387,6 +417,7 @@ void Transport::add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddr
 }
 void Transport::remove_peer(uint32_t id) { impl_->remove_peer(id); }
 void Transport::set_policy(const tee::Policy& policy) { impl_->cfg.ratls.policy = policy; }
+void Transport::set_on_clone(std::function<void(uint32_t peer, const std::string& reason)> cb) { impl_->cfg.on_clone = std::move(cb); }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;
   auto ep = impl_->acceptor.local_endpoint(ec);

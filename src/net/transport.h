@@ -2,8 +2,11 @@
 //
 // The node with the lower id dials, the higher one accepts. Every connection is mutual RA-TLS
 // (TLS 1.3, evidence appraised in the handshake, fresh evidence bound to the session's
-// exporter), then a Hello in which each side signs the exporter and its validator id with its
-// long-term identity key, so each connection is bound to exactly one validator. A peer that
+// exporter), then a Hello in which each side signs the exporter, its validator id and a random
+// instance id (new at every process start) with its long-term identity key, so each connection
+// is bound to exactly one validator. Clones: a newer instance of a validator replaces an older
+// one (a restart); an older instance that connects again after that means two processes hold
+// the identity, and the validator is banned (on_clone). A peer that
 // fails any of this is never spoken to. After that, frames are length-prefixed (u32
 // big-endian, at most kFrameBytesMax). Sends to a peer that is down are queued, bounded (the
 // oldest frames are dropped first: consensus tolerates loss and retransmits); lost connections
@@ -38,6 +41,9 @@ struct TransportConfig {
   Config ratls;
   crypto::SecureBytes identity_secret;      // this node's Ed25519 identity key
   std::map<uint32_t, Bytes> identity_keys;  // every validator's identity public key
+  // Called when two processes hold one validator's identity (a cloned node): one instance
+  // came back after another had replaced it. The peer is already banned.
+  std::function<void(uint32_t peer, const std::string& reason)> on_clone;
   size_t queue_frames_max = 4096;
   int64_t reconnect_ms_min = 50;
   int64_t reconnect_ms_max = 2000;
@@ -64,6 +70,8 @@ class Transport {
   // id), or one removed (its connection closed, its hello refused from now on).
   void add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial);
   void remove_peer(uint32_t id);
+  // Replaces the clone callback (TransportConfig::on_clone).
+  void set_on_clone(std::function<void(uint32_t peer, const std::string& reason)> cb);
   // Replaces the appraisal policy for connections made from now on.
   void set_policy(const tee::Policy& policy);
   uint16_t listen_port() const;

@@ -187,6 +187,39 @@ TEST_F(TransportTest, StolenIdentityKeyWithoutTheNodeProgramsCertificateIsRefuse
   EXPECT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
 }
 
+// Issue 9: two processes with one identity (a host that copied node 1's sealed state to a
+// second machine) are detected: each restart is a new instance, but an instance that was
+// replaced never comes back unless both run. Node 2 bans node 1 and says why.
+TEST_F(TransportTest, ClonedNodeIsDetectedAndBanned) {
+  make_nodes(2);
+  start(1);
+  std::vector<std::string> clones;
+  nodes_[1]->transport->set_on_clone([&](uint32_t peer, const std::string& why) { clones.push_back(std::to_string(peer) + ": " + why); });
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[1]->transport->connected(1); }));
+  // A restart is not a clone: the old instance is gone for good.
+  nodes_[0]->transport.reset();
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+  EXPECT_TRUE(clones.empty());
+  // The clone: a second process with node 1's identity and certificate dials node 2 too.
+  TransportConfig twin;
+  twin.self = 1;
+  twin.dial.push_back({2, "127.0.0.1", ports_[2]});
+  twin.ratls.identity = make_identity(*nodes_[0]->platform, "node-1", {nodes_[0]->identity.public_key, chain_}).value();
+  twin.ratls.chain = chain_;
+  twin.ratls.policy = policy_;
+  twin.ratls.platform = nodes_[0]->platform.get();
+  twin.identity_secret = nodes_[0]->identity.secret_key;
+  twin.identity_keys = identity_keys_;
+  Transport clone(io_, std::move(twin), [](uint32_t, Bytes) {});
+  ASSERT_TRUE(clone.start().ok());
+  ASSERT_TRUE(run_until([&] { return !clones.empty(); }, 10000)) << "the two instances of node 1 were never told apart";
+  EXPECT_NE(clones[0].find("two processes hold the identity of node 1"), std::string::npos) << clones[0];
+  EXPECT_TRUE(run_until([&] { return !nodes_[1]->transport->connected(1); }));
+  clone.stop();
+}
+
 // Issue 9: certificates live a day. Over a simulated week (the clock seam), renewal keeps every
 // reconnect working; without it the first reconnect after a day fails on the expired
 // certificate.

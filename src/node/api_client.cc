@@ -42,6 +42,7 @@ Result<ApiCredentials> create_credentials(const std::string& prefix, const std::
 // What the server-certificate check learned; read after a failed request to explain it.
 struct ApiClient::Appraisal {
   std::optional<tee::Policy> policy;
+  std::shared_ptr<const tee::Collateral> collateral = std::make_shared<const tee::Collateral>();
   std::optional<NodeExpectation> expect;
   std::string target;
   std::string failure;
@@ -85,7 +86,7 @@ int verify_node(X509_STORE_CTX* store, void* arg) {
     X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
     return 0;
   }
-  auto peer = net::verify_peer_certificate(*cert, *a->policy, tee::Collateral{}, now_unix(),
+  auto peer = net::verify_peer_certificate(*cert, *a->policy, *a->collateral, now_unix(),
                                            a->expect ? ByteView(a->expect->chain) : ByteView());
   if (peer.ok() && a->expect && !crypto::ct_equal(peer->binding.identity_key, a->expect->identity_key)) {
     peer = make_error("api.identity", "the node at " + a->target + " is not node " + std::to_string(a->expect->id) +
@@ -113,8 +114,10 @@ void on_handshake(const SSL* ssl, int where, int) {
 }  // namespace
 
 ApiClient::ApiClient(const std::string& host, uint16_t port, std::optional<ApiCredentials> credentials,
-                     std::optional<tee::Policy> policy, int timeout_s, std::optional<NodeExpectation> expect)
+                     std::optional<tee::Policy> policy, int timeout_s, std::optional<NodeExpectation> expect,
+                     std::shared_ptr<const tee::Collateral> collateral)
     : appraisal_(std::make_unique<Appraisal>()), target_(host + ":" + std::to_string(port)) {
+  if (collateral) appraisal_->collateral = std::move(collateral);
   net::ignore_sigpipe();  // a node killed mid-request must be an error here, not the end of the client
   appraisal_->policy = std::move(policy);
   appraisal_->expect = appraisal_->policy ? std::move(expect) : std::nullopt;
@@ -163,7 +166,7 @@ Status ApiClient::attest() {
   if (!body.is_object() || !body["evidence"].is_string()) return refuse("the answer is not an attestation");
   auto evidence = from_hex(body["evidence"].get<std::string>());
   if (!evidence.ok() || !a.peer || a.exporter.size() != 32) return refuse("malformed evidence, or no session to bind it to");
-  auto fresh = tee::verify_evidence(*evidence, tee::Collateral{}, now_unix());
+  auto fresh = tee::verify_evidence(*evidence, *a.collateral, now_unix());
   if (!fresh.ok()) return refuse("it does not verify: " + fresh.error().message);
   Bytes expected = net::api_fresh_binding(a.exporter, a.peer_spki, a.peer->binding);
   tee::Appraisal verdict = tee::appraise(*a.policy, *fresh, now_unix(), ByteView(expected));

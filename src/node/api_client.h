@@ -15,6 +15,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/x509.h"
+#include "tee/collateral.h"
 #include "tee/policy.h"
 
 namespace httplib {
@@ -50,8 +51,10 @@ class ApiClient {
   // `policy` appraises the node's certificate; nullopt skips that (tests of the server's own
   // refusals only). `expect` adds the identity check and the fresh exchange (it needs `policy`
   // and credentials).
+  // `collateral` (certificates, CRLs, TCB info) appraises hardware nodes.
   ApiClient(const std::string& host, uint16_t port, std::optional<ApiCredentials> credentials,
-            std::optional<tee::Policy> policy, int timeout_s = 10, std::optional<NodeExpectation> expect = std::nullopt);
+            std::optional<tee::Policy> policy, int timeout_s = 10, std::optional<NodeExpectation> expect = std::nullopt,
+            std::shared_ptr<const tee::Collateral> collateral = nullptr);
   ~ApiClient();
   Result<HttpReply> get(const std::string& path);
   Result<HttpReply> post(const std::string& path, const std::string& body, const std::string& content_type = "application/json");

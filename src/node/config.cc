@@ -68,6 +68,7 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   SN_ASSIGN(std::string genesis, need_string(t, "genesis", path));
   c.policy = resolve(policy);
   c.genesis = resolve(genesis);
+  c.collateral = resolve(t["collateral"].value_or<std::string>("collateral"));
   SN_ASSIGN(std::string peer, need_string(t, "peer_listen", path));
   SN_ASSIGN(std::string api, need_string(t, "api_listen", path));
   SN_ASSIGN(c.peer_listen, parse_host_port(peer));

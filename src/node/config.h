@@ -10,6 +10,7 @@
 //   virtual_dir = "platform"        # the virtual platform's key folder
 //   policy = "../network-policy.toml"
 //   genesis = "../genesis.toml"
+//   collateral = "collateral"       # optional: certificates, CRLs, TCB info for hardware peers
 //
 // genesis.toml (written by `supernet up` from the nodes' published keys):
 //   chain_id = "..."
@@ -53,6 +54,7 @@ Result<HostPort> parse_host_port(const std::string& text);
 struct NodeConfig {
   uint32_t id = 0;
   std::string data_dir, virtual_dir, policy, genesis;  // absolute after loading
+  std::string collateral;  // a folder of collateral files (absolute); loaded when it exists
   HostPort peer_listen, api_listen;
   std::string platform = "virtual";
   consensus::Protocol consensus = consensus::Protocol::kTeeBft;

@@ -18,6 +18,7 @@ Node::Node(asio::io_context& io, NodeOptions options)
     : store_(std::move(options.store)),
       replica_(std::move(options.replica), std::move(options.signer)),
       base_policy_(options.transport.ratls.policy),
+      policy_floor_(std::move(options.policy_floor)),
       peers_([&] {
         std::set<uint32_t> ids;
         for (const auto& [id, key] : options.transport.identity_keys) ids.insert(id);
@@ -46,7 +47,31 @@ Node::Node(asio::io_context& io, NodeOptions options)
 
 Node::~Node() { stop(); }
 
-void Node::set_policy(const tee::Policy& policy) {
+void Node::install_clone_detection() {
+  transport_.set_on_clone([this](uint32_t peer, const std::string& why) {
+    if (stopped_ || failed_) return;
+    log(LogLevel::kWarn, "node", why);
+    Output out;
+    replica_.isolate(peer, why, out);
+    process(out);
+  });
+}
+
+Status Node::check_floor(const tee::Policy& policy) const {
+  if (!policy_floor_) return ok_status();
+  std::vector<Bytes> measurements, keys;
+  const auto& m = replica_.membership();
+  for (const auto& hex : m.measurements()) {
+    if (auto b = from_hex(hex); b.ok()) measurements.push_back(*b);
+  }
+  for (const auto& hex : m.platform_keys()) {
+    if (auto b = from_hex(hex); b.ok()) keys.push_back(*b);
+  }
+  return tee::policy_meets_floor(policy, *policy_floor_, measurements, keys);
+}
+
+Status Node::set_policy(const tee::Policy& policy) {
+  SN_TRY(check_floor(policy));
   base_policy_ = policy;
   followed_measurements_.clear();
   followed_platform_keys_.clear();
@@ -54,6 +79,7 @@ void Node::set_policy(const tee::Policy& policy) {
   apply_adjustments(p, replica_.membership().adjustments());
   transport_.set_policy(p);
   follow_membership();
+  return ok_status();
 }
 
 void Node::follow_membership() {
@@ -104,7 +130,10 @@ Status Node::start() {
   SN_ASSIGN(auto stored, store_->load_blocks());
   SN_TRY(replica_.restore(stored));
   for (const auto& cb : stored) committed_txs_ += cb.block.txs.size();
+  // The operator's policy may be stricter than the network's, never weaker.
+  SN_TRY(check_floor(base_policy_));
   follow_membership();
+  install_clone_detection();
   SN_TRY(transport_.start());
   Output out;
   replica_.start(now(), out);

@@ -25,6 +25,10 @@ struct NodeOptions {
   std::unique_ptr<consensus::VoteSigner> signer;
   std::unique_ptr<ledger::Store> store;
   int64_t tick_ms = 10;
+  // The network's policy floor (the genesis' [policy]): the peer policy in transport.ratls must
+  // be at least as strict, with governance's measurements and platform keys besides the
+  // floor's. Checked before the transport starts and on every set_policy.
+  std::optional<tee::Policy> policy_floor;
 };
 
 // A validator this node isolated, and why (its messages broke the protocol).
@@ -40,7 +44,8 @@ class Node {
   Node(asio::io_context& io, NodeOptions options);
   ~Node();
 
-  // Verifies and replays the stored chain, then starts the transport and the clock.
+  // Verifies and replays the stored chain, checks the peer policy against the floor, then
+  // starts the transport and the clock.
   Status start();
   void stop();
   // A client transaction; false when the replica refuses it (too large, known, mempool full).
@@ -63,7 +68,8 @@ class Node {
   ledger::Store& store() { return *store_; }
   uint16_t peer_port() const { return transport_.listen_port(); }
   // The operator changed its policy file: keep the governance measurements on top of it.
-  void set_policy(const tee::Policy& policy);
+  // Refused (and the old one kept) when weaker than the floor.
+  Status set_policy(const tee::Policy& policy);
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
   const std::vector<Isolation>& isolations() const { return isolations_; }
   uint64_t committed_txs() const { return committed_txs_; }
@@ -81,6 +87,9 @@ class Node {
   std::unique_ptr<ledger::Store> store_;
   consensus::Replica replica_;
   tee::Policy base_policy_;   // the operator's; governance may replace its measurements
+  std::optional<tee::Policy> policy_floor_;
+  Status check_floor(const tee::Policy& policy) const;
+  void install_clone_detection();
   std::set<uint32_t> peers_;  // validators the transport knows
   net::Transport transport_;
   asio::steady_timer ticker_;

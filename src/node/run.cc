@@ -33,20 +33,22 @@ int fail(const Error& e, int code = kExitBadInput) {
 
 namespace fs = std::filesystem;
 
-// The node's long-term Ed25519 key (identity or bft vote key), kept sealed in `path`.
-Result<crypto::Ed25519KeyPair> sealed_ed25519(tee::Platform& platform, const std::string& path, const std::string& label) {
+// The node's long-term Ed25519 key (identity or bft vote key), kept sealed in `path`, bound to
+// this node's id (another node's blob, on the same machine, is refused by name).
+Result<crypto::Ed25519KeyPair> sealed_ed25519(tee::Platform& platform, const std::string& path, const std::string& label,
+                                              uint32_t node) {
   std::error_code ec;
   if (fs::exists(path, ec)) {
     SN_ASSIGN(Bytes sealed, read_file(path));
-    SN_ASSIGN(crypto::SecureBytes secret, tee::unseal(platform, label, sealed));
-    if (secret.size() != 64) return make_error("node.key", path + " does not hold an Ed25519 key");
+    SN_ASSIGN(tee::Unsealed secret, tee::unseal_bound(platform, label, node, sealed));
+    if (secret.plaintext.size() != 64) return make_error("node.key", path + " does not hold an Ed25519 key");
     crypto::Ed25519KeyPair kp;
-    kp.public_key = Bytes(secret.data() + 32, secret.data() + 64);  // libsodium keeps the public half last
-    kp.secret_key = std::move(secret);
+    kp.public_key = Bytes(secret.plaintext.data() + 32, secret.plaintext.data() + 64);  // libsodium keeps the public half last
+    kp.secret_key = std::move(secret.plaintext);
     return kp;
   }
   auto kp = crypto::ed25519_generate();
-  SN_ASSIGN(Bytes sealed, tee::seal(platform, label, kp.secret_key.view()));
+  SN_ASSIGN(Bytes sealed, tee::seal_bound(platform, label, node, 1, kp.secret_key.view()));
   SN_TRY(write_file_atomic(path, sealed, 0600));
   return kp;
 }
@@ -80,7 +82,7 @@ int run_node(const RunOptions& a) {
   auto platform = tee::open_platform(po, &warning);
   if (!platform.ok()) return fail(platform.error());
   if (!warning.empty()) log(LogLevel::kWarn, "platform", warning);
-  auto identity = sealed_ed25519(**platform, cfg->data_dir + "/identity.ed25519.sealed", "node-identity-key");
+  auto identity = sealed_ed25519(**platform, cfg->data_dir + "/identity.ed25519.sealed", "node-identity-key", cfg->id);
   if (!identity.ok()) return fail(identity.error(), kExitCheckFailed);
 
   // The vote key: a fresh checker (tee-bft) or the node's sealed key (bft).
@@ -93,7 +95,7 @@ int run_node(const RunOptions& a) {
     vote_key = checker->public_key();
   } else {
     bft_key_created = !fs::exists(cfg->data_dir + "/vote.ed25519.sealed", ec);
-    auto k = sealed_ed25519(**platform, cfg->data_dir + "/vote.ed25519.sealed", "node-vote-key");
+    auto k = sealed_ed25519(**platform, cfg->data_dir + "/vote.ed25519.sealed", "node-vote-key", cfg->id);
     if (!k.ok()) return fail(k.error(), kExitCheckFailed);
     bft_key = std::move(k).value();
     vote_key = bft_key.public_key;
@@ -126,7 +128,17 @@ int run_node(const RunOptions& a) {
   node::NodeOptions o;
   o.replica.self = cfg->id;
   o.replica.genesis = genesis->chain();
-  o.replica.appraiser = node::evidence_appraiser();
+  // Collateral (certificates, CRLs, TCB info) so hardware peers are appraised, not "not evaluated".
+  tee::Collateral collateral;
+  std::error_code cec;
+  if (fs::is_directory(cfg->collateral, cec)) {
+    if (auto s = collateral.add_path(cfg->collateral); !s.ok()) return fail(s.error());
+    log(LogLevel::kInfo, "node", "collateral from " + cfg->collateral + ": " + std::to_string(collateral.certs.size()) +
+                                     " certificates, " + std::to_string(collateral.crls.size()) + " CRLs, " +
+                                     std::to_string(collateral.tcb_infos.size()) + " TCB infos");
+  }
+  o.replica.appraiser = collateral.certs.empty() && collateral.tcb_infos.empty() ? node::evidence_appraiser()
+                                                                                  : node::make_evidence_appraiser(collateral);
   o.replica.identity_secret = identity->secret_key;
   o.replica.unix_now = [] { return static_cast<int64_t>(now_unix()); };
   tee::Platform* platform_ptr = platform->get();
@@ -176,6 +188,8 @@ int run_node(const RunOptions& a) {
   o.transport.ratls.store = certificates;
   o.transport.ratls.chain = genesis_hash;
   o.transport.ratls.policy = *policy;
+  o.transport.ratls.collateral = collateral;
+  o.policy_floor = genesis->policy;  // the network's policy: the local one may only be stricter
   o.transport.ratls.platform = platform->get();
   auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
   if (!store.ok()) return fail(store.error());
@@ -228,11 +242,12 @@ int run_node(const RunOptions& a) {
     (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump()));
     if (auto t = policy_mtime(); t != seen_policy) {
       seen_policy = t;
-      if (auto p = tee::load_policy(cfg->policy); p.ok()) {
-        node.set_policy(*p);
-        log(LogLevel::kInfo, "node", "policy " + cfg->policy + " changed: reloaded");
-      } else {
+      if (auto p = tee::load_policy(cfg->policy); !p.ok()) {
         log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but does not load (keeping the old one): " + p.error().to_string());
+      } else if (auto s = node.set_policy(*p); !s.ok()) {
+        log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but is refused (keeping the old one): " + s.error().to_string());
+      } else {
+        log(LogLevel::kInfo, "node", "policy " + cfg->policy + " changed: reloaded");
       }
     }
     // Certificates live a day: renew with fresh evidence when half of it has passed.

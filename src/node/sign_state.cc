@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include "tee/seal.h"
-#include "util/codec.h"
 #include "util/file.h"
 
 namespace supernet::node {
@@ -13,10 +12,8 @@ namespace {
 constexpr char kLabel[] = "bft-sign-state";
 constexpr size_t kSignStateFileBytesMax = 2 * 1024 * 1024;  // a locked block is at most 768 KiB of transactions
 
-Result<Bytes> seal_state(tee::Platform& platform, uint32_t node, const consensus::SignState& s) {
-  Writer w;
-  w.u32(node).bytes(s.encode());
-  return tee::seal(platform, kLabel, w.data());
+Result<Bytes> seal_state(tee::Platform& platform, uint32_t node, uint64_t version, const consensus::SignState& s) {
+  return tee::seal_bound(platform, kLabel, node, version, s.encode());
 }
 
 }  // namespace
@@ -24,6 +21,7 @@ Result<Bytes> seal_state(tee::Platform& platform, uint32_t node, const consensus
 Result<SignStateFile> open_sign_state(tee::Platform& platform, const std::string& path, uint32_t node, bool create) {
   SignStateFile f;
   f.state = std::make_shared<consensus::SignState>();
+  f.version = std::make_shared<uint64_t>(0);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     if (!create) {
@@ -31,24 +29,27 @@ Result<SignStateFile> open_sign_state(tee::Platform& platform, const std::string
                                                   "so it will not sign again without its sign state (restore the file, or have " +
                                                   "the members remove the node and add it back with a new key)");
     }
-    SN_ASSIGN(Bytes sealed, seal_state(platform, node, *f.state));
+    SN_ASSIGN(Bytes sealed, seal_state(platform, node, 1, *f.state));
     SN_TRY(write_file_atomic(path, sealed, 0600));
+    *f.version = 1;
   } else {
     SN_ASSIGN(Bytes sealed, read_file(path, kSignStateFileBytesMax));
-    auto plain = tee::unseal(platform, kLabel, sealed);
-    if (!plain.ok()) return make_error("sign_state.unseal", path + " does not unseal (short, edited, or another program's): " + plain.error().message);
-    Reader r(plain->view());
-    auto id = r.u32();
-    auto body = r.bytes(kSignStateFileBytesMax);
-    if (!id.ok() || !body.ok() || !r.done()) return make_error("sign_state.format", path + " is not a sign state");
-    if (*id != node) return make_error("sign_state.node", path + " is node " + std::to_string(*id) + "'s sign state, not node " + std::to_string(node) + "'s");
-    SN_ASSIGN(consensus::SignState s, consensus::SignState::decode(*body));
+    auto plain = tee::unseal_bound(platform, kLabel, node, sealed);
+    if (!plain.ok()) {
+      return make_error(plain.error().code, path + " does not unseal (short, edited, another node's or another program's): " +
+                                                plain.error().message);
+    }
+    SN_ASSIGN(consensus::SignState s, consensus::SignState::decode(plain->plaintext.view()));
     *f.state = std::move(s);
+    *f.version = plain->version;
   }
   tee::Platform* p = &platform;
-  f.persist = [p, path, node](const consensus::SignState& s) -> Status {
-    SN_ASSIGN(Bytes sealed, seal_state(*p, node, s));
-    return write_file_atomic(path, sealed, 0600);
+  auto version = f.version;
+  f.persist = [p, path, node, version](const consensus::SignState& s) -> Status {
+    SN_ASSIGN(Bytes sealed, seal_state(*p, node, *version + 1, s));
+    SN_TRY(write_file_atomic(path, sealed, 0600));
+    ++*version;  // each write is the next version of the node's promise
+    return ok_status();
   };
   return f;
 }

@@ -1,6 +1,7 @@
 // A bft node's sign state on disk: sealed to the node program (authenticated and secret, under
-// the label "bft-sign-state"), bound to the node id, rewritten atomically (file and directory
-// fsynced) before every signature is released.
+// the label "bft-sign-state"), bound to the node id with a version that grows with every write
+// (tee::seal_bound), rewritten atomically (file and directory fsynced) before every signature
+// is released.
 //
 // It is the node's own promise never to sign twice, so nothing about it is silently reset: a
 // missing, short or foreign file is an error that stops the node (a node restored from a
@@ -22,6 +23,7 @@ namespace supernet::node {
 // an empty one. The returned persist function seals and writes a state.
 struct SignStateFile {
   std::shared_ptr<consensus::SignState> state;
+  std::shared_ptr<uint64_t> version;  // of the blob on disk
   std::function<Status(const consensus::SignState&)> persist;
 };
 Result<SignStateFile> open_sign_state(tee::Platform& platform, const std::string& path, uint32_t node, bool create);

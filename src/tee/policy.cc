@@ -1,5 +1,6 @@
 #include "tee/policy.h"
 
+#include <algorithm>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -39,7 +40,7 @@ Result<std::vector<std::string>> string_list(const toml::node* node, const std::
 }
 
 Result<PlatformPolicy> parse_platform(const toml::table& t, const std::string& where) {
-  static const std::set<std::string> kKnown{"measurements", "min_tcb", "attributes", "allowed_tcb_status"};
+  static const std::set<std::string> kKnown{"measurements", "min_tcb", "attributes", "allowed_tcb_status", "tcb_status_reasons"};
   for (const auto& [k, v] : t) {
     if (!kKnown.count(std::string(k.str()))) return make_error("policy.key", where + ": unknown key '" + std::string(k.str()) + "'");
   }
@@ -65,6 +66,15 @@ Result<PlatformPolicy> parse_platform(const toml::table& t, const std::string& w
   }
   if (t.get("allowed_tcb_status")) {
     SN_ASSIGN(p.allowed_tcb_status, string_list(t.get("allowed_tcb_status"), where + ".allowed_tcb_status"));
+  }
+  if (const toml::node* n = t.get("tcb_status_reasons")) {
+    const toml::table* rt = n->as_table();
+    if (rt == nullptr) return make_error("policy.type", where + ".tcb_status_reasons must be a table of strings");
+    for (const auto& [k, v] : *rt) {
+      auto r = v.value<std::string>();
+      if (!r || r->empty()) return make_error("policy.type", where + ".tcb_status_reasons." + std::string(k.str()) + " must be a non-empty string");
+      p.tcb_status_reasons[std::string(k.str())] = *r;
+    }
   }
   return p;
 }
@@ -119,6 +129,19 @@ Result<Policy> parse_policy(std::string_view text, const std::string& source) {
   }
   if (p.production && p.debug_allowed) {
     return make_error("policy.production_debug", source + ": a production policy cannot allow debug TEEs");
+  }
+  if (p.production) {
+    for (const auto& [kind, pp] : p.platforms) {
+      for (const auto& status : pp.allowed_tcb_status) {
+        if (is_weak_tcb_status(status) && !pp.tcb_status_reasons.count(status)) {
+          return make_error("policy.production_tcb", source + ": [platform." + kind_name(kind) + "] allows TCB status '" + status +
+                                                         "' without a reason: a production policy names one in tcb_status_reasons");
+        }
+      }
+      if (kind == Kind::kSevSnp && pp.min_tcb.empty()) {
+        return make_error("policy.production_tcb", source + ": [platform.sev-snp] needs a min_tcb in a production policy");
+      }
+    }
   }
   return p;
 }
@@ -185,8 +208,78 @@ std::string policy_to_toml(const Policy& p) {
     o << "allowed_tcb_status = [";
     for (size_t i = 0; i < pp.allowed_tcb_status.size(); i++) o << (i ? ", " : "") << toml_string(pp.allowed_tcb_status[i]);
     o << "]\n";
+    if (!pp.tcb_status_reasons.empty()) {
+      o << "tcb_status_reasons = { ";
+      first = true;
+      for (const auto& [k, v] : pp.tcb_status_reasons) {
+        o << (first ? "" : ", ") << toml_key(k) << " = " << toml_string(v);
+        first = false;
+      }
+      o << " }\n";
+    }
   }
   return o.str();
+}
+
+bool is_weak_tcb_status(const std::string& status) {
+  return status == "OutOfDate" || status == "OutOfDateConfigurationNeeded" || status == "Revoked" || status == "not evaluated";
+}
+
+Status policy_meets_floor(const Policy& local, const Policy& floor, const std::vector<Bytes>& extra_measurements,
+                          const std::vector<Bytes>& extra_virtual_keys) {
+  std::vector<std::string> weaker;
+  auto contains = [](const std::vector<Bytes>& list, const Bytes& x) {
+    for (const auto& y : list) {
+      if (crypto::ct_equal(x, y)) return true;
+    }
+    return false;
+  };
+  if (floor.production && !local.production) weaker.push_back("the network's profile is production, this policy's development");
+  for (Kind k : local.allowed_platforms) {
+    if (!floor.allowed_platforms.count(k)) weaker.push_back(std::string("allows platform ") + kind_name(k) + ", which the network does not");
+  }
+  if (local.debug_allowed && !floor.debug_allowed) weaker.push_back("allows debug TEEs, which the network does not");
+  if (local.max_evidence_age_seconds > floor.max_evidence_age_seconds) {
+    weaker.push_back("max_evidence_age_seconds " + std::to_string(local.max_evidence_age_seconds) + " is above the network's " +
+                     std::to_string(floor.max_evidence_age_seconds));
+  }
+  for (const auto& key : local.trusted_virtual_platform_keys) {
+    if (!contains(floor.trusted_virtual_platform_keys, key) && !contains(extra_virtual_keys, key)) {
+      weaker.push_back("trusts virtual platform key " + to_hex(key).substr(0, 16) + "..., which the network does not");
+    }
+  }
+  for (const auto& [kind, pp] : local.platforms) {
+    auto f = floor.platforms.find(kind);
+    std::string where = std::string("[platform.") + kind_name(kind) + "]";
+    if (f == floor.platforms.end()) {
+      if (!pp.measurements.empty()) weaker.push_back(where + " allows measurements on a platform the network has no section for");
+      continue;
+    }
+    for (const auto& m : pp.measurements) {
+      if (!contains(f->second.measurements, m) && !contains(extra_measurements, m)) {
+        weaker.push_back(where + " allows measurement " + to_hex(m).substr(0, 16) + "..., which the network does not");
+      }
+    }
+    for (const auto& [comp, min] : f->second.min_tcb) {
+      auto it = pp.min_tcb.find(comp);
+      if (it == pp.min_tcb.end() || it->second < min) {
+        weaker.push_back(where + " min_tcb." + comp + " is below the network's " + std::to_string(min));
+      }
+    }
+    for (const auto& status : pp.allowed_tcb_status) {
+      if (std::find(f->second.allowed_tcb_status.begin(), f->second.allowed_tcb_status.end(), status) == f->second.allowed_tcb_status.end()) {
+        weaker.push_back(where + " allows TCB status '" + status + "', which the network does not");
+      }
+    }
+    for (const auto& [name, want] : f->second.attributes) {
+      auto it = pp.attributes.find(name);
+      if (it == pp.attributes.end() || it->second != want) weaker.push_back(where + " does not require attribute " + name + " = " + want);
+    }
+  }
+  if (weaker.empty()) return ok_status();
+  std::string why;
+  for (const auto& w : weaker) why += (why.empty() ? "" : "; ") + w;
+  return make_error("policy.below_floor", "the policy is weaker than the network's (the genesis' [policy]): " + why);
 }
 
 Appraisal appraise(const Policy& p, const Claims& c, UnixSeconds now, std::optional<ByteView> expected_report_data) {

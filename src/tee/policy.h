@@ -11,9 +11,15 @@
 //   min_tcb = { bootloader = 3, snp = 8, microcode = 115 }
 //   attributes = { vmpl = "0", migrate_ma = "false" }
 //   allowed_tcb_status = ["UpToDate"]   # SGX/TDX; default ["UpToDate"]
+//   tcb_status_reasons = { OutOfDate = "BIOS update scheduled for ..." }
 //
 // A production profile rejects virtual evidence outright and refuses to load if it names
-// the virtual platform or trusts a virtual platform key.
+// the virtual platform or trusts a virtual platform key, if it allows a TCB status of
+// OutOfDate, OutOfDateConfigurationNeeded, Revoked or "not evaluated" without naming a reason
+// for each in tcb_status_reasons, or if it allows sev-snp without a min_tcb.
+//
+// A network's genesis carries its policy as the floor: every node's and client's local policy
+// must be at least as strict (policy_meets_floor).
 #pragma once
 
 #include <map>
@@ -31,7 +37,11 @@ struct PlatformPolicy {
   std::map<std::string, uint64_t> min_tcb;
   std::map<std::string, std::string> attributes;
   std::vector<std::string> allowed_tcb_status{"UpToDate"};
+  std::map<std::string, std::string> tcb_status_reasons;  // why a weak status is allowed
 };
+
+// TCB statuses a production policy may allow only with a reason.
+bool is_weak_tcb_status(const std::string& status);
 
 struct Policy {
   bool production = true;
@@ -45,6 +55,12 @@ struct Policy {
 Result<Policy> parse_policy(std::string_view toml_text, const std::string& source = "policy");
 Result<Policy> load_policy(const std::string& path);
 std::string policy_to_toml(const Policy& p);
+
+// `local` is at least as strict as `floor` (with `extra_measurements` and
+// `extra_virtual_keys` allowed besides the floor's: governance's changes). The error lists every
+// way it is weaker.
+Status policy_meets_floor(const Policy& local, const Policy& floor, const std::vector<Bytes>& extra_measurements = {},
+                          const std::vector<Bytes>& extra_virtual_keys = {});
 
 struct Appraisal {
   std::vector<std::string> failures;  // every reason, not just the first

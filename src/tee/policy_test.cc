@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace supernet::tee {
 namespace {
 
@@ -26,6 +28,64 @@ attributes = { vmpl = "0" }
 measurements = []
 allowed_tcb_status = ["UpToDate", "SWHardeningNeeded"]
 )";
+
+// Issue 9: a production policy does not load with a weak TCB status it gives no reason for,
+// nor with sev-snp and no minimum TCB.
+TEST(Policy, ProductionNeedsAReasonForEveryWeakTcbStatus) {
+  for (const char* status : {"OutOfDate", "Revoked", "not evaluated", "OutOfDateConfigurationNeeded"}) {
+    std::string text = std::string("profile = \"production\"\nallowed_platforms = [\"tdx\"]\n[platform.tdx]\nmeasurements = []\n") +
+                       "allowed_tcb_status = [\"UpToDate\", \"" + status + "\"]\n";
+    auto p = parse_policy(text);
+    ASSERT_FALSE(p.ok()) << status;
+    EXPECT_EQ(p.error().code, "policy.production_tcb");
+    EXPECT_NE(p.error().message.find(status), std::string::npos);
+    auto with_reason = parse_policy(text + "tcb_status_reasons = { \"" + status + "\" = \"microcode update rolls out on 2027-01-15\" }\n");
+    EXPECT_TRUE(with_reason.ok()) << with_reason.error().to_string();
+  }
+  EXPECT_EQ(parse_policy("allowed_platforms = [\"sev-snp\"]\n[platform.sev-snp]\nmeasurements = []\n").error().code,
+            "policy.production_tcb");
+  // A development policy may allow them (it never accepts hardware claims as production does).
+  EXPECT_TRUE(parse_policy("profile = \"development\"\n[platform.tdx]\nallowed_tcb_status = [\"Revoked\"]\n").ok());
+}
+
+TEST(Policy, WrittenPoliciesReadBackTheSame) {
+  auto p = parse_policy(std::string(kProd) + "tcb_status_reasons = { OutOfDate = \"why\" }\n").value();
+  p.platforms[Kind::kTdx].allowed_tcb_status.push_back("OutOfDate");
+  auto back = parse_policy(policy_to_toml(p));
+  ASSERT_TRUE(back.ok()) << back.error().to_string() << "\n" << policy_to_toml(p);
+  EXPECT_EQ(policy_to_toml(*back), policy_to_toml(p));
+  EXPECT_EQ(back->platforms[Kind::kSevSnp].attributes.at("vmpl"), "0");
+}
+
+// Issue 9: the genesis' policy is a floor; a node's or client's own policy may only be stricter.
+TEST(Policy, FloorRefusesEveryWeakerPolicy) {
+  Policy floor = parse_policy(kProd).value();
+  EXPECT_TRUE(policy_meets_floor(floor, floor).ok());
+  Policy stricter = floor;
+  stricter.allowed_platforms = {Kind::kSevSnp};
+  stricter.platforms[Kind::kSevSnp].min_tcb["snp"] = 9;
+  stricter.max_evidence_age_seconds = 3600;
+  EXPECT_TRUE(policy_meets_floor(stricter, floor).ok());
+  auto weaker_by = [&](const std::function<void(Policy&)>& change, const std::string& expect) {
+    Policy w = floor;
+    change(w);
+    auto s = policy_meets_floor(w, floor);
+    ASSERT_FALSE(s.ok()) << expect;
+    EXPECT_EQ(s.error().code, "policy.below_floor");
+    EXPECT_NE(s.error().message.find(expect), std::string::npos) << s.error().message;
+  };
+  weaker_by([](Policy& p) { p.production = false; }, "profile is production");
+  weaker_by([](Policy& p) { p.allowed_platforms.insert(Kind::kSgx); }, "allows platform sgx");
+  weaker_by([](Policy& p) { p.max_evidence_age_seconds = 10 * 86400; }, "max_evidence_age_seconds");
+  weaker_by([](Policy& p) { p.platforms[Kind::kSevSnp].measurements.push_back(Bytes(48, 0xbb)); }, "allows measurement bbbb");
+  weaker_by([](Policy& p) { p.platforms[Kind::kSevSnp].min_tcb["microcode"] = 100; }, "min_tcb.microcode is below");
+  weaker_by([](Policy& p) { p.platforms[Kind::kTdx].allowed_tcb_status.push_back("OutOfDate"); }, "TCB status 'OutOfDate'");
+  weaker_by([](Policy& p) { p.platforms[Kind::kSevSnp].attributes.clear(); }, "attribute vmpl");
+  // Governance's measurements count besides the floor's.
+  Policy with_new = floor;
+  with_new.platforms[Kind::kSevSnp].measurements.push_back(Bytes(48, 0xbb));
+  EXPECT_TRUE(policy_meets_floor(with_new, floor, {Bytes(48, 0xbb)}).ok());
+}
 
 TEST(Policy, PassesMatchingClaims) {
   auto p = parse_policy(kProd);
