@@ -488,7 +488,36 @@ class LockAmnesia : public Adversary {
   std::vector<NodeId> queue_;
 };
 
+// --- a host that drops and delays its own node's messages ---
+
+class SlowHost : public Adversary {
+ public:
+  explicit SlowHost(NodeId host) : host_(host) {}
+  const char* name() const override { return "slow-host"; }
+  std::string outcome() const override {
+    return "dropped " + std::to_string(dropped_) + ", delayed " + std::to_string(delayed_) + " of its node's messages";
+  }
+  void on_tick(World&) override {}
+  void on_message(World&, NodeId, const Message&) override {}
+  bool own_message(World& w, NodeId, TimeMs* delay_ms) override {
+    if (w.healed()) return true;
+    if (w.rand(0, 99) < 20) {
+      dropped_++;
+      return false;
+    }
+    *delay_ms += static_cast<TimeMs>(w.rand(0, 400));
+    delayed_++;
+    return true;
+  }
+
+ private:
+  NodeId host_;
+  uint64_t dropped_ = 0, delayed_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<Adversary> make_slow_host(NodeId host) { return std::make_unique<SlowHost>(host); }
 
 std::unique_ptr<Adversary> make_rogue_rotation(NodeId host, TimeMs start_ms, int variant, Bytes seed) {
   return std::make_unique<RogueRotation>(host, start_ms, variant, std::move(seed));

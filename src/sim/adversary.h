@@ -22,6 +22,8 @@
 //   lock-amnesia    (bft, no Byzantine node) let one honest node alone receive the precommits of
 //                   a height, cut it off, and restart the nodes that locked one after the other
 //                   (issue 10, C).
+//   slow-host       (both) the host runs the real node program but drops a fifth of what its
+//                   node sends and delays the rest by up to 400 ms, until the heal.
 #pragma once
 
 #include <memory>
@@ -71,11 +73,14 @@ class Adversary {
   virtual std::string outcome() const = 0;
   // A message an honest node sent to the node the adversary took over.
   virtual void on_message(World& w, consensus::NodeId from, const consensus::Message& m) = 0;
+  // A message the host's own node sends to `to`: false drops it; *delay_ms adds to its delay.
+  virtual bool own_message(World& w, consensus::NodeId to, consensus::TimeMs* delay_ms) { return true; }
 };
 
 // The strategies (see above). `host` is the Byzantine node (0 for lock-amnesia).
 std::unique_ptr<Adversary> make_rogue_rotation(consensus::NodeId host, consensus::TimeMs start_ms, int variant, Bytes seed);
 std::unique_ptr<Adversary> make_fake_genesis(consensus::NodeId host, consensus::TimeMs start_ms, Bytes seed);
 std::unique_ptr<Adversary> make_lock_amnesia(consensus::TimeMs start_ms);
+std::unique_ptr<Adversary> make_slow_host(consensus::NodeId host);
 
 }  // namespace supernet::sim

@@ -210,11 +210,18 @@ class Simulation : public World {
       double p = rand(0, 99) / 100.0;
       if (cfg_.faults && tee && f() >= 1 && p < 0.4) pick = p < 0.2 ? "rogue-rotation" : "fake-genesis";
       if (cfg_.faults && !tee && p < 0.3) pick = "lock-amnesia";
+      if (cfg_.faults && f() >= 1 && p >= 0.4 && p < 0.5) pick = "slow-host";
     }
     TimeMs start = static_cast<TimeMs>(rand(100, 800));
     Bytes seed = seed_bytes();
     if (pick == "lock-amnesia") {
       adversary_ = make_lock_amnesia(start);
+    } else if (pick == "slow-host") {
+      if (byz == 0 && f() == 0) return;
+      Node& host = *nodes_[n_ - 1];
+      host.byz = Byz::kHost;
+      adversary_ = make_slow_host(host.id);
+      return;  // it needs no longer run than the others
     } else if (pick == "rogue-rotation" || pick == "fake-genesis") {
       if (!tee || (byz == 0 && f() == 0)) return;
       Node& host = *nodes_[n_ - 1];  // the last id: a Byzantine slot already, or a new one
@@ -292,11 +299,11 @@ class Simulation : public World {
     return ((partition_mask_ >> (a - 1)) & 1) != ((partition_mask_ >> (b - 1)) & 1);
   }
 
-  void send_bytes(NodeId from, NodeId to, const Bytes& payload) {
+  void send_bytes(NodeId from, NodeId to, const Bytes& payload, TimeMs extra_delay = 0) {
     result_.messages++;
     bool faulty = cfg_.faults && !healed();
     if (faulty && chance(0.05)) return;
-    TimeMs delay = static_cast<TimeMs>(faulty ? rand(1, 30) : rand(1, 8));
+    TimeMs delay = extra_delay + static_cast<TimeMs>(faulty ? rand(1, 30) : rand(1, 8));
     push({now_ + delay, 0, Kind::kDeliver, from, to, payload, 0});
     if (faulty && chance(0.03)) push({now_ + static_cast<TimeMs>(rand(1, 40)), 0, Kind::kDeliver, from, to, payload, 0});
   }
@@ -364,7 +371,11 @@ class Simulation : public World {
       case Byz::kReplay:
       case Byz::kForge:
       case Byz::kHost:  // the real node program; the host's attacks are the adversary's
-        for (NodeId t : targets) send_bytes(from.id, t, payload);
+        for (NodeId t : targets) {
+          TimeMs extra = 0;
+          if (adversary_ && !adversary_->own_message(*this, t, &extra)) continue;
+          send_bytes(from.id, t, payload, extra);
+        }
         return;
       case Byz::kEquivocate:
         break;

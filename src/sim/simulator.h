@@ -35,7 +35,8 @@ struct SimConfig {
   // Return node 1's committed chain and the genesis validators (for ledger tests).
   bool capture_chain = false;
   // A Byzantine host's attack or a nemesis (sim/adversary.h): "auto" picks one from the seed
-  // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft).
+  // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft),
+  // "slow-host".
   std::string adversary = "auto";
 };
 
