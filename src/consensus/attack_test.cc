@@ -373,5 +373,102 @@ void lock_scenario(bool rollback) {
 TEST(Attack, C_BftKeepsItsLockAcrossRestarts) { lock_scenario(false); }
 TEST(Attack, C_BftKeepsItsLockAcrossARolledBackDisk) { lock_scenario(true); }
 
+// Issue 13: the bft liveness failure the simulator found outside CI's seeds (9001856, 9002599
+// on the old fault model). Nodes 2 and 3 have isolated Byzantine node 4; node 1 has not. Node 4
+// gathers the round-2 view changes of 2 and 3 and, as round 2's leader, sends node 1 alone a
+// proposal that carries them: node 1 enters round 2 without ever signing a round-2 view change.
+// Nodes 2 and 3 stay in round 1, short of a round-2 quorum by node 1's view change, and node 1
+// relayed only what it had itself collected for round 2: nothing. Every node waited forever.
+TEST(Liveness, ANodeThatEnteredARoundByAProposalRelaysItsQuorum) {
+  std::vector<crypto::Ed25519KeyPair> keys, identity;
+  std::vector<Validator> vals;
+  for (NodeId id = 1; id <= 4; id++) {
+    keys.push_back(crypto::ed25519_generate());
+    identity.push_back(crypto::ed25519_generate());
+    vals.push_back({id, 1, keys.back().public_key, identity.back().public_key, 0});
+  }
+  ChainGenesis genesis = genesis_for_set(Protocol::kBft, ValidatorSet(vals, 0), "liveness");
+  Net net;
+  net.ids = {1, 2, 3, 4};
+  for (NodeId id = 1; id <= 3; id++) {
+    ReplicaConfig rc;
+    rc.self = id;
+    rc.genesis = genesis;
+    rc.identity_secret = identity[id - 1].secret_key;
+    net.nodes[id] = std::make_unique<Replica>(
+        rc, std::make_unique<PlainSigner>(id, keys[id - 1].secret_key, keys[id - 1].public_key, std::make_shared<SignState>()));
+    net.start(id);
+  }
+  // Nodes 2 and 3 isolate node 4 (it relayed a vote it did not make).
+  for (NodeId id : {2u, 3u}) net.deliver(4, id, forge_vote(keys[0], Protocol::kBft, Phase::kVote, 1, 1, 0, Bytes(32, 7)));
+  ASSERT_TRUE(net.nodes[2]->is_isolated(4) && net.nodes[3]->is_isolated(4));
+  ASSERT_FALSE(net.nodes[1]->is_isolated(4));
+  // Rounds 0 and 1 fail: proposals are lost; nothing passes between 1, 2 and 3 for now.
+  net.link = [](NodeId from, NodeId to, const Message& m) { return to == 4 || (std::holds_alternative<ViewChange>(m) && from != 4); };
+  net.submit(1, "x");
+  net.submit(2, "y");
+  net.submit(3, "z");
+  auto vc_of = [&](NodeId id, uint64_t round) -> std::optional<ViewChange> {
+    for (const auto& m : net.host_inbox) {
+      auto* vc = std::get_if<ViewChange>(&m.m);
+      if (vc && m.from == id && vc->sender == id && vc->height == 1 && vc->new_round == round) return *vc;
+    }
+    return std::nullopt;
+  };
+  auto sign_vc = [&](uint64_t round) {
+    ViewChange vc;
+    vc.chain = genesis.hash();
+    vc.height = 1;
+    vc.new_round = round;
+    vc.sender = 4;
+    vc.signature = crypto::ed25519_sign(keys[3].secret_key, vc.signed_bytes());
+    return vc;
+  };
+  // Round 1 for everyone: node 4's view change completes each quorum.
+  for (int i = 0; i < 100 && !(vc_of(1, 1) && vc_of(2, 1) && vc_of(3, 1)); i++) {
+    net.tick(50, {1, 2, 3});
+    net.pump();
+  }
+  for (NodeId id = 1; id <= 3; id++) {
+    for (NodeId other = 1; other <= 3; other++) {
+      if (other != id) net.deliver(other, id, *vc_of(other, 1));
+    }
+    net.deliver(4, id, sign_vc(1));
+  }
+  net.pump();
+  for (NodeId id = 1; id <= 3; id++) ASSERT_EQ(net.nodes[id]->round(), 1u) << "node " << id;
+  // Round 1 times out at 2 and 3 first, and their round-2 view changes do not reach node 1;
+  // node 4 leads round 2 and sends node 1 alone a proposal justified by the view changes of 2,
+  // 3 and itself.
+  net.link = [](NodeId from, NodeId to, const Message& m) {
+    return to == 4 || (std::holds_alternative<ViewChange>(m) && from != 1 && to != 1 && from != 4);
+  };
+  for (int i = 0; i < 100 && !(vc_of(2, 2) && vc_of(3, 2)); i++) {
+    net.tick(50, {2, 3});
+    net.pump();
+  }
+  ASSERT_TRUE(vc_of(2, 2) && vc_of(3, 2));
+  ASSERT_EQ(net.nodes[1]->validators().leader(1, 2), 4u);
+  Proposal p;
+  p.round = 2;
+  p.proposer = 4;
+  p.block = make_block(1, genesis.hash(), net.nodes[1]->membership(), 4, {tx("from-4")});
+  p.view_changes = {*vc_of(2, 2), *vc_of(3, 2), sign_vc(2)};
+  p.signature = crypto::ed25519_sign(keys[3].secret_key, p.signed_bytes());
+  net.deliver(4, 1, p);
+  ASSERT_EQ(net.nodes[1]->round(), 2u);
+  // Node 4 falls silent; the network between 1, 2 and 3 heals. The honest three must commit.
+  net.down.insert(4);
+  net.queue.clear();
+  net.link = [](NodeId, NodeId, const Message&) { return true; };
+  for (int i = 0; i < 600 && net.nodes[2]->chain().empty(); i++) {
+    net.tick(50, {1, 2, 3});
+    net.pump();
+  }
+  EXPECT_FALSE(net.nodes[2]->chain().empty()) << "nodes 2 and 3 never left round " << net.nodes[2]->round() << ", node 1 is in round "
+                                              << net.nodes[1]->round();
+  EXPECT_EQ(net.committed(1, 1), net.committed(2, 1));
+}
+
 }  // namespace
 }  // namespace supernet::consensus

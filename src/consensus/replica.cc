@@ -209,6 +209,11 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
       return report(from, "proposal ignores the highest voted block", out);
     }
     if (j->required_block) required = j->required_block;
+    // The justification's view changes are this node's quorum for the round too: a node that
+    // enters the round by this proposal must be able to relay them to peers still behind (who
+    // may not hear the proposer), or they wait forever for view changes nobody sends again.
+    auto& bucket = st_.view_changes[p.round];
+    for (const auto& vc : p.view_changes) bucket.emplace(vc.sender, vc);
     // bft: the justification's certificates count for the lock rule.
     if (protocol_ == Protocol::kBft) {
       for (const auto& vc : p.view_changes) {
