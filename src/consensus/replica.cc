@@ -188,6 +188,10 @@ void Replica::on_proposal(TimeMs now, NodeId from, const Proposal& p, Output& ou
       if (verify_qc(set(), protocol_, *p.parent_qc).ok()) try_commit(now, *p.parent_qc, out);
     }
     if (h.height > next_height()) return buffer_future(from, p, h.height, now, out);
+    // Committing the parent replayed what had arrived early for this height: a copy of this
+    // very proposal and its votes may already have committed it. It is stale now, not invalid
+    // (once, the check below reported an honest proposer for it).
+    if (h.height < next_height()) return;
   }
   if (from != p.proposer) return report(from, "sent a proposal made by another node", out);
   if (auto s = verify_proposal_signature(set(), p); !s.ok()) return report(from, s.error().message, out);

@@ -43,8 +43,11 @@ int main(int argc, char** argv) {
     sim::SimResult r = sim::run_simulation(cfg);
     if (!r.ok) {
       failures++;
-      std::printf("FAIL seed %llu: %s\n  %s\n  replay: supernet_sim --protocol %s --seed %llu --verbose\n",
-                  static_cast<unsigned long long>(s), r.failure.c_str(), r.summary.c_str(), protocol.c_str(),
+      std::string flags = (nodes > 0 ? " --nodes " + std::to_string(nodes) : "") +
+                          (byzantine >= 0 ? " --byzantine " + std::to_string(byzantine) : "") +
+                          (adversary != "auto" ? " --adversary " + adversary : "") + (no_faults ? " --no-faults" : "");
+      std::printf("FAIL seed %llu: %s\n  %s\n  replay: supernet_sim --protocol %s%s --seed %llu --verbose\n",
+                  static_cast<unsigned long long>(s), r.failure.c_str(), r.summary.c_str(), protocol.c_str(), flags.c_str(),
                   static_cast<unsigned long long>(s));
     } else if (seeds == 1 || verbose) {
       std::printf("ok seed %llu: %s\n", static_cast<unsigned long long>(s), r.summary.c_str());
