@@ -492,7 +492,7 @@ class LockAmnesia : public Adversary {
 
 class SlowHost : public Adversary {
  public:
-  explicit SlowHost(NodeId host) : host_(host) {}
+  explicit SlowHost(NodeId) {}
   const char* name() const override { return "slow-host"; }
   std::string outcome() const override {
     return "dropped " + std::to_string(dropped_) + ", delayed " + std::to_string(delayed_) + " of its node's messages";
@@ -511,7 +511,6 @@ class SlowHost : public Adversary {
   }
 
  private:
-  NodeId host_;
   uint64_t dropped_ = 0, delayed_ = 0;
 };
 
