@@ -3,6 +3,8 @@
 #include "consensus/verify.h"
 #include "crypto/hash.h"
 
+#include <optional>
+
 namespace supernet::consensus {
 
 std::string tx_id(ByteView tx) { return to_string(crypto::sha256(tx)); }
@@ -36,10 +38,67 @@ Status Chain::check_commit(const Block& b, const QuorumCert& qc) const {
   return verify_qc(validators(), protocol_, qc);
 }
 
-Status Chain::append(CommittedBlock cb) {
+Status Chain::check_committed(const CommittedBlock& cb) const {
+  if (cb.commit_qc.phase == Phase::kRecovery) {
+    Hash grandparent = blocks_.size() >= 2 ? blocks_[blocks_.size() - 2].block.header.hash()
+                                           : blocks_.size() == 1 ? membership_.genesis_hash() : Hash{};
+    SN_TRY(verify_recovery_block(membership_, next_height(), last_hash_, grandparent, cb.block, cb.commit_qc));
+    for (const auto& tx : cb.block.txs) {
+      if (contains_tx(tx_id(tx))) return make_error("consensus.block", "block repeats a transaction");
+    }
+    return ok_status();
+  }
   SN_TRY(check_next(cb.block));
-  SN_TRY(check_commit(cb.block, cb.commit_qc));
+  return check_commit(cb.block, cb.commit_qc);
+}
+
+Status Chain::append(CommittedBlock cb) {
+  SN_TRY(check_committed(cb));
   apply(std::move(cb));
+  return ok_status();
+}
+
+Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent, const Hash& grandparent,
+                             const Block& b, const QuorumCert& qc) {
+  const BlockHeader& h = b.header;
+  auto refuse = [](const std::string& why) { return make_error("consensus.recovery", why); };
+  if (qc.phase != Phase::kRecovery || qc.height != next_height || qc.round != 0 || qc.block != h.hash()) {
+    return refuse("the recovery certificate is not for this block");
+  }
+  SN_ASSIGN(Recovery r, Recovery::decode(qc.recovery));
+  SN_TRY(state.check_recovery_approvals(r, qc.approvals));
+  if (h.height != next_height || h.parent != parent) return refuse("the block does not extend the chain");
+  SN_TRY(state.check_header(h));
+  if (b.txs.size() > kBlockTxsMax || !b.txs_match_header()) return refuse("transactions do not match the header");
+  std::unordered_set<std::string> ids;
+  for (const auto& tx : b.txs) {
+    if (!ids.insert(tx_id(tx)).second) return refuse("the block repeats a transaction");
+  }
+  if (!r.carried.empty() && next_height == r.height + 1) {
+    // The carried block: the one the highest vote at this height was for, kept as it was.
+    if (h.hash() != r.carried || parent != r.block) return refuse("this is not the block the recovery carries, on its base");
+    Membership next = state;
+    for (const auto& tx : b.txs) {
+      if (!Membership::handles(tx)) continue;
+      SN_TRY(next.check(tx));
+      next.apply(tx, h.height);
+    }
+    return ok_status();
+  }
+  if (next_height != r.block_height()) return refuse("the recovery is for height " + std::to_string(r.block_height()));
+  bool base_ok = r.carried.empty() ? parent == r.block : (parent == r.carried && grandparent == r.block);
+  if (!base_ok) return refuse("the recovery does not build on this chain's block " + std::to_string(r.height));
+  if (h.creator != 0 || b.txs.empty() || b.txs[0] != qc.recovery || b.txs.size() != 1 + r.rotation_ids.size()) {
+    return refuse("a recovery block holds the recovery and exactly the rotations it names");
+  }
+  Membership next = state;
+  next.apply(b.txs[0], h.height);
+  for (size_t i = 0; i < r.rotation_ids.size(); i++) {
+    const Bytes& tx = b.txs[i + 1];
+    if (!is_key_rotation(tx) || to_string(r.rotation_ids[i]) != tx_id(tx)) return refuse("rotation " + std::to_string(i + 1) + " is not the one the recovery names");
+    if (auto s = next.check(tx); !s.ok()) return refuse("rotation " + std::to_string(i + 1) + ": " + s.error().message);
+    next.apply(tx, h.height);
+  }
   return ok_status();
 }
 

@@ -17,6 +17,15 @@ namespace supernet::consensus {
 // SHA-256 of a transaction, as raw bytes in a string (for hashing containers).
 std::string tx_id(ByteView tx);
 
+// A block with a recovery certificate (phase kRecovery), as the next block on `state` whose
+// last block hash is `parent` and whose block before it is `grandparent`: the members'
+// approvals of the recovery the certificate carries verify, and the block is either the block
+// the recovery carries (at its height + 1, on its base) or the recovery block itself (the
+// recovery transaction, then exactly the rotations it names, each valid in order). The Chain,
+// the trusted checker and offline receipt verification all use this.
+Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent, const Hash& grandparent,
+                             const Block& b, const QuorumCert& qc);
+
 class Chain {
  public:
   // `appraiser` admits vote keys after the genesis (tee-bft); nullptr admits none.
@@ -40,6 +49,9 @@ class Chain {
   Status check_next(const Block& b) const;
   // `qc` is a valid commit certificate for `b` as the next block.
   Status check_commit(const Block& b, const QuorumCert& qc) const;
+  // A committed block from storage or a peer may be the next block: check_next and
+  // check_commit, or, for a recovery certificate, verify_recovery_block.
+  Status check_committed(const CommittedBlock& cb) const;
   // Checks both, then appends and applies the block's membership transactions.
   Status append(CommittedBlock cb);
 

@@ -190,6 +190,78 @@ Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reaso
   return e.encode();
 }
 
+// --- recovery ---
+
+namespace {
+constexpr char kRecoveryMagic[] = "SNRY";
+}
+
+bool is_recovery_tx(ByteView tx) { return has_magic(tx, kRecoveryMagic); }
+
+Bytes Recovery::signed_bytes(const Hash& genesis_hash) const {
+  Writer w;
+  w.str("supernet-recovery-v1").fixed(genesis_hash).bytes(encode());
+  return w.take();
+}
+
+Bytes Recovery::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kRecoveryMagic)).u64(height).fixed(block).bytes(carried).u32(static_cast<uint32_t>(rotation_ids.size()));
+  for (const auto& id : rotation_ids) w.fixed(id);
+  w.u64(nonce).str(note);
+  return w.take();
+}
+
+Result<Recovery> Recovery::decode(ByteView tx) {
+  if (!is_recovery_tx(tx)) return make_error("recovery.decode", "not a recovery transaction");
+  Reader r(tx.subspan(4));
+  Recovery out;
+  SN_ASSIGN(out.height, r.u64());
+  SN_ASSIGN(ByteView block, r.fixed(kHashBytes));
+  out.block = to_bytes(block);
+  SN_ASSIGN(ByteView carried, r.bytes(kHashBytes));
+  if (!carried.empty() && carried.size() != kHashBytes) return make_error("recovery.decode", "a carried block is named by its 32-byte hash");
+  out.carried = to_bytes(carried);
+  SN_ASSIGN(uint32_t n, r.count(kValidatorsMax, kHashBytes));
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView id, r.fixed(kHashBytes));
+    out.rotation_ids.push_back(to_bytes(id));
+  }
+  SN_ASSIGN(out.nonce, r.u64());
+  SN_ASSIGN(ByteView note, r.bytes(1024));
+  out.note = to_string(note);
+  SN_TRY(r.finish());
+  return out;
+}
+
+MemberApproval approve_recovery(const Recovery& recovery, const Hash& genesis_hash, const crypto::PrivateKey& member_key) {
+  return {member_key.public_key().spki_der(), member_key.sign_ecdsa_der(crypto::HashAlg::kSha256, recovery.signed_bytes(genesis_hash))};
+}
+
+Status Membership::check_recovery_approvals(const Recovery& r, const std::vector<MemberApproval>& approvals) const {
+  if (rules_.approvals == 0) return make_error("recovery.governance", "this network's genesis sets no members, so nobody can recover it");
+  Bytes msg = r.signed_bytes(genesis_hash());
+  std::set<std::string> approved;
+  for (const auto& a : approvals) {
+    Bytes fingerprint = crypto::sha256(a.spki);
+    const Member* member = nullptr;
+    for (const auto& m : rules_.members) {
+      if (m.spki_sha256 == fingerprint) member = &m;
+    }
+    if (member == nullptr) return make_error("recovery.member", "a recovery approval is signed by a key that is not a member's");
+    SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(a.spki));
+    if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, msg, a.signature).ok()) {
+      return make_error("recovery.signature", member->name + "'s approval of the recovery does not verify");
+    }
+    if (!approved.insert(member->name).second) return make_error("recovery.member", member->name + " approved twice");
+  }
+  if (approved.size() < rules_.approvals) {
+    return make_error("recovery.approvals", "the recovery has " + std::to_string(approved.size()) + " member approval(s), " +
+                                                std::to_string(rules_.approvals) + " needed");
+  }
+  return ok_status();
+}
+
 // --- the state machine ---
 
 Membership::Membership(const ChainGenesis& genesis, std::shared_ptr<const EvidenceAppraiser> appraiser)
@@ -248,7 +320,9 @@ Status Membership::check_rotation(const KeyRotation& k) const {
   return check_vote_key_evidence(k.node, v->identity_key, k.new_vote_key, k.nonce, k.issued_at, k.evidence, adjustments());
 }
 
-bool Membership::handles(ByteView tx) { return is_key_rotation(tx) || is_governance_tx(tx) || is_evidence_tx(tx); }
+bool Membership::handles(ByteView tx) {
+  return is_key_rotation(tx) || is_governance_tx(tx) || is_evidence_tx(tx) || is_recovery_tx(tx);
+}
 
 Result<const Member*> Membership::check_member(const GovernanceTx& g) const {
   if (rules_.approvals == 0) return make_error("governance.off", "this network's genesis sets no governance");
@@ -321,6 +395,9 @@ Status Membership::check(ByteView tx) const {
     if (!member.ok()) return member.error();
     return ok_status();
   }
+  if (is_recovery_tx(tx)) {
+    return make_error("recovery.ordered", "a recovery is applied by the members' certificate in its own block, never ordered with others");
+  }
   return ok_status();
 }
 
@@ -381,6 +458,12 @@ bool Membership::apply(ByteView tx, uint64_t height) {
     if (!e.ok()) return false;
     evidence_.push_back({e->reporter, e->accused, e->reason, height, e->messages.size()});
     return false;
+  }
+  if (is_recovery_tx(tx)) {
+    // Its certificate was checked with its block (Chain); here it only enters the history.
+    if (!Recovery::decode(tx).ok()) return false;
+    changes_digest_ = next_changes_digest(changes_digest_, tx);
+    return true;
   }
   if (!is_governance_tx(tx)) return false;
   auto g = GovernanceTx::decode(tx);

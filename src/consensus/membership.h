@@ -91,6 +91,33 @@ bool is_evidence_tx(ByteView tx);
 Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reason, std::vector<Bytes> messages,
                        uint64_t height, const crypto::SecureBytes& identity_secret);
 
+// A recovery ("SNRY"), after every node of a tee-bft network restarted at once: no quorum of
+// vote keys is left, so consensus cannot order anything, and the members restart it. The
+// recovery builds on `block`, the committed block at `height` (the highest any validator
+// reported), optionally keeps `carried` first (the block at height + 1 that the highest-round
+// vote any validator reported was for: an old quorum may have committed it, so it must not be
+// replaced), and admits the validators' new checker keys: the recovery block holds this
+// transaction and then exactly the key rotations `rotation_ids` names (ordinary attested
+// rotations, checked as any). Its certificate is the members' approvals (threshold of the
+// genesis) over signed_bytes(), never votes; docs/consensus.md has the safety argument.
+struct Recovery {
+  uint64_t height = 0;
+  Hash block;
+  Hash carried;  // empty: none
+  std::vector<Hash> rotation_ids;  // SHA-256 of each KeyRotation transaction, in block order
+  uint64_t nonce = 0;
+  std::string note;
+
+  Bytes signed_bytes(const Hash& genesis_hash) const;
+  Bytes encode() const;
+  static Result<Recovery> decode(ByteView tx);
+  // The height of the recovery block itself.
+  uint64_t block_height() const { return height + (carried.empty() ? 1 : 2); }
+};
+bool is_recovery_tx(ByteView tx);
+// A member's approval of `recovery` for the chain `genesis_hash`.
+MemberApproval approve_recovery(const Recovery& recovery, const Hash& genesis_hash, const crypto::PrivateKey& member_key);
+
 struct ProposalState {
   Change change;
   std::string proposer;
@@ -149,6 +176,9 @@ class Membership {
   // Applies a transaction check() accepted, committed at `height`. True when it changed the
   // validator set or the governance state (such transactions go into receipt proofs).
   bool apply(ByteView tx, uint64_t height);
+  // A recovery's approvals: distinct members of this state's governance, each signature valid,
+  // at least the threshold.
+  Status check_recovery_approvals(const Recovery& r, const std::vector<MemberApproval>& approvals) const;
 
  private:
   Result<const Member*> check_member(const GovernanceTx& g) const;

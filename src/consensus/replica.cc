@@ -96,6 +96,52 @@ void Replica::queue_key_rotation(TimeMs now, Output& out) {
   submit(k.encode(), now, out);
 }
 
+Result<bool> Replica::recover(TimeMs now, const RecoveryRequest& req, Output& out) {
+  SN_ASSIGN(Recovery r, Recovery::decode(req.recovery));
+  if (!r.carried.empty() && (!req.carried || req.carried->header.hash() != r.carried)) {
+    return make_error("consensus.recovery", "the recovery carries a block that was not given with it");
+  }
+  QuorumCert qc;
+  qc.phase = Phase::kRecovery;
+  qc.recovery = req.recovery;
+  qc.approvals = req.approvals;
+  auto have = [&](uint64_t height) -> const CommittedBlock* {
+    return height >= 1 && height <= chain_.blocks().size() ? &chain_.blocks()[height - 1] : nullptr;
+  };
+  if (const CommittedBlock* done = have(r.block_height())) {
+    if (done->commit_qc.phase == Phase::kRecovery && done->commit_qc.recovery == req.recovery) return true;
+    return make_error("consensus.recovery", "this node already committed another block at height " + std::to_string(r.block_height()) +
+                                                ": the recovery is for an older state of the chain");
+  }
+  if (next_height() < r.height + 1) return false;  // behind its base: catch up first
+  if (!r.carried.empty() && next_height() == r.height + 1) {
+    qc.height = next_height();
+    qc.block = req.carried->header.hash();
+    SN_TRY(chain_.check_committed({*req.carried, qc}));
+    commit(now, *req.carried, qc, out);
+  }
+  if (next_height() != r.block_height()) {
+    return make_error("consensus.recovery", "the chain here is at height " + std::to_string(next_height() - 1) +
+                                                ", the recovery builds on " + std::to_string(r.block_height() - 1));
+  }
+  Block b;
+  b.header.height = next_height();
+  b.header.parent = chain_.last_hash();
+  b.header.creator = 0;
+  chain_.membership().fill_header(b.header);
+  b.txs.push_back(req.recovery);
+  for (const auto& rot : req.rotations) b.txs.push_back(rot);
+  std::vector<Hash> leaves;
+  for (const auto& tx : b.txs) leaves.push_back(ledger::leaf_hash(tx));
+  b.header.tx_count = static_cast<uint32_t>(b.txs.size());
+  b.header.tx_root = ledger::merkle_root(leaves);
+  qc.height = b.header.height;
+  qc.block = b.header.hash();
+  SN_TRY(chain_.check_committed({b, qc}));
+  commit(now, b, qc, out);
+  return true;
+}
+
 bool Replica::submit(Bytes tx, TimeMs now, Output& out) {
   if (tx.empty() || tx.size() > kTxBytesMax || mempool_ids_.size() >= cfg_.mempool_max) return false;
   std::string id = tx_id(tx);
@@ -548,7 +594,9 @@ void Replica::on_sync_request(NodeId from, const SyncRequest& r, Output& out) {
   SyncResponse resp;
   size_t bytes = 0;
   for (uint64_t h = r.from_height; h <= blocks.size() && resp.blocks.size() < kSyncBlocksMax; h++) {
-    size_t b = 4096;  // header and certificate, generously
+    Writer cert;
+    blocks[h - 1].commit_qc.encode(cert);
+    size_t b = 1024 + cert.data().size();  // header, and the certificate as it is (a recovery's may be large)
     for (const auto& tx : blocks[h - 1].block.txs) b += tx.size() + 4;
     if (!resp.blocks.empty() && bytes + b > kSyncBytesMax) break;
     bytes += b;
@@ -562,8 +610,7 @@ void Replica::on_sync_response(TimeMs now, NodeId from, const SyncResponse& r, O
     if (cb.block.header.height < next_height()) continue;
     if (cb.block.header.height > next_height()) break;
     const QuorumCert& qc = cb.commit_qc;
-    Status s = chain_.check_next(cb.block);
-    if (s.ok()) s = chain_.check_commit(cb.block, qc);
+    Status s = chain_.check_committed(cb);
     if (!s.ok()) {
       if (from != cfg_.self) report(from, "sent an invalid committed block: " + s.error().message, out);
       return;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,6 +70,20 @@ class Replica {
   void start(TimeMs now, Output& out);
   void on_message(TimeMs now, NodeId from, const Message& m, Output& out);
   void on_tick(TimeMs now, Output& out);
+  // What the members hand every node to recover a network after a total stop: the recovery
+  // transaction, the rotations it names, the carried block when it names one, and their
+  // approvals.
+  struct RecoveryRequest {
+    Bytes recovery;
+    std::vector<Bytes> rotations;
+    std::optional<Block> carried;
+    std::vector<MemberApproval> approvals;
+  };
+  // Builds the recovery's blocks on this node's chain and commits them once they verify: true
+  // when the recovery block is committed (now or before), false while this node is still behind
+  // the recovery's base (it catches up by sync, and may receive the blocks from a peer), an
+  // error when the recovery does not fit this chain.
+  Result<bool> recover(TimeMs now, const RecoveryRequest& request, Output& out);
   // The runtime found that `node` misbehaves outside consensus (a cloned identity): isolate it
   // and record signed evidence, as for a consensus misbehaviour.
   void isolate(NodeId node, const std::string& reason, Output& out) { report(node, reason, out); }

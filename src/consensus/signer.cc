@@ -1,5 +1,6 @@
 #include "consensus/signer.h"
 
+#include "consensus/chain.h"
 #include "consensus/verify.h"
 #include "crypto/keys.h"
 
@@ -56,15 +57,21 @@ Status Checker::check_extends_chain(const BlockHeader& h) const {
 Status Checker::advance(const Block& b, const QuorumCert& qc) {
   SN_TRY(check_extends_chain(b.header));
   if (!b.txs_match_header()) return refused("committed block's transactions do not match its header");
-  if (qc.phase != Phase::kVote || qc.height != height_ || qc.block != b.header.hash()) {
-    return refused("certificate is not for this block");
+  if (qc.phase == Phase::kRecovery) {
+    // After a total stop: the members' approvals, verified here as by every replica.
+    if (auto s = verify_recovery_block(membership_, height_, parent_, grandparent_, b, qc); !s.ok()) return refused(s.error().message);
+  } else {
+    if (qc.phase != Phase::kVote || qc.height != height_ || qc.block != b.header.hash()) {
+      return refused("certificate is not for this block");
+    }
+    SN_TRY(verify_qc(membership_.set(), Protocol::kTeeBft, qc));
   }
-  SN_TRY(verify_qc(membership_.set(), Protocol::kTeeBft, qc));
   // The same state machine as every replica's chain: the set changes only as they see it.
   for (const auto& tx : b.txs) {
     if (Membership::handles(tx)) membership_.apply(tx, b.header.height);
   }
   height_++;
+  grandparent_ = parent_;
   parent_ = b.header.hash();
   last_vote_.reset();
   last_proposal_round_.reset();

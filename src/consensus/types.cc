@@ -155,19 +155,39 @@ Result<Vote> Vote::decode(Reader& r) {
 }
 
 void QuorumCert::encode(Writer& w) const {
-  w.u8(static_cast<uint8_t>(phase)).u64(height).u64(round).fixed(block).u32(static_cast<uint32_t>(votes.size()));
+  w.u8(static_cast<uint8_t>(phase)).u64(height).u64(round).fixed(block);
+  if (phase == Phase::kRecovery) {
+    w.bytes(recovery).u32(static_cast<uint32_t>(approvals.size()));
+    for (const auto& a : approvals) w.bytes(a.spki).bytes(a.signature);
+    return;
+  }
+  w.u32(static_cast<uint32_t>(votes.size()));
   for (const auto& v : votes) w.u32(v.voter).u64(v.counter).fixed(v.signature);
 }
 
 Result<QuorumCert> QuorumCert::decode(Reader& r) {
   QuorumCert qc;
   SN_ASSIGN(uint8_t phase, r.u8());
-  if (phase != 1 && phase != 2) return make_error("consensus.decode", "unknown certificate phase");
+  if (phase < 1 || phase > 3) return make_error("consensus.decode", "unknown certificate phase");
   qc.phase = static_cast<Phase>(phase);
   SN_ASSIGN(qc.height, r.u64());
   SN_ASSIGN(qc.round, r.u64());
   SN_ASSIGN(ByteView block, r.fixed(kHashBytes));
   qc.block = to_bytes(block);
+  if (qc.phase == Phase::kRecovery) {
+    SN_ASSIGN(ByteView recovery, r.bytes(kRecoveryBytesMax));
+    qc.recovery = to_bytes(recovery);
+    SN_ASSIGN(uint32_t n, r.count(kMembersMax, 8));
+    for (uint32_t i = 0; i < n; i++) {
+      MemberApproval a;
+      SN_ASSIGN(ByteView spki, r.bytes(1024));
+      SN_ASSIGN(ByteView sig, r.bytes(256));
+      a.spki = to_bytes(spki);
+      a.signature = to_bytes(sig);
+      qc.approvals.push_back(std::move(a));
+    }
+    return qc;
+  }
   SN_ASSIGN(uint32_t n, r.count(kValidatorsMax, 4 + 8 + kSignatureBytes));
   for (uint32_t i = 0; i < n; i++) {
     Vote v;

@@ -42,6 +42,9 @@ inline constexpr size_t kSyncBlocksMax = 32;
 inline constexpr size_t kHashBytes = 32;
 inline constexpr size_t kSignatureBytes = 64;
 inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kMembersMax = 1024;
+// A recovery transaction (heights, hashes and the ids of the rotations it admits).
+inline constexpr size_t kRecoveryBytesMax = 64 * 1024;
 // Platform evidence in a key rotation or an added node's change (hardware quotes with their
 // certificate chains fit; tee::kEvidenceBytesMax is the same bound).
 inline constexpr size_t kRotationEvidenceBytesMax = 64 * 1024;
@@ -127,6 +130,15 @@ struct Block {
 enum class Phase : uint8_t {
   kVote = 1,       // tee-bft's single vote; bft's prevote
   kPrecommit = 2,  // bft only
+  // Not a vote: the certificate of a recovery block, the members' approvals (membership.h).
+  kRecovery = 3,
+};
+
+// A member's ECDSA approval of a recovery: its key (DER SPKI) and signature (DER).
+struct MemberApproval {
+  Bytes spki;
+  Bytes signature;
+  bool operator==(const MemberApproval&) const = default;
 };
 
 struct Vote {
@@ -141,12 +153,16 @@ struct Vote {
   static Result<Vote> decode(Reader& r);
 };
 
-// A quorum certificate: votes of one phase for one block at (height, round).
+// A quorum certificate: votes of one phase for one block at (height, round). A recovery block's
+// certificate (phase kRecovery) carries the members' approvals instead of votes.
 struct QuorumCert {
   Phase phase = Phase::kVote;
   uint64_t height = 0, round = 0;
   Hash block;
   std::vector<Vote> votes;  // sorted by voter, one each
+  // kRecovery only: the recovery transaction the approvals sign, and the approvals.
+  Bytes recovery;
+  std::vector<MemberApproval> approvals;
   void encode(Writer& w) const;
   static Result<QuorumCert> decode(Reader& r);
 };

@@ -108,6 +108,25 @@ Result<ReceiptProof> ReceiptProof::decode(ByteView data) {
   return out;
 }
 
+// A receipt under the membership state at its block's start: a vote certificate under that
+// state's set, or a recovery certificate (the members' approvals) under its governance.
+static Status verify_receipt_in(const Receipt& r, const consensus::Membership& state) {
+  if (r.commit_qc.phase != Phase::kRecovery) return verify_receipt(r, state.set());
+  if (!verify_inclusion(leaf_hash(r.tx), r.index, r.header.tx_count, r.proof, r.header.tx_root)) {
+    return make_error("receipt.proof", "transaction is not under the block's Merkle root");
+  }
+  const consensus::QuorumCert& qc = r.commit_qc;
+  if (qc.height != r.header.height || !crypto::ct_equal(qc.block, r.header.hash())) {
+    return make_error("receipt.certificate", "the recovery certificate does not commit this block");
+  }
+  SN_ASSIGN(consensus::Recovery rec, consensus::Recovery::decode(qc.recovery));
+  if (auto s = state.check_recovery_approvals(rec, qc.approvals); !s.ok()) return make_error("receipt.certificate", s.error().message);
+  if (r.header.height != rec.block_height() && !(r.header.height == rec.height + 1 && r.header.hash() == rec.carried)) {
+    return make_error("receipt.certificate", "the recovery certificate is for another block");
+  }
+  return ok_status();
+}
+
 Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::Membership& genesis) {
   auto check_protocol = [&](const Receipt& r) -> Status {
     if (r.protocol != protocol) return make_error("receipt.protocol", "receipt names another consensus protocol than the network's");
@@ -118,7 +137,7 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
                                            "..., this genesis' is " + to_hex(genesis.genesis_hash()).substr(0, 16) + "...");
   }
   consensus::Membership state = genesis;
-  consensus::ValidatorSet block_set;  // the set that committed the block of the current change
+  consensus::Membership block_state;  // the state at the start of the current change's block
   uint64_t block_height = 0;
   for (size_t i = 0; i < p.epoch_changes.size(); i++) {
     const Receipt& ec = p.epoch_changes[i];
@@ -134,10 +153,13 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
         return make_error("receipt.epoch", which + ": " + s.error().message + " (a change before it is missing or out of order)");
       }
       block_height = ec.header.height;
-      block_set = state.set();
+      block_state = state;
     }
-    if (auto s = verify_receipt(ec, block_set); !s.ok()) return make_error(s.error().code, which + ": " + s.error().message);
-    if (auto s = state.check(ec.tx); !s.ok()) return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
+    if (auto s = verify_receipt_in(ec, block_state); !s.ok()) return make_error(s.error().code, which + ": " + s.error().message);
+    // A recovery transaction is never valid "in order": its certificate (checked above) is
+    // what admits it.
+    bool recovery = consensus::is_recovery_tx(ec.tx) && ec.commit_qc.phase == Phase::kRecovery && ec.commit_qc.recovery == ec.tx;
+    if (auto s = state.check(ec.tx); !recovery && !s.ok()) return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
     if (!consensus::Membership::handles(ec.tx) || !state.apply(ec.tx, ec.header.height)) {
       return make_error("receipt.epoch", which + " does not change the membership");
     }
@@ -146,7 +168,7 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
   if (auto s = state.check_header(p.receipt.header); !s.ok()) {
     return make_error("receipt.epoch", "the receipt's block: " + s.error().message + " (the proof's membership changes are incomplete)");
   }
-  return verify_receipt(p.receipt, state.set());
+  return verify_receipt_in(p.receipt, state);
 }
 
 }  // namespace supernet::ledger
