@@ -188,6 +188,10 @@ class Clients {
   uint64_t failovers_ = 0;
 };
 
+// A recovery pending at the nodes with this id: approve it as this client (a member) and hand
+// the approval to every node. False when no node holds such a recovery.
+Result<bool> approve_pending_recovery(const Network& net, const std::string& id_hex);
+
 inline std::string error_text(const node::HttpReply& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (!j.is_discarded() && j.is_object() && j.contains("message")) return j["message"].get<std::string>();

@@ -120,6 +120,10 @@ int run_approve(const ApproveArgs& a) {
   if (!net.ok()) return fail(net.error());
   auto pid = from_hex(a.proposal);
   if (!pid.ok() || pid->size() != 32) return fail(make_error("usage.proposal", "a proposal id is 64 hex digits"));
+  // A recovery after a total stop is approved off the ledger (nothing can be ordered then).
+  auto recovery = approve_pending_recovery(*net, a.proposal);
+  if (!recovery.ok()) return fail(recovery.error(), kExitCheckFailed);
+  if (*recovery) return kExitOk;
   consensus::GovernanceTx g;
   g.action = consensus::GovernanceTx::Action::kApprove;
   g.proposal = *pid;

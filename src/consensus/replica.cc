@@ -93,7 +93,8 @@ void Replica::queue_key_rotation(TimeMs now, Output& out) {
   }
   k.signature = crypto::ed25519_sign(cfg_.identity_secret, k.signed_bytes());
   rotation_queued_ = true;
-  submit(k.encode(), now, out);
+  own_rotation_ = k.encode();
+  submit(*own_rotation_, now, out);
 }
 
 Result<bool> Replica::recover(TimeMs now, const RecoveryRequest& req, Output& out) {
@@ -304,6 +305,7 @@ void Replica::try_vote(TimeMs now, uint64_t round, Output& out) {
   v.round = round;
   v.block = hash;
   if (!signer_->sign_vote(v, &p).ok()) return;
+  if (protocol_ == Protocol::kTeeBft) out.voted = std::make_pair(v, p.block);
   st_.my_votes.insert({1, round});
   out.sends.push_back({std::nullopt, v});
   on_vote(now, cfg_.self, v, out);

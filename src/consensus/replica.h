@@ -56,6 +56,9 @@ struct Output {
   std::vector<Send> sends;
   std::vector<CommittedBlock> committed;
   std::vector<Misbehaviour> misbehaviour;
+  // tee-bft: a vote this node's checker signed, with its block: the runtime records it durably
+  // before anything in `sends` goes out (ledger::VoteRecord).
+  std::optional<std::pair<Vote, Block>> voted;
 };
 
 class Replica {
@@ -103,6 +106,9 @@ class Replica {
   bool in_mempool(const std::string& id) const { return mempool_ids_.count(id) != 0; }
   // False while this node's signer key is not (yet) the one in the validator set.
   bool can_sign() const;
+  // The attested rotation to this node's current checker key, once it made one (what a
+  // recovery after a total stop names).
+  const std::optional<Bytes>& own_rotation() const { return own_rotation_; }
 
  private:
   struct HeightState {
@@ -169,6 +175,7 @@ class Replica {
   std::deque<std::tuple<uint64_t, NodeId, Message>> future_;
   std::set<NodeId> isolated_;
   bool rotation_queued_ = false;
+  std::optional<Bytes> own_rotation_;
   TimeMs last_sync_probe_ = 0;
   size_t sync_probe_next_ = 0;
 };

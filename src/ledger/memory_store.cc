@@ -1,5 +1,7 @@
 #include "ledger/store.h"
 
+#include "util/codec.h"
+
 namespace supernet::ledger {
 
 Status MemoryStore::append(const consensus::CommittedBlock& cb) {
@@ -15,6 +17,22 @@ Status MemoryStore::append(const consensus::CommittedBlock& cb) {
   for (auto& w : state_writes(cb.block)) kv_[{w.table, w.key}] = {w.value, h};
   blocks_.push_back(cb);
   return ok_status();
+}
+
+Bytes VoteRecord::encode() const {
+  Writer w;
+  vote.encode(w);
+  block.encode(w);
+  return w.take();
+}
+
+Result<VoteRecord> VoteRecord::decode(ByteView data) {
+  Reader r(data);
+  VoteRecord v;
+  SN_ASSIGN(v.vote, consensus::Vote::decode(r));
+  SN_ASSIGN(v.block, consensus::Block::decode(r));
+  SN_TRY(r.finish());
+  return v;
 }
 
 Result<std::optional<KvEntry>> MemoryStore::get(const std::string& table, const std::string& key) {

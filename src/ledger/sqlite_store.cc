@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NUL
 CREATE TABLE IF NOT EXISTS txs (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, height INTEGER NOT NULL,
                                PRIMARY KEY (tbl, key));
+CREATE TABLE IF NOT EXISTS vote (id INTEGER PRIMARY KEY CHECK (id = 1), record BLOB NOT NULL);
 )";
 
 class Stmt {
@@ -118,6 +119,25 @@ class SqliteStore : public Store {
   }
 
   uint64_t height() const override { return height_; }
+
+  Status record_vote(const VoteRecord& v) override {
+    Stmt q(db_, "INSERT OR REPLACE INTO vote (id, record) VALUES (1, ?)");
+    if (!q.ok()) return error("prepare vote record");
+    q.blob(1, v.encode());
+    if (q.step() != SQLITE_DONE) return error("record the vote");
+    return ok_status();
+  }
+
+  Result<std::optional<VoteRecord>> last_vote() override {
+    Stmt q(db_, "SELECT record FROM vote WHERE id = 1");
+    if (!q.ok()) return error("read the vote record");
+    int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<VoteRecord>();
+    if (rc != SQLITE_ROW) return error("read the vote record");
+    auto v = VoteRecord::decode(q.column_blob(0));
+    if (!v.ok()) return make_error("store.corrupt", "the vote record does not decode");
+    return std::optional<VoteRecord>(std::move(v).value());
+  }
 
  private:
   Error error(const std::string& what) { return make_error("store.sqlite", "cannot " + what + ": " + sqlite3_errmsg(db_)); }

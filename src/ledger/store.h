@@ -25,6 +25,17 @@ struct TxLocation {
   uint32_t index = 0;
 };
 
+// tee-bft: the last vote this node's checker signed, with the block it is for, written before
+// the vote leaves the node. After a total stop the members' recovery keeps the block the
+// highest such vote above the committed chain was for (docs/consensus.md); the vote's own
+// signature (by the old checker key, in the set of its height) makes a forged record useless.
+struct VoteRecord {
+  consensus::Vote vote;
+  consensus::Block block;
+  Bytes encode() const;
+  static Result<VoteRecord> decode(ByteView data);
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -35,6 +46,9 @@ class Store {
   virtual Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) = 0;
   virtual Result<std::optional<TxLocation>> find_tx(ByteView tx_hash) = 0;
   virtual uint64_t height() const = 0;
+  // Replaces the recorded vote, durably before returning.
+  virtual Status record_vote(const VoteRecord& v) = 0;
+  virtual Result<std::optional<VoteRecord>> last_vote() = 0;
 };
 
 // SQLite in WAL mode with synchronous=FULL at `path` (created if absent).
@@ -49,6 +63,11 @@ class MemoryStore : public Store {
   Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) override;
   Result<std::optional<TxLocation>> find_tx(ByteView tx_hash) override;
   uint64_t height() const override { return blocks_.size(); }
+  Status record_vote(const VoteRecord& v) override {
+    vote_ = v;
+    return ok_status();
+  }
+  Result<std::optional<VoteRecord>> last_vote() override { return vote_; }
   void fail_appends_after(size_t n) { appends_allowed_ = n; }
 
  private:
@@ -56,6 +75,7 @@ class MemoryStore : public Store {
   std::map<std::pair<std::string, std::string>, KvEntry> kv_;
   std::map<Bytes, TxLocation> txs_;
   std::optional<size_t> appends_allowed_;
+  std::optional<VoteRecord> vote_;
 };
 
 }  // namespace supernet::ledger

@@ -96,7 +96,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
   bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
-               (p == "/v1/attestation" && platform_ != nullptr) ||
+               (p == "/v1/attestation" && platform_ != nullptr) || p == "/v1/recovery" || p == "/v1/recovery/state" ||
                p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr) ||
                ((p == "/v1/fl/jobs" || p.rfind("/v1/fl/jobs/", 0) == 0) && fl_ != nullptr);
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
@@ -106,6 +106,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
                                         : "a client certificate registered in the genesis is required (mutual TLS)");
   }
   if (p == "/v1/tx") return req.method == "POST" ? post_tx(req.body, *client) : error(405, "method", "use POST");
+  if (p == "/v1/recovery" && req.method == "POST") return post_recovery(req.body, *client);
   if (p == "/v1/governance") {
     if (req.method == "POST") return post_governance(req.body, *client, *req.client_spki_sha256);
     if (get) return get_governance();
@@ -120,7 +121,95 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
   if (p == "/v1/nodes") return get_nodes();
   if (p == "/v1/attestation") return get_attestation(req);
+  if (p == "/v1/recovery/state") return get_recovery_state();
+  if (p == "/v1/recovery") return get_recoveries();
   return get_metrics();
+}
+
+namespace {
+
+std::string block_hex(const consensus::Block& b) {
+  Writer w;
+  b.encode(w);
+  return to_hex(w.data());
+}
+
+}  // namespace
+
+// What this node can show after a total stop: its committed tip (a client proves whom it asks
+// and that the answer is fresh: node/api_client.h), its last recorded vote above it, and the
+// attested rotation to its current checker key.
+ApiResponse ApiHandler::get_recovery_state() {
+  const auto& r = node_.replica();
+  json out = {{"node", r.self()}, {"height", r.next_height() - 1}, {"can_sign", r.can_sign()},
+              {"tip", r.chain().empty() ? to_hex(r.genesis_hash()) : to_hex(r.chain().back().block.header.hash())},
+              {"last_vote", nullptr}, {"rotation", nullptr}};
+  if (auto v = node_.store().last_vote(); v.ok() && *v && (*v)->vote.height == r.next_height()) {
+    Writer vote;
+    (*v)->vote.encode(vote);
+    out["last_vote"] = {{"height", (*v)->vote.height}, {"round", (*v)->vote.round}, {"vote", to_hex(vote.data())},
+                        {"block", block_hex((*v)->block)}};
+  }
+  if (r.own_rotation() && !r.can_sign()) out["rotation"] = to_hex(*r.own_rotation());
+  return reply(200, out);
+}
+
+ApiResponse ApiHandler::get_recoveries() {
+  json list = json::array();
+  for (const auto& p : node_.pending_recoveries()) {
+    auto r = consensus::Recovery::decode(p.request.recovery);
+    if (!r.ok()) continue;
+    json rots = json::array();
+    for (const auto& x : p.request.rotations) rots.push_back(to_hex(x));
+    list.push_back({{"id", to_hex(crypto::sha256(p.request.recovery))}, {"height", r->height}, {"note", r->note},
+                    {"approvals", p.request.approvals.size()}, {"needed", node_.replica().membership().rules().approvals},
+                    {"state", p.state}, {"recovery", to_hex(p.request.recovery)}, {"rotations", rots},
+                    {"carried", p.request.carried ? json(block_hex(*p.request.carried)) : json(nullptr)}});
+  }
+  return reply(200, json{{"recoveries", list}});
+}
+
+ApiResponse ApiHandler::post_recovery(const std::string& body, const Client& client) {
+  if (client.role != "member") return error(403, "forbidden", "only members recover a network");
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j["recovery"].is_string() || !j["rotations"].is_array() || !j["approvals"].is_array()) {
+    return error(400, "bad_request", "expected {\"recovery\": hex, \"rotations\": [hex], \"carried\": hex or null, \"approvals\": [{\"spki\", \"signature\"}]}");
+  }
+  consensus::Replica::RecoveryRequest req;
+  auto hex = [](const json& v) -> Result<Bytes> {
+    if (!v.is_string()) return make_error("bad_request", "expected a hex string");
+    return from_hex(v.get<std::string>());
+  };
+  auto rec = hex(j["recovery"]);
+  if (!rec.ok()) return error(400, "bad_request", "recovery: " + rec.error().message);
+  req.recovery = *rec;
+  if (j["rotations"].size() > consensus::kValidatorsMax || j["approvals"].size() > consensus::kMembersMax) {
+    return error(400, "bad_request", "too many rotations or approvals");
+  }
+  for (const auto& x : j["rotations"]) {
+    auto b = hex(x);
+    if (!b.ok() || b->size() > consensus::kTxBytesMax) return error(400, "bad_request", "a rotation is not a hex transaction of at most 64 KiB");
+    req.rotations.push_back(*b);
+  }
+  for (const auto& a : j["approvals"]) {
+    if (!a.is_object()) return error(400, "bad_request", "an approval is {\"spki\", \"signature\"}");
+    auto spki = hex(a["spki"]);
+    auto sig = hex(a["signature"]);
+    if (!spki.ok() || !sig.ok()) return error(400, "bad_request", "an approval is {\"spki\", \"signature\"} in hex");
+    req.approvals.push_back({*spki, *sig});
+  }
+  if (j.contains("carried") && !j["carried"].is_null()) {
+    auto b = hex(j["carried"]);
+    if (!b.ok()) return error(400, "bad_request", "carried: " + b.error().message);
+    Reader r(*b);
+    auto block = consensus::Block::decode(r);
+    if (!block.ok() || !r.done()) return error(400, "bad_request", "carried is not an encoded block");
+    req.carried = std::move(block).value();
+  }
+  auto state = node_.submit_recovery(std::move(req));
+  if (!state.ok()) return error(409, state.error().code, state.error().message);
+  int status = *state == "applied" ? 200 : 202;
+  return reply(status, json{{"id", to_hex(crypto::sha256(*rec))}, {"state", *state}});
 }
 
 ApiResponse ApiHandler::get_attestation(const ApiRequest& req) {

@@ -102,6 +102,9 @@ class ApiHandler {
   ApiResponse post_fl_job(const std::string& body, const Client& client);
   ApiResponse get_fl(const std::string& rest, const Client& client);
   ApiResponse get_attestation(const ApiRequest& req);
+  ApiResponse get_recovery_state();
+  ApiResponse get_recoveries();
+  ApiResponse post_recovery(const std::string& body, const Client& client);
 
   Node& node_;
   Genesis genesis_;

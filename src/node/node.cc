@@ -1,5 +1,7 @@
 #include "node/node.h"
 
+#include <algorithm>
+
 #include "fl/wire.h"
 #include "node/appraiser.h"
 #include "node/config.h"
@@ -168,6 +170,54 @@ void Node::send_app(uint32_t to, Bytes frame) {
   transport_.send(to, std::move(frame));
 }
 
+Result<std::string> Node::submit_recovery(consensus::Replica::RecoveryRequest request) {
+  SN_ASSIGN(consensus::Recovery r, consensus::Recovery::decode(request.recovery));
+  (void)r;
+  PendingRecovery* p = nullptr;
+  for (auto& x : recoveries_) {
+    if (x.request.recovery == request.recovery) p = &x;
+  }
+  if (p == nullptr) {
+    if (recoveries_.size() >= kPendingRecoveriesMax) recoveries_.erase(recoveries_.begin());
+    recoveries_.push_back({std::move(request), "new"});
+    p = &recoveries_.back();
+  } else {
+    for (auto& a : request.approvals) {
+      if (std::find(p->request.approvals.begin(), p->request.approvals.end(), a) == p->request.approvals.end()) {
+        p->request.approvals.push_back(std::move(a));
+      }
+    }
+    if (!p->request.carried && request.carried) p->request.carried = std::move(request.carried);
+  }
+  Output out;
+  auto done = replica_.recover(now(), p->request, out);
+  process(out);
+  if (!done.ok()) {
+    p->state = done.error().message;
+    // Too few approvals is a state to wait in; anything else will never apply here.
+    if (done.error().code == "recovery.approvals") return p->state;
+    std::string why = done.error().to_string();
+    recoveries_.erase(recoveries_.begin() + (p - recoveries_.data()));
+    return make_error("recovery.refused", why);
+  }
+  p->state = *done ? "applied" : "behind";
+  if (*done) log(LogLevel::kInfo, "node", "recovered: the members' recovery is committed at height " + std::to_string(height()));
+  return p->state;
+}
+
+void Node::retry_recoveries() {
+  for (auto& p : recoveries_) {
+    if (p.state == "applied") continue;
+    Output out;
+    auto done = replica_.recover(now(), p.request, out);
+    process(out);
+    if (done.ok() && *done) {
+      p.state = "applied";
+      log(LogLevel::kInfo, "node", "recovered: caught up and committed the members' recovery (height " + std::to_string(height()) + ")");
+    }
+  }
+}
+
 void Node::schedule_tick() {
   ticker_.expires_after(std::chrono::milliseconds(tick_ms_));
   ticker_.async_wait([this](asio::error_code ec) {
@@ -176,6 +226,7 @@ void Node::schedule_tick() {
       Output out;
       replica_.on_tick(now(), out);
       process(out);
+      if (!recoveries_.empty()) retry_recoveries();
       if (on_tick_) on_tick_(now());
     }
     schedule_tick();
@@ -195,6 +246,14 @@ void Node::process(Output& out) {
     for (const auto& observer : on_commit_) observer(cb);
   }
   if (!out.committed.empty()) follow_membership();
+  // tee-bft: the vote is on disk before it leaves (a recovery after a total stop reads it).
+  if (out.voted) {
+    if (auto s = store_->record_vote({out.voted->first, out.voted->second}); !s.ok()) {
+      log(LogLevel::kError, "node", "cannot record this node's vote: " + s.error().to_string() + "; this node stops taking part");
+      failed_ = true;
+      return;
+    }
+  }
   for (const auto& m : out.misbehaviour) {
     log(LogLevel::kWarn, "node", "isolated node " + std::to_string(m.node) + ": " + m.reason);
     transport_.ban(m.node);  // its messages are already ignored; close its connection too

@@ -68,6 +68,18 @@ class Node {
   ledger::Store& store() { return *store_; }
   uint16_t peer_port() const { return transport_.listen_port(); }
   // The operator changed its policy file: keep the governance measurements on top of it.
+  // A recovery after a total stop (the members' approvals merged with those this node already
+  // holds for the same recovery): applied when it verifies and this node has caught up to its
+  // base, kept and retried on every tick while it is behind or short of approvals. At most
+  // kPendingRecoveriesMax are kept (the oldest goes). Returns "applied", "behind" or the reason
+  // it does not apply yet (too few approvals), or an error for a recovery that never can.
+  static constexpr size_t kPendingRecoveriesMax = 8;
+  Result<std::string> submit_recovery(consensus::Replica::RecoveryRequest request);
+  struct PendingRecovery {
+    consensus::Replica::RecoveryRequest request;
+    std::string state;
+  };
+  const std::vector<PendingRecovery>& pending_recoveries() const { return recoveries_; }
   // Refused (and the old one kept) when weaker than the floor.
   Status set_policy(const tee::Policy& policy);
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
@@ -100,6 +112,8 @@ class Node {
   std::function<void(int64_t)> on_tick_;
   asio::io_context& io_;
   std::vector<Isolation> isolations_;
+  std::vector<PendingRecovery> recoveries_;
+  void retry_recoveries();
   uint64_t followed_epoch_ = 0;
   std::vector<std::string> followed_measurements_;
   std::vector<std::string> followed_platform_keys_;
