@@ -24,7 +24,8 @@ namespace {
 struct Report {
   uint32_t node = 0;
   uint64_t height = 0;
-  Bytes tip;
+  Bytes tip, base;
+  std::optional<consensus::Block> tip_block;
   bool can_sign = false;
   std::optional<consensus::Vote> vote;
   std::optional<consensus::Block> voted_block;
@@ -37,6 +38,14 @@ Result<Report> read_report(uint32_t id, const json& j) {
   if (!j.is_object() || !j["height"].is_number_unsigned() || !j["tip"].is_string()) return make_error("recover.report", "malformed report");
   r.height = j["height"].get<uint64_t>();
   SN_ASSIGN(r.tip, from_hex(j["tip"].get<std::string>()));
+  SN_ASSIGN(r.base, from_hex(j.value("base", "")));
+  if (j["tip_block"].is_string()) {
+    SN_ASSIGN(Bytes b, from_hex(j["tip_block"].get<std::string>()));
+    Reader br(b);
+    SN_ASSIGN(consensus::Block block, consensus::Block::decode(br));
+    if (block.header.hash() != r.tip) return make_error("recover.report", "the tip block is not the tip");
+    r.tip_block = block;
+  }
   r.can_sign = j.value("can_sign", false);
   if (j["rotation"].is_string()) {
     SN_ASSIGN(r.rotation, from_hex(j["rotation"].get<std::string>()));
@@ -57,11 +66,11 @@ json request_json(const consensus::Replica::RecoveryRequest& req) {
   json rots = json::array(), approvals = json::array();
   for (const auto& r : req.rotations) rots.push_back(to_hex(r));
   for (const auto& a : req.approvals) approvals.push_back({{"spki", to_hex(a.spki)}, {"signature", to_hex(a.signature)}});
-  json carried = nullptr;
-  if (req.carried) {
+  json carried = json::array();
+  for (const auto& b : req.carried) {
     Writer w;
-    req.carried->encode(w);
-    carried = to_hex(w.data());
+    b.encode(w);
+    carried.push_back(to_hex(w.data()));
   }
   return {{"recovery", to_hex(req.recovery)}, {"rotations", rots}, {"carried", carried}, {"approvals", approvals}};
 }
@@ -133,12 +142,29 @@ int run_recover(const RecoverArgs& a) {
   for (const auto& r : reports) {
     if (r.height > top->height) top = &r;
   }
+  for (const auto& r : reports) {
+    if (r.height + 1 < top->height) {
+      return fail(make_error("recover.catching_up", "node " + std::to_string(r.node) + " is at height " + std::to_string(r.height) +
+                                                        ", more than one below the highest (" + std::to_string(top->height) +
+                                                        "): it is still catching up by sync; run supernet recover again in a moment"),
+                  kExitCheckFailed);
+    }
+  }
+  // The base is one below the highest tip, and the tip block is carried: only its reporter may
+  // hold it, and the others must not have to fetch it from that one node.
   consensus::Recovery rec;
-  rec.height = top->height;
-  rec.block = top->tip;
+  consensus::Replica::RecoveryRequest req;
+  if (top->height >= 1 && top->tip_block) {
+    rec.height = top->height - 1;
+    rec.block = top->base;
+    rec.carried.push_back(top->tip);
+    req.carried.push_back(*top->tip_block);
+  } else {
+    rec.height = top->height;
+    rec.block = top->tip;
+  }
   rec.nonce = crypto::random_u64();
   rec.note = a.note;
-  consensus::Replica::RecoveryRequest req;
   // The highest-round vote above the tip, if its signature is the voter's vote key at that
   // height: the block it is for may have been committed by an old quorum, so it stays.
   Clients top_client(*net, static_cast<int>(top->node));
@@ -155,7 +181,7 @@ int run_recover(const RecoverArgs& a) {
   }
   const Report* carried = nullptr;
   for (const auto& r : reports) {
-    if (!r.vote || r.vote->height != rec.height + 1 || r.voted_block->header.parent != rec.block ||
+    if (!r.vote || r.vote->height != top->height + 1 || r.voted_block->header.parent != top->tip ||
         r.voted_block->header.hash() != r.vote->block) {
       continue;
     }
@@ -166,10 +192,10 @@ int run_recover(const RecoverArgs& a) {
     if (carried == nullptr || r.vote->round > carried->vote->round) carried = &r;
   }
   if (carried != nullptr) {
-    rec.carried = carried->voted_block->header.hash();
-    req.carried = *carried->voted_block;
-    std::printf("keeping block %s at height %llu: node %u voted for it in round %llu\n", to_hex(rec.carried).substr(0, 16).c_str(),
-                static_cast<unsigned long long>(rec.height + 1), carried->node, static_cast<unsigned long long>(carried->vote->round));
+    rec.carried.push_back(carried->voted_block->header.hash());
+    req.carried.push_back(*carried->voted_block);
+    std::printf("keeping block %s at height %llu: node %u voted for it in round %llu\n", to_hex(rec.carried.back()).substr(0, 16).c_str(),
+                static_cast<unsigned long long>(top->height + 1), carried->node, static_cast<unsigned long long>(carried->vote->round));
   }
   for (const auto& r : reports) {
     if (r.rotation.empty()) continue;
@@ -179,8 +205,9 @@ int run_recover(const RecoverArgs& a) {
   req.recovery = rec.encode();
   req.approvals.push_back(consensus::approve_recovery(rec, net->genesis_hash, net->credentials.key));
   std::string id = to_hex(crypto::sha256(req.recovery));
-  std::printf("recovery %s\n  on height %llu (block %s), %zu new checker keys, approved by %s\n", id.c_str(),
-              static_cast<unsigned long long>(rec.height), to_hex(rec.block).substr(0, 16).c_str(), req.rotations.size(), a.net.as.c_str());
+  std::printf("recovery %s\n  on height %llu (block %s), keeping %zu block(s) above it, %zu new checker keys, approved by %s\n",
+              id.c_str(), static_cast<unsigned long long>(rec.height), to_hex(rec.block).substr(0, 16).c_str(), rec.carried.size(),
+              req.rotations.size(), a.net.as.c_str());
   if (auto s = post_everywhere(*net, request_json(req)); !s.ok()) return fail(s.error(), kExitCheckFailed);
   if (net->genesis.governance().approvals > 1) {
     std::printf("  %u approvals needed: supernet governance approve %s --as <another member>\n", net->genesis.governance().approvals,
@@ -206,11 +233,11 @@ Result<bool> approve_pending_recovery(const Network& net, const std::string& id_
         SN_ASSIGN(Bytes rot, from_hex(x.get<std::string>()));
         req.rotations.push_back(rot);
       }
-      if (p["carried"].is_string()) {
-        SN_ASSIGN(Bytes b, from_hex(p["carried"].get<std::string>()));
+      for (const auto& x : p["carried"]) {
+        SN_ASSIGN(Bytes b, from_hex(x.get<std::string>()));
         Reader br(b);
         SN_ASSIGN(consensus::Block block, consensus::Block::decode(br));
-        req.carried = block;
+        req.carried.push_back(block);
       }
       SN_ASSIGN(consensus::Recovery rec, consensus::Recovery::decode(req.recovery));
       req.approvals.push_back(consensus::approve_recovery(rec, net.genesis_hash, net.credentials.key));

@@ -74,19 +74,24 @@ Status verify_recovery_block(const Membership& state, uint64_t next_height, cons
   for (const auto& tx : b.txs) {
     if (!ids.insert(tx_id(tx)).second) return refuse("the block repeats a transaction");
   }
-  if (!r.carried.empty() && next_height == r.height + 1) {
-    // The carried block: the one the highest vote at this height was for, kept as it was.
-    if (h.hash() != r.carried || parent != r.block) return refuse("this is not the block the recovery carries, on its base");
+  if (next_height > r.height && next_height <= r.height + r.carried.size()) {
+    // A carried block (the highest tip, or the block of the highest vote above it), kept as it was.
+    size_t i = next_height - r.height - 1;
+    if (h.hash() != r.carried[i] || parent != (i == 0 ? r.block : r.carried[i - 1])) {
+      return refuse("this is not the block the recovery carries at height " + std::to_string(next_height));
+    }
     Membership next = state;
     for (const auto& tx : b.txs) {
       if (!Membership::handles(tx)) continue;
-      SN_TRY(next.check(tx));
-      next.apply(tx, h.height);
+      SN_TRY(next.check(tx, true));
+      next.apply(tx, h.height, true);
     }
     return ok_status();
   }
   if (next_height != r.block_height()) return refuse("the recovery is for height " + std::to_string(r.block_height()));
-  bool base_ok = r.carried.empty() ? parent == r.block : (parent == r.carried && grandparent == r.block);
+  // The carried blocks were placed on the base as they were applied (or are this chain's own).
+  bool base_ok = r.carried.empty() ? parent == r.block : parent == r.carried.back();
+  (void)grandparent;
   if (!base_ok) return refuse("the recovery does not build on this chain's block " + std::to_string(r.height));
   if (h.creator != 0 || b.txs.empty() || b.txs[0] != qc.recovery || b.txs.size() != 1 + r.rotation_ids.size()) {
     return refuse("a recovery block holds the recovery and exactly the rotations it names");
@@ -96,8 +101,8 @@ Status verify_recovery_block(const Membership& state, uint64_t next_height, cons
   for (size_t i = 0; i < r.rotation_ids.size(); i++) {
     const Bytes& tx = b.txs[i + 1];
     if (!is_key_rotation(tx) || to_string(r.rotation_ids[i]) != tx_id(tx)) return refuse("rotation " + std::to_string(i + 1) + " is not the one the recovery names");
-    if (auto s = next.check(tx); !s.ok()) return refuse("rotation " + std::to_string(i + 1) + ": " + s.error().message);
-    next.apply(tx, h.height);
+    if (auto s = next.check(tx, true); !s.ok()) return refuse("rotation " + std::to_string(i + 1) + ": " + s.error().message);
+    next.apply(tx, h.height, true);
   }
   return ok_status();
 }
@@ -106,7 +111,7 @@ void Chain::apply(CommittedBlock cb) {
   for (uint32_t i = 0; i < cb.block.txs.size(); i++) {
     const Bytes& tx = cb.block.txs[i];
     tx_ids_.insert(tx_id(tx));
-    if (Membership::handles(tx) && membership_.apply(tx, cb.block.header.height)) {
+    if (Membership::handles(tx) && membership_.apply(tx, cb.block.header.height, cb.commit_qc.phase == Phase::kRecovery)) {
       state_changes_.push_back({cb.block.header.height, i});
     }
   }

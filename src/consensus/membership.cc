@@ -206,7 +206,9 @@ Bytes Recovery::signed_bytes(const Hash& genesis_hash) const {
 
 Bytes Recovery::encode() const {
   Writer w;
-  w.fixed(as_bytes(kRecoveryMagic)).u64(height).fixed(block).bytes(carried).u32(static_cast<uint32_t>(rotation_ids.size()));
+  w.fixed(as_bytes(kRecoveryMagic)).u64(height).fixed(block).u32(static_cast<uint32_t>(carried.size()));
+  for (const auto& c : carried) w.fixed(c);
+  w.u32(static_cast<uint32_t>(rotation_ids.size()));
   for (const auto& id : rotation_ids) w.fixed(id);
   w.u64(nonce).str(note);
   return w.take();
@@ -219,9 +221,11 @@ Result<Recovery> Recovery::decode(ByteView tx) {
   SN_ASSIGN(out.height, r.u64());
   SN_ASSIGN(ByteView block, r.fixed(kHashBytes));
   out.block = to_bytes(block);
-  SN_ASSIGN(ByteView carried, r.bytes(kHashBytes));
-  if (!carried.empty() && carried.size() != kHashBytes) return make_error("recovery.decode", "a carried block is named by its 32-byte hash");
-  out.carried = to_bytes(carried);
+  SN_ASSIGN(uint32_t c, r.count(kRecoveryCarriedMax, kHashBytes));
+  for (uint32_t i = 0; i < c; i++) {
+    SN_ASSIGN(ByteView id, r.fixed(kHashBytes));
+    out.carried.push_back(to_bytes(id));
+  }
   SN_ASSIGN(uint32_t n, r.count(kValidatorsMax, kHashBytes));
   for (uint32_t i = 0; i < n; i++) {
     SN_ASSIGN(ByteView id, r.fixed(kHashBytes));
@@ -314,8 +318,8 @@ Status Membership::check_vote_key_evidence(NodeId node, ByteView identity_key, B
   return ok_status();
 }
 
-Status Membership::check_rotation(const KeyRotation& k) const {
-  SN_TRY(verify_key_rotation(set_, k));
+Status Membership::check_rotation(const KeyRotation& k, bool by_recovery) const {
+  SN_TRY(verify_key_rotation(set_, k, !by_recovery));
   const Validator* v = set_.find(k.node);
   return check_vote_key_evidence(k.node, v->identity_key, k.new_vote_key, k.nonce, k.issued_at, k.evidence, adjustments());
 }
@@ -375,10 +379,10 @@ Status Membership::check_change(const Change& c) const {
   return make_error("governance.change", "unknown change");
 }
 
-Status Membership::check(ByteView tx) const {
+Status Membership::check(ByteView tx, bool by_recovery) const {
   if (is_key_rotation(tx)) {
     SN_ASSIGN(KeyRotation k, KeyRotation::decode(tx));
-    return check_rotation(k);
+    return check_rotation(k, by_recovery);
   }
   if (is_evidence_tx(tx)) {
     SN_ASSIGN(Evidence e, Evidence::decode(tx));
@@ -445,11 +449,11 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
   p.status = ProposalState::Status::kApplied;
 }
 
-bool Membership::apply(ByteView tx, uint64_t height) {
+bool Membership::apply(ByteView tx, uint64_t height, bool by_recovery) {
   if (is_key_rotation(tx)) {
     auto k = KeyRotation::decode(tx);
-    if (!k.ok() || !check_rotation(*k).ok()) return false;
-    set_ = set_.with_key(k->node, k->new_vote_key, k->nonce);
+    if (!k.ok() || !check_rotation(*k, by_recovery).ok()) return false;
+    set_ = set_.with_key(k->node, k->new_vote_key, std::max(k->nonce, set_.find(k->node)->rotation_nonce));
     changes_digest_ = next_changes_digest(changes_digest_, tx);
     return true;
   }

@@ -94,16 +94,17 @@ Bytes make_evidence_tx(NodeId reporter, NodeId accused, const std::string& reaso
 // A recovery ("SNRY"), after every node of a tee-bft network restarted at once: no quorum of
 // vote keys is left, so consensus cannot order anything, and the members restart it. The
 // recovery builds on `block`, the committed block at `height` (the highest any validator
-// reported), optionally keeps `carried` first (the block at height + 1 that the highest-round
-// vote any validator reported was for: an old quorum may have committed it, so it must not be
-// replaced), and admits the validators' new checker keys: the recovery block holds this
+// reported, or one below it), keeps the blocks `carried` above it in order (the highest tip
+// itself, which only its reporter may hold, and the block the highest-round vote any validator
+// reported above it was for: an old quorum may have committed it, so it must not be replaced),
+// and admits the validators' new checker keys: the recovery block holds this
 // transaction and then exactly the key rotations `rotation_ids` names (ordinary attested
 // rotations, checked as any). Its certificate is the members' approvals (threshold of the
 // genesis) over signed_bytes(), never votes; docs/consensus.md has the safety argument.
 struct Recovery {
   uint64_t height = 0;
   Hash block;
-  Hash carried;  // empty: none
+  std::vector<Hash> carried;  // blocks kept above `block`, in height order (at most kRecoveryCarriedMax)
   std::vector<Hash> rotation_ids;  // SHA-256 of each KeyRotation transaction, in block order
   uint64_t nonce = 0;
   std::string note;
@@ -112,7 +113,7 @@ struct Recovery {
   Bytes encode() const;
   static Result<Recovery> decode(ByteView tx);
   // The height of the recovery block itself.
-  uint64_t block_height() const { return height + (carried.empty() ? 1 : 2); }
+  uint64_t block_height() const { return height + carried.size() + 1; }
 };
 bool is_recovery_tx(ByteView tx);
 // A member's approval of `recovery` for the chain `genesis_hash`.
@@ -171,11 +172,14 @@ class Membership {
 
   // Key rotations, governance and evidence transactions.
   static bool handles(ByteView tx);
-  // Whether a handled transaction is valid in this state (others: ok).
-  Status check(ByteView tx) const;
+  // Whether a handled transaction is valid in this state (others: ok). `by_recovery`: it is in
+  // a block certified by a recovery, whose members named its rotations (their nonces need not
+  // be fresh: a node that caught up past a rotation of its own earlier process made its new one
+  // on an older state).
+  Status check(ByteView tx, bool by_recovery = false) const;
   // Applies a transaction check() accepted, committed at `height`. True when it changed the
   // validator set or the governance state (such transactions go into receipt proofs).
-  bool apply(ByteView tx, uint64_t height);
+  bool apply(ByteView tx, uint64_t height, bool by_recovery = false);
   // A recovery's approvals: distinct members of this state's governance, each signature valid,
   // at least the threshold.
   Status check_recovery_approvals(const Recovery& r, const std::vector<MemberApproval>& approvals) const;
@@ -185,7 +189,7 @@ class Membership {
   // Valid now: a member's signature, and the proposal new or open and not yet approved by them.
   Result<const Member*> check_governance(const GovernanceTx& g, ByteView tx) const;
   Status check_change(const Change& c) const;
-  Status check_rotation(const KeyRotation& k) const;
+  Status check_rotation(const KeyRotation& k, bool by_recovery = false) const;
   // Evidence for a vote key of `node` that arrives after the genesis, against the policy and
   // governance's measurements in force.
   Status check_vote_key_evidence(NodeId node, ByteView identity_key, ByteView vote_key, uint64_t nonce, int64_t issued_at,

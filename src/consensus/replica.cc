@@ -66,6 +66,7 @@ void Replica::resume_lock() {
     st_.locked = std::make_pair(s->lock->round, h);
     st_.blocks.emplace(h, s->lock->block);
   }
+  if (s->prevoted && s->prevoted->header.height == next_height()) st_.blocks.emplace(s->prevoted->header.hash(), *s->prevoted);
   if (s->highest_qc && s->highest_qc->height == next_height() && verify_qc(set(), protocol_, *s->highest_qc).ok()) {
     st_.prevote_qcs.emplace(s->highest_qc->round, *s->highest_qc);
   }
@@ -99,8 +100,9 @@ void Replica::queue_key_rotation(TimeMs now, Output& out) {
 
 Result<bool> Replica::recover(TimeMs now, const RecoveryRequest& req, Output& out) {
   SN_ASSIGN(Recovery r, Recovery::decode(req.recovery));
-  if (!r.carried.empty() && (!req.carried || req.carried->header.hash() != r.carried)) {
-    return make_error("consensus.recovery", "the recovery carries a block that was not given with it");
+  if (req.carried.size() != r.carried.size()) return make_error("consensus.recovery", "the recovery carries blocks that were not given with it");
+  for (size_t i = 0; i < r.carried.size(); i++) {
+    if (req.carried[i].header.hash() != r.carried[i]) return make_error("consensus.recovery", "a carried block is not the one the recovery names");
   }
   QuorumCert qc;
   qc.phase = Phase::kRecovery;
@@ -115,11 +117,12 @@ Result<bool> Replica::recover(TimeMs now, const RecoveryRequest& req, Output& ou
                                                 ": the recovery is for an older state of the chain");
   }
   if (next_height() < r.height + 1) return false;  // behind its base: catch up first
-  if (!r.carried.empty() && next_height() == r.height + 1) {
+  while (next_height() > r.height && next_height() < r.block_height()) {
+    const Block& b = req.carried[next_height() - r.height - 1];
     qc.height = next_height();
-    qc.block = req.carried->header.hash();
-    SN_TRY(chain_.check_committed({*req.carried, qc}));
-    commit(now, *req.carried, qc, out);
+    qc.block = b.header.hash();
+    SN_TRY(chain_.check_committed({b, qc}));
+    commit(now, b, qc, out);
   }
   if (next_height() != r.block_height()) {
     return make_error("consensus.recovery", "the chain here is at height " + std::to_string(next_height() - 1) +
@@ -400,6 +403,16 @@ void Replica::commit(TimeMs now, const Block& b, const QuorumCert& qc, Output& o
   resume_lock();
   if (!can_sign()) {
     rotation_queued_ = rotation_queued_ && mempool_ids_.size() > 0;
+    // A node catching up may pass a rotation of its own that an earlier process made: the one it
+    // holds then has a stale nonce, and a new one is due (a recovery names the fresh one).
+    if (own_rotation_) {
+      auto k = KeyRotation::decode(*own_rotation_);
+      const Validator* me = set().find(cfg_.self);
+      if (k.ok() && me != nullptr && k->nonce <= me->rotation_nonce) {
+        mempool_ids_.erase(tx_id(*own_rotation_));
+        rotation_queued_ = false;
+      }
+    }
     queue_key_rotation(now, out);
   }
   // Replay what arrived early for this height; keep what is still ahead.
@@ -424,15 +437,25 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
   if (r > 0) {
     auto vcs_it = st_.view_changes.find(r);
     if (vcs_it == st_.view_changes.end()) return;
-    uint64_t w = 0;
-    for (const auto& [id, vc] : vcs_it->second) {
-      w += set().find(id)->weight;
-      p.view_changes.push_back(vc);
+    for (const auto& [id, vc] : vcs_it->second) p.view_changes.push_back(vc);
+    // Any quorum of view changes justifies the round: each intersects every quorum that could
+    // have committed or locked a block in an earlier round, so it names that block. A leader
+    // that never saw the block its view changes name leaves out those that name it and tries
+    // the rest: a Byzantine node that reports a certificate for a block it withholds (after a
+    // restart, no honest node may hold it any more) cannot stall every round that way. If no
+    // quorum remains, a block was locked that this node lacks, and the round times out.
+    while (true) {
+      uint64_t w = 0;
+      for (const auto& vc : p.view_changes) w += set().find(vc.sender)->weight;
+      if (w < set().quorum(protocol_)) return;
+      auto j = verify_view_change_quorum(set(), protocol_, genesis_hash(), h, r, p.view_changes);
+      if (!j.ok()) return;
+      required = j->required_block;
+      if (!required || st_.blocks.count(*required)) break;
+      std::erase_if(p.view_changes, [&](const ViewChange& vc) {
+        return (vc.has_last_vote && vc.last_block == *required) || (vc.highest_qc && vc.highest_qc->block == *required);
+      });
     }
-    if (w < set().quorum(protocol_)) return;
-    auto j = verify_view_change_quorum(set(), protocol_, genesis_hash(), h, r, p.view_changes);
-    if (!j.ok()) return;
-    required = j->required_block;
   } else if (mempool_ids_.empty()) {
     return;  // nothing to order yet
   }
@@ -441,7 +464,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
   if (required) {
     // Re-propose the block the justification names, unchanged.
     auto b = st_.blocks.find(*required);
-    if (b == st_.blocks.end()) return;  // never saw it; the round will time out
+    if (b == st_.blocks.end()) return;  // checked above
     p.block = b->second;
   } else {
     BlockHeader& hd = p.block.header;

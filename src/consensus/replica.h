@@ -79,7 +79,7 @@ class Replica {
   struct RecoveryRequest {
     Bytes recovery;
     std::vector<Bytes> rotations;
-    std::optional<Block> carried;
+    std::vector<Block> carried;
     std::vector<MemberApproval> approvals;
   };
   // Builds the recovery's blocks on this node's chain and commits them once they verify: true

@@ -68,7 +68,7 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
   }
   // The same state machine as every replica's chain: the set changes only as they see it.
   for (const auto& tx : b.txs) {
-    if (Membership::handles(tx)) membership_.apply(tx, b.header.height);
+    if (Membership::handles(tx)) membership_.apply(tx, b.header.height, qc.phase == Phase::kRecovery);
   }
   height_++;
   grandparent_ = parent_;
@@ -141,7 +141,8 @@ PlainSigner::PlainSigner(NodeId self, crypto::SecureBytes secret_key, Bytes publ
       state_(std::move(state)),
       persist_(std::move(persist)) {}
 
-Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase, const BftLock* lock, const QuorumCert* qc) {
+Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase, const BftLock* lock, const QuorumCert* qc,
+                         const Block* prevoted) {
   if (!state_) return ok_status();  // Byzantine: signs anything
   // Proposal (0) < prevote (1) < precommit (2) within a round; never twice, never back.
   auto next = std::make_tuple(height, round, phase);
@@ -155,7 +156,9 @@ Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase, const B
   if (state_->height == height) {  // the lock and certificate of this height carry over
     next_state.lock = state_->lock;
     next_state.highest_qc = state_->highest_qc;
+    next_state.prevoted = state_->prevoted;
   }
+  if (prevoted) next_state.prevoted = *prevoted;
   if (lock) next_state.lock = *lock;
   if (qc && (!next_state.highest_qc || qc->round > next_state.highest_qc->round)) next_state.highest_qc = *qc;
   if (persist_) SN_TRY(persist_(next_state));
@@ -170,12 +173,13 @@ Status PlainSigner::sign_proposal(Proposal& p) {
   return ok_status();
 }
 
-Status PlainSigner::sign_vote(Vote& v, const Proposal*, const BftLock* lock, const QuorumCert* prevote_qc) {
+Status PlainSigner::sign_vote(Vote& v, const Proposal* proposal, const BftLock* lock, const QuorumCert* prevote_qc) {
   if (state_ && v.phase == Phase::kPrecommit && (lock == nullptr || prevote_qc == nullptr || lock->round != v.round ||
                                                  lock->block.header.hash() != v.block || prevote_qc->block != v.block)) {
     return refused("a precommit needs the lock it takes and its prevote certificate");
   }
-  SN_TRY(step(v.height, v.round, static_cast<uint8_t>(v.phase), lock, prevote_qc));
+  const Block* prevoted = v.phase == Phase::kVote && proposal != nullptr ? &proposal->block : nullptr;
+  SN_TRY(step(v.height, v.round, static_cast<uint8_t>(v.phase), lock, prevote_qc, prevoted));
   v.voter = self_;
   v.counter = 0;
   v.signature = crypto::ed25519_sign(secret_key_, v.signed_bytes(Protocol::kBft));
@@ -211,6 +215,8 @@ Bytes SignState::encode() const {
   }
   w.u8(highest_qc ? 1 : 0);
   if (highest_qc) highest_qc->encode(w);
+  w.u8(prevoted ? 1 : 0);
+  if (prevoted) prevoted->encode(w);
   return w.take();
 }
 
@@ -234,6 +240,11 @@ Result<SignState> SignState::decode(ByteView data) {
   if (has_qc == 1) {
     SN_ASSIGN(QuorumCert qc, QuorumCert::decode(r));
     s.highest_qc = std::move(qc);
+  }
+  SN_ASSIGN(uint8_t has_prevoted, r.u8());
+  if (has_prevoted == 1) {
+    SN_ASSIGN(Block b, Block::decode(r));
+    s.prevoted = std::move(b);
   }
   SN_TRY(r.finish());
   return s;

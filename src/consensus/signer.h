@@ -41,6 +41,9 @@ struct SignState {
   uint8_t phase = 0;  // 0 proposal, 1 prevote, 2 precommit
   std::optional<BftLock> lock;
   std::optional<QuorumCert> highest_qc;  // the highest prevote certificate it signed with
+  // The block of its last prevote: a restarted network may need it to re-propose the block of a
+  // prevote certificate that no node locked on.
+  std::optional<Block> prevoted;
   Bytes encode() const;
   static Result<SignState> decode(ByteView data);
 };
@@ -139,7 +142,8 @@ class PlainSigner : public VoteSigner {
  private:
   // Moves to the next step (never twice, never back) with what it locks and carries, persists
   // it, and only then lets the caller sign.
-  Status step(uint64_t height, uint64_t round, uint8_t phase, const BftLock* lock, const QuorumCert* qc);
+  Status step(uint64_t height, uint64_t round, uint8_t phase, const BftLock* lock, const QuorumCert* qc,
+              const Block* prevoted = nullptr);
   NodeId self_;
   crypto::SecureBytes secret_key_;
   Bytes public_key_;

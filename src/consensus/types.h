@@ -45,6 +45,7 @@ inline constexpr size_t kKeyBytes = 32;
 inline constexpr size_t kMembersMax = 1024;
 // A recovery transaction (heights, hashes and the ids of the rotations it admits).
 inline constexpr size_t kRecoveryBytesMax = 64 * 1024;
+inline constexpr size_t kRecoveryCarriedMax = 4;
 // Platform evidence in a key rotation or an added node's change (hardware quotes with their
 // certificate chains fit; tee::kEvidenceBytesMax is the same bound).
 inline constexpr size_t kRotationEvidenceBytesMax = 64 * 1024;

@@ -127,10 +127,10 @@ Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protoco
   return j;
 }
 
-Status verify_key_rotation(const ValidatorSet& set, const KeyRotation& k) {
+Status verify_key_rotation(const ValidatorSet& set, const KeyRotation& k, bool fresh_nonce) {
   const Validator* val = set.find(k.node);
   if (val == nullptr) return make_error("consensus.rotation", "key rotation for non-validator " + std::to_string(k.node));
-  if (k.nonce <= val->rotation_nonce) return make_error("consensus.rotation", "key rotation nonce is not fresh (replay)");
+  if (fresh_nonce && k.nonce <= val->rotation_nonce) return make_error("consensus.rotation", "key rotation nonce is not fresh (replay)");
   if (k.new_vote_key.size() != kKeyBytes || !crypto::ed25519_verify(val->identity_key, k.signed_bytes(), k.signature)) {
     return make_error("consensus.rotation", "key rotation is not signed by the node's identity key");
   }

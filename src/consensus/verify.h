@@ -29,6 +29,8 @@ Result<Justification> verify_view_change_quorum(const ValidatorSet& set, Protoco
 
 // A key rotation's signature by the node's identity key and its nonce against the set (its
 // evidence is Membership's to check).
-Status verify_key_rotation(const ValidatorSet& set, const KeyRotation& k);
+// `fresh_nonce` false: a rotation a recovery names (the members chose it; its nonce need only be
+// what its evidence binds).
+Status verify_key_rotation(const ValidatorSet& set, const KeyRotation& k, bool fresh_nonce = true);
 
 }  // namespace supernet::consensus

@@ -5,6 +5,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -192,6 +193,58 @@ Status PublicKey::verify_rsa_pss(HashAlg alg, ByteView data, ByteView sig, int s
 PrivateKey PrivateKey::generate_ec(Curve curve) {
   EVP_PKEY* k = EVP_EC_gen(curve == Curve::kP256 ? "P-256" : "P-384");
   if (k == nullptr) std::abort();
+  PrivateKey out;
+  out.k_ = own(k);
+  return out;
+}
+
+PrivateKey PrivateKey::ec_from_seed(Curve curve, ByteView seed32) {
+  const int nid = curve == Curve::kP256 ? NID_X9_62_prime256v1 : NID_secp384r1;
+  EC_GROUP* group = EC_GROUP_new_by_curve_name(nid);
+  BN_CTX* bn = BN_CTX_new();
+  BIGNUM* d = BN_bin2bn(seed32.data(), static_cast<int>(seed32.size()), nullptr);
+  BIGNUM* one = BN_new();
+  EC_POINT* pub = group != nullptr ? EC_POINT_new(group) : nullptr;
+  if (group == nullptr || bn == nullptr || d == nullptr || one == nullptr || pub == nullptr) std::abort();
+  // d = seed mod (n - 1) + 1: a valid scalar in [1, n - 1].
+  BIGNUM* n1 = BN_dup(EC_GROUP_get0_order(group));
+  if (n1 == nullptr || BN_one(one) != 1 || BN_sub(n1, n1, one) != 1 || BN_nnmod(d, d, n1, bn) != 1 ||
+      BN_add(d, d, one) != 1 || EC_POINT_mul(group, pub, d, nullptr, nullptr, bn) != 1) {
+    std::abort();
+  }
+  size_t coord = curve == Curve::kP256 ? 32 : 48;
+  Bytes priv(coord), point(1 + 2 * coord);
+  if (BN_bn2binpad(d, priv.data(), static_cast<int>(priv.size())) < 0 ||
+      EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, point.data(), point.size(), bn) != point.size()) {
+    std::abort();
+  }
+  BN_clear_free(d);
+  BN_free(n1);
+  BN_free(one);
+  EC_POINT_free(pub);
+  BN_CTX_free(bn);
+  EC_GROUP_free(group);
+  // OSSL_PKEY_PARAM_PRIV_KEY is a native-endian integer in OSSL_PARAM terms.
+  BIGNUM* dp = BN_bin2bn(priv.data(), static_cast<int>(priv.size()), nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  if (dp == nullptr || bld == nullptr ||
+      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve == Curve::kP256 ? "prime256v1" : "secp384r1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, dp) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+    std::abort();
+  }
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  EVP_PKEY* k = nullptr;
+  if (params == nullptr || ctx == nullptr || EVP_PKEY_fromdata_init(ctx) != 1 ||
+      EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEYPAIR, params) != 1) {
+    std::abort();
+  }
+  EVP_PKEY_CTX_free(ctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_clear_free(dp);
+  zeroize(priv.data(), priv.size());
   PrivateKey out;
   out.k_ = own(k);
   return out;

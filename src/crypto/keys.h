@@ -60,6 +60,9 @@ class PrivateKey {
  public:
   PrivateKey() = default;
   static PrivateKey generate_ec(Curve curve);
+  // A key whose scalar is derived from a 32-byte seed: the simulator's seeded keys (its Rng
+  // seam), so that a seed replays exactly. Never for a real key.
+  static PrivateKey ec_from_seed(Curve curve, ByteView seed32);
   static Result<PrivateKey> from_der(ByteView pkcs8_der);
   // PKCS#8 PEM ("PRIVATE KEY"), unencrypted: for client credentials kept by their owner.
   static Result<PrivateKey> from_pem(std::string_view pem);

@@ -121,7 +121,9 @@ static Status verify_receipt_in(const Receipt& r, const consensus::Membership& s
   }
   SN_ASSIGN(consensus::Recovery rec, consensus::Recovery::decode(qc.recovery));
   if (auto s = state.check_recovery_approvals(rec, qc.approvals); !s.ok()) return make_error("receipt.certificate", s.error().message);
-  if (r.header.height != rec.block_height() && !(r.header.height == rec.height + 1 && r.header.hash() == rec.carried)) {
+  bool carried = r.header.height > rec.height && r.header.height < rec.block_height() &&
+                 r.header.hash() == rec.carried[r.header.height - rec.height - 1];
+  if (r.header.height != rec.block_height() && !carried) {
     return make_error("receipt.certificate", "the recovery certificate is for another block");
   }
   return ok_status();
@@ -159,8 +161,11 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
     // A recovery transaction is never valid "in order": its certificate (checked above) is
     // what admits it.
     bool recovery = consensus::is_recovery_tx(ec.tx) && ec.commit_qc.phase == Phase::kRecovery && ec.commit_qc.recovery == ec.tx;
-    if (auto s = state.check(ec.tx); !recovery && !s.ok()) return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
-    if (!consensus::Membership::handles(ec.tx) || !state.apply(ec.tx, ec.header.height)) {
+    bool by_recovery = ec.commit_qc.phase == Phase::kRecovery;
+    if (auto s = state.check(ec.tx, by_recovery); !recovery && !s.ok()) {
+      return make_error("receipt.epoch", which + " is not valid in order: " + s.error().message);
+    }
+    if (!consensus::Membership::handles(ec.tx) || !state.apply(ec.tx, ec.header.height, by_recovery)) {
       return make_error("receipt.epoch", which + " does not change the membership");
     }
   }

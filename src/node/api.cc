@@ -143,6 +143,8 @@ ApiResponse ApiHandler::get_recovery_state() {
   const auto& r = node_.replica();
   json out = {{"node", r.self()}, {"height", r.next_height() - 1}, {"can_sign", r.can_sign()},
               {"tip", r.chain().empty() ? to_hex(r.genesis_hash()) : to_hex(r.chain().back().block.header.hash())},
+              {"tip_block", r.chain().empty() ? json(nullptr) : json(block_hex(r.chain().back().block))},
+              {"base", r.chain().size() < 2 ? to_hex(r.genesis_hash()) : to_hex(r.chain()[r.chain().size() - 2].block.header.hash())},
               {"last_vote", nullptr}, {"rotation", nullptr}};
   if (auto v = node_.store().last_vote(); v.ok() && *v && (*v)->vote.height == r.next_height()) {
     Writer vote;
@@ -159,12 +161,13 @@ ApiResponse ApiHandler::get_recoveries() {
   for (const auto& p : node_.pending_recoveries()) {
     auto r = consensus::Recovery::decode(p.request.recovery);
     if (!r.ok()) continue;
-    json rots = json::array();
+    json rots = json::array(), carried = json::array();
     for (const auto& x : p.request.rotations) rots.push_back(to_hex(x));
+    for (const auto& b : p.request.carried) carried.push_back(block_hex(b));
     list.push_back({{"id", to_hex(crypto::sha256(p.request.recovery))}, {"height", r->height}, {"note", r->note},
                     {"approvals", p.request.approvals.size()}, {"needed", node_.replica().membership().rules().approvals},
                     {"state", p.state}, {"recovery", to_hex(p.request.recovery)}, {"rotations", rots},
-                    {"carried", p.request.carried ? json(block_hex(*p.request.carried)) : json(nullptr)}});
+                    {"carried", carried}});
   }
   return reply(200, json{{"recoveries", list}});
 }
@@ -173,7 +176,7 @@ ApiResponse ApiHandler::post_recovery(const std::string& body, const Client& cli
   if (client.role != "member") return error(403, "forbidden", "only members recover a network");
   auto j = json::parse(body, nullptr, false);
   if (!j.is_object() || !j["recovery"].is_string() || !j["rotations"].is_array() || !j["approvals"].is_array()) {
-    return error(400, "bad_request", "expected {\"recovery\": hex, \"rotations\": [hex], \"carried\": hex or null, \"approvals\": [{\"spki\", \"signature\"}]}");
+    return error(400, "bad_request", "expected {\"recovery\": hex, \"rotations\": [hex], \"carried\": [hex], \"approvals\": [{\"spki\", \"signature\"}]}");
   }
   consensus::Replica::RecoveryRequest req;
   auto hex = [](const json& v) -> Result<Bytes> {
@@ -198,13 +201,16 @@ ApiResponse ApiHandler::post_recovery(const std::string& body, const Client& cli
     if (!spki.ok() || !sig.ok()) return error(400, "bad_request", "an approval is {\"spki\", \"signature\"} in hex");
     req.approvals.push_back({*spki, *sig});
   }
-  if (j.contains("carried") && !j["carried"].is_null()) {
-    auto b = hex(j["carried"]);
-    if (!b.ok()) return error(400, "bad_request", "carried: " + b.error().message);
-    Reader r(*b);
-    auto block = consensus::Block::decode(r);
-    if (!block.ok() || !r.done()) return error(400, "bad_request", "carried is not an encoded block");
-    req.carried = std::move(block).value();
+  if (j.contains("carried") && j["carried"].is_array()) {
+    if (j["carried"].size() > consensus::kRecoveryCarriedMax) return error(400, "bad_request", "too many carried blocks");
+    for (const auto& x : j["carried"]) {
+      auto b = hex(x);
+      if (!b.ok()) return error(400, "bad_request", "carried: " + b.error().message);
+      Reader r(*b);
+      auto block = consensus::Block::decode(r);
+      if (!block.ok() || !r.done()) return error(400, "bad_request", "a carried block is not an encoded block");
+      req.carried.push_back(std::move(block).value());
+    }
   }
   auto state = node_.submit_recovery(std::move(req));
   if (!state.ok()) return error(409, state.error().code, state.error().message);

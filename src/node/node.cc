@@ -187,7 +187,7 @@ Result<std::string> Node::submit_recovery(consensus::Replica::RecoveryRequest re
         p->request.approvals.push_back(std::move(a));
       }
     }
-    if (!p->request.carried && request.carried) p->request.carried = std::move(request.carried);
+    if (p->request.carried.empty()) p->request.carried = std::move(request.carried);
   }
   Output out;
   auto done = replica_.recover(now(), p->request, out);

@@ -239,7 +239,7 @@ int run_node(const RunOptions& a) {
       if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
     }
     j["connected"] = peers;
-    (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump()));
+    (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump() + "\n"));
     if (auto t = policy_mtime(); t != seen_policy) {
       seen_policy = t;
       if (auto p = tee::load_policy(cfg->policy); !p.ok()) {

@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "consensus/verify.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "ledger/merkle.h"
 
@@ -13,6 +15,16 @@ namespace supernet::sim {
 using namespace consensus;
 
 namespace {
+
+// 32 bytes from the world's seeded generator: an adversary's keys replay with its seed.
+Bytes seed_bytes(World& w) {
+  Bytes out;
+  for (int i = 0; i < 4; i++) {
+    uint64_t v = w.rand(0, UINT64_MAX - 1);
+    for (int b = 0; b < 8; b++) out.push_back(static_cast<uint8_t>(v >> (8 * b)));
+  }
+  return out;
+}
 
 // The honest node with the lowest id: the adversary's view of the chain.
 const Replica* observe(World& w) {
@@ -98,7 +110,7 @@ class RogueRotation : public Adversary {
  private:
   Bytes evidence(World& w, const Replica& view) {
     if (variant_ == 0) return {};
-    Checker other(host_, crypto::ed25519_generate());
+    Checker other(host_, crypto::ed25519_from_seed(seed_bytes(w)));
     if (variant_ == 1) {
       // Genuine evidence, stolen from the node program's rotation to its real checker's key.
       if (!other.begin(w.genesis().encode(), w.appraiser()).ok()) return {};
@@ -514,7 +526,114 @@ class SlowHost : public Adversary {
   uint64_t dropped_ = 0, delayed_ = 0;
 };
 
+// --- every node stops at once; the members recover ---
+
+class TotalStop : public Adversary {
+ public:
+  explicit TotalStop(TimeMs at) : at_(at) {}
+  const char* name() const override { return "total-stop"; }
+  std::string outcome() const override { return outcome_; }
+  void on_message(World&, NodeId, const Message&) override {}
+
+  void on_tick(World& w) override {
+    // The stop is a fault (before the heal); the members' recovery is not, and may come later.
+    if (w.now() < at_ || stage_ == Stage::kDone || (stage_ == Stage::kWait && w.healed())) return;
+    if (stage_ == Stage::kWait) {
+      auto all = w.all_nodes();
+      size_t f = w.genesis().protocol == Protocol::kTeeBft ? (all.size() - 1) / 2 : (all.size() - 1) / 3;
+      size_t byzantine = all.size() - w.honest_up().size();
+      size_t rolled = 0;
+      for (NodeId id : all) {
+        // Old disks count against f with the Byzantine nodes: at most f faulty in all.
+        bool roll = rolled + byzantine < f && w.rand(0, 3) == 0;
+        rolled += roll;
+        w.restart_keeping_disk(id, roll);
+      }
+      w.log("nemesis: every node stopped at once and restarted (" + std::to_string(rolled) + " with old disks)");
+      outcome_ = "every node restarted";
+      if (w.genesis().protocol != Protocol::kTeeBft) {
+        stage_ = Stage::kDone;  // bft keeps its keys
+        return;
+      }
+      recover_at_ = w.now() + static_cast<TimeMs>(w.rand(100, 600));
+      stage_ = Stage::kStopped;
+      return;
+    }
+    if (w.now() < recover_at_) return;
+    recover(w);
+  }
+
+ private:
+  enum class Stage { kWait, kStopped, kDone };
+
+  // What `supernet recover` does, with the members' keys.
+  void recover(World& w) {
+    auto all = w.all_nodes();
+    const Replica* top = nullptr;
+    for (NodeId id : all) {
+      if (!w.is_up(id)) return;  // wait for every report
+      if (top == nullptr || w.replica(id).next_height() > top->next_height()) top = &w.replica(id);
+    }
+    // As `supernet recover` does: wait until every node caught up to the base (by sync), so
+    // that every rotation is made on the state the recovery builds on.
+    for (NodeId id : all) {
+      if (w.replica(id).next_height() + 1 < top->next_height() && w.now() < recover_at_ + 5000) return;
+    }
+    Recovery r;
+    Replica::RecoveryRequest req;
+    uint64_t tip = top->next_height() - 1;
+    Hash tip_hash = top->chain().empty() ? top->genesis_hash() : top->chain().back().block.header.hash();
+    if (tip >= 1) {  // one below the highest tip, which is carried (only its reporter may hold it)
+      r.height = tip - 1;
+      r.block = tip >= 2 ? top->chain()[tip - 2].block.header.hash() : top->genesis_hash();
+      r.carried.push_back(tip_hash);
+      req.carried.push_back(top->chain().back().block);
+    } else {
+      r.height = 0;
+      r.block = tip_hash;
+    }
+    r.nonce = w.rand(1, 1u << 30);
+    const std::pair<Vote, Block>* carried = nullptr;
+    for (NodeId id : all) {
+      const auto& v = w.recorded_vote(id);
+      if (!v || v->first.height != tip + 1 || v->second.header.parent != tip_hash || v->second.header.hash() != v->first.block) continue;
+      if (!verify_vote(top->validators(), Protocol::kTeeBft, v->first).ok()) continue;
+      if (carried == nullptr || v->first.round > carried->first.round) carried = &*v;
+    }
+    if (carried != nullptr) {
+      r.carried.push_back(carried->second.header.hash());
+      req.carried.push_back(carried->second);
+    }
+    for (NodeId id : all) {
+      const auto& rot = w.replica(id).own_rotation();
+      if (!rot || w.replica(id).can_sign()) continue;
+      r.rotation_ids.push_back(crypto::sha256(*rot));
+      req.rotations.push_back(*rot);
+    }
+    req.recovery = r.encode();
+    for (const auto& key : w.member_keys()) req.approvals.push_back(approve_recovery(r, w.genesis().hash(), key));
+    size_t applied = 0;
+    for (NodeId id : all) {
+      auto s = w.recover_node(id, req);
+      applied += s.ok();
+      if (!s.ok()) w.log("node " + std::to_string(id) + " refuses the recovery: " + s.error().to_string());
+    }
+    w.log("members: recovery on height " + std::to_string(r.height) + " keeping " + std::to_string(r.carried.size()) + " block(s) with " +
+          std::to_string(req.rotations.size()) + " new keys, given to " + std::to_string(applied) + " nodes");
+    outcome_ = std::string("recovered on height ") + std::to_string(r.height) + " keeping " + std::to_string(r.carried.size()) +
+               " block(s)" + (carried ? ", a voted one among them" : "");
+    stage_ = Stage::kDone;
+  }
+
+  TimeMs at_;
+  TimeMs recover_at_ = 0;
+  Stage stage_ = Stage::kWait;
+  std::string outcome_ = "not tried";
+};
+
 }  // namespace
+
+std::unique_ptr<Adversary> make_total_stop(TimeMs at_ms) { return std::make_unique<TotalStop>(at_ms); }
 
 std::unique_ptr<Adversary> make_slow_host(NodeId host) { return std::make_unique<SlowHost>(host); }
 

@@ -24,12 +24,17 @@
 //                   (issue 10, C).
 //   slow-host       (both) the host runs the real node program but drops a fifth of what its
 //                   node sends and delays the rest by up to 400 ms, until the heal.
+//   total-stop      (both) every node stops at once and restarts (at most f with their disk
+//                   rolled back); tee-bft is then recovered by its members as `supernet recover`
+//                   does: on the highest tip any node shows, keeping the block of the
+//                   highest-round valid vote above it, with every node's new key (issue 13).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "consensus/membership.h"
 #include "consensus/replica.h"
 
 namespace supernet::sim {
@@ -62,6 +67,14 @@ class World {
   virtual void crash(consensus::NodeId id) = 0;
   virtual void restart(consensus::NodeId id) = 0;
   virtual bool is_up(consensus::NodeId id) const = 0;
+  // Every node, and a restart of one keeping its disk (or rolling it back).
+  virtual std::vector<consensus::NodeId> all_nodes() const = 0;
+  virtual void restart_keeping_disk(consensus::NodeId id, bool roll_back) = 0;
+  // What a node's disk shows of its last vote (tee-bft), the members' keys, and handing a node
+  // a recovery as `supernet recover` does.
+  virtual const std::optional<std::pair<consensus::Vote, consensus::Block>>& recorded_vote(consensus::NodeId id) const = 0;
+  virtual const std::vector<crypto::PrivateKey>& member_keys() const = 0;
+  virtual Status recover_node(consensus::NodeId id, const consensus::Replica::RecoveryRequest& request) = 0;
 };
 
 class Adversary {
@@ -82,5 +95,6 @@ std::unique_ptr<Adversary> make_rogue_rotation(consensus::NodeId host, consensus
 std::unique_ptr<Adversary> make_fake_genesis(consensus::NodeId host, consensus::TimeMs start_ms, Bytes seed);
 std::unique_ptr<Adversary> make_lock_amnesia(consensus::TimeMs start_ms);
 std::unique_ptr<Adversary> make_slow_host(consensus::NodeId host);
+std::unique_ptr<Adversary> make_total_stop(consensus::TimeMs at_ms);
 
 }  // namespace supernet::sim

@@ -35,6 +35,7 @@ struct Node {
   bool up = true;
   std::unique_ptr<Replica> replica;
   std::vector<CommittedBlock> disk;
+  std::optional<std::pair<Vote, Block>> voted;  // tee-bft: the vote record on its disk
   std::shared_ptr<SignState> sign_state;
   crypto::Ed25519KeyPair identity;
   crypto::Ed25519KeyPair bft_key;
@@ -125,6 +126,28 @@ class Simulation : public World {
     node(id).replica.reset();
   }
   void restart(NodeId id) override { restart_node(node(id)); }
+  std::vector<NodeId> all_nodes() const override {
+    std::vector<NodeId> out;
+    for (const auto& n : nodes_) {
+      if (!taken_over_.count(n->id)) out.push_back(n->id);
+    }
+    return out;
+  }
+  void restart_keeping_disk(NodeId id, bool roll_back) override {
+    crash(id);
+    restart_node(node(id), roll_back);
+  }
+  const std::optional<std::pair<Vote, Block>>& recorded_vote(NodeId id) const override { return nodes_[id - 1]->voted; }
+  const std::vector<crypto::PrivateKey>& member_keys() const override { return members_; }
+  Status recover_node(NodeId id, const Replica::RecoveryRequest& request) override {
+    Node& n = node(id);
+    if (!n.up || !n.replica) return make_error("sim.down", "node is down");
+    Output out;
+    auto r = n.replica->recover(now_, request, out);
+    emit(n, out);
+    if (!r.ok()) return r.error();
+    return ok_status();
+  }
   bool is_up(NodeId id) const override { return nodes_[id - 1]->up; }
 
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
@@ -172,7 +195,17 @@ class Simulation : public World {
     }
     choose_adversary(byz);
     genesis_ = ValidatorSet(vals, 0);
-    chain_genesis_ = genesis_for_set(cfg_.protocol, genesis_, "supernet-sim-" + std::to_string(cfg_.seed), {}, "simulated policy");
+    // Two members (both must approve): they recover the network after a total stop.
+    GovernanceRules rules;
+    for (int m = 0; m < 2; m++) {
+      // Derived from the seed apart from the event stream, so that adding members kept
+      // every earlier seed's schedule (and the soak's findings) as it was.
+      std::string label = "supernet-sim-member-" + std::to_string(cfg_.seed) + "-" + std::to_string(m);
+      members_.push_back(crypto::PrivateKey::ec_from_seed(crypto::Curve::kP256, crypto::sha256(as_bytes(label))));
+      rules.members.push_back({"member" + std::to_string(m + 1), crypto::sha256(members_.back().public_key().spki_der())});
+    }
+    rules.approvals = 2;
+    chain_genesis_ = genesis_for_set(cfg_.protocol, genesis_, "supernet-sim-" + std::to_string(cfg_.seed), rules, "simulated policy");
     genesis_bytes_ = chain_genesis_.encode();
     for (int i = 0; i < n_; i++) {
       Node& node = *nodes_[i];
@@ -211,11 +244,14 @@ class Simulation : public World {
       if (cfg_.faults && tee && f() >= 1 && p < 0.4) pick = p < 0.2 ? "rogue-rotation" : "fake-genesis";
       if (cfg_.faults && !tee && p < 0.3) pick = "lock-amnesia";
       if (cfg_.faults && f() >= 1 && p >= 0.4 && p < 0.5) pick = "slow-host";
+      if (cfg_.faults && p >= 0.5 && p < 0.6) pick = "total-stop";
     }
     TimeMs start = static_cast<TimeMs>(rand(100, 800));
     Bytes seed = seed_bytes();
     if (pick == "lock-amnesia") {
       adversary_ = make_lock_amnesia(start);
+    } else if (pick == "total-stop") {
+      adversary_ = make_total_stop(start + 400);
     } else if (pick == "slow-host") {
       if (byz == 0 && f() == 0) return;
       Node& host = *nodes_[n_ - 1];
@@ -309,6 +345,7 @@ class Simulation : public World {
   }
 
   void emit(Node& from, Output& out) {
+    if (out.voted) from.voted = out.voted;
     for (auto& cb : out.committed) {
       // Safety, checked as it happens: one block per height across honest nodes.
       if (from.byz == Byz::kNone) {
@@ -511,9 +548,12 @@ class Simulation : public World {
     }
   }
 
-  void restart_node(Node& nd) {
+  void restart_node(Node& nd, bool may_roll_back = true) {
     // The host may roll storage back: the node re-syncs from its peers.
-    if (!nd.disk.empty() && chance(0.5)) nd.disk.resize(rand(0, nd.disk.size()));
+    if (may_roll_back && !nd.disk.empty() && chance(0.5)) {
+      nd.disk.resize(rand(0, nd.disk.size()));
+      nd.voted.reset();
+    }
     std::unique_ptr<VoteSigner> signer;
     if (cfg_.protocol == Protocol::kTeeBft) {
       auto checker = std::make_unique<Checker>(nd.id, crypto::ed25519_from_seed(seed_bytes()));
@@ -637,6 +677,7 @@ class Simulation : public World {
   std::set<std::pair<NodeId, NodeId>> cuts_;           // links the adversary cut, until the heal
   std::pair<uint64_t, NodeId> precommit_filter_{0, 0};  // (height, the only receiver)
   std::set<NodeId> taken_over_;
+  std::vector<crypto::PrivateKey> members_;
   std::map<uint64_t, std::pair<Hash, NodeId>> committed_;  // height -> (block, first honest node)
   SimResult result_;
 };

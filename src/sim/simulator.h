@@ -36,7 +36,7 @@ struct SimConfig {
   bool capture_chain = false;
   // A Byzantine host's attack or a nemesis (sim/adversary.h): "auto" picks one from the seed
   // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft),
-  // "slow-host".
+  // "slow-host", "total-stop".
   std::string adversary = "auto";
 };
 
