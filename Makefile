@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test demo fuzz fuzz-run bench clean format
+.PHONY: all deps build test demo fuzz fuzz-run bench soak clean format
 
 all: build
 
@@ -37,6 +37,13 @@ bench: deps build
 	./bench/he/setup.sh
 	./$(BUILD_DIR)/bench/bench_aggregation
 	./$(BUILD_DIR)/bench/bench_fl_round
+	./bench/takeover.sh ./$(BUILD_DIR)/supernet data 10
+
+# Hours on 2 cores: the simulator on 100,000 seeds per protocol, then 30 minutes of load on a
+# local network with the failure detector watching for false suspicions.
+soak: deps build
+	./scripts/soak.sh 100000 $(BUILD_DIR)
+	./scripts/fd_soak.sh 30 $(BUILD_DIR)
 
 format:
 	find src fuzz bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -39,7 +39,7 @@ int count_nodes(const std::string& dir);
 // Makes node i's folder: its own virtual platform ("machine"), whose key is added to `policy`,
 // and node.toml (peers on base+i, API on base+100+i).
 Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base_port, consensus::Protocol protocol,
-                                         tee::Policy& policy);
+                                         tee::Policy& policy, bool phi_accrual = true);
 // Writes the local network's policy file.
 Status write_local_policy(const std::string& dir, const tee::Policy& policy);
 // Starts the node program for node i, detached, output to its node.log; records its pid.

@@ -57,7 +57,7 @@ Result<pid_t> spawn_node(const std::string& dir, int i) {
 }
 
 Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base_port, consensus::Protocol protocol,
-                                         tee::Policy& policy) {
+                                         tee::Policy& policy, bool phi_accrual) {
   std::string nd = node_dir(dir, i);
   std::error_code ec;
   fs::create_directories(nd, ec);
@@ -74,6 +74,7 @@ Result<node::NodeConfig> make_local_node(const std::string& dir, int i, int base
   c.peer_listen = {"127.0.0.1", static_cast<uint16_t>(base_port + i)};
   c.api_listen = {"127.0.0.1", static_cast<uint16_t>(base_port + 100 + i)};
   c.consensus = protocol;
+  c.phi_accrual = phi_accrual;
   SN_TRY(write_file_atomic(nd + "/node.toml", as_bytes(node::node_config_toml(c))));
   return c;
 }
@@ -161,6 +162,7 @@ struct UpArgs {
   std::string consensus = "tee-bft";
   int base_port = 17100;
   int members = 1;
+  std::string fault_detection = "phi-accrual";
 };
 
 int run_up(const UpArgs& a) {
@@ -185,7 +187,7 @@ int run_up(const UpArgs& a) {
   policy.platforms[tee::Kind::kVirtual].measurements = {*measurement};
   auto protocol = a.consensus == "bft" ? consensus::Protocol::kBft : consensus::Protocol::kTeeBft;
   for (int i = 1; i <= a.nodes; i++) {
-    if (auto c = make_local_node(a.dir, i, a.base_port, protocol, policy); !c.ok()) return fail(c.error());
+    if (auto c = make_local_node(a.dir, i, a.base_port, protocol, policy, a.fault_detection == "phi-accrual"); !c.ok()) return fail(c.error());
   }
   if (auto w = write_local_policy(a.dir, policy); !w.ok()) return fail(w.error());
 
@@ -313,6 +315,11 @@ void add_network_commands(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   up->add_option("--base-port", u->base_port, "node i listens for peers on base+i and for API clients on base+100+i")->capture_default_str();
   up->add_option("--members", u->members, "members (governance) in the genesis: member, member2, ...; a majority approves a change")
+      ->capture_default_str();
+  up->add_option("--fault-detection", u->fault_detection,
+                 "phi-accrual (suspect a silent peer within about 1.5 s and move its tasks), or timeout (tasks move only "
+                 "after 10 s without progress: the fixed timeout of before, to compare against)")
+      ->check(CLI::IsMember({"phi-accrual", "timeout"}))
       ->capture_default_str();
   up->callback([u, exit_code] { *exit_code = run_up(*u); });
 

@@ -281,3 +281,63 @@ TEST(Replica, LargeTransactionsFitPeerFrames) {
 
 }  // namespace
 }  // namespace supernet::consensus
+
+namespace supernet::consensus {
+namespace {
+
+TEST(PlainSigner, KeepsTheBlocksItPrevotedEarlierAtAHeightBounded) {
+  auto key = crypto::ed25519_from_seed(Bytes(32, 7));
+  auto state = std::make_shared<SignState>();
+  PlainSigner signer(1, key.secret_key, key.public_key, state);
+  auto block = [](const std::string& tx) {
+    Block b;
+    b.header.height = 5;
+    b.txs = {to_bytes(tx)};
+    b.header.tx_root = crypto::sha256(as_bytes(tx));  // distinct headers
+    b.header.parent = b.header.chain = b.header.validators = b.header.changes = Bytes(kHashBytes, 0);
+    return b;
+  };
+  // Prevotes in rounds 0..6 for seven different blocks, then one for the round-0 block again.
+  std::vector<Block> blocks;
+  for (int r = 0; r < 7; r++) blocks.push_back(block("b" + std::to_string(r)));
+  for (int r = 0; r < 7; r++) {
+    Proposal p;
+    p.block = blocks[r];
+    Vote v;
+    v.phase = Phase::kVote;
+    v.height = 5;
+    v.round = static_cast<uint64_t>(r);
+    v.block = blocks[r].header.hash();
+    ASSERT_TRUE(signer.sign_vote(v, &p).ok()) << r;
+  }
+  ASSERT_TRUE(state->prevoted);
+  EXPECT_EQ(state->prevoted->header.hash(), blocks[6].header.hash());
+  ASSERT_EQ(state->earlier_prevotes.size(), kSignStateEarlierMax);
+  EXPECT_EQ(state->earlier_prevotes.front().header.hash(), blocks[2].header.hash());  // the oldest went first
+  // It round-trips, and a v2 state (before this field) still reads.
+  auto back = SignState::decode(state->encode());
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->encode(), state->encode());
+  Writer w;
+  w.str("supernet-sign-state-v2").u64(5).u64(0).u8(1).u8(0).u8(0).u8(0);
+  auto v2 = SignState::decode(w.take());
+  ASSERT_TRUE(v2.ok()) << v2.error().to_string();
+  EXPECT_TRUE(v2->earlier_prevotes.empty());
+  // A count over the bound is refused, not read.
+  SignState big = *state;
+  big.earlier_prevotes.push_back(blocks[0]);
+  EXPECT_FALSE(SignState::decode(big.encode()).ok());
+  // The next height starts afresh.
+  Proposal p;
+  p.block = block("next");
+  p.block.header.height = 6;
+  Vote v;
+  v.phase = Phase::kVote;
+  v.height = 6;
+  v.block = p.block.header.hash();
+  ASSERT_TRUE(signer.sign_vote(v, &p).ok());
+  EXPECT_TRUE(state->earlier_prevotes.empty());
+}
+
+}  // namespace
+}  // namespace supernet::consensus

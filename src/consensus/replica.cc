@@ -67,6 +67,9 @@ void Replica::resume_lock() {
     st_.blocks.emplace(h, s->lock->block);
   }
   if (s->prevoted && s->prevoted->header.height == next_height()) st_.blocks.emplace(s->prevoted->header.hash(), *s->prevoted);
+  for (const auto& b : s->earlier_prevotes) {
+    if (b.header.height == next_height()) st_.blocks.emplace(b.header.hash(), b);
+  }
   if (s->highest_qc && s->highest_qc->height == next_height() && verify_qc(set(), protocol_, *s->highest_qc).ok()) {
     st_.prevote_qcs.emplace(s->highest_qc->round, *s->highest_qc);
   }

@@ -157,10 +157,14 @@ Status PlainSigner::step(uint64_t height, uint64_t round, uint8_t phase, const B
     next_state.lock = state_->lock;
     next_state.highest_qc = state_->highest_qc;
     next_state.prevoted = state_->prevoted;
+    next_state.earlier_prevotes = state_->earlier_prevotes;
   }
-  if (prevoted) next_state.prevoted = *prevoted;
   if (lock) next_state.lock = *lock;
   if (qc && (!next_state.highest_qc || qc->round > next_state.highest_qc->round)) next_state.highest_qc = *qc;
+  if (prevoted) {
+    if (next_state.prevoted && next_state.prevoted->header.hash() != prevoted->header.hash()) next_state.keep_earlier(*next_state.prevoted);
+    next_state.prevoted = *prevoted;
+  }
   if (persist_) SN_TRY(persist_(next_state));
   *state_ = std::move(next_state);
   return ok_status();
@@ -206,9 +210,23 @@ Status PlainSigner::sign_view_change(ViewChange& vc) {
 
 // --- the persisted sign state ---
 
+void SignState::keep_earlier(const Block& replaced) {
+  Hash h = replaced.header.hash();
+  for (const auto& b : earlier_prevotes) {
+    if (b.header.hash() == h) return;
+  }
+  earlier_prevotes.push_back(replaced);
+  while (earlier_prevotes.size() > kSignStateEarlierMax) {
+    // Drop the oldest, unless it is the block of the highest certificate (then the next).
+    size_t drop = 0;
+    if (highest_qc && earlier_prevotes[0].header.hash() == highest_qc->block) drop = 1;
+    earlier_prevotes.erase(earlier_prevotes.begin() + static_cast<long>(drop));
+  }
+}
+
 Bytes SignState::encode() const {
   Writer w;
-  w.str("supernet-sign-state-v2").u64(height).u64(round).u8(phase).u8(lock ? 1 : 0);
+  w.str("supernet-sign-state-v3").u64(height).u64(round).u8(phase).u8(lock ? 1 : 0);
   if (lock) {
     w.u64(lock->round);
     lock->block.encode(w);
@@ -217,13 +235,17 @@ Bytes SignState::encode() const {
   if (highest_qc) highest_qc->encode(w);
   w.u8(prevoted ? 1 : 0);
   if (prevoted) prevoted->encode(w);
+  w.u32(static_cast<uint32_t>(earlier_prevotes.size()));
+  for (const auto& b : earlier_prevotes) b.encode(w);
   return w.take();
 }
 
 Result<SignState> SignState::decode(ByteView data) {
   Reader r(data);
   SN_ASSIGN(ByteView magic, r.bytes(64));
-  if (to_string(magic) != "supernet-sign-state-v2") return make_error("sign_state.format", "not a bft sign state");
+  // v2 (before qc_block) is read as it was written.
+  bool v3 = to_string(magic) == "supernet-sign-state-v3";
+  if (!v3 && to_string(magic) != "supernet-sign-state-v2") return make_error("sign_state.format", "not a bft sign state");
   SignState s;
   SN_ASSIGN(s.height, r.u64());
   SN_ASSIGN(s.round, r.u64());
@@ -245,6 +267,15 @@ Result<SignState> SignState::decode(ByteView data) {
   if (has_prevoted == 1) {
     SN_ASSIGN(Block b, Block::decode(r));
     s.prevoted = std::move(b);
+  }
+  if (has_prevoted > 1) return make_error("sign_state.format", "bad flag");
+  if (v3) {
+    SN_ASSIGN(uint32_t n, r.u32());
+    if (n > kSignStateEarlierMax) return make_error("sign_state.format", "too many earlier prevotes");
+    for (uint32_t i = 0; i < n; i++) {
+      SN_ASSIGN(Block b, Block::decode(r));
+      s.earlier_prevotes.push_back(std::move(b));
+    }
   }
   SN_TRY(r.finish());
   return s;

@@ -36,6 +36,8 @@ struct BftLock {
 };
 
 // State an honest bft signer keeps across restarts, all of it at `height`.
+inline constexpr size_t kSignStateEarlierMax = 4;
+
 struct SignState {
   uint64_t height = 0, round = 0;
   uint8_t phase = 0;  // 0 proposal, 1 prevote, 2 precommit
@@ -44,6 +46,14 @@ struct SignState {
   // The block of its last prevote: a restarted network may need it to re-propose the block of a
   // prevote certificate that no node locked on.
   std::optional<Block> prevoted;
+  // The other blocks it prevoted at this height, oldest first, at most kSignStateEarlierMax
+  // (trimming keeps the block of highest_qc): the prevote certificate a node learns later may be
+  // for one of them, and after every node restarted the only copies are these (found by the
+  // total-stop nemesis: bft seeds 5513 and 5786, where a certificate named a block that every
+  // honest node had prevoted and then replaced by a later prevote).
+  std::vector<Block> earlier_prevotes;
+  // Moves `replaced` (the block of an earlier prevote) into earlier_prevotes, bounded.
+  void keep_earlier(const Block& replaced);
   Bytes encode() const;
   static Result<SignState> decode(ByteView data);
 };

@@ -87,6 +87,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::set<uint32_t> banned;
   std::set<uint32_t> dialing;  // peers with a dial loop running
   bool stopped = false;
+  // Sessions still attesting (not yet links): stop() closes them too, or one that completes
+  // its handshake after stop() would keep its peer connected to a transport that is gone.
+  std::set<std::shared_ptr<Stream>> attesting_streams;
   Bytes instance;  // this process's instance id
   std::map<uint32_t, Bytes> peer_instance;                 // the live instance of each validator
   std::map<uint32_t, std::deque<Bytes>> superseded;        // instances a newer one replaced
@@ -134,6 +137,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       if (l.stream) l.stream->lowest_layer().close(ec);
       l.wake->cancel();
     }
+    for (auto& s : attesting_streams) s->lowest_layer().close(ec);
+    attesting_streams.clear();
   }
 
   static awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
@@ -185,6 +190,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     // A peer that stalls the attestation is cut off. The flag is shared: the handler may run
     // after this coroutine has ended.
     auto attesting = std::make_shared<bool>(true);
+    if (self->stopped) co_return false;
+    self->attesting_streams.insert(stream);
     asio::steady_timer deadline(self->io);
     deadline.expires_after(std::chrono::milliseconds(self->cfg.handshake_timeout_ms));
     deadline.async_wait([stream, attesting](asio::error_code ec) {
@@ -195,6 +202,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     });
     try {
       peer = co_await self->attest(*stream, server, expected);
+      self->attesting_streams.erase(stream);
+      if (self->stopped) throw SessionEnd{"stopped"};
       admitted = true;
       *attesting = false;
       deadline.cancel();
@@ -212,6 +221,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     *attesting = false;
     deadline.cancel();
+    self->attesting_streams.erase(stream);
     if (admitted) {
       Link& l = self->link(peer);
       if (l.stream == stream) l.stream.reset();

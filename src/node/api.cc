@@ -1,5 +1,6 @@
 #include "node/api.h"
 
+#include <cmath>
 #include <httplib.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -489,7 +490,11 @@ ApiResponse ApiHandler::get_nodes() {
               {"vote_key", to_hex(v.vote_key)},
               {"self", v.id == node_.replica().self()},
               {"attested", v.id == node_.replica().self() || node_.connected(v.id)},
-              {"isolated", node_.replica().is_isolated(v.id)}};
+              {"isolated", node_.replica().is_isolated(v.id)},
+              // This node's failure detector (phi-accrual over the peer link): tasks leave a
+              // suspected node. null with fault detection off.
+              {"suspected", node_.phi_accrual() ? json(!node_.healthy(v.id)) : json(nullptr)},
+              {"phi", node_.phi_accrual() && v.id != node_.replica().self() ? json(std::round(node_.phi(v.id) * 10) / 10) : json(nullptr)}};
     for (const auto& g : genesis_.validators) {
       if (g.id == v.id) {
         n["peer"] = g.peer.text();
@@ -534,6 +539,7 @@ ApiResponse ApiHandler::get_health() {
               {"round", node_.replica().round()},
               {"can_sign", node_.replica().can_sign()},
               {"quorum_reachable", quorum},
+              {"suspected", node_.suspected()},
               {"storage_failed", node_.failed()}};
   return reply(ok ? 200 : 503, out);
 }

@@ -77,6 +77,11 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   std::string protocol = t["consensus"].value_or<std::string>("tee-bft");
   if (protocol != "tee-bft" && protocol != "bft") return make_error("config.protocol", path + ": consensus must be \"tee-bft\" or \"bft\"");
   c.consensus = protocol == "bft" ? consensus::Protocol::kBft : consensus::Protocol::kTeeBft;
+  std::string detection = t["fault_detection"].value_or<std::string>("phi-accrual");
+  if (detection != "phi-accrual" && detection != "timeout") {
+    return make_error("config.fault_detection", path + ": fault_detection must be \"phi-accrual\" or \"timeout\"");
+  }
+  c.phi_accrual = detection == "phi-accrual";
   return c;
 }
 
@@ -85,6 +90,7 @@ std::string node_config_toml(const NodeConfig& c) {
   o << "id = " << c.id << "\ndata_dir = \"" << c.data_dir << "\"\npeer_listen = \"" << c.peer_listen.text()
     << "\"\napi_listen = \"" << c.api_listen.text() << "\"\nplatform = \"" << c.platform << "\"\nvirtual_dir = \""
     << c.virtual_dir << "\"\nconsensus = \"" << consensus::protocol_name(c.consensus) << "\"\npolicy = \"" << c.policy << "\"\ngenesis = \"" << c.genesis << "\"\n";
+  if (!c.phi_accrual) o << "fault_detection = \"timeout\"\n";
   return o.str();
 }
 

@@ -11,6 +11,8 @@
 //   policy = "../network-policy.toml"
 //   genesis = "../genesis.toml"
 //   collateral = "collateral"       # optional: certificates, CRLs, TCB info for hardware peers
+//   fault_detection = "phi-accrual" # or "timeout": tasks move only after 10 s without progress
+//                                   # (the fixed timeout of before, kept to measure against)
 //
 // genesis.toml (written by `supernet up` from the nodes' published keys):
 //   chain_id = "..."
@@ -58,6 +60,7 @@ struct NodeConfig {
   HostPort peer_listen, api_listen;
   std::string platform = "virtual";
   consensus::Protocol consensus = consensus::Protocol::kTeeBft;
+  bool phi_accrual = true;  // fault_detection = "phi-accrual" (default) or "timeout"
 };
 Result<NodeConfig> load_node_config(const std::string& path);
 std::string node_config_toml(const NodeConfig& c);  // with paths as given

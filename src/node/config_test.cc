@@ -1,6 +1,11 @@
 #include "node/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "util/file.h"
 
 namespace supernet::node {
 namespace {
@@ -76,6 +81,36 @@ TEST(HostPort, Parses) {
   EXPECT_FALSE(parse_host_port("127.0.0.1").ok());
   EXPECT_FALSE(parse_host_port("127.0.0.1:99999").ok());
   EXPECT_FALSE(parse_host_port("127.0.0.1:http").ok());
+}
+
+}  // namespace
+}  // namespace supernet::node
+
+namespace supernet::node {
+namespace {
+
+TEST(NodeConfig, FaultDetectionIsPhiAccrualUnlessSetAndRoundTrips) {
+  auto dir = std::filesystem::temp_directory_path() / ("supernet-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string base = "id = 1\npeer_listen = \"127.0.0.1:7101\"\napi_listen = \"127.0.0.1:8101\"\npolicy = \"p.toml\"\ngenesis = \"g.toml\"\n";
+  auto load = [&](const std::string& text) {
+    std::string path = (dir / "node.toml").string();
+    EXPECT_TRUE(write_file_atomic(path, as_bytes(text)).ok());
+    return load_node_config(path);
+  };
+  auto c = load(base);
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_TRUE(c->phi_accrual);
+  auto t = load(base + "fault_detection = \"timeout\"\n");
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->phi_accrual);
+  auto again = load(node_config_toml(*t));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->phi_accrual);
+  auto bad = load(base + "fault_detection = \"heartbeat\"\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "config.fault_detection");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

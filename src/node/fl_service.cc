@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "consensus/chain.h"
+#include "consensus/scheduler.h"
 #include "crypto/keys.h"
 #include "util/log.h"
 
@@ -100,11 +101,21 @@ void FlService::record(const Bytes& tx, uint64_t height) {
 uint32_t FlService::scheduled_aggregator(const FlJob& job, int64_t now) const {
   const auto& vals = node_.replica().validators().validators();
   if (vals.empty()) return 0;
+  // The task: every validator, in an order that starts at one the job's id picks; its owner
+  // is whoever recorded the last round. The scheduler keeps it with a healthy owner and hands
+  // it to the next healthy candidate when the failure detector suspects the owner.
+  consensus::Task task;
+  task.id = short_id(job.id);
   size_t start = job.id.empty() ? 0 : job.id[0] % vals.size();
+  for (size_t i = 0; i < vals.size(); i++) task.candidates.push_back(vals[(start + i) % vals.size()].id);
+  if (!job.rounds.empty()) task.owner = job.rounds.back().aggregator;
+  // The backstop for an owner that looks alive but records nothing: one candidate further per
+  // kTakeoverMs without a round (with fault detection off, the only way a job moves).
   auto p = progress_at_.find(job.id);
   int64_t idle = p == progress_at_.end() ? 0 : now - p->second;
-  size_t k = static_cast<size_t>(std::max<int64_t>(idle, 0) / kTakeoverMs) % vals.size();
-  return vals[(start + k) % vals.size()].id;
+  size_t passes = static_cast<size_t>(std::max<int64_t>(idle, 0) / kTakeoverMs);
+  consensus::Scheduler scheduler([this](uint32_t n) { return node_.healthy(n); });
+  return scheduler.assign(task, passes);
 }
 
 bool FlService::is_party(const FlJob& job) const {
@@ -117,7 +128,7 @@ bool FlService::is_party(const FlJob& job) const {
 std::vector<std::string> FlService::available_parties(const FlJob& job) const {
   std::vector<std::string> out;
   for (const auto& p : job.spec.parties) {
-    if (p.node == self_ || node_.connected(p.node)) out.push_back(party_name(p.node));
+    if (p.node == self_ || (node_.connected(p.node) && node_.healthy(p.node))) out.push_back(party_name(p.node));
   }
   return out;
 }
@@ -168,7 +179,12 @@ void FlService::on_tick(int64_t now) {
     Aggregation& agg = a->second;
     if (agg.failed) continue;
     if (!agg.started) {
-      bool all = agg.stats.size() == job.spec.parties.size();
+      // Every party answered, or every one that the failure detector does not suspect (no
+      // waiting out the timeout for a party that is down).
+      size_t healthy = 0;
+      for (const auto& p : job.spec.parties) healthy += node_.healthy(p.node) && (p.node == self_ || node_.connected(p.node));
+      bool all = agg.stats.size() == job.spec.parties.size() ||
+                 (node_.phi_accrual() && agg.stats.size() >= healthy && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties);
       if (all || (now >= agg.stats_deadline && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties)) {
         begin_training(id, agg, now);
       } else if (now >= agg.stats_deadline) {

@@ -3,9 +3,13 @@
 // aggregator asks) and the aggregator (runs the RoundController for the jobs it is scheduled
 // for). All on the node's io thread, except local training, which runs on a worker thread.
 //
-// Scheduling: for a job with id J, the validators in id order starting at J[0] mod n; the k-th
-// of them takes the job over when no round has been recorded for k x 10 s (as it observes it).
-// A node that takes over resumes from the last recorded round with the model whose hash the
+// Scheduling (consensus/scheduler.h): the job is a task whose candidates are the validators in
+// id order starting at J[0] mod n (J the job's id) and whose owner is the aggregator of the last
+// recorded round. A healthy owner keeps it; when the node's failure detector suspects the owner,
+// the next healthy candidate takes it over (about 1.5 s after the owner went silent). As a
+// backstop for an owner that looks alive but records nothing, it moves one healthy candidate on
+// per 10 s without a round (with fault_detection = "timeout", the only way it moves: the fixed
+// timeout of before). A node that takes over resumes from the last recorded round with the model whose hash the
 // record holds. The aggregator starts a round only after its record of the previous one is
 // committed, and parties keep the last few models they received, so every party node holds it;
 // a node without it cannot resume, and the next in order does. An aggregator that gives a job

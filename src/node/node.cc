@@ -1,6 +1,7 @@
 #include "node/node.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "fl/wire.h"
 #include "node/appraiser.h"
@@ -16,6 +17,12 @@ static_assert(consensus::kSyncBytesMax + 128 * 1024 <= net::kFrameBytesMax);
 
 using consensus::Output;
 
+namespace {
+// A heartbeat on an idle peer link: nothing but the magic (the link authenticates the sender).
+const Bytes kHeartbeatFrame = {'S', 'N', 'H', 'B'};
+bool is_heartbeat(const Bytes& frame) { return frame == kHeartbeatFrame; }
+}  // namespace
+
 Node::Node(asio::io_context& io, NodeOptions options)
     : store_(std::move(options.store)),
       replica_(std::move(options.replica), std::move(options.signer)),
@@ -29,6 +36,8 @@ Node::Node(asio::io_context& io, NodeOptions options)
       transport_(io, std::move(options.transport),
                  [this](uint32_t from, Bytes frame) {
                    if (stopped_ || failed_) return;
+                   detector_.heard(from, now());  // whatever the link delivers shows the peer alive
+                   if (is_heartbeat(frame)) return;
                    if (fl::is_fl_frame(frame)) {
                      if (on_app_frame_) on_app_frame_(from, std::move(frame));
                      return;
@@ -45,7 +54,9 @@ Node::Node(asio::io_context& io, NodeOptions options)
       ticker_(io),
       started_(std::chrono::steady_clock::now()),
       tick_ms_(options.tick_ms),
-      io_(io) {}
+      io_(io),
+      detector_(options.failure_detector),
+      phi_accrual_(options.phi_accrual) {}
 
 Node::~Node() { stop(); }
 
@@ -100,6 +111,7 @@ void Node::follow_membership() {
       log(LogLevel::kInfo, "node", "validator " + std::to_string(v.id) + " joined (epoch " + std::to_string(set.epoch()) + ")");
       transport_.add_peer(v.id, v.identity_key, dial);
       peers_.insert(v.id);
+      detector_.watch(v.id, now());
     }
     for (auto it = peers_.begin(); it != peers_.end();) {
       if (set.find(*it) != nullptr) {
@@ -108,6 +120,7 @@ void Node::follow_membership() {
       }
       log(LogLevel::kInfo, "node", "validator " + std::to_string(*it) + " left (epoch " + std::to_string(set.epoch()) + ")");
       transport_.remove_peer(*it);
+      detector_.forget(*it);
       it = peers_.erase(it);
     }
   }
@@ -135,6 +148,9 @@ Status Node::start() {
   // The operator's policy may be stricter than the network's, never weaker.
   SN_TRY(check_floor(base_policy_));
   follow_membership();
+  for (uint32_t p : peers_) {
+    if (p != replica_.self()) detector_.watch(p, now());
+  }
   install_clone_detection();
   SN_TRY(transport_.start());
   Output out;
@@ -218,6 +234,44 @@ void Node::retry_recoveries() {
   }
 }
 
+void Node::detect_failures() {
+  int64_t t = now();
+  if (t - last_heartbeat_ >= consensus::kHeartbeatMs) {
+    last_heartbeat_ = t;
+    for (uint32_t p : peers_) {
+      // Only over a live link: queued heartbeats would arrive in a burst and prove nothing.
+      if (p != replica_.self() && transport_.connected(p)) transport_.send(p, kHeartbeatFrame);
+    }
+  }
+  for (const auto& c : detector_.tick(t)) {
+    if (!phi_accrual_) continue;
+    char phi[32];
+    std::snprintf(phi, sizeof phi, "%.1f", c.phi);
+    if (c.suspected) {
+      log(LogLevel::kWarn, "node", "suspect node " + std::to_string(c.peer) + " (phi " + phi + "): its tasks move to healthy nodes");
+    } else {
+      log(LogLevel::kInfo, "node", "node " + std::to_string(c.peer) + " is trusted again (phi " + phi + ")");
+    }
+  }
+}
+
+bool Node::healthy(uint32_t peer) const {
+  if (peer == replica_.self()) return true;
+  if (!phi_accrual_) return true;
+  return detector_.watching(peer) && !detector_.suspected(peer, now());
+}
+
+std::vector<uint32_t> Node::suspected() const {
+  std::vector<uint32_t> out;
+  if (!phi_accrual_) return out;
+  for (uint32_t p : peers_) {
+    if (p != replica_.self() && detector_.suspected(p, now())) out.push_back(p);
+  }
+  return out;
+}
+
+double Node::phi(uint32_t peer) const { return phi_accrual_ ? detector_.phi(peer, now()) : 0; }
+
 void Node::schedule_tick() {
   ticker_.expires_after(std::chrono::milliseconds(tick_ms_));
   ticker_.async_wait([this](asio::error_code ec) {
@@ -227,6 +281,7 @@ void Node::schedule_tick() {
       replica_.on_tick(now(), out);
       process(out);
       if (!recoveries_.empty()) retry_recoveries();
+      detect_failures();
       if (on_tick_) on_tick_(now());
     }
     schedule_tick();

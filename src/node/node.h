@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 
+#include "consensus/failure_detector.h"
 #include "consensus/replica.h"
 #include "ledger/store.h"
 #include "net/transport.h"
@@ -29,6 +30,11 @@ struct NodeOptions {
   // be at least as strict, with governance's measurements and platform keys besides the
   // floor's. Checked before the transport starts and on every set_policy.
   std::optional<tee::Policy> policy_floor;
+  // Fault detection: a φ-accrual detector over every peer link (heartbeats every kHeartbeatMs
+  // on idle links, "SNHB" frames). Off ("timeout"): every peer counts as healthy and services
+  // fall back on their own timeouts (FL: 10 s without a round), the behaviour before it.
+  bool phi_accrual = true;
+  consensus::FailureDetectorConfig failure_detector;
 };
 
 // A validator this node isolated, and why (its messages broke the protocol).
@@ -83,6 +89,13 @@ class Node {
   // Refused (and the old one kept) when weaker than the floor.
   Status set_policy(const tee::Policy& policy);
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
+  // Health for the scheduler: this node, and any validator the failure detector does not
+  // suspect (with fault detection off: every validator).
+  bool healthy(uint32_t peer) const;
+  bool phi_accrual() const { return phi_accrual_; }
+  // Validators suspected now, and a peer's φ (0 for self or with fault detection off).
+  std::vector<uint32_t> suspected() const;
+  double phi(uint32_t peer) const;
   const std::vector<Isolation>& isolations() const { return isolations_; }
   uint64_t committed_txs() const { return committed_txs_; }
   // A store write failed: the node stops taking part rather than diverge from its disk.
@@ -118,6 +131,10 @@ class Node {
   std::vector<std::string> followed_measurements_;
   std::vector<std::string> followed_platform_keys_;
   uint64_t committed_txs_ = 0;
+  consensus::FailureDetector detector_;
+  bool phi_accrual_ = true;
+  int64_t last_heartbeat_ = -1000000;
+  void detect_failures();
   bool stopped_ = false;
   bool failed_ = false;
 };

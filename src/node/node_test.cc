@@ -206,7 +206,13 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   // Health and the API description need no certificate; everything else does.
   ApiClient anonymous("127.0.0.1", server.port(), std::nullopt, policy_);
   EXPECT_EQ(anonymous.get("/v1/health")->status, 200);
-  EXPECT_FALSE(json::parse(anonymous.get("/v1/openapi.json")->body)["paths"].empty());
+  // The description is valid JSON and names every endpoint the router serves.
+  json paths = json::parse(anonymous.get("/v1/openapi.json")->body)["paths"];
+  for (const char* path : {"/v1/tx", "/v1/tx/{id}", "/v1/kv/{table}/{key}", "/v1/nodes", "/v1/attestation", "/v1/recovery/state",
+                           "/v1/recovery", "/v1/governance", "/v1/data", "/v1/data/{name}", "/v1/fl/jobs", "/v1/fl/jobs/{id}",
+                           "/v1/fl/jobs/{id}/model", "/v1/health", "/metrics", "/v1/openapi.json"}) {
+    EXPECT_TRUE(paths.contains(path)) << path;
+  }
   auto unauth = anonymous.get("/v1/nodes").value();
   EXPECT_EQ(unauth.status, 401);
   EXPECT_EQ(json::parse(unauth.body)["error"], "unauthenticated");

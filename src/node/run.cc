@@ -127,6 +127,7 @@ int run_node(const RunOptions& a) {
 
   node::NodeOptions o;
   o.replica.self = cfg->id;
+  o.phi_accrual = cfg->phi_accrual;
   o.replica.genesis = genesis->chain();
   // Collateral (certificates, CRLs, TCB info) so hardware peers are appraised, not "not evaluated".
   tee::Collateral collateral;
@@ -239,6 +240,7 @@ int run_node(const RunOptions& a) {
       if (v.id != cfg->id && node.connected(v.id)) peers.push_back(v.id);
     }
     j["connected"] = peers;
+    j["suspected"] = node.suspected();
     (void)write_file_atomic(cfg->data_dir + "/status.json", as_bytes(j.dump() + "\n"));
     if (auto t = policy_mtime(); t != seen_policy) {
       seen_policy = t;

@@ -635,6 +635,47 @@ class TotalStop : public Adversary {
 
 std::unique_ptr<Adversary> make_total_stop(TimeMs at_ms) { return std::make_unique<TotalStop>(at_ms); }
 
+namespace {
+class LongCrash : public Adversary {
+ public:
+  explicit LongCrash(TimeMs at) : at_(at) {}
+  const char* name() const override { return "long-crash"; }
+  std::string outcome() const override { return outcome_; }
+  void on_message(World&, NodeId, const Message&) override {}
+  void on_tick(World& w) override {
+    if (w.now() < at_ || done_) return;
+    if (victim_ == 0) {
+      if (w.healed()) return;  // the crash is a fault: before the heal
+      auto all = w.all_nodes();
+      auto up = w.honest_up();
+      size_t f = w.genesis().protocol == Protocol::kTeeBft ? (all.size() - 1) / 2 : (all.size() - 1) / 3;
+      if (up.empty() || all.size() - up.size() + 1 > f) return;  // wait: another fault is using the budget
+      for (NodeId id : up) {
+        if (!w.replica(id).can_sign()) return;  // a restarted tee-bft node is not yet recovered
+      }
+      victim_ = up[w.rand(0, up.size() - 1)];
+      back_at_ = w.now() + 2500;
+      w.log("nemesis: node " + std::to_string(victim_) + " goes down for 2.5 s");
+      w.crash(victim_);
+      return;
+    }
+    if (w.now() < back_at_) return;  // back after 2.5 s, also when the heal came meanwhile
+    if (!w.is_up(victim_)) w.restart(victim_);
+    outcome_ = "node " + std::to_string(victim_) + " was down for 2.5 s";
+    done_ = true;
+  }
+
+ private:
+  TimeMs at_;
+  NodeId victim_ = 0;
+  TimeMs back_at_ = 0;
+  bool done_ = false;
+  std::string outcome_ = "no node could go down within the fault budget";
+};
+}  // namespace
+
+std::unique_ptr<Adversary> make_long_crash(TimeMs at_ms) { return std::make_unique<LongCrash>(at_ms); }
+
 std::unique_ptr<Adversary> make_slow_host(NodeId host) { return std::make_unique<SlowHost>(host); }
 
 std::unique_ptr<Adversary> make_rogue_rotation(NodeId host, TimeMs start_ms, int variant, Bytes seed) {

@@ -28,6 +28,9 @@
 //                   rolled back); tee-bft is then recovered by its members as `supernet recover`
 //                   does: on the highest tip any node shows, keeping the block of the
 //                   highest-round valid vote above it, with every node's new key (issue 13).
+//   long-crash      (both) one honest node (within the fault budget) is down for 2.5 s, long
+//                   enough for the failure detector's completeness check: every honest node up
+//                   all that time must suspect it within 2 s (issue 13).
 #pragma once
 
 #include <memory>
@@ -96,5 +99,6 @@ std::unique_ptr<Adversary> make_fake_genesis(consensus::NodeId host, consensus::
 std::unique_ptr<Adversary> make_lock_amnesia(consensus::TimeMs start_ms);
 std::unique_ptr<Adversary> make_slow_host(consensus::NodeId host);
 std::unique_ptr<Adversary> make_total_stop(consensus::TimeMs at_ms);
+std::unique_ptr<Adversary> make_long_crash(consensus::TimeMs at_ms);
 
 }  // namespace supernet::sim

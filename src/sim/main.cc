@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-faults", no_faults, "no network faults or crashes");
   app.add_option("--adversary", adversary,
                  "a Byzantine host's attack or a nemesis: auto (picked from the seed), none, rogue-rotation, fake-genesis "
-                 "(tee-bft), lock-amnesia (bft), slow-host, total-stop")
-      ->check(CLI::IsMember({"auto", "none", "rogue-rotation", "fake-genesis", "lock-amnesia", "slow-host", "total-stop"}))
+                 "(tee-bft), lock-amnesia (bft), slow-host, total-stop, long-crash")
+      ->check(CLI::IsMember({"auto", "none", "rogue-rotation", "fake-genesis", "lock-amnesia", "slow-host", "total-stop", "long-crash"}))
       ->capture_default_str();
   app.add_flag("--verbose", verbose, "print every event of the run");
   CLI11_PARSE(app, argc, argv);

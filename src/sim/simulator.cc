@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "consensus/failure_detector.h"
 #include "consensus/replica.h"
 #include "consensus/signer.h"
 #include "crypto/hash.h"
@@ -40,9 +41,15 @@ struct Node {
   crypto::Ed25519KeyPair identity;
   crypto::Ed25519KeyPair bft_key;
   std::vector<Bytes> seen;  // messages it received, for replay
+  // The node program's failure detector over its links (new at every start), and since when
+  // the node is down (for the detector's completeness check).
+  FailureDetector fd;
+  TimeMs up_since = 0;
+  std::optional<TimeMs> down_since;
+  bool down_checked = false;
 };
 
-enum class Kind { kDeliver, kTick, kSubmit, kCrash, kRestart, kPartition, kHeal };
+enum class Kind { kDeliver, kTick, kSubmit, kCrash, kRestart, kPartition, kHeal, kHeartbeat };
 
 struct Event {
   TimeMs at = 0;
@@ -56,7 +63,9 @@ struct Event {
 
 class Simulation : public World {
  public:
-  explicit Simulation(const SimConfig& cfg) : cfg_(cfg), rng_(cfg.seed) {}
+  // Heartbeats draw their delays from a generator of their own, so that the failure detector
+  // leaves every seed's consensus schedule as it was.
+  explicit Simulation(const SimConfig& cfg) : cfg_(cfg), rng_(cfg.seed), hb_rng_(cfg.seed ^ 0x5eedbea7ULL) {}
 
   SimResult run() {
     setup();
@@ -115,15 +124,13 @@ class Simulation : public World {
   }
   void take_over(NodeId host) override {
     Node& n = node(host);
-    n.up = false;
-    n.replica.reset();
+    went_down(n);
     taken_over_.insert(host);
     log("host " + std::to_string(host) + " takes its node over");
   }
   void crash(NodeId id) override {
     log("crash node " + std::to_string(id));
-    node(id).up = false;
-    node(id).replica.reset();
+    went_down(node(id));
   }
   void restart(NodeId id) override { restart_node(node(id)); }
   std::vector<NodeId> all_nodes() const override {
@@ -218,6 +225,7 @@ class Simulation : public World {
         signer = std::make_unique<PlainSigner>(node.id, node.bft_key.secret_key, node.bft_key.public_key, node.sign_state);
       }
       node.replica = std::make_unique<Replica>(replica_config(node), std::move(signer));
+      start_detector(node);
       Output out;
       node.replica->start(0, out);
       emit(node, out);
@@ -245,6 +253,7 @@ class Simulation : public World {
       if (cfg_.faults && !tee && p < 0.3) pick = "lock-amnesia";
       if (cfg_.faults && f() >= 1 && p >= 0.4 && p < 0.5) pick = "slow-host";
       if (cfg_.faults && p >= 0.5 && p < 0.6) pick = "total-stop";
+      if (cfg_.faults && f() >= 1 && p >= 0.6 && p < 0.7) pick = "long-crash";
     }
     TimeMs start = static_cast<TimeMs>(rand(100, 800));
     Bytes seed = seed_bytes();
@@ -252,6 +261,9 @@ class Simulation : public World {
       adversary_ = make_lock_amnesia(start);
     } else if (pick == "total-stop") {
       adversary_ = make_total_stop(start + 400);
+    } else if (pick == "long-crash") {
+      if (f() == 0) return;
+      adversary_ = make_long_crash(start + 400);
     } else if (pick == "slow-host") {
       if (byz == 0 && f() == 0) return;
       Node& host = *nodes_[n_ - 1];
@@ -480,9 +492,16 @@ class Simulation : public World {
         }
         if (!to.up) return;
         if (to.byz == Byz::kReplay && to.seen.size() < 512) to.seen.push_back(e.payload);
+        to.fd.heard(e.from, now_);
         Output out;
         to.replica->on_message(now_, e.from, *m, out);
         return emit(to, out);
+      }
+      case Kind::kHeartbeat: {
+        Node& to = node(e.to);
+        if (cfg_.faults && !healed() && (partitioned(e.from, e.to) || cuts_.count({std::min(e.from, e.to), std::max(e.from, e.to)}))) return;
+        if (to.up) to.fd.heard(e.from, now_);
+        return;
       }
       case Kind::kTick:
         for (auto& nd : nodes_) {
@@ -492,6 +511,7 @@ class Simulation : public World {
           emit(*nd, out);
           byzantine_tick(*nd);
         }
+        detect_failures();
         if (adversary_) adversary_->on_tick(*this);
         return;
       case Kind::kSubmit: {
@@ -512,8 +532,7 @@ class Simulation : public World {
           }
         }
         log("crash node " + std::to_string(e.to));
-        node(e.to).up = false;
-        node(e.to).replica.reset();
+        went_down(node(e.to));
         return;
       }
       case Kind::kRestart:
@@ -527,6 +546,76 @@ class Simulation : public World {
         partition_mask_ = 0;
         log("heal: faults stop");
         return;
+    }
+  }
+
+  void start_detector(Node& n) {
+    n.fd = FailureDetector();
+    n.up_since = now_;
+    n.down_since.reset();
+    for (auto& p : nodes_) {
+      if (p->id != n.id) n.fd.watch(p->id, now_);
+    }
+  }
+
+  void went_down(Node& n) {
+    n.up = false;
+    n.replica.reset();
+    n.down_since = now_;
+    n.down_checked = false;
+  }
+
+  // The failure detector, as every node program runs it: heartbeats every kHeartbeatMs over
+  // each link (through the same faults as any message), every delivery counts as heard.
+  // Checked: completeness (a node down for 2 s is suspected by every honest node that was up
+  // all that time) and accuracy (after the heal, no honest node suspects an honest node that is
+  // up, once links had 2 s to show it).
+  void detect_failures() {
+    static_assert(kHeartbeatMs % 10 == 0, "heartbeats fall on ticks");
+    if (now_ % kHeartbeatMs == 0) {
+      bool faulty = cfg_.faults && !healed();
+      for (auto& from : nodes_) {
+        if (!from->up || from->byz == Byz::kSilent) continue;
+        for (auto& to : nodes_) {
+          if (to->id == from->id) continue;
+          auto r = hb_rng_();
+          if (faulty && r % 20 == 0) continue;  // lost, like 5% of messages
+          TimeMs delay = faulty ? 1 + static_cast<TimeMs>((r >> 8) % 30) : 1 + static_cast<TimeMs>((r >> 8) % 8);
+          push({now_ + delay, 0, Kind::kHeartbeat, from->id, to->id, {}, 0});
+        }
+      }
+    }
+    for (auto& o : nodes_) {
+      if (!o->up) continue;
+      for (const auto& c : o->fd.tick(now_)) {
+        result_.suspicions += c.suspected;
+        if (cfg_.verbose) {
+          log("node " + std::to_string(o->id) + (c.suspected ? " suspects " : " trusts again ") + std::to_string(c.peer));
+        }
+      }
+    }
+    for (auto& d : nodes_) {
+      if (d->up || !d->down_since || d->down_checked || now_ - *d->down_since < 2000) continue;
+      d->down_checked = true;
+      for (Node* o : honest()) {
+        if (!o->up || o->up_since > *d->down_since || o->id == d->id) continue;
+        if (!o->fd.suspected(d->id, now_)) {
+          return fail("failure detector: node " + std::to_string(o->id) + " did not suspect node " + std::to_string(d->id) +
+                      ", down for 2 s (phi " + std::to_string(o->fd.phi(d->id, now_)) + ")");
+        }
+      }
+    }
+    if (healed() && now_ >= cfg_.heal_at_ms + 2000) {
+      for (Node* o : honest()) {
+        if (!o->up || now_ - o->up_since < 2000) continue;
+        for (Node* p : honest()) {
+          if (p == o || !p->up || now_ - p->up_since < 2000) continue;
+          if (o->fd.suspected(p->id, now_)) {
+            return fail("failure detector: node " + std::to_string(o->id) + " suspects honest node " + std::to_string(p->id) +
+                        ", up and reachable since the heal (phi " + std::to_string(o->fd.phi(p->id, now_)) + ")");
+          }
+        }
+      }
     }
   }
 
@@ -569,6 +658,7 @@ class Simulation : public World {
     if (!s.ok()) return fail("node " + std::to_string(nd.id) + " cannot restore its own ledger: " + s.error().to_string());
     nd.disk = nd.replica->chain();
     nd.up = true;
+    start_detector(nd);
     log("restart node " + std::to_string(nd.id) + " at height " + std::to_string(nd.replica->next_height()));
     Output out;
     nd.replica->start(now_, out);
@@ -655,11 +745,12 @@ class Simulation : public World {
     }
     result_.summary += " heights=" + std::to_string(result_.min_height) + " messages=" + std::to_string(result_.messages) +
                        " isolations=" + std::to_string(result_.misbehaviour_reports) +
-                       " evidence=" + std::to_string(result_.evidence_recorded);
+                       " evidence=" + std::to_string(result_.evidence_recorded) + " suspicions=" + std::to_string(result_.suspicions);
   }
 
   SimConfig cfg_;
   std::mt19937_64 rng_;
+  std::mt19937_64 hb_rng_;
   int n_ = 0;
   ValidatorSet genesis_;
   ChainGenesis chain_genesis_;

@@ -36,7 +36,7 @@ struct SimConfig {
   bool capture_chain = false;
   // A Byzantine host's attack or a nemesis (sim/adversary.h): "auto" picks one from the seed
   // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft),
-  // "slow-host", "total-stop".
+  // "slow-host", "total-stop", "long-crash".
   std::string adversary = "auto";
 };
 
@@ -48,6 +48,7 @@ struct SimResult {
   size_t messages = 0;
   size_t misbehaviour_reports = 0;
   size_t evidence_recorded = 0;
+  size_t suspicions = 0;  // failure detector: times a node began to suspect another
   std::string adversary;          // the strategy that ran, or "none"
   std::string adversary_outcome;  // how far it got  // evidence transactions on an honest node's ledger (the most of any)
   std::vector<consensus::CommittedBlock> chain;  // with capture_chain
