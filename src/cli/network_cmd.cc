@@ -262,7 +262,7 @@ int run_status(const std::string& dir) {
   int n = count_nodes(dir);
   if (n == 0) return fail(make_error("status.none", "no network in " + dir));
   int down = 0;
-  std::printf("%-6s %-8s %-8s %-8s %-9s %s\n", "node", "process", "height", "round", "signing", "connected");
+  std::printf("%-6s %-8s %-8s %-8s %-9s %-12s %s\n", "node", "process", "height", "round", "signing", "connected", "suspects");
   for (int i = 1; i <= n; i++) {
     pid_t pid = read_pid(dir, i);
     bool up = alive(pid);
@@ -270,13 +270,19 @@ int run_status(const std::string& dir) {
     // So is one written by an earlier process of a node just restarted, until the new one writes.
     if (s && s->value("pid", 0) != pid) s = std::nullopt;
     down += !up;
-    std::string peers;
+    std::string peers, suspects;
     if (s) {
       for (const auto& p : (*s)["connected"]) peers += (peers.empty() ? "" : ",") + std::to_string(p.get<int>());
+      // What its failure detector suspects (status files of older builds have no such field).
+      if (s->contains("suspected") && (*s)["suspected"].is_array()) {
+        for (const auto& p : (*s)["suspected"]) {
+          if (p.is_number_unsigned()) suspects += (suspects.empty() ? "" : ",") + std::to_string(p.get<unsigned>());
+        }
+      }
     }
-    std::printf("%-6d %-8s %-8s %-8s %-9s %s\n", i, up ? "up" : "down", s ? std::to_string((*s)["height"].get<uint64_t>()).c_str() : "-",
+    std::printf("%-6d %-8s %-8s %-8s %-9s %-12s %s\n", i, up ? "up" : "down", s ? std::to_string((*s)["height"].get<uint64_t>()).c_str() : "-",
                 s ? std::to_string((*s)["round"].get<uint64_t>()).c_str() : "-", s && (*s)["can_sign"].get<bool>() ? "yes" : "no",
-                peers.c_str());
+                peers.empty() ? "-" : peers.c_str(), suspects.empty() ? "-" : suspects.c_str());
   }
   return down == 0 ? kExitOk : kExitCheckFailed;
 }
@@ -324,7 +330,7 @@ void add_network_commands(CLI::App& app, int* exit_code) {
   up->callback([u, exit_code] { *exit_code = run_up(*u); });
 
   auto sdir = std::make_shared<std::string>("supernet-net");
-  CLI::App* status = app.add_subcommand("status", "Show the local network's nodes: process, height, round, connections");
+  CLI::App* status = app.add_subcommand("status", "Show the local network's nodes: process, height, round, signing, connections, and whom each node's failure detector suspects");
   status->add_option("--dir", *sdir, "network folder")->capture_default_str();
   status->callback([sdir, exit_code] { *exit_code = run_status(*sdir); });
 
