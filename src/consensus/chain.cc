@@ -40,9 +40,7 @@ Status Chain::check_commit(const Block& b, const QuorumCert& qc) const {
 
 Status Chain::check_committed(const CommittedBlock& cb) const {
   if (cb.commit_qc.phase == Phase::kRecovery) {
-    Hash grandparent = blocks_.size() >= 2 ? blocks_[blocks_.size() - 2].block.header.hash()
-                                           : blocks_.size() == 1 ? membership_.genesis_hash() : Hash{};
-    SN_TRY(verify_recovery_block(membership_, next_height(), last_hash_, grandparent, cb.block, cb.commit_qc));
+    SN_TRY(verify_recovery_block(membership_, next_height(), last_hash_, cb.block, cb.commit_qc));
     for (const auto& tx : cb.block.txs) {
       if (contains_tx(tx_id(tx))) return make_error("consensus.block", "block repeats a transaction");
     }
@@ -58,7 +56,7 @@ Status Chain::append(CommittedBlock cb) {
   return ok_status();
 }
 
-Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent, const Hash& grandparent,
+Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent,
                              const Block& b, const QuorumCert& qc) {
   const BlockHeader& h = b.header;
   auto refuse = [](const std::string& why) { return make_error("consensus.recovery", why); };
@@ -91,7 +89,6 @@ Status verify_recovery_block(const Membership& state, uint64_t next_height, cons
   if (next_height != r.block_height()) return refuse("the recovery is for height " + std::to_string(r.block_height()));
   // The carried blocks were placed on the base as they were applied (or are this chain's own).
   bool base_ok = r.carried.empty() ? parent == r.block : parent == r.carried.back();
-  (void)grandparent;
   if (!base_ok) return refuse("the recovery does not build on this chain's block " + std::to_string(r.height));
   if (h.creator != 0 || b.txs.empty() || b.txs[0] != qc.recovery || b.txs.size() != 1 + r.rotation_ids.size()) {
     return refuse("a recovery block holds the recovery and exactly the rotations it names");

@@ -18,13 +18,13 @@ namespace supernet::consensus {
 std::string tx_id(ByteView tx);
 
 // A block with a recovery certificate (phase kRecovery), as the next block on `state` whose
-// last block hash is `parent` and whose block before it is `grandparent`: the members'
-// approvals of the recovery the certificate carries verify, and the block is either the block
-// the recovery carries (at its height + 1, on its base) or the recovery block itself (the
+// last block hash is `parent`: the members' approvals of the recovery the certificate carries
+// verify, and the block is either one of the blocks the recovery carries (in order, the first
+// on its base) or the recovery block itself (on the last carried block or the base: the
 // recovery transaction, then exactly the rotations it names, each valid in order). The Chain,
 // the trusted checker and offline receipt verification all use this.
-Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent, const Hash& grandparent,
-                             const Block& b, const QuorumCert& qc);
+Status verify_recovery_block(const Membership& state, uint64_t next_height, const Hash& parent, const Block& b,
+                             const QuorumCert& qc);
 
 class Chain {
  public:

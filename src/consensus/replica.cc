@@ -467,7 +467,7 @@ void Replica::maybe_propose(TimeMs now, Output& out) {
   if (required) {
     // Re-propose the block the justification names, unchanged.
     auto b = st_.blocks.find(*required);
-    if (b == st_.blocks.end()) return;  // checked above
+    assert(b != st_.blocks.end());  // the loop above kept only a justification whose block is here
     p.block = b->second;
   } else {
     BlockHeader& hd = p.block.header;

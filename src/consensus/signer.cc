@@ -59,7 +59,7 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
   if (!b.txs_match_header()) return refused("committed block's transactions do not match its header");
   if (qc.phase == Phase::kRecovery) {
     // After a total stop: the members' approvals, verified here as by every replica.
-    if (auto s = verify_recovery_block(membership_, height_, parent_, grandparent_, b, qc); !s.ok()) return refused(s.error().message);
+    if (auto s = verify_recovery_block(membership_, height_, parent_, b, qc); !s.ok()) return refused(s.error().message);
   } else {
     if (qc.phase != Phase::kVote || qc.height != height_ || qc.block != b.header.hash()) {
       return refused("certificate is not for this block");
@@ -71,7 +71,6 @@ Status Checker::advance(const Block& b, const QuorumCert& qc) {
     if (Membership::handles(tx)) membership_.apply(tx, b.header.height, qc.phase == Phase::kRecovery);
   }
   height_++;
-  grandparent_ = parent_;
   parent_ = b.header.hash();
   last_vote_.reset();
   last_proposal_round_.reset();

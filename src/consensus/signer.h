@@ -127,7 +127,6 @@ class Checker : public VoteSigner {
   uint64_t counter_ = 0;
   uint64_t height_ = 1;
   Hash parent_;
-  Hash grandparent_;  // the committed block before parent_ (a recovery with a carried block)
   std::optional<std::pair<uint64_t, Hash>> last_vote_;  // (round, block) at height_
   std::optional<uint64_t> last_proposal_round_;
   uint64_t view_change_round_ = 0;

@@ -89,7 +89,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   bool stopped = false;
   // Sessions still attesting (not yet links): stop() closes them too, or one that completes
   // its handshake after stop() would keep its peer connected to a transport that is gone.
-  std::set<std::shared_ptr<Stream>> attesting_streams;
+  // Keyed by arrival, so the oldest goes first when there are attesting_max of them.
+  std::map<uint64_t, std::shared_ptr<Stream>> attesting_streams;
+  uint64_t attesting_seq = 0;
   Bytes instance;  // this process's instance id
   std::map<uint32_t, Bytes> peer_instance;                 // the live instance of each validator
   std::map<uint32_t, std::deque<Bytes>> superseded;        // instances a newer one replaced
@@ -137,7 +139,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       if (l.stream) l.stream->lowest_layer().close(ec);
       l.wake->cancel();
     }
-    for (auto& s : attesting_streams) s->lowest_layer().close(ec);
+    for (auto& [seq, s] : attesting_streams) s->lowest_layer().close(ec);
     attesting_streams.clear();
   }
 
@@ -191,7 +193,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     // after this coroutine has ended.
     auto attesting = std::make_shared<bool>(true);
     if (self->stopped) co_return false;
-    self->attesting_streams.insert(stream);
+    while (!self->attesting_streams.empty() && self->attesting_streams.size() >= std::max<size_t>(self->cfg.attesting_max, 1)) {
+      asio::error_code ignored;
+      self->attesting_streams.begin()->second->lowest_layer().close(ignored);  // its session ends and logs why
+      self->attesting_streams.erase(self->attesting_streams.begin());
+    }
+    const uint64_t seq = ++self->attesting_seq;
+    self->attesting_streams.emplace(seq, stream);
     asio::steady_timer deadline(self->io);
     deadline.expires_after(std::chrono::milliseconds(self->cfg.handshake_timeout_ms));
     deadline.async_wait([stream, attesting](asio::error_code ec) {
@@ -202,7 +210,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     });
     try {
       peer = co_await self->attest(*stream, server, expected);
-      self->attesting_streams.erase(stream);
+      self->attesting_streams.erase(seq);
       if (self->stopped) throw SessionEnd{"stopped"};
       admitted = true;
       *attesting = false;
@@ -221,7 +229,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     *attesting = false;
     deadline.cancel();
-    self->attesting_streams.erase(stream);
+    self->attesting_streams.erase(seq);
     if (admitted) {
       Link& l = self->link(peer);
       if (l.stream == stream) l.stream.reset();

@@ -48,6 +48,10 @@ struct TransportConfig {
   int64_t reconnect_ms_min = 50;
   int64_t reconnect_ms_max = 2000;
   int64_t handshake_timeout_ms = 10000;
+  // Connections still attesting (not yet admitted peers), at most: when a new one would pass
+  // it, the oldest is closed. Silent or slow connections cannot pile up file descriptors, and
+  // a real peer's handshake (milliseconds) outruns a flood that evicts the oldest first.
+  size_t attesting_max = 64;
 };
 
 class Transport {

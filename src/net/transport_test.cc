@@ -1,5 +1,10 @@
 #include "net/transport.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -255,6 +260,38 @@ TEST_F(TransportTest, RenewedCertificatesKeepReconnectsWorkingForAWeek) {
   ASSERT_TRUE(run_until([&] { return !nodes_[0]->transport->connected(2); }));
   start(1, nullptr, std::nullopt, store2);
   EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
+}
+
+TEST_F(TransportTest, SilentConnectionsAreBoundedAndAPeerStillGetsIn) {
+  make_nodes(2);
+  start(1);  // node 2 listens
+  // A flood of TCP connections that never say anything: at most attesting_max stay open,
+  // the oldest are closed as new ones come, and node 1 still attests and connects.
+  const int kFlood = 300;
+  std::vector<int> fds;
+  for (int i = 0; i < kFlood; i++) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(ports_[2]);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    fds.push_back(fd);
+  }
+  auto closed_by_peer = [&] {
+    int closed = 0;
+    for (int fd : fds) {
+      char c;
+      if (::recv(fd, &c, 1, MSG_DONTWAIT) == 0) closed++;
+    }
+    return closed;
+  };
+  ASSERT_TRUE(run_until([&] { return closed_by_peer() >= kFlood - static_cast<int>(TransportConfig{}.attesting_max); }))
+      << closed_by_peer() << " of " << kFlood << " closed";
+  start(0);
+  EXPECT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2) && nodes_[1]->transport->connected(1); }));
+  for (int fd : fds) ::close(fd);
 }
 
 }  // namespace

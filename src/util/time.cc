@@ -64,14 +64,19 @@ Result<UnixSeconds> parse_rfc3339(std::string_view s) {
   return static_cast<UnixSeconds>(timegm(&tm)) - offset_seconds;
 }
 
-std::string format_rfc3339(UnixSeconds t) {
+std::string format_rfc3339(UnixSeconds t, int millis) {
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  std::string out = buf;
+  if (millis >= 0 && millis < 1000) {
+    std::snprintf(buf, sizeof buf, ".%03d", millis);
+    out += buf;
+  }
+  return out + "Z";
 }
 
 namespace {

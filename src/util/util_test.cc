@@ -17,6 +17,8 @@ TEST(Time, Rfc3339) {
   EXPECT_EQ(parse_rfc3339("2025-10-01T08:00:00Z").value(), 1759305600);
   EXPECT_EQ(parse_rfc3339("2025-10-01T10:00:00.123+02:00").value(), 1759305600);
   EXPECT_EQ(format_rfc3339(1759305600), "2025-10-01T08:00:00Z");
+  EXPECT_EQ(format_rfc3339(1759305600, 7), "2025-10-01T08:00:00.007Z");
+  EXPECT_EQ(format_rfc3339(1759305600, 1000), "2025-10-01T08:00:00Z");  // out of range: no fraction
   EXPECT_FALSE(parse_rfc3339("2025-10-01").ok());
   EXPECT_FALSE(parse_rfc3339("2025-13-01T00:00:00Z").ok());
   EXPECT_FALSE(parse_rfc3339("2025-10-01T00:00:00Zjunk").ok());
