@@ -1,15 +1,14 @@
 #include "node/api.h"
 
 #include <cmath>
-#include <httplib.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <future>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "consensus/chain.h"
 #include "consensus/verify.h"
@@ -73,11 +72,30 @@ json tx_json(ByteView tx) {
 
 }  // namespace
 
+struct ApiHandler::Waiter {
+  std::set<std::string> pending;
+  std::map<std::string, uint64_t> heights;  // of the ones that committed
+  std::function<void(const std::map<std::string, uint64_t>&)> finish;
+  std::unique_ptr<asio::steady_timer> timer;
+  bool done = false;
+};
+
 ApiHandler::ApiHandler(Node& node, Genesis genesis) : node_(node), genesis_(std::move(genesis)) {
   for (const auto& c : genesis_.clients) clients_[c.spki_sha256] = {c.name, c.role};
+  std::weak_ptr<int> alive = alive_;
+  node_.on_commit([this, alive](const consensus::CommittedBlock& b) {
+    if (alive.lock()) committed(b);
+  });
 }
 
-ApiResponse ApiHandler::handle(const ApiRequest& req) {
+ApiHandler::~ApiHandler() {
+  for (auto& [id, w] : waiting_) {
+    if (w->timer) w->timer->cancel();
+  }
+  waiting_.clear();
+}
+
+const ApiHandler::Client* ApiHandler::client_of(const ApiRequest& req) const {
   const Client* client = nullptr;
   if (req.client_spki_sha256) {
     // Constant time over the registered keys: which client is which is not a secret, but the
@@ -86,9 +104,110 @@ ApiResponse ApiHandler::handle(const ApiRequest& req) {
       if (crypto::ct_equal(spki, *req.client_spki_sha256)) client = &c;
     }
   }
-  ApiResponse r = route(req, client);
-  responses_[r.status]++;
-  return r;
+  return client;
+}
+
+bool ApiHandler::registered(const Bytes& spki_sha256) const {
+  ApiRequest r;
+  r.client_spki_sha256 = spki_sha256;
+  return client_of(r) != nullptr;
+}
+
+ApiResponse ApiHandler::handle(const ApiRequest& req) {
+  ApiResponse out;
+  ApiRequest copy = req;
+  copy.query.erase("wait_ms");
+  handle(copy, [&out](ApiResponse r) { out = std::move(r); });
+  return out;
+}
+
+std::optional<int64_t> ApiHandler::wait_ms(const ApiRequest& req) {
+  auto it = req.query.find("wait_ms");
+  if (it == req.query.end()) return 0;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::min<int64_t>(std::stoll(v), kApiWaitMsMax);
+}
+
+void ApiHandler::wait_for(std::vector<std::string> ids, int64_t ms, std::function<void(const std::map<std::string, uint64_t>&)> finish) {
+  auto w = std::make_shared<Waiter>();
+  w->pending.insert(ids.begin(), ids.end());
+  w->finish = std::move(finish);
+  if (w->pending.empty() || ms <= 0) {
+    w->finish(w->heights);
+    return;
+  }
+  for (const auto& id : w->pending) waiting_.emplace(id, w);
+  w->timer = std::make_unique<asio::steady_timer>(node_.io());
+  w->timer->expires_after(std::chrono::milliseconds(ms));
+  std::weak_ptr<int> alive = alive_;
+  w->timer->async_wait([this, alive, w](asio::error_code ec) {
+    if (ec || w->done || !alive.lock()) return;
+    w->done = true;
+    for (const auto& id : w->pending) {
+      auto [b, e] = waiting_.equal_range(id);
+      for (auto it = b; it != e;) it = it->second == w ? waiting_.erase(it) : std::next(it);
+    }
+    w->finish(w->heights);
+  });
+}
+
+void ApiHandler::committed(const consensus::CommittedBlock& b) {
+  if (waiting_.empty()) return;
+  std::vector<std::shared_ptr<Waiter>> ready;
+  for (const auto& tx : b.block.txs) {
+    auto [first, last] = waiting_.equal_range(consensus::tx_id(tx));
+    for (auto it = first; it != last;) {
+      auto& w = it->second;
+      w->pending.erase(it->first);
+      w->heights[it->first] = b.block.header.height;
+      if (w->pending.empty()) ready.push_back(w);
+      it = waiting_.erase(it);
+    }
+  }
+  for (auto& w : ready) {
+    if (w->done) continue;
+    w->done = true;
+    w->timer->cancel();
+    w->finish(w->heights);
+  }
+}
+
+void ApiHandler::handle(const ApiRequest& req, Done done) {
+  const Client* client = client_of(req);
+  Done counted = [this, done = std::move(done)](ApiResponse r) {
+    responses_[r.status]++;
+    done(std::move(r));
+  };
+  const std::string& p = req.path;
+  bool is_tx = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0;
+  if (!is_tx || client == nullptr) return counted(route(req, client));
+  auto ms = wait_ms(req);
+  if (!ms) return counted(error(400, "bad_wait", "wait_ms must be a whole number of milliseconds (at most " + std::to_string(kApiWaitMsMax) + ")"));
+  if (p == "/v1/tx/batch") {
+    if (req.method != "POST") return counted(error(405, "method", "use POST"));
+    return post_tx_batch(req, *client, std::move(counted), *ms);
+  }
+  if (*ms > 0 && p == "/v1/tx" && req.method == "POST") {
+    auto w = parse_write_request(req.body, client->name);
+    if (!w.ok()) return counted(error(400, w.error().code, w.error().message));
+    auto outcome = submit_write(w->encode());
+    if (outcome.second.status != 202) return counted(std::move(outcome.second));
+    std::string id = outcome.first;
+    return wait_for({id}, *ms, [counted, id](const std::map<std::string, uint64_t>& heights) {
+      auto it = heights.find(id);
+      if (it == heights.end()) return counted(reply(202, json{{"id", to_hex(as_bytes(id))}, {"status", "pending"}}));
+      counted(reply(200, json{{"id", to_hex(as_bytes(id))}, {"status", "committed"}, {"height", it->second}}));
+    });
+  }
+  if (*ms > 0 && p.rfind("/v1/tx/", 0) == 0 && (req.method == "GET" || req.method == "HEAD")) {
+    std::string id_hex = p.substr(7);
+    ApiResponse now = get_tx(id_hex);
+    auto id = from_hex(id_hex);
+    if (now.status != 200 || !id.ok() || !node_.replica().in_mempool(to_string(*id))) return counted(std::move(now));
+    return wait_for({to_string(*id)}, *ms, [this, counted, id_hex](const std::map<std::string, uint64_t>&) { counted(get_tx(id_hex)); });
+  }
+  counted(route(req, client));
 }
 
 ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
@@ -231,24 +350,67 @@ ApiResponse ApiHandler::get_attestation(const ApiRequest& req) {
                          {"chain", to_hex(id->binding.chain)}});
 }
 
-ApiResponse ApiHandler::submit_tx(Bytes tx) {
+std::pair<std::string, ApiResponse> ApiHandler::submit_write(Bytes tx) {
   std::string id = consensus::tx_id(tx);
   std::string id_hex = to_hex(as_bytes(id));
-  if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {  // a retry of a committed transaction
-    return reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", (*loc)->height}});
+  if (node_.replica().in_mempool(id)) return {id, reply(202, json{{"id", id_hex}, {"status", "pending"}})};
+  if (node_.replica().committed_tx(id)) {  // a retry of a committed transaction
+    if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {
+      return {id, reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", (*loc)->height}})};
+    }
   }
-  if (node_.replica().in_mempool(id)) return reply(202, json{{"id", id_hex}, {"status", "pending"}});
-  if (node_.failed()) return error(503, "unavailable", "this node has stopped taking part (storage failure); use another node");
+  if (node_.failed()) return {id, error(503, "unavailable", "this node has stopped taking part (storage failure); use another node")};
   if (!node_.submit(std::move(tx))) {
-    return error(503, "busy", "the node's transaction queue is full; retry the same request later");
+    return {id, error(503, "busy", "the node's transaction queue is full; retry the same request later")};
   }
-  return reply(202, json{{"id", id_hex}, {"status", "pending"}});
+  return {id, reply(202, json{{"id", id_hex}, {"status", "pending"}})};
 }
+
+ApiResponse ApiHandler::submit_tx(Bytes tx) { return submit_write(std::move(tx)).second; }
 
 ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
   auto w = parse_write_request(body, client.name);
   if (!w.ok()) return error(400, w.error().code, w.error().message);
   return submit_tx(w->encode());
+}
+
+// One status per write, in the order given; with ?wait_ms the answer waits until every
+// accepted write committed (or the wait ended) and says which did.
+void ApiHandler::post_tx_batch(const ApiRequest& req, const Client& client, Done done, int64_t ms) {
+  auto writes = parse_batch_request(req.body, client.name);
+  if (!writes.ok()) return done(error(400, writes.error().code, writes.error().message));
+  auto results = std::make_shared<json>(json::array());
+  auto pending = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
+  for (auto& w : *writes) {
+    if (!w.ok()) {
+      results->push_back({{"status", "refused"}, {"error", w.error().code}, {"message", w.error().message}});
+      continue;
+    }
+    auto [id, r] = submit_write(w->encode());
+    json j = json::parse(r.body);
+    if (r.status == 202) {
+      pending->emplace_back(results->size(), id);
+    } else if (r.status != 200) {
+      j["status"] = "refused";
+    }
+    results->push_back(std::move(j));
+  }
+  std::vector<std::string> ids;
+  for (const auto& [i, id] : *pending) ids.push_back(id);
+  wait_for(std::move(ids), ms, [results, pending, done](const std::map<std::string, uint64_t>& heights) {
+    size_t accepted = 0, committed = 0;
+    for (const auto& [i, id] : *pending) {
+      if (auto it = heights.find(id); it != heights.end()) {
+        (*results)[i]["status"] = "committed";
+        (*results)[i]["height"] = it->second;
+      }
+    }
+    for (const auto& r : *results) {
+      accepted += r["status"] != "refused";
+      committed += r["status"] == "committed";
+    }
+    done(reply(200, json{{"results", *results}, {"accepted", accepted}, {"committed", committed}}));
+  });
 }
 
 ApiResponse ApiHandler::post_governance(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
@@ -565,119 +727,101 @@ ApiResponse ApiHandler::get_metrics() {
   auto counts = responses_;
   counts[200]++;  // this response
   for (const auto& [status, n] : counts) o += "supernet_api_responses_total{code=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+  if (http_metrics_) o += http_metrics_();
   return {200, "text/plain; version=0.0.4", o};
 }
 
 // --- the HTTPS server ---
 
-ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates)
-    : io_(io), handler_(handler), certificates_(std::move(certificates)) {
-  net::IdentityStore* store = certificates_.get();
-  server_ = std::make_unique<httplib::SSLServer>([store](SSL_CTX& ctx) {
-    auto id = store->current();
-    bool ok = SSL_CTX_set_min_proto_version(&ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_max_proto_version(&ctx, TLS1_3_VERSION) == 1 &&
-              SSL_CTX_use_certificate(&ctx, id->cert.get()) == 1 && SSL_CTX_use_PrivateKey(&ctx, id->key.get()) == 1 &&
-              SSL_CTX_check_private_key(&ctx) == 1;
-    net::use_identity_store(&ctx, store);  // every handshake serves the current (renewed) certificate
-    // Ask for a client certificate and accept any: possession of its key is proven by the
-    // handshake, and the handler decides (401) whether that key is registered.
-    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
-    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_num_tickets(&ctx, 0);
-    return ok;
-  });
+namespace {
+
+SSL_CTX* api_tls_context(net::IdentityStore* store) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  auto id = store->current();
+  bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
+            SSL_CTX_use_certificate(ctx, id->cert.get()) == 1 && SSL_CTX_use_PrivateKey(ctx, id->key.get()) == 1 &&
+            SSL_CTX_check_private_key(ctx) == 1;
+  if (!ok) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  net::use_identity_store(ctx, store);  // every handshake serves the current (renewed) certificate
+  // Ask for a client certificate and accept any: possession of its key is proven by the
+  // handshake, and the handler decides (401) whether that key is registered.
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);  // idle connections hold no record buffers
+  return ctx;
 }
 
-ApiServer::~ApiServer() { stop(); }
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates, net::HttpLimits limits)
+    : io_(io), handler_(handler), certificates_(std::move(certificates)), limits_(limits) {}
+
+ApiServer::~ApiServer() {
+  stop();
+  handler_.set_http_stats(nullptr);
+}
+
+uint16_t ApiServer::port() const { return server_ ? server_->port() : 0; }
 
 Status ApiServer::start(const std::string& host, uint16_t port) {
-  net::ignore_sigpipe();  // a client that hangs up mid-response must not kill the node
-  if (!server_->is_valid()) return make_error("api.tls", "cannot configure TLS 1.3 for the API with the node's certificate");
-  server_->set_payload_max_length(kApiDataBytesMax);
-  // Everything but a data set upload is small: refuse a larger body from its Content-Length,
-  // before it is read.
-  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path.rfind("/v1/data/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value_count("Content-Length") > 0) {
-      unsigned long long len = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
-      if (len > kApiBodyBytesMax) {
-        res.status = 413;
-        res.set_content(json{{"error", "too_large"}, {"message", "the body is larger than " + std::to_string(kApiBodyBytesMax) + " bytes"}}.dump() + "\n",
-                        "application/json");
-        ApiHandler* h = &handler_;
-        asio::post(io_, [h] { h->count(413); });
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  server_->set_read_timeout(10, 0);
-  server_->set_write_timeout(10, 0);
-  server_->set_keep_alive_max_count(1000);
-  server_->set_tcp_nodelay(true);
-  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+  SSL_CTX* tls = api_tls_context(certificates_.get());
+  if (tls == nullptr) return make_error("api.tls", "cannot configure TLS 1.3 for the API with the node's certificate");
+  net::HttpServer::Hooks hooks;
+  ApiHandler* h = &handler_;
+  hooks.handler = [h](net::HttpRequest in, net::HttpServer::Respond respond) {
     ApiRequest r;
-    r.method = req.method;
-    r.path = req.path;
-    r.body = req.body;
-    if (r.path.rfind("/v1/data/", 0) != 0 && r.body.size() > kApiBodyBytesMax) {  // a chunked body with no length
-      res.status = 413;
-      res.set_content(json{{"error", "too_large"}, {"message", "the body is too large"}}.dump() + "\n", "application/json");
-      return;
-    }
-    for (const auto& [k, v] : req.params) r.query[k] = v;
-    if (req.ssl != nullptr) {
-      if (auto e = net::api_exporter(req.ssl); e.ok()) r.tls_exporter = std::move(e).value();
-      if (X509* peer = SSL_get0_peer_certificate(req.ssl)) {
-        X509_up_ref(peer);
-        if (auto cert = crypto::Certificate::adopt(peer); cert.ok()) r.client_spki_sha256 = cert->spki_sha256();
-      }
-    }
-    auto done = std::make_shared<std::promise<ApiResponse>>();
-    auto answer = done->get_future();
-    ApiHandler* h = &handler_;
-    asio::post(io_, [done, h, r = std::move(r)] { done->set_value(h->handle(r)); });
-    ApiResponse out = error(503, "unavailable", "the node did not answer in time");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
-      if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) {
-        out = answer.get();
-        break;
-      }
-    }
-    res.status = out.status;
-    res.set_content(out.body, out.content_type.c_str());
+    r.method = std::move(in.http.method);
+    r.path = std::move(in.http.path);
+    r.body = std::move(in.http.body);
+    r.query = std::move(in.http.query);
+    r.client_spki_sha256 = std::move(in.client_spki_sha256);
+    r.tls_exporter = std::move(in.tls_exporter);
+    h->handle(r, [respond](ApiResponse a) { respond(net::HttpResponse{a.status, std::move(a.content_type), std::move(a.body), {}}); });
   };
-  server_->Get(".*", serve);
-  server_->Post(".*", serve);
-  server_->Put(".*", serve);
-  server_->Delete(".*", serve);
-  server_->Patch(".*", serve);
-  server_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-    // Responses the HTTP layer makes itself (413 before reading an oversized body, 400 for a
-    // malformed request): give them the same JSON shape.
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string code = res.status == 413 ? "too_large" : "bad_request";
-    std::string message = res.status == 413 ? "the body is larger than " + std::to_string(kApiDataBytesMax) + " bytes"
-                                            : "the HTTP request was not understood";
-    res.set_content(json{{"error", code}, {"message", message}}.dump() + "\n", "application/json");
-    ApiHandler* h = &handler_;
-    int status = res.status;
-    asio::post(io_, [h, status] { h->count(status); });
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return make_error("api.listen", "cannot listen for the API on " + host + ":" + std::to_string(port));
-  port_ = static_cast<uint16_t>(bound);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  hooks.body_limit = [](std::string_view, std::string_view path) {
+    if (path.rfind("/v1/data/", 0) == 0) return kApiDataBytesMax;
+    if (path == "/v1/tx/batch") return kApiBatchBytesMax;
+    return kApiBodyBytesMax;
+  };
+  hooks.trusted = [h](const Bytes& spki) { return h->registered(spki); };
+  hooks.error = [h](int status, const std::string& code, const std::string& message) {
+    h->count(status);
+    return net::HttpResponse{status, "application/json", json{{"error", code}, {"message", message}}.dump() + "\n", {}};
+  };
+  server_ = std::make_unique<net::HttpServer>(io_, tls, limits_, std::move(hooks));
+  if (auto s = server_->start(host, port); !s.ok()) return s;
+  net::HttpServer* server = server_.get();
+  handler_.set_http_stats([server] {
+    net::HttpStats st = server->stats();
+    const net::HttpLimits& l = server->limits();
+    std::string o;
+    auto metric = [&o](const std::string& name, const char* type, const char* help, const std::string& value) {
+      o += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + value + "\n";
+    };
+    metric("supernet_api_connections", "gauge", "Open API connections.", std::to_string(st.connections));
+    metric("supernet_api_connections_max", "gauge", "API connections at most (connections_max).", std::to_string(l.connections_max));
+    metric("supernet_api_accepted_total", "counter", "API connections accepted.", std::to_string(st.accepted));
+    metric("supernet_api_evicted_total", "counter", "API connections closed to make room for new ones.", std::to_string(st.evicted));
+    metric("supernet_api_refused_total", "counter", "API connections refused: every slot busy with registered clients.", std::to_string(st.refused));
+    o += "# HELP supernet_api_timeouts_total API connections closed by a deadline, by phase.\n# TYPE supernet_api_timeouts_total counter\n";
+    for (auto [phase, n] : {std::pair<const char*, uint64_t>{"handshake", st.timed_out_handshake}, {"headers", st.timed_out_headers},
+                            {"body", st.timed_out_body}, {"write", st.timed_out_write}, {"idle", st.timed_out_idle}}) {
+      o += std::string("supernet_api_timeouts_total{phase=\"") + phase + "\"} " + std::to_string(n) + "\n";
+    }
+    metric("supernet_api_busy_total", "counter", "Requests answered 503 busy (in_flight_max reached).", std::to_string(st.busy));
+    metric("supernet_api_in_flight", "gauge", "Requests being handled (waiting for a commit among them).", std::to_string(st.in_flight));
+    return o;
+  });
   return ok_status();
 }
 
 void ApiServer::stop() {
-  if (!thread_.joinable()) return;
-  stopping_ = true;  // requests waiting for the io thread give up (it may be the caller)
-  server_->stop();
-  thread_.join();
+  if (server_) server_->stop();
 }
 
 }  // namespace supernet::node

@@ -2,16 +2,18 @@
 //  - ApiHandler maps a request (method, path, body, the client's certificate key hash) to a
 //    response. It reads and drives the Node, so it runs on the node's io thread. Pure enough
 //    to test without sockets.
-//  - ApiServer serves it over HTTPS (cpp-httplib, TLS 1.3 only) with the node's RA-TLS
-//    certificate. Clients authenticate with a certificate whose public key hash the genesis
-//    lists; the TLS layer asks for a certificate but accepts any, so that a missing or
-//    unknown one gets a clear 401 rather than a failed handshake. Each request is handed to
-//    the io thread and its answer awaited; bodies over the limit are refused (413) from
-//    their Content-Length, before they are read.
+//  - ApiServer serves it over HTTPS (net/http_server.h: event-driven on the node's io
+//    thread, TLS 1.3 only) with the node's RA-TLS certificate. Clients authenticate with a
+//    certificate whose public key hash the genesis lists; the TLS layer asks for a
+//    certificate but accepts any, so that a missing or unknown one gets a clear 401 rather
+//    than a failed handshake. Bodies over the path's limit are refused (413) from their
+//    Content-Length, before they are read; every other bound is in net::HttpLimits.
 //
 // Endpoints (docs/api.md, GET /v1/openapi.json):
 //   POST /v1/tx                 write to the key-value state: {"table","key","value"|"value_hex","nonce"}
+//   POST /v1/tx/batch           up to kTxBatchMax writes {"writes": [...]}, one status per write
 //   GET  /v1/tx/{id}            pending | committed (with a receipt proof) | invalid; 404 unknown
+//                               (?wait_ms=N on these three: answered when committed or after N ms)
 //   GET  /v1/kv/{table}/{key}   the committed value
 //   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, evidence
 //   POST /v1/governance         members: a member-signed proposal or approval {"tx": hex}
@@ -26,7 +28,7 @@
 //   GET  /v1/openapi.json       the API description (no authentication needed)
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,19 +37,23 @@
 #include <vector>
 
 #include "ledger/tx.h"
+#include "net/http_server.h"
 #include "net/ratls.h"
 #include "node/config.h"
 #include "node/datasets.h"
 #include "node/node.h"
 
-namespace httplib {
-class SSLServer;
+namespace supernet::net {
+class HttpServer;
 }
 
 namespace supernet::node {
 
 inline constexpr size_t kApiBodyBytesMax = 256 * 1024;  // every endpoint but POST /v1/data
 inline constexpr size_t kApiDataBytesMax = 64 * 1024 * 1024;
+inline constexpr size_t kTxBatchMax = 1000;                   // writes in one POST /v1/tx/batch
+inline constexpr size_t kApiBatchBytesMax = 4 * 1024 * 1024;  // its body
+inline constexpr int64_t kApiWaitMsMax = 30000;               // ?wait_ms=N, at most
 
 struct ApiRequest {
   std::string method;
@@ -68,7 +74,19 @@ class ApiHandler {
  public:
   // `genesis` gives the chain's identity, addresses and the registered clients.
   ApiHandler(Node& node, Genesis genesis);
+  ~ApiHandler();
+  ApiHandler(const ApiHandler&) = delete;
+  ApiHandler& operator=(const ApiHandler&) = delete;
+  // Answers at once, but for requests with ?wait_ms that wait for a commit: those are
+  // answered from the commit (or the wait's end) on the io thread. `done` is called once.
+  using Done = std::function<void(ApiResponse)>;
+  void handle(const ApiRequest& req, Done done);
+  // The same without waiting (?wait_ms is ignored).
   ApiResponse handle(const ApiRequest& req);
+  // A registered client's certificate key.
+  bool registered(const Bytes& spki_sha256) const;
+  // The HTTP server's counters, for /metrics.
+  void set_http_stats(std::function<std::string()> metrics) { http_metrics_ = std::move(metrics); }
   // Counts a response that never reached handle() (refused by the HTTP layer: 413, 503).
   void count(int status) { responses_[status]++; }
   // This node's sealed data sets (POST/GET /v1/data); without it those endpoints answer 404.
@@ -87,8 +105,18 @@ class ApiHandler {
     std::string name;
     std::string role;
   };
+  const Client* client_of(const ApiRequest& req) const;
   ApiResponse route(const ApiRequest& req, const Client* client);
   ApiResponse post_tx(const std::string& body, const Client& client);
+  // A write's id and the answer for it (202 pending, 200 committed, 4xx/503 refused).
+  std::pair<std::string, ApiResponse> submit_write(Bytes tx);
+  void post_tx_batch(const ApiRequest& req, const Client& client, Done done, int64_t wait_ms);
+  // Waits for commits (?wait_ms): `ids` not yet committed; `finish` gets them back when each
+  // one committed (with its height) or the wait ended.
+  struct Waiter;
+  void wait_for(std::vector<std::string> ids, int64_t wait_ms, std::function<void(const std::map<std::string, uint64_t>&)> finish);
+  void committed(const consensus::CommittedBlock& b);
+  static std::optional<int64_t> wait_ms(const ApiRequest& req);
   ApiResponse post_governance(const std::string& body, const Client& client, const Bytes& client_spki_sha256);
   ApiResponse get_governance();
   ApiResponse submit_tx(Bytes tx);
@@ -114,33 +142,39 @@ class ApiHandler {
   class FlService* fl_ = nullptr;
   tee::Platform* platform_ = nullptr;
   std::shared_ptr<net::IdentityStore> certificates_;
+  std::function<std::string()> http_metrics_;
+  std::multimap<std::string, std::shared_ptr<Waiter>> waiting_;  // by transaction id
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);       // the commit observer's link to this handler
 };
 
 class ApiServer {
  public:
-  // Serves `certificates`' current certificate (renewed while it runs).
-  ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates);
+  // Serves `certificates`' current certificate (renewed while it runs), on `io`'s thread.
+  ApiServer(asio::io_context& io, ApiHandler& handler, std::shared_ptr<net::IdentityStore> certificates,
+            net::HttpLimits limits = {});
   ~ApiServer();
-  // Binds host:port (0 picks a port) and serves on a thread of its own.
+  // Binds host:port (0 picks a port) and accepts on the io_context.
   Status start(const std::string& host, uint16_t port);
+  // From any thread.
   void stop();
-  uint16_t port() const { return port_; }
+  uint16_t port() const;
+  const net::HttpServer& http() const { return *server_; }
 
  private:
   asio::io_context& io_;
   ApiHandler& handler_;
   std::shared_ptr<net::IdentityStore> certificates_;
-  std::unique_ptr<httplib::SSLServer> server_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  uint16_t port_ = 0;
+  net::HttpLimits limits_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 // Request bodies, parsed (pure functions of outside bytes, fuzzed). Error codes are the API's.
 Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client);
+// POST /v1/tx/batch: the batch's shape is checked as a whole, each write on its own.
+Result<std::vector<Result<ledger::KvWrite>>> parse_batch_request(std::string_view body, const std::string& client);
 Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out);
 
-// The JSON description of the API (OpenAPI 3.0).
+// The JSON description of the API (OpenAPI 3.1).
 const std::string& openapi_json();
 
 }  // namespace supernet::node

@@ -10,9 +10,10 @@ namespace supernet::node {
 
 using nlohmann::json;
 
-Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error("bad_json", "the body must be a JSON object");
+namespace {
+
+Result<ledger::KvWrite> write_of(const json& j, const std::string& client) {
+  if (!j.is_object()) return make_error("bad_json", "a write must be a JSON object");
   ledger::KvWrite w;
   w.client = client;
   if (!j.contains("table") || !j["table"].is_string() || !is_simple_name(j["table"].get<std::string>(), ledger::kTableBytesMax)) {
@@ -41,6 +42,29 @@ Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::st
     w.nonce = crypto::random_u64();
   }
   return w;
+}
+
+}  // namespace
+
+Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error("bad_json", "the body must be a JSON object");
+  return write_of(j, client);
+}
+
+Result<std::vector<Result<ledger::KvWrite>>> parse_batch_request(std::string_view body, const std::string& client) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("writes") || !j["writes"].is_array()) {
+    return make_error("bad_json", "the body must be {\"writes\": [{\"table\", \"key\", \"value\" or \"value_hex\", \"nonce\"}, ...]}");
+  }
+  const json& writes = j["writes"];
+  if (writes.empty() || writes.size() > kTxBatchMax) {
+    return make_error("bad_batch", "a batch holds 1 to " + std::to_string(kTxBatchMax) + " writes");
+  }
+  std::vector<Result<ledger::KvWrite>> out;
+  out.reserve(writes.size());
+  for (const auto& w : writes) out.push_back(write_of(w, client));
+  return out;
 }
 
 Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out) {
