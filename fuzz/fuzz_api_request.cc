@@ -1,4 +1,4 @@
-// REST API request bodies: key-value writes and governance submissions (JSON from clients).
+// REST API request bodies: key-value writes, batches of them and governance submissions (JSON from clients).
 #include <cstdlib>
 
 #include "node/api.h"
@@ -11,6 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto back = ledger::KvWrite::decode(w->encode());
     if (!back.ok() || back->table != w->table || back->key != w->key || back->value != w->value) std::abort();
   }
+  if (auto b = node::parse_batch_request(body, "fuzz"); b.ok() && (b->empty() || b->size() > node::kTxBatchMax)) std::abort();
   Bytes tx;
   auto g = node::parse_governance_request(body, &tx);
   if (g.ok() && g->encode() != tx) std::abort();

@@ -79,6 +79,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       : io(io), cfg(std::move(c)), on_frame(std::move(f)), acceptor(io), instance(crypto::random_bytes(kInstanceBytes)) {}
 
   asio::io_context& io;
+  LogLimiter log_limit;
   TransportConfig cfg;
   OnFrame on_frame;
   tcp::acceptor acceptor;
@@ -177,6 +178,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   // One connection: attest, identify, then read frames until it ends. Returns whether the
   // peer was admitted.
   static awaitable<bool> session(std::shared_ptr<Impl> self, tcp::socket socket, bool server, uint32_t expected) {
+    asio::error_code remote_ec;
+    auto remote = socket.remote_endpoint(remote_ec);
+    std::string source = remote_ec ? std::string("?") : remote.address().to_string();
     // Frames go out as soon as they are written: consensus and FL messages are small
     // request/response exchanges, which Nagle's algorithm and delayed ACKs stall by ~40 ms.
     asio::error_code nodelay_ec;
@@ -235,7 +239,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       if (l.stream == stream) l.stream.reset();
       if (!self->stopped) log(LogLevel::kInfo, "transport", "connection to node " + std::to_string(peer) + " ended: " + reason);
     } else if (!self->stopped) {
-      log(LogLevel::kWarn, "transport", std::string("refused ") + (server ? "incoming" : "outgoing") + " peer: " + reason);
+      // Anyone who reaches the port can cause this line: at most one per source every 10 s.
+      self->log_limit.log(LogLevel::kWarn, "transport", server ? "refused incoming" : "refused outgoing", source,
+                          std::string("refused ") + (server ? "incoming" : "outgoing") + " peer " + source + ": " + reason, steady_ms());
     }
     asio::error_code ignored;
     stream->lowest_layer().close(ignored);

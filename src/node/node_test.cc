@@ -300,6 +300,38 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   auto again = client.post("/v1/tx", body).value();
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(again.body)["id"], id);
+  // Waiting for the commit without polling (?wait_ms), one write or a batch of them.
+  auto waited = client.post("/v1/tx?wait_ms=10000", R"({"table":"accounts","key":"carol","value":"7"})").value();
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(json::parse(waited.body)["status"], "committed");
+  EXPECT_GE(json::parse(waited.body)["height"].get<uint64_t>(), 1u);
+  json batch = {{"writes", json::array({{{"table", "b"}, {"key", "1"}, {"value", "x"}},
+                                        {{"table", "b c"}, {"key", "2"}, {"value", "y"}},
+                                        {{"table", "b"}, {"key", "3"}, {"value_hex", "00ff"}}})}};
+  auto batched = client.post("/v1/tx/batch?wait_ms=10000", batch.dump()).value();
+  ASSERT_EQ(batched.status, 200) << batched.body;
+  json results = json::parse(batched.body);
+  EXPECT_EQ(results["accepted"], 2);
+  EXPECT_EQ(results["committed"], 2);
+  EXPECT_EQ(results["results"][0]["status"], "committed");
+  EXPECT_EQ(results["results"][1]["status"], "refused");
+  EXPECT_EQ(results["results"][1]["error"], "bad_table");
+  EXPECT_EQ(results["results"][2]["status"], "committed");
+  EXPECT_EQ(client.get("/v1/kv/b/3")->status, 200);
+  // Without a wait: accepted and pending (or already committed), one status per write.
+  auto quick = json::parse(client.post("/v1/tx/batch", json{{"writes", json::array({{{"table", "b"}, {"key", "4"}, {"value", "z"}}})}}.dump())->body);
+  EXPECT_NE(quick["results"][0]["status"], "refused");
+  std::string quick_id = quick["results"][0]["id"];
+  auto looked = json::parse(client.get("/v1/tx/" + quick_id + "?wait_ms=10000")->body);
+  EXPECT_EQ(looked["status"], "committed");
+  EXPECT_TRUE(looked.contains("receipt"));
+  EXPECT_EQ(json::parse(client.post("/v1/tx/batch", R"({"writes":[]})")->body)["error"], "bad_batch");
+  json too_many = {{"writes", json::array()}};
+  for (size_t i = 0; i <= kTxBatchMax; i++) too_many["writes"].push_back({{"table", "b"}, {"key", std::to_string(i)}, {"value", "v"}});
+  EXPECT_EQ(json::parse(client.post("/v1/tx/batch", too_many.dump())->body)["error"], "bad_batch");
+  EXPECT_EQ(client.get("/v1/tx/batch")->status, 405);
+  EXPECT_EQ(json::parse(client.post("/v1/tx?wait_ms=soon", body)->body)["error"], "bad_wait");
+  EXPECT_EQ(unknown.post("/v1/tx/batch", batch.dump())->status, 401);
   auto kv = json::parse(client.get("/v1/kv/accounts/alice")->body);
   EXPECT_EQ(kv["value"], "100");
   EXPECT_EQ(client.get("/v1/kv/accounts/bob")->status, 404);

@@ -1,6 +1,7 @@
 // The node program's main loop (supernet-node): one SuperNet node process.
 #include "node/run.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -196,6 +197,12 @@ int run_node(const RunOptions& a) {
   if (!store.ok()) return fail(store.error());
   o.store = std::move(store).value();
 
+  // File descriptors for the API's and the peer port's connection caps (net::HttpLimits,
+  // TransportConfig): raise the soft limit to the hard one.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
   asio::io_context io;
   node::Node node(io, std::move(o));
   if (auto s = node.start(); !s.ok()) return fail(s.error(), kExitCheckFailed);
