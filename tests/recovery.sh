@@ -66,7 +66,9 @@ for i in $(seq 1 $nodes); do
   db="$net/node-$i/ledger.db"
   keys=$(sqlite3 "$db" "SELECT count(*) FROM kv WHERE tbl = 'load'")
   [ "$keys" -eq $count ] || fail "node $i has $keys of $count keys"
-  found=$(sqlite3 "$db" "SELECT lower(hex(hash)) FROM txs" | sort | comm -12 - <(sort "$work/ids.txt") | wc -l)
+  "$sn" ledger txs --dir "$(dirname "$db")" | awk '{ print $1 }' | sort > "$work/held.txt"
+  [ -z "$(uniq -d "$work/held.txt")" ] || fail "node $i holds a transaction twice"
+  found=$(comm -12 "$work/held.txt" <(sort "$work/ids.txt") | wc -l)
   [ "$found" -eq $count ] || fail "node $i holds $found of the $count acknowledged transactions"
   digest=$(sqlite3 "$db" "SELECT lower(hex(hash)) FROM blocks ORDER BY height" | sha256sum)
   if [ -z "$first" ]; then first=$digest; elif [ "$digest" != "$first" ]; then fail "node $i's ledger differs"; fi

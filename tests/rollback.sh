@@ -76,7 +76,9 @@ for i in $(seq 1 $nodes); do
   # Evidence transactions start with "SNEV": none may be on any ledger.
   ev=$(sqlite3 "$db" "SELECT count(*) FROM blocks WHERE instr(block, X'534E4556') > 0")
   [ "$ev" -eq 0 ] || fail "node $i's ledger holds evidence of misbehaviour"
-  found=$(sqlite3 "$db" "SELECT lower(hex(hash)) FROM txs" | sort | comm -12 - <(sort "$work/ids.txt") | wc -l)
+  "$sn" ledger txs --dir "$(dirname "$db")" | awk '{ print $1 }' | sort > "$work/held.txt"
+  [ -z "$(uniq -d "$work/held.txt")" ] || fail "node $i holds a transaction twice"
+  found=$(comm -12 "$work/held.txt" <(sort "$work/ids.txt") | wc -l)
   [ "$found" -eq $total ] || fail "node $i holds $found of the $total acknowledged transactions"
   digest=$(sqlite3 "$db" "SELECT lower(hex(hash)) FROM blocks ORDER BY height" | sha256sum)
   if [ -z "$first" ]; then first=$digest; elif [ "$digest" != "$first" ]; then fail "node $i's ledger differs"; fi

@@ -74,6 +74,33 @@ int run_verify(const VerifyArgs& a) {
   return bad == 0 ? kExitOk : kExitCheckFailed;
 }
 
+struct TxsArgs {
+  std::string dir;
+};
+
+// Every transaction in a node's stored chain, in order: "<id> <height> <index>" per line (the
+// id is what POST /v1/tx answers).
+int run_txs(const TxsArgs& a) {
+  auto cfg = node::load_node_config(a.dir + "/node.toml");
+  if (!cfg.ok()) return fail(cfg.error());
+  auto store = ledger::open_sqlite_store(cfg->data_dir + "/ledger.db");
+  if (!store.ok()) return fail(store.error());
+  auto blocks = (*store)->load_blocks();
+  if (!blocks.ok()) return fail(blocks.error());
+  std::string out;
+  for (const auto& cb : *blocks) {
+    for (size_t i = 0; i < cb.block.txs.size(); i++) {
+      out += to_hex(as_bytes(consensus::tx_id(cb.block.txs[i]))) + " " + std::to_string(cb.block.header.height) + " " + std::to_string(i) + "\n";
+      if (out.size() > (1 << 20)) {
+        std::fputs(out.c_str(), stdout);
+        out.clear();
+      }
+    }
+  }
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_ledger_commands(CLI::App& app, int* exit_code) {
@@ -85,6 +112,10 @@ void add_ledger_commands(CLI::App& app, int* exit_code) {
   verify->add_option("--dir", a->dir, "a node folder, or a network folder from `supernet up`")->required();
   verify->add_option("--genesis", a->genesis, "genesis file (default: the one named in node.toml)");
   verify->callback([a, exit_code] { *exit_code = run_verify(*a); });
+  auto t = std::make_shared<TxsArgs>();
+  CLI::App* txs = ledger->add_subcommand("txs", "List every transaction in a node's stored chain: id, height, index (one per line)");
+  txs->add_option("--dir", t->dir, "a node folder (with node.toml)")->required();
+  txs->callback([t, exit_code] { *exit_code = run_txs(*t); });
 }
 
 }  // namespace supernet::cli

@@ -4,6 +4,7 @@
 // credentials in client/.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "crypto/secure.h"
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
+#include "node/api.h"
 #include "node/api_client.h"
 #include "node/config.h"
 #include "tee/policy.h"
@@ -36,20 +38,24 @@ Result<json> await_commit(Clients& c, const std::string& id, const std::string& 
   auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   auto started = Clock::now();
   while (Clock::now() < deadline) {
-    auto r = c.request(false, "/v1/tx/" + id);
+    // The node answers when the write commits, or after the wait with its status (no polling).
+    int64_t wait = std::clamp<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count(), 1, 2000);
+    auto r = c.request(false, "/v1/tx/" + id + "?wait_ms=" + std::to_string(wait));
+    bool waited = false;
     if (r.ok() && r->status == 200) {
       json j = json::parse(r->body, nullptr, false);
       if (!j.is_discarded() && (j["status"] == "committed" || j["status"] == "invalid")) {
         if (progress && Clock::now() - started > std::chrono::seconds(1)) std::fprintf(stderr, "\n");
         return j;
       }
+      waited = true;
     } else if (r.ok() && r->status == 404 && !body.empty()) {
       (void)c.request(true, "/v1/tx", body);
     }
     if (progress && Clock::now() - started > std::chrono::seconds(1)) {
       std::fprintf(stderr, "\r  waiting for commit ... %lld s", static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!waited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return make_error("tx.timeout", "transaction " + id + " was not committed within " + std::to_string(timeout_s) + " s");
 }
@@ -190,11 +196,12 @@ struct LoadArgs {
   std::string ids_out;
   int timeout_s = 120;
   size_t value_bytes = 0;  // 0: short values ("v<i>")
+  int batch = 1;           // writes per request (POST /v1/tx/batch when more than 1)
 };
 
 int run_load(const LoadArgs& a) {
-  if (a.count < 1 || a.clients < 1 || a.clients > 256 || a.rate < 0) {
-    return fail(make_error("usage.load", "--count must be >= 1, --clients 1 to 256, --rate >= 0"));
+  if (a.count < 1 || a.clients < 1 || a.clients > 256 || a.rate < 0 || a.batch < 1 || a.batch > static_cast<int>(node::kTxBatchMax)) {
+    return fail(make_error("usage.load", "--count must be >= 1, --clients 1 to 256, --rate >= 0, --batch 1 to " + std::to_string(node::kTxBatchMax)));
   }
   if (a.value_bytes > ledger::kValueBytesMax) {
     return fail(make_error("usage.load", "--value-bytes must be at most " + std::to_string(ledger::kValueBytesMax)));
@@ -203,6 +210,9 @@ int run_load(const LoadArgs& a) {
   if (!net.ok()) return fail(net.error());
   uint64_t base = crypto::random_u64() >> 20;
   std::vector<std::string> bodies(static_cast<size_t>(a.count)), ids(static_cast<size_t>(a.count));
+  // Per write: when its first request went out, and how long until its commit was acknowledged.
+  std::vector<Clock::time_point> sent_at(static_cast<size_t>(a.count));
+  std::vector<double> latency_ms(static_cast<size_t>(a.count), -1);
   std::atomic<int> submitted{0}, acknowledged{0}, committed{0};
   std::atomic<uint64_t> failovers{0}, retries{0};
   std::atomic<bool> finished{false};
@@ -211,44 +221,103 @@ int run_load(const LoadArgs& a) {
   auto start = Clock::now();
   auto deadline = start + std::chrono::seconds(a.timeout_s);
 
+  // Each client sends its writes in requests of --batch writes (POST /v1/tx, or POST
+  // /v1/tx/batch), each answered when its writes commit (?wait_ms) over a kept-alive
+  // connection; a write that is still pending after the wait is looked up until it commits.
   auto worker = [&](int w) {
     int first = static_cast<int>(net->apis[static_cast<size_t>(w) % net->apis.size()].first);
     Clients c(*net, a.net.node != 0 ? a.net.node : first);
-    std::vector<int> mine;
+    std::vector<int> mine, later;
     for (int i = w; i < a.count; i += a.clients) mine.push_back(i);
-    for (int i : mine) {
-      if (a.rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / a.rate)));
-      char key[32];
-      std::snprintf(key, sizeof key, "k%06d", i);
-      std::string value = "v" + std::to_string(i);
-      if (value.size() < a.value_bytes) value.resize(a.value_bytes, 'x');
-      bodies[i] = json{{"table", a.table}, {"key", key}, {"value", value}, {"nonce", base + static_cast<uint64_t>(i)}}.dump();
-      submitted++;
-      while (Clock::now() < deadline) {
-        auto r = c.request(true, "/v1/tx", bodies[i]);
-        if (r.ok() && (r->status == 200 || r->status == 202)) {
-          ids[i] = json::parse(r->body)["id"];
-          acknowledged++;
+    auto note_error = [&](const std::string& e) {
+      std::lock_guard<std::mutex> lock(errors_mu);
+      errors.push_back(e);
+    };
+    // One write's answer: its id, and whether it is already committed.
+    auto accepted = [&](int i, const json& j) {
+      if (!j.is_object() || !j["id"].is_string()) return note_error("write " + std::to_string(i) + ": the node's answer is not a write's status");
+      ids[i] = j["id"];
+      acknowledged++;
+      if (j.value("status", "") == "committed") {
+        committed++;
+        latency_ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - sent_at[i]).count();
+      } else {
+        later.push_back(i);
+      }
+    };
+    for (size_t at = 0; at < mine.size(); at += static_cast<size_t>(a.batch)) {
+      std::vector<int> todo(mine.begin() + static_cast<long>(at), mine.begin() + static_cast<long>(std::min(mine.size(), at + static_cast<size_t>(a.batch))));
+      if (a.rate > 0) std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(todo.front() * 1e6 / a.rate)));
+      for (int i : todo) {
+        char key[32];
+        std::snprintf(key, sizeof key, "k%06d", i);
+        std::string value = "v" + std::to_string(i);
+        if (value.size() < a.value_bytes) value.resize(a.value_bytes, 'x');
+        bodies[i] = json{{"table", a.table}, {"key", key}, {"value", value}, {"nonce", base + static_cast<uint64_t>(i)}}.dump();
+        sent_at[i] = Clock::now();
+        submitted++;
+      }
+      while (!todo.empty() && Clock::now() < deadline) {
+        int64_t wait = std::clamp<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count(), 1, 5000);
+        std::string query = "?wait_ms=" + std::to_string(wait);
+        bool single = a.batch == 1;
+        std::string body;
+        if (single) {
+          body = bodies[todo[0]];
+        } else {
+          body = "{\"writes\":[";
+          for (size_t k = 0; k < todo.size(); k++) body += (k ? "," : "") + bodies[todo[k]];
+          body += "]}";
+        }
+        auto r = c.request(true, single ? "/v1/tx" + query : "/v1/tx/batch" + query, body);
+        if (!r.ok() || r->status == 503) {  // no answer, or a busy or failed node: the same writes again (idempotent)
+          retries++;
+          if (r.ok()) c.next();
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          continue;
+        }
+        if (single) {
+          if (r->status != 200 && r->status != 202) {
+            note_error("write " + std::to_string(todo[0]) + ": " + error_text(*r));
+          } else {
+            accepted(todo[0], json::parse(r->body, nullptr, false));
+          }
           break;
         }
-        retries++;
-        if (r.ok() && r->status != 503) {
-          std::lock_guard<std::mutex> lock(errors_mu);
-          errors.push_back("write " + std::to_string(i) + ": " + error_text(*r));
+        if (r->status != 200) {
+          note_error("writes " + std::to_string(todo.front()) + "...: " + error_text(*r));
           break;
         }
-        if (r.ok()) c.next();  // a busy or failed node: try another
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        json results = json::parse(r->body, nullptr, false);
+        if (results.is_discarded() || !results["results"].is_array() || results["results"].size() != todo.size()) {
+          note_error("writes " + std::to_string(todo.front()) + "...: the node's answer has not one status per write");
+          break;
+        }
+        std::vector<int> again;
+        for (size_t k = 0; k < todo.size(); k++) {
+          const json& res = results["results"][k];
+          if (res.value("status", "") != "refused") {
+            accepted(todo[k], res);
+          } else if (res.value("error", "") == "busy" || res.value("error", "") == "unavailable") {
+            again.push_back(todo[k]);
+          } else {
+            note_error("write " + std::to_string(todo[k]) + ": " + res.value("error", "") + ": " + res.value("message", ""));
+          }
+        }
+        todo = std::move(again);
+        if (!todo.empty()) {
+          retries++;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
       }
     }
-    for (int i : mine) {
-      if (ids[i].empty()) continue;
+    for (int i : later) {
       auto done = await_commit(c, ids[i], bodies[i], static_cast<int>(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now()).count())), false);
       if (done.ok() && (*done)["status"] == "committed") {
         committed++;
+        latency_ms[i] = std::chrono::duration<double, std::milli>(Clock::now() - sent_at[i]).count();
       } else {
-        std::lock_guard<std::mutex> lock(errors_mu);
-        errors.push_back("write " + std::to_string(i) + ": " + (done.ok() ? std::string("invalid") : done.error().message));
+        note_error("write " + std::to_string(i) + ": " + (done.ok() ? std::string("invalid") : done.error().message));
       }
     }
     failovers += c.failovers();
@@ -279,6 +348,15 @@ int run_load(const LoadArgs& a) {
   std::printf("%d writes from %d clients: %d acknowledged, %d committed, %llu retries, %llu failovers, %.1f s (%.0f tx/s)\n", a.count,
               a.clients, acknowledged.load(), committed.load(), static_cast<unsigned long long>(retries.load()),
               static_cast<unsigned long long>(failovers.load()), secs, committed.load() / secs);
+  std::vector<double> lat;
+  for (double l : latency_ms) {
+    if (l >= 0) lat.push_back(l);
+  }
+  if (!lat.empty()) {
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<size_t>(q * static_cast<double>(lat.size())))]; };
+    std::printf("latency from sending a write to its acknowledged commit: p50 %.1f ms, p99 %.1f ms (batches of %d)\n", pct(0.50), pct(0.99), a.batch);
+  }
   for (size_t i = 0; i < errors.size() && i < 10; i++) std::printf("  %s\n", errors[i].c_str());
   return committed.load() == a.count ? kExitOk : kExitCheckFailed;
 }
@@ -319,6 +397,7 @@ void add_tx_commands(CLI::App& app, int* exit_code) {
   load->add_option("--table", l->table, "table to write keys k000000... into")->capture_default_str();
   load->add_option("--ids-out", l->ids_out, "write the acknowledged transaction ids to this file");
   load->add_option("--timeout", l->timeout_s, "seconds for the whole run")->capture_default_str();
+  load->add_option("--batch", l->batch, "writes per request (more than 1: POST /v1/tx/batch, at most 1000)")->capture_default_str();
   load->add_option("--value-bytes", l->value_bytes, "pad each value to this many bytes (at most 49152; 0: short values)")->capture_default_str();
   load->callback([l, exit_code] { *exit_code = run_load(*l); });
 

@@ -107,7 +107,7 @@ Status verify_recovery_block(const Membership& state, uint64_t next_height, cons
 void Chain::apply(CommittedBlock cb) {
   for (uint32_t i = 0; i < cb.block.txs.size(); i++) {
     const Bytes& tx = cb.block.txs[i];
-    tx_ids_.insert(tx_id(tx));
+    tx_index_.emplace(tx_id(tx), TxPosition{cb.block.header.height, i});
     if (Membership::handles(tx) && membership_.apply(tx, cb.block.header.height, cb.commit_qc.phase == Phase::kRecovery)) {
       state_changes_.push_back({cb.block.header.height, i});
     }

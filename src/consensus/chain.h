@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,7 +39,16 @@ class Chain {
   const ValidatorSet& validators() const { return membership_.set(); }
   const Membership& membership() const { return membership_; }
   const std::vector<CommittedBlock>& blocks() const { return blocks_; }
-  bool contains_tx(const std::string& id) const { return tx_ids_.count(id) != 0; }
+  bool contains_tx(const std::string& id) const { return tx_index_.count(id) != 0; }
+  // Where a committed transaction is (`id` as tx_id makes it): its height and index.
+  struct TxPosition {
+    uint64_t height = 0;
+    uint32_t index = 0;
+  };
+  const TxPosition* find_tx(const std::string& id) const {
+    auto it = tx_index_.find(id);
+    return it == tx_index_.end() ? nullptr : &it->second;
+  }
   // Where each transaction that changed the validator set or the governance state is:
   // (height, index), in order. Receipt proofs carry them.
   const std::vector<std::pair<uint64_t, uint32_t>>& state_changes() const { return state_changes_; }
@@ -62,7 +72,9 @@ class Chain {
   Membership membership_;
   Hash last_hash_;
   std::vector<CommittedBlock> blocks_;
-  std::unordered_set<std::string> tx_ids_;
+  // Every committed transaction: the ledger's only transaction index (a random-keyed index on
+  // disk cost more than everything else a block's write does; this one is rebuilt on restore).
+  std::unordered_map<std::string, TxPosition> tx_index_;
   std::vector<std::pair<uint64_t, uint32_t>> state_changes_;
 };
 

@@ -106,6 +106,7 @@ class Replica {
   bool in_mempool(const std::string& id) const { return mempool_ids_.count(id) != 0; }
   // In a block of this node's committed chain.
   bool committed_tx(const std::string& id) const { return chain_.contains_tx(id); }
+  const Chain::TxPosition* find_committed_tx(const std::string& id) const { return chain_.find_tx(id); }
   // False while this node's signer key is not (yet) the one in the validator set.
   bool can_sign() const;
   // The attested rotation to this node's current checker key, once it made one (what a

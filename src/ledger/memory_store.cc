@@ -13,7 +13,6 @@ Status MemoryStore::append(const consensus::CommittedBlock& cb) {
     return make_error("store.height", "block " + std::to_string(cb.block.header.height) + " is not the next height");
   }
   uint64_t h = cb.block.header.height;
-  for (uint32_t i = 0; i < cb.block.txs.size(); i++) txs_[tx_hash(cb.block.txs[i])] = {h, i};
   for (auto& w : state_writes(cb.block)) kv_[{w.table, w.key}] = {w.value, h};
   blocks_.push_back(cb);
   return ok_status();
@@ -39,12 +38,6 @@ Result<std::optional<KvEntry>> MemoryStore::get(const std::string& table, const 
   auto it = kv_.find({table, key});
   if (it == kv_.end()) return std::optional<KvEntry>();
   return std::optional<KvEntry>(it->second);
-}
-
-Result<std::optional<TxLocation>> MemoryStore::find_tx(ByteView hash) {
-  auto it = txs_.find(to_bytes(hash));
-  if (it == txs_.end()) return std::optional<TxLocation>();
-  return std::optional<TxLocation>(it->second);
 }
 
 }  // namespace supernet::ledger

@@ -1,5 +1,8 @@
 // The SQLite store. One connection; WAL with synchronous=FULL so a committed append survives
-// power loss; each append is one IMMEDIATE transaction.
+// power loss; each append is one IMMEDIATE transaction. Blocks, the key-value state and the
+// vote record; no index of transactions (the chain rebuilds one in memory from the blocks:
+// a B-tree keyed by random hashes made every block rewrite most of its pages, half the cost
+// of a busy node). A ledger written before keeps its old txs table, unused.
 #include <sqlite3.h>
 
 #include "ledger/store.h"
@@ -11,7 +14,6 @@ namespace {
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL, block BLOB NOT NULL, qc BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS txs (hash BLOB PRIMARY KEY, height INTEGER NOT NULL, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, height INTEGER NOT NULL,
                                PRIMARY KEY (tbl, key));
 CREATE TABLE IF NOT EXISTS vote (id INTEGER PRIMARY KEY CHECK (id = 1), record BLOB NOT NULL);
@@ -107,17 +109,6 @@ class SqliteStore : public Store {
     return std::optional<KvEntry>(KvEntry{q.column_blob(0), static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1))});
   }
 
-  Result<std::optional<TxLocation>> find_tx(ByteView hash) override {
-    Stmt q(db_, "SELECT height, idx FROM txs WHERE hash = ?");
-    if (!q.ok()) return error("read transactions");
-    q.blob(1, hash);
-    int rc = q.step();
-    if (rc == SQLITE_DONE) return std::optional<TxLocation>();
-    if (rc != SQLITE_ROW) return error("read transactions");
-    return std::optional<TxLocation>(TxLocation{static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0)),
-                                                static_cast<uint32_t>(sqlite3_column_int64(q.get(), 1))});
-  }
-
   uint64_t height() const override { return height_; }
 
   Status record_vote(const VoteRecord& v) override {
@@ -164,15 +155,6 @@ class SqliteStore : public Store {
     ins.blob(3, bw.data());
     ins.blob(4, qw.data());
     if (ins.step() != SQLITE_DONE) return error("insert block");
-    Stmt tx(db_, "INSERT INTO txs (hash, height, idx) VALUES (?, ?, ?)");
-    if (!tx.ok()) return error("prepare transaction insert");
-    for (size_t i = 0; i < cb.block.txs.size(); i++) {
-      tx.blob(1, tx_hash(cb.block.txs[i]));
-      tx.integer(2, static_cast<int64_t>(h));
-      tx.integer(3, static_cast<int64_t>(i));
-      if (tx.step() != SQLITE_DONE) return error("insert transaction");
-      tx.reset();
-    }
     Stmt kv(db_, "INSERT INTO kv (tbl, key, value, height) VALUES (?, ?, ?, ?) "
                  "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value, height = excluded.height");
     if (!kv.ok()) return error("prepare state write");

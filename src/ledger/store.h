@@ -20,11 +20,6 @@ struct KvEntry {
   uint64_t height = 0;  // the block that wrote it
 };
 
-struct TxLocation {
-  uint64_t height = 0;
-  uint32_t index = 0;
-};
-
 // tee-bft: the last vote this node's checker signed, with the block it is for, written before
 // the vote leaves the node. After a total stop the members' recovery keeps the block the
 // highest such vote above the committed chain was for (docs/consensus.md); the vote's own
@@ -44,7 +39,6 @@ class Store {
   virtual Status append(const consensus::CommittedBlock& cb) = 0;
   virtual Result<std::vector<consensus::CommittedBlock>> load_blocks() = 0;
   virtual Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) = 0;
-  virtual Result<std::optional<TxLocation>> find_tx(ByteView tx_hash) = 0;
   virtual uint64_t height() const = 0;
   // Replaces the recorded vote, durably before returning.
   virtual Status record_vote(const VoteRecord& v) = 0;
@@ -61,7 +55,6 @@ class MemoryStore : public Store {
   Status append(const consensus::CommittedBlock& cb) override;
   Result<std::vector<consensus::CommittedBlock>> load_blocks() override { return blocks_; }
   Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) override;
-  Result<std::optional<TxLocation>> find_tx(ByteView tx_hash) override;
   uint64_t height() const override { return blocks_.size(); }
   Status record_vote(const VoteRecord& v) override {
     vote_ = v;
@@ -73,7 +66,6 @@ class MemoryStore : public Store {
  private:
   std::vector<consensus::CommittedBlock> blocks_;
   std::map<std::pair<std::string, std::string>, KvEntry> kv_;
-  std::map<Bytes, TxLocation> txs_;
   std::optional<size_t> appends_allowed_;
   std::optional<VoteRecord> vote_;
 };

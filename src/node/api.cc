@@ -354,10 +354,8 @@ std::pair<std::string, ApiResponse> ApiHandler::submit_write(Bytes tx) {
   std::string id = consensus::tx_id(tx);
   std::string id_hex = to_hex(as_bytes(id));
   if (node_.replica().in_mempool(id)) return {id, reply(202, json{{"id", id_hex}, {"status", "pending"}})};
-  if (node_.replica().committed_tx(id)) {  // a retry of a committed transaction
-    if (auto loc = node_.store().find_tx(as_bytes(id)); loc.ok() && *loc) {
-      return {id, reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", (*loc)->height}})};
-    }
+  if (const auto* at = node_.replica().find_committed_tx(id)) {  // a retry of a committed transaction
+    return {id, reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", at->height}})};
   }
   if (node_.failed()) return {id, error(503, "unavailable", "this node has stopped taking part (storage failure); use another node")};
   if (!node_.submit(std::move(tx))) {
@@ -591,17 +589,16 @@ ApiResponse ApiHandler::get_governance() {
 ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
   auto id = from_hex(id_hex);
   if (!id.ok() || id->size() != 32) return error(400, "bad_id", "a transaction id is 64 hex digits");
-  auto loc = node_.store().find_tx(*id);
-  if (!loc.ok()) return error(500, "storage", loc.error().message);
-  if (!*loc) {
+  const auto* loc = node_.replica().find_committed_tx(to_string(*id));
+  if (loc == nullptr) {
     if (node_.replica().in_mempool(to_string(*id))) return reply(200, json{{"id", id_hex}, {"status", "pending"}});
     return error(404, "unknown", "no such transaction at this node (never received, or lost with a node that failed: submit it again)");
   }
   const auto& chain = node_.replica().chain();
-  uint64_t height = (*loc)->height;
+  uint64_t height = loc->height;
   if (height == 0 || height > chain.size()) return error(503, "catching_up", "this node is still loading its chain");
   const consensus::CommittedBlock& cb = chain[height - 1];
-  auto receipt = ledger::make_receipt(genesis_.protocol, cb, (*loc)->index);
+  auto receipt = ledger::make_receipt(genesis_.protocol, cb, loc->index);
   if (!receipt.ok()) return error(500, "receipt", receipt.error().message);
   ledger::ReceiptProof proof;
   proof.genesis_hash = node_.replica().genesis_hash();
@@ -612,12 +609,12 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
     if (!ec.ok()) return error(500, "receipt", ec.error().message);
     proof.epoch_changes.push_back(std::move(ec).value());
   }
-  json tx = tx_json(cb.block.txs[(*loc)->index]);
+  json tx = tx_json(cb.block.txs[loc->index]);
   bool valid = tx["type"] != "unknown";
   json out = {{"id", id_hex},
               {"status", valid ? "committed" : "invalid"},
               {"height", height},
-              {"index", (*loc)->index},
+              {"index", loc->index},
               {"epoch", cb.block.header.epoch},
               {"tx", tx},
               {"receipt", to_hex(proof.encode())}};

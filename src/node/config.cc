@@ -82,6 +82,11 @@ Result<NodeConfig> load_node_config(const std::string& path) {
     return make_error("config.fault_detection", path + ": fault_detection must be \"phi-accrual\" or \"timeout\"");
   }
   c.phi_accrual = detection == "phi-accrual";
+  int64_t block_txs = t["block_txs"].value_or<int64_t>(2048);
+  if (block_txs < 1 || block_txs > static_cast<int64_t>(consensus::kBlockTxsMax)) {
+    return make_error("config.block_txs", path + ": block_txs must be 1 to " + std::to_string(consensus::kBlockTxsMax));
+  }
+  c.block_txs = static_cast<size_t>(block_txs);
   return c;
 }
 
@@ -91,6 +96,7 @@ std::string node_config_toml(const NodeConfig& c) {
     << "\"\napi_listen = \"" << c.api_listen.text() << "\"\nplatform = \"" << c.platform << "\"\nvirtual_dir = \""
     << c.virtual_dir << "\"\nconsensus = \"" << consensus::protocol_name(c.consensus) << "\"\npolicy = \"" << c.policy << "\"\ngenesis = \"" << c.genesis << "\"\n";
   if (!c.phi_accrual) o << "fault_detection = \"timeout\"\n";
+  if (c.block_txs != 2048) o << "block_txs = " << c.block_txs << "\n";
   return o.str();
 }
 

@@ -13,6 +13,7 @@
 //   collateral = "collateral"       # optional: certificates, CRLs, TCB info for hardware peers
 //   fault_detection = "phi-accrual" # or "timeout": tasks move only after 10 s without progress
 //                                   # (the fixed timeout of before, kept to measure against)
+//   block_txs = 2048                # most transactions a block this node proposes holds (1 to 4096)
 //
 // genesis.toml (written by `supernet up` from the nodes' published keys):
 //   chain_id = "..."
@@ -61,6 +62,7 @@ struct NodeConfig {
   std::string platform = "virtual";
   consensus::Protocol consensus = consensus::Protocol::kTeeBft;
   bool phi_accrual = true;  // fault_detection = "phi-accrual" (default) or "timeout"
+  size_t block_txs = 2048;
 };
 Result<NodeConfig> load_node_config(const std::string& path);
 std::string node_config_toml(const NodeConfig& c);  // with paths as given

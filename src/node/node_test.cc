@@ -97,8 +97,7 @@ class NodeCluster : public ::testing::Test {
   bool all_committed(const std::vector<Bytes>& txs) {
     for (auto& [i, n] : nodes_) {
       for (const auto& tx : txs) {
-        auto where = n->store().find_tx(ledger::tx_hash(tx));
-        if (!where.ok() || !where->has_value()) return false;
+        if (n->replica().find_committed_tx(consensus::tx_id(tx)) == nullptr) return false;
       }
     }
     return true;

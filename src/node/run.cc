@@ -128,6 +128,7 @@ int run_node(const RunOptions& a) {
 
   node::NodeOptions o;
   o.replica.self = cfg->id;
+  o.replica.block_txs_max = cfg->block_txs;
   o.phi_accrual = cfg->phi_accrual;
   o.replica.genesis = genesis->chain();
   // Collateral (certificates, CRLs, TCB info) so hardware peers are appraised, not "not evaluated".
