@@ -210,15 +210,47 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
   counted(route(req, client));
 }
 
+const std::vector<ApiRoute>& api_routes() {
+  static const std::vector<ApiRoute> routes = {
+      {"POST", "/v1/tx"},           {"POST", "/v1/tx/batch"},       {"GET", "/v1/tx/{id}"},          {"GET", "/v1/kv/{table}/{key}"},
+      {"GET", "/v1/nodes"},         {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
+      {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
+      {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
+      {"GET", "/v1/fl/jobs/{id}/model"}, {"GET", "/v1/health"},     {"GET", "/metrics"},             {"GET", "/v1/openapi.json"}};
+  return routes;
+}
+
+bool route_matches(std::string_view tmpl, std::string_view path) {
+  while (!tmpl.empty()) {
+    if (tmpl.front() == '{') {
+      size_t close = tmpl.find('}');
+      if (close == std::string_view::npos) return false;
+      bool rest = tmpl.substr(0, close + 1) == "{key}";
+      size_t seg = rest ? path.size() : std::min(path.find('/'), path.size());
+      if (seg == 0) return false;
+      tmpl.remove_prefix(close + 1);
+      path.remove_prefix(seg);
+      continue;
+    }
+    if (path.empty() || path.front() != tmpl.front()) return false;
+    tmpl.remove_prefix(1);
+    path.remove_prefix(1);
+  }
+  return path.empty();
+}
+
 ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   const std::string& p = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
   if (p == "/v1/health") return get ? get_health() : error(405, "method", "use GET");
   if (p == "/v1/openapi.json") return get ? ApiResponse{200, "application/json", openapi_json()} : error(405, "method", "use GET");
-  bool known = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0 || p.rfind("/v1/kv/", 0) == 0 || p == "/v1/nodes" || p == "/metrics" ||
-               (p == "/v1/attestation" && platform_ != nullptr) || p == "/v1/recovery" || p == "/v1/recovery/state" ||
-               p == "/v1/governance" || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ != nullptr) ||
-               ((p == "/v1/fl/jobs" || p.rfind("/v1/fl/jobs/", 0) == 0) && fl_ != nullptr);
+  bool known = false;
+  for (const auto& r : api_routes()) known |= route_matches(r.path, p);
+  // Services this node was started without answer 404.
+  if ((p == "/v1/attestation" && platform_ == nullptr) || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ == nullptr) ||
+      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr)) {
+    known = false;
+  }
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
   if (client == nullptr) {
     return error(401, "unauthenticated",

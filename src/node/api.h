@@ -174,6 +174,16 @@ Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::st
 Result<std::vector<Result<ledger::KvWrite>>> parse_batch_request(std::string_view body, const std::string& client);
 Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out);
 
+// Every route the API answers (path templates as in the OpenAPI document: "{x}" is one path
+// segment, a last "{key}" the rest of the path). The router's 404 comes from this table; a test
+// checks that the OpenAPI document describes each entry.
+struct ApiRoute {
+  const char* method;
+  const char* path;
+};
+const std::vector<ApiRoute>& api_routes();
+bool route_matches(std::string_view path_template, std::string_view path);
+
 // The JSON description of the API (OpenAPI 3.1).
 const std::string& openapi_json();
 

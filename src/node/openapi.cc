@@ -1,15 +1,16 @@
-// The REST API's OpenAPI 3.0 description, served at GET /v1/openapi.json.
+// The REST API's OpenAPI 3.1 description, served at GET /v1/openapi.json (3.1: the mutualTLS
+// security scheme exists only there). Checked by a real validator (tests/openapi.sh).
 #include "node/api.h"
 
 namespace supernet::node {
 
 const std::string& openapi_json() {
   static const std::string doc = R"json({
-  "openapi": "3.0.3",
+  "openapi": "3.1.0",
   "info": {
     "title": "SuperNet node API",
     "version": "1",
-    "description": "HTTPS (TLS 1.3) with the node's RA-TLS certificate. Clients authenticate with a certificate whose public key (SHA-256 of its DER SubjectPublicKeyInfo) the genesis lists; other requests get 401. Bodies over 262144 bytes get 413 before they are read."
+    "description": "HTTPS (TLS 1.3) with the node's RA-TLS certificate. Clients authenticate with a certificate whose public key (SHA-256 of its DER SubjectPublicKeyInfo) the genesis lists; other requests get 401. Bodies over 262144 bytes (4 MiB for /v1/tx/batch, 64 MiB for /v1/data/{name}) get 413 before they are read. Past the node's bound on requests in flight the answer is 503 with Retry-After. docs/api.md lists every limit."
   },
   "components": {
     "schemas": {
@@ -24,25 +25,46 @@ const std::string& openapi_json() {
                                          "description": "makes the write a distinct transaction; resending the same body is idempotent"}}},
       "Submitted": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed"]},
                                                     "height": {"type": "integer"}}},
+      "BatchResult": {"type": "object", "required": ["status"],
+                      "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "refused"]},
+                                     "height": {"type": "integer"}, "error": {"type": "string", "description": "why it was refused (the codes of POST /v1/tx)"},
+                                     "message": {"type": "string"}}},
       "Transaction": {"type": "object",
                       "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "invalid"]},
                                      "height": {"type": "integer"}, "index": {"type": "integer"}, "epoch": {"type": "integer"},
                                      "tx": {"type": "object"},
                                      "receipt": {"type": "string", "description": "hex receipt proof; check offline with `supernet receipt verify`"}}}
     },
+    "parameters": {
+      "wait_ms": {"name": "wait_ms", "in": "query", "required": false,
+                  "description": "answer once the write(s) committed, or after this many milliseconds (at most 30000) with their status then",
+                  "schema": {"type": "integer", "minimum": 0, "maximum": 30000}}
+    },
     "securitySchemes": {"mutualTLS": {"type": "mutualTLS"}}
   },
   "security": [{"mutualTLS": []}],
   "paths": {
     "/v1/tx": {"post": {"summary": "Write a value to the key-value state",
+      "parameters": [{"$ref": "#/components/parameters/wait_ms"}],
       "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Write"}}}},
       "responses": {"202": {"description": "accepted, pending", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
                     "200": {"description": "already committed (a retry)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Submitted"}}}},
                     "400": {"description": "malformed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                     "401": {"description": "unauthenticated"}, "413": {"description": "body too large"},
                     "503": {"description": "queue full or node failed: retry, possibly at another node"}}}},
+    "/v1/tx/batch": {"post": {"summary": "Up to 1000 writes in one request; one status per write, in order (a write refused for its content does not stop the others)",
+      "parameters": [{"$ref": "#/components/parameters/wait_ms"}],
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["writes"],
+        "properties": {"writes": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/Write"}}}}}}},
+      "responses": {"200": {"description": "results (one per write), accepted, committed", "content": {"application/json": {"schema": {"type": "object",
+                      "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/BatchResult"}},
+                                     "accepted": {"type": "integer"}, "committed": {"type": "integer"}}}}}},
+                    "400": {"description": "not a batch, or more than 1000 writes", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "401": {"description": "unauthenticated"}, "413": {"description": "body over 4 MiB"},
+                    "503": {"description": "busy: retry after Retry-After"}}}},
     "/v1/tx/{id}": {"get": {"summary": "A transaction's status, with a receipt proof once committed",
-      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                     {"$ref": "#/components/parameters/wait_ms"}],
       "responses": {"200": {"description": "pending, committed or invalid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}}},
                     "400": {"description": "not a transaction id"}, "401": {"description": "unauthenticated"},
                     "404": {"description": "unknown to this node"}}}},
@@ -99,7 +121,7 @@ const std::string& openapi_json() {
     "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)",
       "responses": {"200": {"description": "metrics", "content": {"text/plain": {}}}, "401": {"description": "unauthenticated"}}}},
     "/v1/openapi.json": {"get": {"summary": "This document (no authentication)", "security": [],
-      "responses": {"200": {"description": "OpenAPI 3.0"}}}}
+      "responses": {"200": {"description": "OpenAPI 3.1"}}}}
   }
 }
 )json";
