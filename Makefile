@@ -38,6 +38,8 @@ bench: deps build
 	./$(BUILD_DIR)/bench/bench_aggregation
 	./$(BUILD_DIR)/bench/bench_fl_round
 	./bench/takeover.sh ./$(BUILD_DIR)/supernet data 10
+	./bench/api/setup.sh
+	./$(BUILD_DIR)/bench/bench_api
 
 # Hours on 2 cores: the simulator on 100,000 seeds per protocol, then 30 minutes of load on a
 # local network with the failure detector watching for false suspicions.

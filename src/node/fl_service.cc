@@ -335,7 +335,8 @@ static void standardize(fl::Dataset& out, const fl::Dataset& raw, const std::vec
 void FlService::on_frame(uint32_t from, Bytes frame) {
   auto m = fl::decode_wire(frame);
   if (!m.ok()) {
-    log(LogLevel::kWarn, "fl", "undecodable message from node " + std::to_string(from) + ": " + m.error().message);
+    log_limit_.log(LogLevel::kWarn, "fl", "undecodable message", std::to_string(from),
+                   "undecodable message from node " + std::to_string(from) + ": " + m.error().message, steady_ms());
     return;
   }
   if (auto* s = std::get_if<fl::StatsRequest>(&*m)) return party_stats(from, *s);

@@ -116,6 +116,7 @@ class FlService {
   std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  LogLimiter log_limit_;  // warnings a peer can repeat at will
 };
 
 }  // namespace supernet::node

@@ -44,7 +44,8 @@ Node::Node(asio::io_context& io, NodeOptions options)
                    }
                    auto m = consensus::decode_message(frame);
                    if (!m.ok()) {
-                     log(LogLevel::kWarn, "node", "undecodable frame from node " + std::to_string(from) + ": " + m.error().message);
+                     log_limit_.log(LogLevel::kWarn, "node", "undecodable frame", std::to_string(from),
+                                    "undecodable frame from node " + std::to_string(from) + ": " + m.error().message, now());
                      return;
                    }
                    Output out;

@@ -16,6 +16,7 @@
 #include "consensus/replica.h"
 #include "ledger/store.h"
 #include "net/transport.h"
+#include "util/log.h"
 #include "util/time.h"
 
 namespace supernet::node {
@@ -137,6 +138,7 @@ class Node {
   void detect_failures();
   bool stopped_ = false;
   bool failed_ = false;
+  LogLimiter log_limit_;  // warnings a peer can repeat at will
 };
 
 }  // namespace supernet::node
