@@ -192,8 +192,8 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
     auto w = parse_write_request(req.body, client->name);
     if (!w.ok()) return counted(error(400, w.error().code, w.error().message));
     auto outcome = submit_write(w->encode());
-    if (outcome.second.status != 202) return counted(std::move(outcome.second));
-    std::string id = outcome.first;
+    if (outcome.status != 202) return counted(write_response(outcome));
+    std::string id = outcome.id;
     return wait_for({id}, *ms, [counted, id](const std::map<std::string, uint64_t>& heights) {
       auto it = heights.find(id);
       if (it == heights.end()) return counted(reply(202, json{{"id", to_hex(as_bytes(id))}, {"status", "pending"}}));
@@ -382,21 +382,32 @@ ApiResponse ApiHandler::get_attestation(const ApiRequest& req) {
                          {"chain", to_hex(id->binding.chain)}});
 }
 
-std::pair<std::string, ApiResponse> ApiHandler::submit_write(Bytes tx) {
-  std::string id = consensus::tx_id(tx);
-  std::string id_hex = to_hex(as_bytes(id));
-  if (node_.replica().in_mempool(id)) return {id, reply(202, json{{"id", id_hex}, {"status", "pending"}})};
-  if (const auto* at = node_.replica().find_committed_tx(id)) {  // a retry of a committed transaction
-    return {id, reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", at->height}})};
+ApiHandler::WriteOutcome ApiHandler::submit_write(Bytes tx) {
+  WriteOutcome o;
+  o.id = consensus::tx_id(tx);
+  if (node_.replica().in_mempool(o.id)) {
+    o.status = 202;
+  } else if (const auto* at = node_.replica().find_committed_tx(o.id)) {  // a retry of a committed transaction
+    o.status = 200;
+    o.height = at->height;
+  } else if (node_.failed()) {
+    o = {o.id, 503, 0, "unavailable", "this node has stopped taking part (storage failure); use another node"};
+  } else if (!node_.submit(std::move(tx))) {
+    o = {o.id, 503, 0, "busy", "the node's transaction queue is full; retry the same request later"};
+  } else {
+    o.status = 202;
   }
-  if (node_.failed()) return {id, error(503, "unavailable", "this node has stopped taking part (storage failure); use another node")};
-  if (!node_.submit(std::move(tx))) {
-    return {id, error(503, "busy", "the node's transaction queue is full; retry the same request later")};
-  }
-  return {id, reply(202, json{{"id", id_hex}, {"status", "pending"}})};
+  return o;
 }
 
-ApiResponse ApiHandler::submit_tx(Bytes tx) { return submit_write(std::move(tx)).second; }
+ApiResponse ApiHandler::write_response(const WriteOutcome& o) {
+  std::string id_hex = to_hex(as_bytes(o.id));
+  if (o.status == 202) return reply(202, json{{"id", id_hex}, {"status", "pending"}});
+  if (o.status == 200) return reply(200, json{{"id", id_hex}, {"status", "committed"}, {"height", o.height}});
+  return error(o.status, o.error, o.message);
+}
+
+ApiResponse ApiHandler::submit_tx(Bytes tx) { return write_response(submit_write(std::move(tx))); }
 
 ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
   auto w = parse_write_request(body, client.name);
@@ -416,12 +427,18 @@ void ApiHandler::post_tx_batch(const ApiRequest& req, const Client& client, Done
       results->push_back({{"status", "refused"}, {"error", w.error().code}, {"message", w.error().message}});
       continue;
     }
-    auto [id, r] = submit_write(w->encode());
-    json j = json::parse(r.body);
-    if (r.status == 202) {
-      pending->emplace_back(results->size(), id);
-    } else if (r.status != 200) {
+    auto o = submit_write(w->encode());
+    json j = {{"id", to_hex(as_bytes(o.id))}};
+    if (o.status == 202) {
+      j["status"] = "pending";
+      pending->emplace_back(results->size(), o.id);
+    } else if (o.status == 200) {
+      j["status"] = "committed";
+      j["height"] = o.height;
+    } else {
       j["status"] = "refused";
+      j["error"] = o.error;
+      j["message"] = o.message;
     }
     results->push_back(std::move(j));
   }

@@ -109,7 +109,14 @@ class ApiHandler {
   ApiResponse route(const ApiRequest& req, const Client* client);
   ApiResponse post_tx(const std::string& body, const Client& client);
   // A write's id and the answer for it (202 pending, 200 committed, 4xx/503 refused).
-  std::pair<std::string, ApiResponse> submit_write(Bytes tx);
+  struct WriteOutcome {
+    std::string id;  // raw tx_id
+    int status = 0;
+    uint64_t height = 0;        // when committed
+    std::string error, message;  // when refused
+  };
+  WriteOutcome submit_write(Bytes tx);
+  static ApiResponse write_response(const WriteOutcome& o);
   void post_tx_batch(const ApiRequest& req, const Client& client, Done done, int64_t wait_ms);
   // Waits for commits (?wait_ms): `ids` not yet committed; `finish` gets them back when each
   // one committed (with its height) or the wait ended.

@@ -1,6 +1,7 @@
 // The node program's main loop (supernet-node): one SuperNet node process.
 #include "node/run.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -198,6 +199,11 @@ int run_node(const RunOptions& a) {
   if (!store.ok()) return fail(store.error());
   o.store = std::move(store).value();
 
+  // Blocks and frames of hundreds of kilobytes come and go with small objects: with glibc's
+  // sliding mmap threshold they end up on the heap, which then fragments and spends its time
+  // consolidating (a busy node lost a third of its write rate over 200,000 writes). A fixed
+  // threshold keeps them in their own mappings (bench_api: 25,000 writes/s, stable).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // File descriptors for the API's and the peer port's connection caps (net::HttpLimits,
   // TransportConfig): raise the soft limit to the hard one.
   if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
