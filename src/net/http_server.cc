@@ -192,6 +192,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (ec) self->drop(c);
   }
 
+  // Answers and closes a connection whose request is refused before its body was read: what the
+  // client still sends is read and dropped for a moment, so that it sees the answer.
+  static awaitable<void> refuse(std::shared_ptr<Impl> self, ConnPtr c, HttpResponse r) {
+    co_await write(self, c, serialize(r, false, false));
+    self->arm(c, Phase::kDraining, kDrainMs);
+    asio::error_code ec;
+    for (size_t drained = 0; !c->closed && drained < kDrainBytesMax;) {
+      drained += co_await c->stream.async_read_some(asio::buffer(c->rbuf), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+    }
+    self->drop(c);
+  }
+
   static awaitable<void> session(std::shared_ptr<Impl> self, ConnPtr c) {
     asio::error_code ec;
     self->arm(c, Phase::kHandshake, self->limits.handshake_ms);
@@ -225,6 +238,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         st = reader.feed(view);
         pending.erase(0, pending.size() - view.size());
         if (st == HttpRequestReader::State::kHeaderDone) {
+          if (self->hooks.before_body) {
+            if (auto refusal = self->hooks.before_body(reader.method(), reader.path(), spki)) {
+              co_await refuse(self, c, std::move(*refusal));
+              co_return;
+            }
+          }
           size_t limit = self->hooks.body_limit ? self->hooks.body_limit(reader.method(), reader.path()) : 0;
           reader.set_body_limit(limit);
           if (reader.state() == HttpRequestReader::State::kError) {
@@ -251,14 +270,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (st == HttpRequestReader::State::kError) {
         // The rest of the stream cannot be framed: answer and close.
         self->stats.bad_requests++;
-        HttpResponse r = self->hooks.error(reader.error_status(), reader.error_code(), reader.error_message());
-        co_await write(self, c, serialize(r, false, false));
-        self->arm(c, Phase::kDraining, kDrainMs);
-        for (size_t drained = 0; !c->closed && drained < kDrainBytesMax;) {
-          drained += co_await c->stream.async_read_some(asio::buffer(c->rbuf), asio::redirect_error(use_awaitable, ec));
-          if (ec) break;
-        }
-        self->drop(c);
+        co_await refuse(self, c, self->hooks.error(reader.error_status(), reader.error_code(), reader.error_message()));
         co_return;
       }
       HttpRequest req;

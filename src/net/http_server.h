@@ -80,6 +80,10 @@ class HttpServer {
     std::function<size_t(std::string_view method, std::string_view path)> body_limit;
     // A registered client's key (its connections are closed last to make room).
     std::function<bool(const Bytes& spki_sha256)> trusted;
+    // Called when a request's headers are in, before its body is read: an answer here refuses
+    // the request at once (an unauthenticated client's upload is never read). Optional.
+    std::function<std::optional<HttpResponse>(std::string_view method, std::string_view path, const std::optional<Bytes>& client_spki_sha256)>
+        before_body;
     // The answer for a request refused before the handler (status, code, message).
     std::function<HttpResponse(int status, const std::string& code, const std::string& message)> error;
   };

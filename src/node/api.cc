@@ -835,6 +835,14 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     return kApiBodyBytesMax;
   };
   hooks.trusted = [h](const Bytes& spki) { return h->registered(spki); };
+  // An unauthenticated client's body is never read: refused (401) from its headers.
+  hooks.before_body = [h](std::string_view, std::string_view path, const std::optional<Bytes>& spki) -> std::optional<net::HttpResponse> {
+    if (path == "/v1/health" || path == "/v1/openapi.json" || (spki && h->registered(*spki))) return std::nullopt;
+    h->count(401);
+    std::string message = spki ? "the client certificate's key is not registered with this network"
+                               : "a client certificate registered in the genesis is required (mutual TLS)";
+    return net::HttpResponse{401, "application/json", json{{"error", "unauthenticated"}, {"message", message}}.dump() + "\n", {}};
+  };
   hooks.error = [h](int status, const std::string& code, const std::string& message) {
     h->count(status);
     return net::HttpResponse{status, "application/json", json{{"error", code}, {"message", message}}.dump() + "\n", {}};

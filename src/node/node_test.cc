@@ -223,6 +223,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   EXPECT_FALSE(route_matches("/v1/fl/jobs/{id}", "/v1/fl/jobs/a/b"));
   auto unauth = anonymous.get("/v1/nodes").value();
   EXPECT_EQ(unauth.status, 401);
+  // An unauthenticated upload is refused from its headers (its body is never kept).
+  auto upload = anonymous.post("/v1/data/big", std::string(1 << 20, 'x'), "text/csv");
+  ASSERT_TRUE(upload.ok()) << upload.error().to_string();
+  EXPECT_EQ(upload->status, 401);
   EXPECT_EQ(json::parse(unauth.body)["error"], "unauthenticated");
   ApiClient unknown("127.0.0.1", server.port(), stranger, policy_);
   EXPECT_EQ(unknown.get("/v1/nodes")->status, 401);
