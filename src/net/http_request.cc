@@ -89,7 +89,15 @@ HttpRequestReader::State HttpRequestReader::feed(std::string_view& data) {
     data.remove_prefix(used);
     // Beast's contract: after need_more, the next call brings the unconsumed bytes and more
     // (calling again with no new byte trips its assertions: fuzz_http_request found it).
-    if (ec == http::error::need_more) return state_ = State::kNeedMore;
+    if (ec == http::error::need_more) {
+      // What Beast waits to see whole: the headers (it bounds those), a chunk's size line or the
+      // trailers (it does not: bound them here, or a client could grow the buffer for as long as
+      // the body deadline runs).
+      if (p.is_header_done() && data.size() > limits_.header_bytes_max) {
+        return fail(431, "headers_too_large", "a chunk header or the trailers are larger than " + std::to_string(limits_.header_bytes_max) + " bytes");
+      }
+      return state_ = State::kNeedMore;
+    }
     if (ec == http::error::header_limit) {
       return fail(431, "headers_too_large", "the request line and headers are larger than " + std::to_string(limits_.header_bytes_max) + " bytes");
     }
