@@ -51,6 +51,13 @@ if "$sn" fl submit --dir "$net" --as user "$work/job.toml" 2> /dev/null; then fa
 
 job=$("$sn" fl submit --dir "$net" "$work/job.toml" | sed -n 's/^job \([0-9a-f]*\) submitted$/\1/p')
 [ -n "$job" ] || fail "submit"
+# The job's transaction reads as a committed FL job, not as "invalid".
+for _ in $(seq 1 50); do
+  "$sn" tx get --dir "$net" "$job" > "$work/jobtx.txt" 2>&1 && grep -q '"status": "committed"' "$work/jobtx.txt" && break
+  sleep 0.1
+done
+grep -q '"status": "committed"' "$work/jobtx.txt" && grep -q '"type": "fl_job"' "$work/jobtx.txt" ||
+  { cat "$work/jobtx.txt"; fail "the job's transaction is not shown as a committed FL job"; }
 # Kill the aggregator once a few rounds are recorded.
 aggregator=
 for _ in $(seq 1 100); do

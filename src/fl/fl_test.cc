@@ -227,6 +227,9 @@ TEST(Job, ParsesAFullJob) {
   auto dp = parse_job(std::string(kJob) + "[dp]\nnoise_multiplier = 0.8\n");
   ASSERT_TRUE(dp.ok()) << dp.error().to_string();
   EXPECT_TRUE(dp->config.dp.enabled);
+  // No noise is no DP: refused, unless DP is off.
+  EXPECT_EQ(parse_job(std::string(kJob) + "[dp]\nnoise_multiplier = 0\n").error().code, "job.value");
+  EXPECT_TRUE(parse_job(std::string(kJob) + "[dp]\nenabled = false\nnoise_multiplier = 0\n").ok());
 }
 
 TEST(Job, BadJobFilesGetClearErrors) {

@@ -156,6 +156,12 @@ Result<JobSpec> parse_job(std::string_view text, const std::string& source) {
     SN_ASSIGN(c.dp.clip, d.number<float>("clip", 1.0f, 1e-9, 1e9));
     SN_ASSIGN(c.dp.noise_multiplier, d.number<float>("noise_multiplier", 1.0f, 0, 1e6));
     SN_ASSIGN(c.dp.delta, d.number<double>("delta", 1e-5, 1e-30, 0.999999));
+    // No noise is no privacy (an infinite epsilon, which every node would refuse to record):
+    // a job that says DP must add some.
+    if (c.dp.enabled && c.dp.noise_multiplier < 0.01f) {
+      return make_error("job.value", source + " [dp]: noise_multiplier must be at least 0.01 with DP enabled (0 adds no noise: "
+                                              "set enabled = false for a job without DP)");
+    }
   }
 
   const toml::array* parties = root.get("parties") ? root.get("parties")->as_array() : nullptr;

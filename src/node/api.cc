@@ -64,6 +64,22 @@ json tx_json(ByteView tx) {
     }
     return j;
   }
+  if (fl::is_job_tx(tx)) {
+    if (auto j = fl::JobTx::decode(tx); j.ok()) {
+      return {{"type", "fl_job"}, {"job", to_hex(as_bytes(consensus::tx_id(tx)))}, {"client", j->client}, {"nonce", j->nonce}};
+    }
+  }
+  if (fl::is_round_tx(tx)) {
+    if (auto r = fl::RoundTx::decode(tx); r.ok()) {
+      return {{"type", "fl_round"}, {"job", to_hex(r->job)}, {"aggregator", r->aggregator}, {"round", r->record.round},
+              {"model_hash", to_hex(r->record.model_hash)}};
+    }
+  }
+  if (fl::is_fail_tx(tx)) {
+    if (auto f = fl::FailTx::decode(tx); f.ok()) {
+      return {{"type", "fl_failure"}, {"job", to_hex(f->job)}, {"aggregator", f->aggregator}, {"round", f->round}, {"reason", f->reason}};
+    }
+  }
   if (auto e = consensus::Evidence::decode(tx); e.ok()) {
     return {{"type", "evidence"}, {"reporter", e->reporter}, {"accused", e->accused}, {"reason", e->reason}, {"signed_messages", e->messages.size()}};
   }
