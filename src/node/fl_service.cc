@@ -410,9 +410,13 @@ void FlService::party_fit(uint32_t from, fl::FitRequest req) {
     node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, "standardization does not match this data set"}));
     return;
   }
-  if (data.mean != req.mean || data.stddev != req.stddev) {
-    standardize(data.train_std, data.train, req.mean, req.stddev);
-    standardize(data.test_std, data.test, req.mean, req.stddev);
+  if (data.mean != req.mean || data.stddev != req.stddev || !data.train_std) {
+    auto train_std = std::make_shared<fl::Dataset>();
+    auto test_std = std::make_shared<fl::Dataset>();
+    standardize(*train_std, data.train, req.mean, req.stddev);
+    standardize(*test_std, data.test, req.mean, req.stddev);
+    data.train_std = std::move(train_std);
+    data.test_std = std::move(test_std);
     data.mean = req.mean;
     data.stddev = req.stddev;
   }
@@ -427,7 +431,7 @@ void FlService::party_fit(uint32_t from, fl::FitRequest req) {
   }
   // Local training on the worker thread; the reply goes out from the io thread.
   auto alive = alive_;
-  const fl::Dataset* train = &data.train_std;
+  std::shared_ptr<const fl::Dataset> train = data.train_std;
   asio::post(workers_, [this, alive, from, train, model = std::move(m).value(), req = std::move(req)]() mutable {
     model.params() = req.model;
     fl::TrainOptions o = req.options;
@@ -452,7 +456,7 @@ void FlService::party_eval(uint32_t from, const fl::EvalRequest& req) {
   auto pd = party_data(job->second);
   if (!pd.ok()) return;
   PartyData& data = **pd;
-  if (data.mean != req.mean || data.stddev != req.stddev || req.mean.size() != data.test.features) return;
+  if (!data.test_std || data.mean != req.mean || data.stddev != req.stddev || req.mean.size() != data.test.features) return;
   keep_model(req.job, req.model);
   fl::ModelSpec spec = job->second.spec.config.model;
   spec.inputs = data.test.features;
@@ -463,7 +467,7 @@ void FlService::party_eval(uint32_t from, const fl::EvalRequest& req) {
   fl::EvalReply reply;
   reply.job = req.job;
   reply.round = req.round;
-  reply.metrics = fl::evaluate(*m, data.test_std);
+  reply.metrics = fl::evaluate(*m, *data.test_std);
   node_.send_app(from, fl::encode_wire(reply));
 }
 

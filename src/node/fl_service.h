@@ -74,7 +74,9 @@ class FlService {
   struct PartyData {
     fl::Dataset train, test;  // raw; standardized copies below
     std::vector<float> mean, stddev;
-    fl::Dataset train_std, test_std;
+    // Immutable once made: a new standardization makes new copies, so the worker thread that
+    // trains on one keeps it alive and unchanged (it was reassigned under the worker before).
+    std::shared_ptr<const fl::Dataset> train_std, test_std;
   };
   struct Aggregation {
     std::unique_ptr<fl::RoundController> controller;
