@@ -129,14 +129,6 @@ bool ApiHandler::registered(const Bytes& spki_sha256) const {
   return client_of(r) != nullptr;
 }
 
-ApiResponse ApiHandler::handle(const ApiRequest& req) {
-  ApiResponse out;
-  ApiRequest copy = req;
-  copy.query.erase("wait_ms");
-  handle(copy, [&out](ApiResponse r) { out = std::move(r); });
-  return out;
-}
-
 std::optional<int64_t> ApiHandler::wait_ms(const ApiRequest& req) {
   auto it = req.query.find("wait_ms");
   if (it == req.query.end()) return 0;

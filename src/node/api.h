@@ -81,8 +81,6 @@ class ApiHandler {
   // answered from the commit (or the wait's end) on the io thread. `done` is called once.
   using Done = std::function<void(ApiResponse)>;
   void handle(const ApiRequest& req, Done done);
-  // The same without waiting (?wait_ms is ignored).
-  ApiResponse handle(const ApiRequest& req);
   // A registered client's certificate key.
   bool registered(const Bytes& spki_sha256) const;
   // The HTTP server's counters, for /metrics.
