@@ -18,6 +18,21 @@ Bytes model_hash(const std::vector<float>& params) {
   return crypto::sha256(b);
 }
 
+TrainOptions fit_options(const JobConfig& cfg, const Strategy& strategy, int round, const std::string& party) {
+  TrainOptions o = strategy.configure_fit(round, cfg.local);
+  Bytes h = crypto::sha256(as_bytes(party));
+  uint64_t name_bits = 0;
+  for (int k = 0; k < 8; k++) name_bits = (name_bits << 8) | h[static_cast<size_t>(k)];
+  o.seed = cfg.seed * 1000003ULL + static_cast<uint64_t>(round) * 7919ULL + name_bits;
+  o.prox_center = nullptr;
+  return o;
+}
+
+bool same_training(const TrainOptions& a, const TrainOptions& b) {
+  return a.optimizer == b.optimizer && a.learning_rate == b.learning_rate && a.epochs == b.epochs && a.batch == b.batch &&
+         a.seed == b.seed && a.l2 == b.l2 && a.prox_mu == b.prox_mu;
+}
+
 Result<std::unique_ptr<RoundController>> RoundController::create(JobConfig config) {
   SN_TRY(config.model.validate());
   if (config.rounds < 1 || config.rounds > 10000) return make_error("fl.job", "rounds must be 1 to 10000");
@@ -82,16 +97,7 @@ void RoundController::begin_round(TimeMs now, Output& out) {
   auto chosen = sample_parties(pool, cfg_.fraction, cfg_.min_parties, cfg_.seed, round_ * 1000 + attempt_);
   selected_ = std::set<std::string>(chosen.begin(), chosen.end());
   deadline_ = now + cfg_.round_timeout_ms;
-  TrainOptions base = cfg_.local;
-  for (const auto& p : chosen) {
-    TrainOptions o = strategy_->configure_fit(round_, base);
-    // Each party's local seed: from the job's, the round and the party's name (stable everywhere).
-    Bytes h = crypto::sha256(as_bytes(p));
-    uint64_t name_bits = 0;
-    for (int k = 0; k < 8; k++) name_bits = (name_bits << 8) | h[static_cast<size_t>(k)];
-    o.seed = cfg_.seed * 1000003ULL + static_cast<uint64_t>(round_) * 7919ULL + name_bits;
-    out.requests.push_back({Request::Kind::kFit, p, round_, global_, o});
-  }
+  for (const auto& p : chosen) out.requests.push_back({Request::Kind::kFit, p, round_, global_, fit_options(cfg_, *strategy_, round_, p)});
   out.events.push_back("round " + std::to_string(round_) + ": training on " + std::to_string(chosen.size()) + " parties" +
                        (attempt_ > 1 ? " (attempt " + std::to_string(attempt_) + ")" : ""));
   if (static_cast<int>(chosen.size()) < cfg_.min_parties) {

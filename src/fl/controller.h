@@ -57,6 +57,14 @@ struct RoundRecord {
   std::vector<std::string> dropped;  // selected but did not answer in time
 };
 
+// The training options of `party` in `round` of a job: the job's local options as its strategy
+// configures them, with a seed mixed from the job's, the round and the party's name (stable
+// everywhere). The aggregator sends these; a party computes them itself from the job on the
+// ledger and trains with nothing else.
+TrainOptions fit_options(const JobConfig& cfg, const Strategy& strategy, int round, const std::string& party);
+// Whether two option sets train alike (prox_center aside, which is always the round's model).
+bool same_training(const TrainOptions& a, const TrainOptions& b);
+
 class RoundController {
  public:
   struct Request {

@@ -14,6 +14,7 @@ constexpr char kFrameMagic[] = "SNFL";
 constexpr char kJobMagic[] = "SNFJ";
 constexpr char kRoundMagic[] = "SNFR";
 constexpr char kFailMagic[] = "SNFX";
+constexpr char kClaimMagic[] = "SNFA";
 constexpr size_t kFailReasonBytesMax = 512;
 
 bool has_magic(ByteView b, const char* magic) { return b.size() >= 4 && std::memcmp(b.data(), magic, 4) == 0; }
@@ -238,6 +239,7 @@ Result<WireMessage> decode_wire(ByteView frame) {
 bool is_job_tx(ByteView tx) { return has_magic(tx, kJobMagic); }
 bool is_round_tx(ByteView tx) { return has_magic(tx, kRoundMagic); }
 bool is_fail_tx(ByteView tx) { return has_magic(tx, kFailMagic); }
+bool is_claim_tx(ByteView tx) { return has_magic(tx, kClaimMagic); }
 
 Bytes JobTx::encode() const {
   Writer w;
@@ -364,6 +366,74 @@ Bytes make_fail_tx(const Bytes& job, uint32_t aggregator, int round, std::string
   t.round = round;
   if (reason.size() > kFailReasonBytesMax) reason.resize(kFailReasonBytesMax);
   t.reason = std::move(reason);
+  t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
+  return t.encode();
+}
+
+static void encode_claim_body(Writer& w, const ClaimTx& t) {
+  w.fixed(t.job).u32(t.aggregator).u32(static_cast<uint32_t>(t.from_round)).u64(t.nonce).u8(t.standardization ? 1 : 0);
+  if (t.standardization) {
+    w.u32(t.standardization->classes);
+    put_floats(w, t.standardization->mean);
+    put_floats(w, t.standardization->stddev);
+  }
+}
+
+Bytes ClaimTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-claim-v1");
+  encode_claim_body(w, *this);
+  return w.take();
+}
+
+Bytes ClaimTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kClaimMagic));
+  encode_claim_body(w, *this);
+  w.fixed(signature);
+  return w.take();
+}
+
+Result<ClaimTx> ClaimTx::decode(ByteView tx) {
+  if (!is_claim_tx(tx)) return make_error("fl.tx", "not an aggregator claim transaction");
+  Reader r(tx.subspan(4));
+  ClaimTx t;
+  SN_ASSIGN(t.job, get_job(r));
+  SN_ASSIGN(t.aggregator, r.u32());
+  SN_ASSIGN(uint32_t round, r.u32());
+  if (round < 1 || round > 10000) return make_error("fl.tx", "round out of range");
+  t.from_round = static_cast<int32_t>(round);
+  SN_ASSIGN(t.nonce, r.u64());
+  SN_ASSIGN(uint8_t has, r.u8());
+  if (has > 1) return make_error("fl.tx", "bad standardization flag");
+  if (has == 1) {
+    Standardization s;
+    SN_ASSIGN(s.classes, r.u32());
+    if (s.classes < 2 || s.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.tx", "classes out of range");
+    SN_ASSIGN(s.mean, get_floats(r));
+    SN_ASSIGN(s.stddev, get_floats(r));
+    if (s.mean.empty() || s.mean.size() > kFeaturesMax || s.stddev.size() != s.mean.size()) {
+      return make_error("fl.tx", "the standardization needs 1 to " + std::to_string(kFeaturesMax) + " features, a mean and a deviation each");
+    }
+    for (float d : s.stddev) {
+      if (!(d > 0)) return make_error("fl.tx", "a standard deviation that is not positive");
+    }
+    t.standardization = std::move(s);
+  }
+  SN_ASSIGN(ByteView sig, r.fixed(64));
+  t.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes make_claim_tx(const Bytes& job, uint32_t aggregator, int from_round, uint64_t nonce, std::optional<Standardization> standardization,
+                    const crypto::SecureBytes& identity_secret) {
+  ClaimTx t;
+  t.job = job;
+  t.aggregator = aggregator;
+  t.from_round = from_round;
+  t.nonce = nonce;
+  t.standardization = std::move(standardization);
   t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
   return t.encode();
 }

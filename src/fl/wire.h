@@ -1,6 +1,7 @@
 // Federated learning on the network: the messages between the aggregator and the parties
-// (over the attested peer transport, frames that start with "SNFL"), and the three ledger
-// transactions (a job, "SNFJ"; a round record, "SNFR"; a job given up, "SNFX"). Explicit binary encodings, bounded.
+// (over the attested peer transport, frames that start with "SNFL"), and the four ledger
+// transactions (a job, "SNFJ"; an aggregator's claim, "SNFA"; a round record, "SNFR"; a job
+// given up, "SNFX"). Explicit binary encodings, bounded.
 #pragma once
 
 #include <optional>
@@ -88,6 +89,33 @@ struct RoundTx {
 };
 bool is_round_tx(ByteView tx);
 Bytes make_round_tx(const Bytes& job, uint32_t aggregator, const RoundRecord& record, const crypto::SecureBytes& identity_secret);
+
+// The federated standardization and the model's shape of a job, fixed on the ledger once by
+// its first aggregator (from the parties' sums) and used by every party for every round.
+struct Standardization {
+  uint32_t classes = 2;             // 2 to kClassesMax, over every party's labels
+  std::vector<float> mean, stddev;  // one per feature (1 to kFeaturesMax), stddev > 0
+  bool operator==(const Standardization&) const = default;
+};
+
+// A validator takes a job's aggregation over from round `from_round` (the round after the last
+// recorded one), or, already its aggregator, records the job's standardization. Parties answer
+// only the aggregator the last accepted claim names; the ledger, not a node's memory, says who
+// may ask. Signed by the validator's identity key; `nonce` makes each claim its own transaction.
+struct ClaimTx {
+  Bytes job;
+  uint32_t aggregator = 0;
+  int32_t from_round = 1;  // 1 to 10,000
+  uint64_t nonce = 0;
+  std::optional<Standardization> standardization;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<ClaimTx> decode(ByteView tx);
+};
+bool is_claim_tx(ByteView tx);
+Bytes make_claim_tx(const Bytes& job, uint32_t aggregator, int from_round, uint64_t nonce, std::optional<Standardization> standardization,
+                    const crypto::SecureBytes& identity_secret);
 
 // The aggregator gives a job up (too few parties after its retries, data sets that do not fit
 // together): on the ledger, so that every node reports the job failed and none takes it over.

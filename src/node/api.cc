@@ -75,6 +75,12 @@ json tx_json(ByteView tx) {
               {"model_hash", to_hex(r->record.model_hash)}};
     }
   }
+  if (fl::is_claim_tx(tx)) {
+    if (auto c = fl::ClaimTx::decode(tx); c.ok()) {
+      return {{"type", "fl_claim"}, {"job", to_hex(c->job)}, {"aggregator", c->aggregator}, {"from_round", c->from_round},
+              {"standardization", c->standardization.has_value()}};
+    }
+  }
   if (fl::is_fail_tx(tx)) {
     if (auto f = fl::FailTx::decode(tx); f.ok()) {
       return {{"type", "fl_failure"}, {"job", to_hex(f->job)}, {"aggregator", f->aggregator}, {"round", f->round}, {"reason", f->reason}};
@@ -566,7 +572,8 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
                 {"dp", c.dp.enabled},
                 {"parties", parties},
                 {"status", status},
-                {"aggregator", fl_->scheduled_aggregator(j, now)}};
+                {"aggregator", fl_->scheduled_aggregator(j, now)},
+                {"claimed_by", j.aggregator}};
     if (failure) out["failure"] = *failure;
     if (!j.rounds.empty()) out["accuracy"] = j.rounds.back().record.eval.accuracy;
     return out;
@@ -781,6 +788,11 @@ ApiResponse ApiHandler::get_metrics() {
   auto counts = responses_;
   counts[200]++;  // this response
   for (const auto& [status, n] : counts) o += "supernet_api_responses_total{code=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+  if (fl_ != nullptr && !fl_->refusals().empty()) {
+    o += "# HELP supernet_fl_refused_requests_total Requests to this node as a federated learning party that it refused, by reason.\n"
+         "# TYPE supernet_fl_refused_requests_total counter\n";
+    for (const auto& [reason, n] : fl_->refusals()) o += "supernet_fl_refused_requests_total{reason=\"" + reason + "\"} " + std::to_string(n) + "\n";
+  }
   if (http_metrics_) o += http_metrics_();
   return {200, "text/plain; version=0.0.4", o};
 }

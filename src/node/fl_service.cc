@@ -43,7 +43,7 @@ FlService::~FlService() {
 bool FlService::record_block(const consensus::CommittedBlock& cb) {
   bool recorded = false;
   for (const auto& tx : cb.block.txs) {
-    if (fl::is_job_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx)) {
+    if (fl::is_job_tx(tx) || fl::is_claim_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx)) {
       record(tx, cb.block.header.height);
       recorded = true;
     }
@@ -56,7 +56,9 @@ void FlService::on_commit(const consensus::CommittedBlock& cb) {
   // Posted: this runs inside the node's commit processing, which must not be re-entered.
   if (record_block(cb)) {
     asio::post(node_.io(), [this, alive = alive_] {
-      if (*alive) on_tick(node_.now_ms());
+      if (!*alive) return;
+      retry_parked(false);  // a request held for this commit
+      on_tick(node_.now_ms());
     });
   }
 }
@@ -68,34 +70,54 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     if (!j.ok()) return;
     auto spec = fl::parse_job(j->toml);
     if (!spec.ok()) return;  // the API refuses these; a committed one is ignored alike everywhere
-    FlJob job{id, std::move(spec).value(), j->client, height, {}, std::nullopt};
+    FlJob job{id, std::move(spec).value(), j->client, height, {}, std::nullopt, 0, std::nullopt};
     jobs_.emplace(id, std::move(job));
     progress_at_[id] = node_.now_ms();
     return;
   }
-  // A round record or a failure record: for the round after the last recorded one of a job
-  // still going (the first such record wins), signed by a validator's identity key.
-  auto accept = [&](const Bytes& job, int round, uint32_t aggregator, const Bytes& signed_bytes, const Bytes& signature) -> FlJob* {
+  // A claim, a round record or a failure record: for the round after the last recorded one of
+  // a job still going, signed by a validator's identity key.
+  auto find = [&](const Bytes& job, int round, uint32_t aggregator, const Bytes& signed_bytes, const Bytes& signature) -> FlJob* {
     auto it = jobs_.find(job);
     if (it == jobs_.end() || it->second.ended() || round != static_cast<int>(it->second.rounds.size()) + 1) return nullptr;
     const consensus::Validator* v = node_.replica().validators().find(aggregator);
     if (v == nullptr || !crypto::ed25519_verify(v->identity_key, signed_bytes, signature)) return nullptr;
-    // Another node recorded this round: stand down if this one was aggregating it too.
-    if (aggregator != self_) aggregations_.erase(job);
     return &it->second;
   };
+  if (fl::is_claim_tx(tx)) {
+    auto c = fl::ClaimTx::decode(tx);
+    if (!c.ok()) return;
+    FlJob* j = find(c->job, c->from_round, c->aggregator, c->signed_bytes(), c->signature);
+    if (j == nullptr) return;
+    if (c->standardization) {
+      // Set once, by the job's aggregator, with one value per feature of every party alike
+      // (each party checks the count against its own data set when asked to train).
+      if (j->standardization || c->aggregator != j->aggregator) return;
+      j->standardization = std::move(c->standardization);
+      return;
+    }
+    if (c->aggregator == j->aggregator) return;
+    j->aggregator = c->aggregator;
+    progress_at_[c->job] = node_.now_ms();
+    if (c->aggregator != self_) aggregations_.erase(c->job);  // another node took over: stand down
+    return;
+  }
   if (fl::is_fail_tx(tx)) {
     auto f = fl::FailTx::decode(tx);
     if (!f.ok()) return;
-    if (FlJob* j = accept(f->job, f->round, f->aggregator, f->signed_bytes(), f->signature)) j->failure = FlFailure{f->reason, f->aggregator, height};
+    FlJob* j = find(f->job, f->round, f->aggregator, f->signed_bytes(), f->signature);
+    // The job's aggregator, or before any claim (a job whose parties cannot be reached) any validator.
+    if (j == nullptr || (j->aggregator != 0 && f->aggregator != j->aggregator)) return;
+    j->failure = FlFailure{f->reason, f->aggregator, height};
+    if (f->aggregator != self_) aggregations_.erase(f->job);
     return;
   }
   auto r = fl::RoundTx::decode(tx);
   if (!r.ok()) return;
-  if (FlJob* j = accept(r->job, r->record.round, r->aggregator, r->signed_bytes(), r->signature)) {
-    j->rounds.push_back({r->record, r->aggregator, id, height});
-    progress_at_[r->job] = node_.now_ms();
-  }
+  FlJob* j = find(r->job, r->record.round, r->aggregator, r->signed_bytes(), r->signature);
+  if (j == nullptr || r->aggregator != j->aggregator) return;  // only the aggregator the ledger names
+  j->rounds.push_back({r->record, r->aggregator, id, height});
+  progress_at_[r->job] = node_.now_ms();
 }
 
 uint32_t FlService::scheduled_aggregator(const FlJob& job, int64_t now) const {
@@ -108,7 +130,7 @@ uint32_t FlService::scheduled_aggregator(const FlJob& job, int64_t now) const {
   task.id = short_id(job.id);
   size_t start = job.id.empty() ? 0 : job.id[0] % vals.size();
   for (size_t i = 0; i < vals.size(); i++) task.candidates.push_back(vals[(start + i) % vals.size()].id);
-  if (!job.rounds.empty()) task.owner = job.rounds.back().aggregator;
+  if (job.aggregator != 0) task.owner = job.aggregator;
   // The backstop for an owner that looks alive but records nothing: one candidate further per
   // kTakeoverMs without a round (with fault detection off, the only way a job moves).
   auto p = progress_at_.find(job.id);
@@ -162,23 +184,48 @@ void FlService::keep_model(const Bytes& job, const std::vector<float>& model) {
 // --- aggregator ---
 
 void FlService::on_tick(int64_t now) {
-  for (auto& [id, job] : jobs_) {
+  retry_parked(true);  // held requests whose time is up are refused
+  for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+    const Bytes& id = it->first;
+    FlJob& job = it->second;
     if (job.ended()) continue;
     auto a = aggregations_.find(id);
     if (a == aggregations_.end()) {
       if (scheduled_aggregator(job, now) != self_) continue;
       if (!job.rounds.empty() && !model_with_hash(id, job.rounds.back().record.model_hash)) continue;  // cannot resume here
       Aggregation fresh;
-      fresh.stats_deadline = now + job.spec.config.round_timeout_ms;
       fresh.events.push_back("node " + std::to_string(self_) + " aggregates job " + job.spec.name +
                              (job.rounds.empty() ? "" : ", resuming after round " + std::to_string(job.rounds.size())));
       log(LogLevel::kInfo, "fl", fresh.events.back());
       a = aggregations_.emplace(id, std::move(fresh)).first;
-      for (const auto& p : job.spec.parties) node_.send_app(p.node, fl::encode_wire(fl::StatsRequest{id}));
     }
     Aggregation& agg = a->second;
     if (agg.failed) continue;
-    if (!agg.started) {
+    // The ledger names this node before it asks any party anything (parties answer no one else).
+    if (job.aggregator != self_) {
+      if (agg.claim_deadline != 0 && now >= agg.claim_deadline) {
+        aggregations_.erase(a);  // the claim was lost or refused: start over while still scheduled
+        continue;
+      }
+      if (agg.claim_deadline == 0) {
+        node_.submit(fl::make_claim_tx(id, self_, static_cast<int>(job.rounds.size()) + 1, static_cast<uint64_t>(now), std::nullopt,
+                                       identity_secret_));
+        agg.claim_deadline = now + kClaimWaitMs;
+      }
+      continue;
+    }
+    // The job's standardization, once, from the parties' sums; on the ledger before round 1.
+    if (!job.standardization) {
+      if (agg.standardization_deadline != 0) {
+        if (now >= agg.standardization_deadline) aggregations_.erase(a);  // lost: start over
+        continue;
+      }
+      if (!agg.stats_asked) {
+        agg.stats_asked = true;
+        agg.stats_deadline = now + job.spec.config.round_timeout_ms;
+        for (const auto& p : job.spec.parties) node_.send_app(p.node, fl::encode_wire(fl::StatsRequest{id}));
+        continue;
+      }
       // Every party answered, or every one that the failure detector does not suspect (no
       // waiting out the timeout for a party that is down).
       size_t healthy = 0;
@@ -186,12 +233,16 @@ void FlService::on_tick(int64_t now) {
       bool all = agg.stats.size() == job.spec.parties.size() ||
                  (node_.phi_accrual() && agg.stats.size() >= healthy && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties);
       if (all || (now >= agg.stats_deadline && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties)) {
-        begin_training(id, agg, now);
+        record_standardization(id, agg, now);
       } else if (now >= agg.stats_deadline) {
         give_up(id, agg,
                 "only " + std::to_string(agg.stats.size()) + " parties answered the standardization request, " +
                     std::to_string(job.spec.config.min_parties) + " needed");
       }
+      continue;
+    }
+    if (!agg.started) {
+      begin_training(id, agg, now);
       continue;
     }
     // The next round starts only once this node's record of the last one is on the ledger: the
@@ -204,9 +255,9 @@ void FlService::on_tick(int64_t now) {
   }
 }
 
-void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
+void FlService::record_standardization(const Bytes& id, Aggregation& a, int64_t now) {
   FlJob& job = jobs_.at(id);
-  // Federated standardization and the model's shape, from the parties' statistics.
+  // Federated standardization and the number of classes, from the parties' statistics.
   size_t features = a.stats.begin()->second.sum.size();
   uint32_t classes = 0;
   fl::FeatureSums sums;
@@ -223,12 +274,31 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     }
     sums.rows += static_cast<double>(s.rows);
   }
+  if (features == 0) return give_up(id, a, "the parties' data sets have no features");
   fl::Standardizer st = fl::Standardizer::from_sums(sums);
-  a.mean = std::move(st.mean);
-  a.stddev = std::move(st.stddev);
+  fl::Standardization rec;
+  rec.classes = std::max<uint32_t>(classes, 2);
+  rec.mean = std::move(st.mean);
+  rec.stddev = std::move(st.stddev);
+  for (size_t f = 0; f < features; f++) {
+    if (!std::isfinite(rec.mean[f]) || !std::isfinite(rec.stddev[f]) || !(rec.stddev[f] > 0)) {
+      return give_up(id, a, "the parties' sums give no finite standardization (feature " + std::to_string(f + 1) + ")");
+    }
+  }
+  a.standardization_deadline = now + kClaimWaitMs;
+  node_.submit(fl::make_claim_tx(id, self_, static_cast<int>(job.rounds.size()) + 1, static_cast<uint64_t>(now), std::move(rec),
+                                 identity_secret_));
+}
+
+void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
+  FlJob& job = jobs_.at(id);
+  const fl::Standardization& st = *job.standardization;  // the ledger's, for every aggregator alike
+  size_t features = st.mean.size();
+  a.mean = st.mean;
+  a.stddev = st.stddev;
   fl::JobConfig cfg = job.spec.config;
   cfg.model.inputs = features;
-  cfg.model.classes = static_cast<int>(std::max<uint32_t>(classes, 2));
+  cfg.model.classes = static_cast<int>(st.classes);
   // The model and the standardization travel in one peer message.
   size_t params = cfg.model.parameter_count();
   if (params > fl::kWireParamsMax || 4 * (params + 2 * features) + 4096 > net::kFrameBytesMax) {
@@ -250,7 +320,9 @@ void FlService::begin_training(const Bytes& id, Aggregation& a, int64_t now) {
     s = initial.ok() ? a.controller->start(now, initial->params(), out) : initial.error();
   } else {
     a.submitted_round = static_cast<int>(job.rounds.size());
-    s = a.controller->resume(now, job.rounds.back().record, *model_with_hash(id, job.rounds.back().record.model_hash), out);
+    auto model = model_with_hash(id, job.rounds.back().record.model_hash);
+    s = model ? a.controller->resume(now, job.rounds.back().record, *model, out)
+              : make_error("fl.resume", "this node does not hold the model of round " + std::to_string(job.rounds.size()));
   }
   if (!s.ok()) {
     return give_up(id, a, s.error().message);
@@ -319,17 +391,13 @@ Result<FlService::PartyData*> FlService::party_data(const FlJob& job) {
   }
   if (name.empty()) return make_error("fl.party", "node " + std::to_string(self_) + " is not a party of this job");
   SN_ASSIGN(fl::Dataset d, datasets_->load(name));
+  SN_ASSIGN(std::unique_ptr<fl::Strategy> strategy, fl::make_strategy(job.spec.config.strategy));
   auto [train, test] = fl::split(d, 0.2, job.spec.config.seed + self_);
   PartyData pd;
   pd.train = std::move(train);
   pd.test = std::move(test);
+  pd.strategy = std::move(strategy);
   return &party_data_.emplace(job.id, std::move(pd)).first->second;
-}
-
-static void standardize(fl::Dataset& out, const fl::Dataset& raw, const std::vector<float>& mean, const std::vector<float>& sd) {
-  out = raw;
-  fl::Standardizer s{mean, sd};
-  s.apply(out);
 }
 
 void FlService::on_frame(uint32_t from, Bytes frame) {
@@ -339,9 +407,10 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
                    "undecodable message from node " + std::to_string(from) + ": " + m.error().message, steady_ms());
     return;
   }
-  if (auto* s = std::get_if<fl::StatsRequest>(&*m)) return party_stats(from, *s);
-  if (auto* f = std::get_if<fl::FitRequest>(&*m)) return party_fit(from, std::move(*f));
-  if (auto* e = std::get_if<fl::EvalRequest>(&*m)) return party_eval(from, *e);
+  if (std::holds_alternative<fl::StatsRequest>(*m) || std::holds_alternative<fl::FitRequest>(*m) ||
+      std::holds_alternative<fl::EvalRequest>(*m)) {
+    return party_request(from, std::move(*m), true);
+  }
   // Replies, for the aggregator.
   std::visit(
       [&](auto& x) {
@@ -353,12 +422,12 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
         fl::RoundController::Output out;
         if constexpr (std::is_same_v<T, fl::StatsReply>) {
           auto job = jobs_.find(x.job);
-          if (agg.started || agg.failed || job == jobs_.end()) return;
+          if (!agg.stats_asked || agg.standardization_deadline != 0 || agg.failed || job == jobs_.end()) return;
           const auto& parties = job->second.spec.parties;
           if (std::none_of(parties.begin(), parties.end(), [&](const fl::JobParty& p) { return p.node == from; })) return;
           agg.stats[from] = x;
-          // Every party answered: train now rather than at the next tick.
-          if (agg.stats.size() == parties.size()) begin_training(x.job, agg, now);
+          // Every party answered: record the standardization now rather than at the next tick.
+          if (agg.stats.size() == parties.size()) record_standardization(x.job, agg, now);
           return;
         } else if constexpr (std::is_same_v<T, fl::FitReply>) {
           if (!agg.controller) return;
@@ -368,6 +437,7 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
           agg.controller->on_evaluate(now, x.round, fl::EvaluateResult{party_name(from), x.metrics}, out);
         } else if constexpr (std::is_same_v<T, fl::Refusal>) {
           agg.events.push_back("node " + std::to_string(from) + " refused: " + x.reason);
+          if (agg.events.size() > 200) agg.events.erase(agg.events.begin());
           return;
         } else {
           return;
@@ -377,17 +447,98 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
       *m);
 }
 
-void FlService::party_stats(uint32_t from, const fl::StatsRequest& req) {
-  auto job = jobs_.find(req.job);
-  if (job == jobs_.end() || !is_party(job->second)) return;
-  auto pd = party_data(job->second);
-  if (!pd.ok()) {
-    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, 0, pd.error().message}));
-    return;
+// --- party ---
+
+std::optional<FlService::Refused> FlService::party_check(uint32_t from, const FlJob& job, Ask ask, int round) const {
+  if (!is_party(job)) return Refused{"not_party", "node " + std::to_string(self_) + " is not a party of this job", false};
+  if (job.finished()) return Refused{"job_ended", "the job has finished", false};
+  if (job.failure) return Refused{"job_ended", "the job has failed", false};
+  if (job.aggregator != from) {
+    return Refused{"not_aggregator",
+                   "node " + std::to_string(from) + " is not the job's aggregator on the ledger (" +
+                       (job.aggregator == 0 ? std::string("no claim yet") : "node " + std::to_string(job.aggregator)) + ")",
+                   true};
   }
+  if (ask == Ask::kStats) {
+    if (job.standardization) return Refused{"standardized", "the job's standardization is already on the ledger", false};
+    return std::nullopt;
+  }
+  if (!job.standardization) return Refused{"no_standardization", "the job has no standardization on the ledger yet", true};
+  int next = static_cast<int>(job.rounds.size()) + 1;
+  if (round != next) {
+    return Refused{"wrong_round", "round " + std::to_string(round) + " is not the job's next round (" + std::to_string(next) + ")", round > next};
+  }
+  return std::nullopt;
+}
+
+void FlService::refuse(uint32_t from, const Bytes& job, int round, const Refused& why) {
+  refusals_[why.key]++;
+  log_limit_.log(LogLevel::kWarn, "fl", "refused " + why.key, std::to_string(from),
+                 "refused a request of node " + std::to_string(from) + " for job " + short_id(job) + " round " + std::to_string(round) +
+                     ": " + why.reason,
+                 steady_ms());
+  node_.send_app(from, fl::encode_wire(fl::Refusal{job, round, why.reason}));
+}
+
+void FlService::retry_parked(bool final) {
+  if (parked_.empty()) return;
+  int64_t now = node_.now_ms();
+  std::deque<Parked> held;
+  held.swap(parked_);
+  for (auto& p : held) {
+    bool expired = now >= p.until;
+    if (final && !expired) {
+      parked_.push_back(std::move(p));
+      continue;
+    }
+    // Checked again against the ledger as it is now; held once more only if still in time.
+    int64_t until = p.until;
+    size_t before = parked_.size();
+    party_request(p.from, std::move(p.request), !expired);
+    if (parked_.size() > before) parked_.back().until = until;
+  }
+}
+
+void FlService::party_request(uint32_t from, fl::WireMessage request, bool may_park) {
+  Bytes job_id;
+  int round = 0;
+  Ask ask = Ask::kStats;
+  if (auto* f = std::get_if<fl::FitRequest>(&request)) {
+    job_id = f->job, round = f->round, ask = Ask::kFit;
+  } else if (auto* e = std::get_if<fl::EvalRequest>(&request)) {
+    job_id = e->job, round = e->round, ask = Ask::kEval;
+  } else {
+    job_id = std::get<fl::StatsRequest>(request).job;
+  }
+  auto hold_or_refuse = [&](const Refused& why) {
+    if (may_park && why.may_pass_later) {
+      // Hold it for a commit this node has not applied yet; the oldest goes if too many are held.
+      if (parked_.size() >= kParkedMax) {
+        Parked old = std::move(parked_.front());
+        parked_.pop_front();
+        party_request(old.from, std::move(old.request), false);
+      }
+      parked_.push_back({from, std::move(request), node_.now_ms() + kParkMs});
+      return;
+    }
+    refuse(from, job_id, round, why);
+  };
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return hold_or_refuse({"unknown_job", "no such job on this node's ledger", true});
+  const FlJob& job = it->second;
+  if (auto why = party_check(from, job, ask, round)) return hold_or_refuse(*why);
+  auto pd = party_data(job);
+  if (!pd.ok()) return refuse(from, job_id, round, {"no_data", pd.error().message, false});
+  PartyData& data = **pd;
+  if (auto* f = std::get_if<fl::FitRequest>(&request)) return party_fit(from, job, data, std::move(*f));
+  if (auto* e = std::get_if<fl::EvalRequest>(&request)) return party_eval(from, job, data, *e);
+  party_stats(from, job, data);
+}
+
+void FlService::party_stats(uint32_t from, const FlJob& job, PartyData& data) {
   fl::StatsReply r;
-  r.job = req.job;
-  const fl::Dataset& d = (*pd)->train;
+  r.job = job.id;
+  const fl::Dataset& d = data.train;
   fl::FeatureSums sums;
   sums.add(d);
   r.rows = d.rows;
@@ -397,44 +548,68 @@ void FlService::party_stats(uint32_t from, const fl::StatsRequest& req) {
   node_.send_app(from, fl::encode_wire(r));
 }
 
-void FlService::party_fit(uint32_t from, fl::FitRequest req) {
-  auto job = jobs_.find(req.job);
-  if (job == jobs_.end() || !is_party(job->second)) return;
-  auto pd = party_data(job->second);
-  if (!pd.ok()) {
-    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, pd.error().message}));
-    return;
+namespace {
+
+void standardize(fl::Dataset& out, const fl::Dataset& raw, const std::vector<float>& mean, const std::vector<float>& sd) {
+  out = raw;
+  fl::Standardizer s{mean, sd};
+  s.apply(out);
+}
+
+}  // namespace
+
+// The job's model for this data set and the ledger's standardization; standardized copies of
+// the party's rows made once (immutable after, so the trainer's copy never changes under it).
+static Result<fl::Model> job_model(const FlJob& job, const fl::Dataset& train, uint64_t seed) {
+  fl::ModelSpec spec = job.spec.config.model;
+  spec.inputs = train.features;
+  spec.classes = static_cast<int>(job.standardization->classes);
+  return fl::Model::create(spec, seed);
+}
+
+void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::FitRequest req) {
+  const fl::Standardization& st = *job.standardization;
+  if (st.mean.size() != data.train.features) {
+    return refuse(from, job.id, req.round,
+                  {"wrong_standardization",
+                   "the job's standardization has " + std::to_string(st.mean.size()) + " features, this data set " +
+                       std::to_string(data.train.features),
+                   false});
   }
-  PartyData& data = **pd;
-  if (req.mean.size() != data.train.features || req.stddev.size() != data.train.features) {
-    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, "standardization does not match this data set"}));
-    return;
+  if (req.classes != st.classes || req.mean != st.mean || req.stddev != st.stddev) {
+    return refuse(from, job.id, req.round, {"wrong_standardization", "the standardization is not the one the ledger records", false});
   }
-  if (data.mean != req.mean || data.stddev != req.stddev || !data.train_std) {
+  auto initial = job_model(job, data.train, job.spec.config.seed);
+  if (!initial.ok()) return refuse(from, job.id, req.round, {"wrong_model", initial.error().message, false});
+  if (data.initial_hash.empty()) data.initial_hash = fl::model_hash(initial->params());
+  const Bytes& expected = job.rounds.empty() ? data.initial_hash : job.rounds.back().record.model_hash;
+  if (req.model.size() != initial->params().size() || fl::model_hash(req.model) != expected) {
+    return refuse(from, job.id, req.round,
+                  {"wrong_model",
+                   job.rounds.empty() ? "the model is not the job's seeded initial model"
+                                      : "the model is not the one round " + std::to_string(job.rounds.size()) + " recorded",
+                   false});
+  }
+  fl::TrainOptions options = fl::fit_options(job.spec.config, *data.strategy, req.round, party_name(self_));
+  if (!fl::same_training(options, req.options)) {
+    return refuse(from, job.id, req.round, {"wrong_options", "the training options are not the job's", false});
+  }
+  if (!data.train_std) {
     auto train_std = std::make_shared<fl::Dataset>();
     auto test_std = std::make_shared<fl::Dataset>();
-    standardize(*train_std, data.train, req.mean, req.stddev);
-    standardize(*test_std, data.test, req.mean, req.stddev);
+    standardize(*train_std, data.train, st.mean, st.stddev);
+    standardize(*test_std, data.test, st.mean, st.stddev);
     data.train_std = std::move(train_std);
     data.test_std = std::move(test_std);
-    data.mean = req.mean;
-    data.stddev = req.stddev;
   }
-  keep_model(req.job, req.model);
-  fl::ModelSpec spec = job->second.spec.config.model;
-  spec.inputs = data.train.features;
-  spec.classes = static_cast<int>(req.classes);
-  auto m = fl::Model::create(spec, 0);
-  if (!m.ok() || m->params().size() != req.model.size()) {
-    node_.send_app(from, fl::encode_wire(fl::Refusal{req.job, req.round, "the model does not fit this data set"}));
-    return;
-  }
+  keep_model(job.id, req.model);
+  data.fitted_round = req.round;
   // Local training on the worker thread; the reply goes out from the io thread.
   auto alive = alive_;
   std::shared_ptr<const fl::Dataset> train = data.train_std;
-  asio::post(workers_, [this, alive, from, train, model = std::move(m).value(), req = std::move(req)]() mutable {
+  asio::post(workers_, [this, alive, from, train, model = std::move(initial).value(), options, req = std::move(req)]() mutable {
     model.params() = req.model;
-    fl::TrainOptions o = req.options;
+    fl::TrainOptions o = options;
     if (o.prox_mu > 0) o.prox_center = &req.model;
     fl::Metrics metrics = fl::train(model, *train, o);
     fl::FitReply reply;
@@ -450,19 +625,26 @@ void FlService::party_fit(uint32_t from, fl::FitRequest req) {
   });
 }
 
-void FlService::party_eval(uint32_t from, const fl::EvalRequest& req) {
-  auto job = jobs_.find(req.job);
-  if (job == jobs_.end() || !is_party(job->second)) return;
-  auto pd = party_data(job->second);
-  if (!pd.ok()) return;
-  PartyData& data = **pd;
-  if (!data.test_std || data.mean != req.mean || data.stddev != req.stddev || req.mean.size() != data.test.features) return;
-  keep_model(req.job, req.model);
-  fl::ModelSpec spec = job->second.spec.config.model;
-  spec.inputs = data.test.features;
-  spec.classes = static_cast<int>(req.classes);
-  auto m = fl::Model::create(spec, 0);
-  if (!m.ok() || m->params().size() != req.model.size()) return;
+void FlService::party_eval(uint32_t from, const FlJob& job, PartyData& data, const fl::EvalRequest& req) {
+  // The model to evaluate is the round's aggregate, which no party can check: so only a round
+  // this party trained, and once per aggregator (a few numbers, not a channel to probe with).
+  if (data.fitted_round != req.round || !data.test_std) {
+    return refuse(from, job.id, req.round, {"eval_without_fit", "this party did not train round " + std::to_string(req.round), false});
+  }
+  const fl::Standardization& st = *job.standardization;
+  if (req.classes != st.classes || req.mean != st.mean || req.stddev != st.stddev) {
+    return refuse(from, job.id, req.round, {"wrong_standardization", "the standardization is not the one the ledger records", false});
+  }
+  if (data.evaluated_round == req.round && data.evaluated_for == from) {
+    return refuse(from, job.id, req.round, {"eval_repeated", "round " + std::to_string(req.round) + " was evaluated already", false});
+  }
+  auto m = job_model(job, data.test, 0);
+  if (!m.ok() || m->params().size() != req.model.size()) {
+    return refuse(from, job.id, req.round, {"wrong_model", "the model does not fit this data set", false});
+  }
+  data.evaluated_round = req.round;
+  data.evaluated_for = from;
+  keep_model(job.id, req.model);
   m->params() = req.model;
   fl::EvalReply reply;
   reply.job = req.job;

@@ -4,16 +4,30 @@
 // for). All on the node's io thread, except local training, which runs on a worker thread.
 //
 // Scheduling (consensus/scheduler.h): the job is a task whose candidates are the validators in
-// id order starting at J[0] mod n (J the job's id) and whose owner is the aggregator of the last
-// recorded round. A healthy owner keeps it; when the node's failure detector suspects the owner,
-// the next healthy candidate takes it over (about 1.5 s after the owner went silent). As a
-// backstop for an owner that looks alive but records nothing, it moves one healthy candidate on
-// per 10 s without a round (with fault_detection = "timeout", the only way it moves: the fixed
-// timeout of before). A node that takes over resumes from the last recorded round with the model whose hash the
-// record holds. The aggregator starts a round only after its record of the previous one is
-// committed, and parties keep the last few models they received, so every party node holds it;
-// a node without it cannot resume, and the next in order does. An aggregator that gives a job
-// up (too few parties after its retries) records that on the ledger, and no node takes it over.
+// id order starting at J[0] mod n (J the job's id) and whose owner is the aggregator the ledger
+// names. A healthy owner keeps it; when the node's failure detector suspects the owner, the
+// next healthy candidate takes it over (about 1.5 s after the owner went silent). As a backstop
+// for an owner that looks alive but records nothing, it moves one healthy candidate on per 10 s
+// without progress (with fault_detection = "timeout", the only way it moves: the fixed timeout
+// of before).
+//
+// The ledger says who may ask a party anything. A node that is to aggregate first records a
+// claim (fl::ClaimTx) and waits for it to commit; the first aggregator then asks the parties
+// for their sums and records the job's standardization in a second claim; only then does round
+// 1 start. A node that takes over resumes from the last recorded round with the model whose
+// hash the record holds (parties keep the last few models they received, so every party node
+// holds it; a node without it cannot resume, and the next in order does). The aggregator starts
+// a round only after its record of the previous one is committed. An aggregator that gives a
+// job up records that on the ledger, and no node takes it over.
+//
+// The party rebuilds every request from the ledger (party_check): it answers only for a
+// running job of which it is a party, only the aggregator of the last accepted claim, only for
+// the next round, only with the model the ledger's last round names (or the job's seeded
+// initial model), the job's own training options and the recorded standardization, and it
+// evaluates only a round it trained, once per aggregator. Anything else is refused with its
+// reason, counted (refusals(), shown in /metrics) and logged at a bounded rate. A request that
+// a commit this node has not applied yet could make valid is held (at most kParkedMax, for at
+// most kParkMs) and checked again at each commit.
 #pragma once
 
 #include <asio/thread_pool.hpp>
@@ -25,6 +39,7 @@
 #include <string>
 
 #include "fl/job.h"
+#include "fl/strategy.h"
 #include "fl/wire.h"
 #include "node/datasets.h"
 #include "node/node.h"
@@ -52,6 +67,8 @@ struct FlJob {
   uint64_t height = 0;
   std::vector<FlRound> rounds;
   std::optional<FlFailure> failure;
+  uint32_t aggregator = 0;  // named by the last accepted claim; 0 before any
+  std::optional<fl::Standardization> standardization;  // recorded by the first aggregator
   bool finished() const { return static_cast<int>(rounds.size()) >= spec.config.rounds; }
   bool ended() const { return finished() || failure.has_value(); }
 };
@@ -69,6 +86,12 @@ class FlService {
   // A global model of the job with the given hash, among the last few this node held (as a
   // party or the aggregator).
   std::optional<std::vector<float>> model_with_hash(const Bytes& job, const Bytes& hash) const;
+  // Requests this node refused as a party, by reason (see party_check).
+  const std::map<std::string, uint64_t>& refusals() const { return refusals_; }
+
+  static constexpr size_t kParkedMax = 16;
+  static constexpr int64_t kParkMs = 3000;
+  static constexpr int64_t kClaimWaitMs = 5000;  // for this node's claim to commit, then start over
 
  private:
   struct PartyData {
@@ -77,6 +100,22 @@ class FlService {
     // Immutable once made: a new standardization makes new copies, so the worker thread that
     // trains on one keeps it alive and unchanged (it was reassigned under the worker before).
     std::shared_ptr<const fl::Dataset> train_std, test_std;
+    std::unique_ptr<fl::Strategy> strategy;  // the job's, for its training options
+    Bytes initial_hash;                      // of the job's seeded initial model
+    int fitted_round = 0;                    // the last round this party trained
+    int evaluated_round = 0;                 // and evaluated, for evaluated_for
+    uint32_t evaluated_for = 0;
+  };
+  enum class Ask { kStats, kFit, kEval };
+  struct Refused {
+    std::string key;     // the /metrics label
+    std::string reason;  // sent back and logged
+    bool may_pass_later = false;  // a commit not applied here yet could make it valid
+  };
+  struct Parked {
+    uint32_t from = 0;
+    fl::WireMessage request;
+    int64_t until = 0;
   };
   struct Aggregation {
     std::unique_ptr<fl::RoundController> controller;
@@ -84,6 +123,9 @@ class FlService {
     std::vector<float> mean, stddev;
     bool started = false;
     int64_t stats_deadline = 0;
+    int64_t claim_deadline = 0;     // this node's claim is to commit by then
+    bool stats_asked = false;
+    int64_t standardization_deadline = 0;  // the standardization claim is to commit by then
     std::vector<std::string> events;
     std::optional<std::string> failed;
     int submitted_round = 0;  // the last round record this node submitted
@@ -99,10 +141,16 @@ class FlService {
   // This node, aggregating, gives the job up: recorded on the ledger (a FailTx).
   void give_up(const Bytes& job, Aggregation& a, const std::string& reason);
   void begin_training(const Bytes& job, Aggregation& a, int64_t now);
+  void record_standardization(const Bytes& job, Aggregation& a, int64_t now);
   Result<PartyData*> party_data(const FlJob& job);
-  void party_fit(uint32_t from, fl::FitRequest req);
-  void party_eval(uint32_t from, const fl::EvalRequest& req);
-  void party_stats(uint32_t from, const fl::StatsRequest& req);
+  // A request from a peer to this node as a party: checked, then answered, held or refused.
+  void party_request(uint32_t from, fl::WireMessage request, bool may_park);
+  std::optional<Refused> party_check(uint32_t from, const FlJob& job, Ask ask, int round) const;
+  void refuse(uint32_t from, const Bytes& job, int round, const Refused& why);
+  void retry_parked(bool final);
+  void party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::FitRequest req);
+  void party_eval(uint32_t from, const FlJob& job, PartyData& data, const fl::EvalRequest& req);
+  void party_stats(uint32_t from, const FlJob& job, PartyData& data);
   bool is_party(const FlJob& job) const;
   std::vector<std::string> available_parties(const FlJob& job) const;
 
@@ -119,6 +167,8 @@ class FlService {
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   LogLimiter log_limit_;  // warnings a peer can repeat at will
+  std::map<std::string, uint64_t> refusals_;
+  std::deque<Parked> parked_;
 };
 
 }  // namespace supernet::node

@@ -1,0 +1,251 @@
+// A rogue validator (test only, never in the product): node 3 of a three-node network runs no
+// federated learning service and, as a validator whose TEE is broken would, sends the parties
+// (nodes 1 and 2) crafted requests over the attested peer links: a finished job, a request
+// before the ledger names it, a past and a future round, a foreign model, changed training
+// options, a changed standardization, an evaluation of a round it did not have trained. Each
+// is refused with its reason and nothing else comes back; only the request the ledger allows
+// gets an update. It also claims a job and records a standardization, as any validator may.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "fl/wire.h"
+#include "node/datasets.h"
+#include "node/fl_service.h"
+#include "node/node_cluster.h"
+#include "util/file.h"
+
+namespace supernet::node {
+namespace {
+
+using testing::NodeCluster;
+using testing::temp_path;
+
+// The breast cancer data set of the repository, halves to nodes 1 and 2.
+std::string csv_part(int part) {
+  std::string all = to_string(read_file(std::string(SUPERNET_SOURCE_DIR) + "/data/breast_cancer.csv").value());
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < all.size()) {
+    size_t end = all.find('\n', pos);
+    if (end == std::string::npos) end = all.size();
+    if (end > pos) lines.push_back(all.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  std::string out = lines[0] + "\n";
+  for (size_t i = 1; i < lines.size(); i++) {
+    if (static_cast<int>(i % 2) == part - 1) out += lines[i] + "\n";
+  }
+  return out;
+}
+
+class RogueValidator : public NodeCluster {
+ protected:
+  void SetUp() override {
+    NodeCluster::SetUp();
+    for (int i = 1; i <= 2; i++) {
+      stores_[i] = std::make_unique<DatasetStore>(*platforms_[i], temp_path("data-" + std::to_string(i)));
+      std::filesystem::create_directories(temp_path("data-" + std::to_string(i)));
+      ASSERT_TRUE(stores_[i]->add("hospital", csv_part(i), fl::CsvOptions{}).ok());
+      fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key);
+    }
+    nodes_[3]->on_app_frame([this](uint32_t from, Bytes frame) {
+      auto m = fl::decode_wire(frame);
+      if (m.ok()) received_[from].push_back(std::move(*m));
+    });
+  }
+
+  // A job with parties 1 and 2 whose first scheduled aggregator is `first` (its id picks it).
+  Bytes submit_job(const std::string& name, int rounds, uint32_t first) {
+    std::string toml = "name = \"" + name + "\"\nrounds = " + std::to_string(rounds) +
+                       "\nmin_parties = 2\nround_timeout_s = 5\n[model]\nkind = \"logistic\"\n"
+                       "[[parties]]\nnode = 1\ndataset = \"hospital\"\n[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
+    for (uint64_t nonce = 1;; nonce++) {
+      Bytes tx = fl::JobTx{toml, "member", nonce}.encode();
+      Bytes id = to_bytes(as_bytes(consensus::tx_id(tx)));
+      if (static_cast<uint32_t>(id[0] % 3 + 1) != first) continue;
+      EXPECT_TRUE(nodes_[1]->submit(tx));
+      EXPECT_TRUE(run_until([&] { return fl_[1]->jobs().count(id) && fl_[2]->jobs().count(id); }));
+      return id;
+    }
+  }
+
+  // What nodes 1 and 2 sent node 3 since the last call.
+  std::vector<fl::WireMessage> take(uint32_t from) {
+    auto out = std::move(received_[from]);
+    received_[from].clear();
+    return out;
+  }
+  static std::string refusal(const fl::WireMessage& m) {
+    auto* r = std::get_if<fl::Refusal>(&m);
+    return r == nullptr ? "(not a refusal)" : r->reason;
+  }
+  // Sends `m` to node 1 and waits for its one answer.
+  fl::WireMessage ask(const fl::WireMessage& m, int ms = 10000) {
+    nodes_[3]->send_app(1, fl::encode_wire(m));
+    EXPECT_TRUE(run_until([&] { return !received_[1].empty(); }, ms));
+    if (received_[1].empty()) return fl::Refusal{{}, 0, "(no answer)"};
+    auto out = received_[1].front();
+    received_[1].erase(received_[1].begin());
+    return out;
+  }
+
+  std::map<int, std::unique_ptr<DatasetStore>> stores_;
+  std::map<int, std::unique_ptr<FlService>> fl_;
+  std::map<uint32_t, std::vector<fl::WireMessage>> received_;
+};
+
+TEST_F(RogueValidator, PartiesAnswerOnlyWhatTheLedgerAllows) {
+  // An honest job, aggregated by node 1 or 2, runs to its end.
+  Bytes done = submit_job("honest", 1, 1);
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(done).finished() && fl_[2]->jobs().at(done).finished(); }, 30000));
+  const FlJob& finished = fl_[1]->jobs().at(done);
+  ASSERT_TRUE(finished.standardization.has_value());
+  EXPECT_NE(finished.aggregator, 3u);
+  take(1);
+  take(2);
+
+  // A finished job: refused, whatever the request holds.
+  fl::FitRequest late;
+  late.job = done;
+  late.round = 2;
+  late.classes = finished.standardization->classes;
+  late.model = fl_[1]->model_with_hash(done, finished.rounds.back().record.model_hash).value();
+  late.mean = finished.standardization->mean;
+  late.stddev = finished.standardization->stddev;
+  EXPECT_EQ(refusal(ask(late)), "the job has finished");
+
+  // A job the ledger schedules on node 3 (so the honest nodes leave it alone for a while).
+  Bytes job = submit_job("target", 5, 3);
+  // Before node 3 claims it: not the aggregator (held for a commit, then refused).
+  EXPECT_EQ(refusal(ask(fl::StatsRequest{job})), "node 3 is not the job's aggregator on the ledger (no claim yet)");
+  EXPECT_EQ(fl_[1]->refusals().at("not_aggregator"), 1u);
+
+  // Node 3 claims the job (any validator may) and learns the parties' sums.
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 1, std::nullopt, identities_[3].secret_key)));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).aggregator == 3 && fl_[2]->jobs().at(job).aggregator == 3; }));
+  auto stats = ask(fl::StatsRequest{job});
+  ASSERT_TRUE(std::holds_alternative<fl::StatsReply>(stats)) << refusal(stats);
+  const auto& s = std::get<fl::StatsReply>(stats);
+  fl::FeatureSums sums;
+  sums.sum = s.sum;
+  sums.sumsq = s.sumsq;
+  sums.rows = static_cast<double>(s.rows);
+  fl::Standardizer st = fl::Standardizer::from_sums(sums);
+  fl::Standardization rec{std::max<uint32_t>(s.classes, 2), st.mean, st.stddev};
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 2, rec, identities_[3].secret_key)));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).standardization.has_value(); }));
+  EXPECT_EQ(refusal(ask(fl::StatsRequest{job})), "the job's standardization is already on the ledger");
+
+  // The request the ledger allows: the seeded initial model, the job's options, round 1.
+  const FlJob& target = fl_[1]->jobs().at(job);
+  fl::JobConfig cfg = target.spec.config;
+  cfg.model.inputs = rec.mean.size();
+  cfg.model.classes = static_cast<int>(rec.classes);
+  auto initial = fl::Model::create(cfg.model, cfg.seed).value();
+  auto strategy = fl::make_strategy(cfg.strategy).value();
+  fl::FitRequest good;
+  good.job = job;
+  good.round = 1;
+  good.classes = rec.classes;
+  good.model = initial.params();
+  good.mean = rec.mean;
+  good.stddev = rec.stddev;
+  good.options = fl::fit_options(cfg, *strategy, 1, "node-1");
+
+  fl::EvalRequest eval;
+  eval.job = job;
+  eval.round = 1;
+  eval.classes = rec.classes;
+  eval.model = initial.params();
+  eval.mean = rec.mean;
+  eval.stddev = rec.stddev;
+  EXPECT_EQ(refusal(ask(eval)), "this party did not train round 1");
+
+  auto crafted = good;
+  crafted.round = 0;
+  EXPECT_EQ(refusal(ask(crafted)), "round 0 is not the job's next round (1)");
+  crafted = good;
+  std::mt19937 rng(7);
+  for (float& p : crafted.model) p = std::uniform_real_distribution<float>(-3, 3)(rng);
+  EXPECT_EQ(refusal(ask(crafted)), "the model is not the job's seeded initial model");
+  crafted = good;
+  crafted.model.resize(4096 * 31 + 4096 * 2);  // a wide hand-made MLP in place of the job's model
+  EXPECT_EQ(refusal(ask(crafted)), "the model is not the job's seeded initial model");
+  crafted = good;
+  crafted.options.epochs = 100;
+  crafted.options.batch = 100000;
+  EXPECT_EQ(refusal(ask(crafted)), "the training options are not the job's");
+  crafted = good;
+  std::fill(crafted.mean.begin(), crafted.mean.end(), 0.0f);
+  std::fill(crafted.stddev.begin(), crafted.stddev.end(), 1.0f);
+  EXPECT_EQ(refusal(ask(crafted)), "the standardization is not the one the ledger records");
+
+  // A round ahead of the ledger is held for a commit that never comes, then refused.
+  crafted = good;
+  crafted.round = 2;
+  EXPECT_EQ(refusal(ask(crafted, 2 * FlService::kParkMs + 5000)), "round 2 is not the job's next round (1)");
+
+  // Node 2 never saw any of this: only node 1 was asked.
+  EXPECT_TRUE(take(2).empty());
+  // The allowed request gets its update, and its evaluation is answered once.
+  auto update = ask(good);
+  ASSERT_TRUE(std::holds_alternative<fl::FitReply>(update)) << refusal(update);
+  EXPECT_EQ(std::get<fl::FitReply>(update).params.size(), initial.params().size());
+  EXPECT_TRUE(std::holds_alternative<fl::EvalReply>(ask(eval)));
+  EXPECT_EQ(refusal(ask(eval)), "round 1 was evaluated already");
+
+  // Every refusal was counted by reason.
+  const auto& r = fl_[1]->refusals();
+  EXPECT_EQ(r.at("job_ended"), 1u);
+  EXPECT_EQ(r.at("not_aggregator"), 1u);
+  EXPECT_EQ(r.at("standardized"), 1u);
+  EXPECT_EQ(r.at("eval_without_fit"), 1u);
+  EXPECT_EQ(r.at("wrong_round"), 2u);
+  EXPECT_EQ(r.at("wrong_model"), 2u);
+  EXPECT_EQ(r.at("wrong_options"), 1u);
+  EXPECT_EQ(r.at("wrong_standardization"), 1u);
+  EXPECT_EQ(r.at("eval_repeated"), 1u);
+}
+
+// The ledger's rules for claims, rounds and failures, applied alike by every node: a round
+// record or a failure from a validator other than the one the last claim names is ignored, a
+// second standardization is ignored, a claim signed by another key is ignored.
+TEST_F(RogueValidator, LedgerTakesRecordsOnlyFromTheClaimedAggregator) {
+  Bytes job = submit_job("records", 3, 3);
+  const crypto::SecureBytes& rogue = identities_[3].secret_key;
+  // A claim that says node 1 but is signed by node 3: ignored.
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 1, 1, 1, std::nullopt, rogue)));
+  // A round record before any claim: ignored.
+  fl::RoundRecord r;
+  r.round = 1;
+  r.model_hash = Bytes(32, 1);
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_round_tx(job, 3, r, rogue)));
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 2, std::nullopt, rogue)));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).aggregator == 3; }));
+  EXPECT_TRUE(fl_[1]->jobs().at(job).rounds.empty());
+  // Node 1 takes the job over (as its failure detector would have it) and records the standardization.
+  fl::Standardization st{2, std::vector<float>(30, 0.0f), std::vector<float>(30, 1.0f)};
+  ASSERT_TRUE(nodes_[1]->submit(fl::make_claim_tx(job, 1, 1, 3, std::nullopt, identities_[1].secret_key)));
+  ASSERT_TRUE(run_until([&] { return fl_[2]->jobs().at(job).aggregator == 1; }));
+  // Node 3, no longer the aggregator, records a standardization, a round and a failure: all ignored.
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 4, st, rogue)));
+  r.attempts = 2;  // (another transaction than the first)
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_round_tx(job, 3, r, rogue)));
+  ASSERT_TRUE(nodes_[3]->submit(fl::make_fail_tx(job, 3, 1, "rogue", rogue)));
+  Bytes marker = ledger::KvWrite{"t", "k", to_bytes("v"), "test", 1}.encode();
+  ASSERT_TRUE(nodes_[3]->submit(marker));
+  ASSERT_TRUE(run_until([&] { return all_committed({marker}); }));
+  // (Node 1 aggregates the job meanwhile, as the honest aggregator it now is.)
+  for (int i = 1; i <= 2; i++) {
+    const FlJob& j = fl_[i]->jobs().at(job);
+    EXPECT_EQ(j.aggregator, 1u);
+    for (const auto& round : j.rounds) EXPECT_EQ(round.aggregator, 1u);
+    EXPECT_NE(j.standardization, std::optional<fl::Standardization>(st));
+    EXPECT_FALSE(j.failure.has_value());
+  }
+}
+
+}  // namespace
+}  // namespace supernet::node
