@@ -3,7 +3,8 @@
 # ("hospitals") each register a third of the breast cancer data set, sealed; a member submits a
 # FedAvg job; the aggregator node is killed with -9 in the middle of it and another node takes
 # the job over from the last recorded round; the job finishes with its rounds recorded on the
-# ledger; only a named model reader can download the model; every ledger verifies.
+# ledger; only a named model reader can download the model; every ledger verifies; a node
+# restarted after all stopped still serves the final model.
 set -uo pipefail
 sn=$1
 data=$2
@@ -124,4 +125,18 @@ grep -qE "failed: the model has 3[0-9]{5} parameters for these data sets \(30 fe
 
 "$sn" down --dir "$net" > /dev/null
 "$sn" ledger verify --dir "$net" > /dev/null || fail "ledger verify"
+
+# A node that restarts still serves the final model (sealed on its disk when the last round
+# committed): node $other alone, after every node stopped, gives the same model.
+setsid "$sn" node run --config "$net/node-$other/node.toml" >> "$net/node-$other/node.log" 2>&1 &
+echo $! > "$net/node-$other/node.pid"
+served=
+for _ in $(seq 1 100); do
+  if "$sn" fl model --dir "$net" --node "$other" "$job" --out "$work/model-after.json" > /dev/null 2>&1; then served=1; break; fi
+  sleep 0.2
+done
+[ -n "$served" ] || fail "the restarted node $other does not serve the final model"
+cmp -s "$work/model.json" "$work/model-after.json" || fail "the restarted node serves another model"
+ls "$net/node-$other/models/"*.sealed > /dev/null 2>&1 || fail "no sealed model in node $other's folder"
+"$sn" down --dir "$net" > /dev/null
 echo "1 passed, 0 failed"

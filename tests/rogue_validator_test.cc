@@ -48,7 +48,8 @@ class RogueValidator : public NodeCluster {
       stores_[i] = std::make_unique<DatasetStore>(*platforms_[i], temp_path("data-" + std::to_string(i)));
       std::filesystem::create_directories(temp_path("data-" + std::to_string(i)));
       ASSERT_TRUE(stores_[i]->add("hospital", csv_part(i), fl::CsvOptions{}).ok());
-      fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key);
+      models_[i] = std::make_unique<ModelStore>(*platforms_[i], temp_path("models-" + std::to_string(i)));
+      fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key, models_[i].get());
     }
     nodes_[3]->on_app_frame([this](uint32_t from, Bytes frame) {
       auto m = fl::decode_wire(frame);
@@ -92,6 +93,7 @@ class RogueValidator : public NodeCluster {
   }
 
   std::map<int, std::unique_ptr<DatasetStore>> stores_;
+  std::map<int, std::unique_ptr<ModelStore>> models_;
   std::map<int, std::unique_ptr<FlService>> fl_;
   std::map<uint32_t, std::vector<fl::WireMessage>> received_;
 };
@@ -245,6 +247,37 @@ TEST_F(RogueValidator, LedgerTakesRecordsOnlyFromTheClaimedAggregator) {
     EXPECT_NE(j.standardization, std::optional<fl::Standardization>(st));
     EXPECT_FALSE(j.failure.has_value());
   }
+}
+
+// A node that restarts still serves the final models of finished jobs: sealed to its platform
+// when the last round commits, read back and checked against the ledger's hash. A file swapped
+// for another job's sealed model is not served.
+TEST_F(RogueValidator, FinalModelsAreSealedAcrossRestarts) {
+  Bytes a = submit_job("first", 2, 1);
+  Bytes b = submit_job("second", 1, 2);
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(a).finished() && fl_[1]->jobs().at(b).finished(); }, 30000));
+  Bytes hash_a = fl_[1]->jobs().at(a).rounds.back().record.model_hash;
+  ASSERT_TRUE(fl_[1]->model_with_hash(a, hash_a).has_value());
+  ASSERT_TRUE(std::filesystem::exists(temp_path("models-1/" + to_hex(a) + ".sealed")));
+  // No plaintext: the file does not hold the model's bytes.
+  auto model = fl_[1]->model_with_hash(a, hash_a).value();
+  std::string file = to_string(read_file(temp_path("models-1/" + to_hex(a) + ".sealed")).value());
+  std::string first_values(reinterpret_cast<const char*>(model.data()), 16);
+  EXPECT_EQ(file.find(first_values), std::string::npos);
+
+  fl_[1].reset();  // the service restarts (from the same ledger and the same sealed files)
+  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get());
+  auto again = fl_[1]->model_with_hash(a, hash_a);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, model);
+
+  // The host swaps job a's file for job b's sealed model: a different label, refused; not served.
+  std::filesystem::copy_file(temp_path("models-1/" + to_hex(b) + ".sealed"), temp_path("models-1/" + to_hex(a) + ".sealed"),
+                             std::filesystem::copy_options::overwrite_existing);
+  fl_[1].reset();
+  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get());
+  EXPECT_FALSE(fl_[1]->model_with_hash(a, hash_a).has_value());
+  EXPECT_TRUE(fl_[1]->model_with_hash(b, fl_[1]->jobs().at(b).rounds.back().record.model_hash).has_value());
 }
 
 }  // namespace

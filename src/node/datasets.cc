@@ -143,4 +143,47 @@ Result<fl::Dataset> DatasetStore::load(const std::string& name) const {
   return decode_dataset(plain.view());
 }
 
+// --- sealed final models ---
+
+namespace {
+constexpr size_t kModelParamsMax = 1 << 22;  // floats (a model travels in one 1 MiB frame: far fewer)
+}
+
+Status ModelStore::put(const Bytes& job, const std::vector<float>& params) {
+  if (params.size() > kModelParamsMax) return make_error("model.size", "model too large to keep");
+  Writer w;
+  w.str("SNFM1").u32(static_cast<uint32_t>(params.size()));
+  for (float f : params) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &f, 4);
+    w.u32(bits);
+  }
+  std::string hex = to_hex(job);
+  SN_ASSIGN(Bytes sealed, tee::seal(platform_, "model:" + hex, w.take()));
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error("model.store", "cannot create " + dir_ + ": " + ec.message());
+  return write_file_atomic(dir_ + "/" + hex + ".sealed", sealed, 0600);
+}
+
+Result<std::optional<std::vector<float>>> ModelStore::get(const Bytes& job) const {
+  std::string hex = to_hex(job);
+  std::string path = dir_ + "/" + hex + ".sealed";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::optional<std::vector<float>>{};
+  SN_ASSIGN(Bytes sealed, read_file(path, kModelParamsMax * 4 + 4096));
+  SN_ASSIGN(crypto::SecureBytes plain, tee::unseal(platform_, "model:" + hex, sealed));
+  Reader r(plain.view());
+  SN_ASSIGN(ByteView magic, r.bytes(16));
+  if (to_string(magic) != "SNFM1") return make_error("model.format", "not a sealed model");
+  SN_ASSIGN(uint32_t n, r.count(kModelParamsMax, 4));
+  std::vector<float> params(n);
+  for (auto& f : params) {
+    SN_ASSIGN(uint32_t bits, r.u32());
+    std::memcpy(&f, &bits, 4);
+  }
+  SN_TRY(r.finish());
+  return std::optional<std::vector<float>>(std::move(params));
+}
+
 }  // namespace supernet::node

@@ -40,6 +40,22 @@ class DatasetStore {
   std::string dir_;
 };
 
+// The final models of finished jobs this node held, sealed to this platform (label
+// "model:<job id hex>", one file per job in `dir`), so that a restarted node still serves them.
+// A host can delete or swap the files but not forge one; a reader checks the model's hash
+// against the ledger's record of the job's last round before serving it.
+class ModelStore {
+ public:
+  ModelStore(tee::Platform& platform, std::string dir) : platform_(platform), dir_(std::move(dir)) {}
+  Status put(const Bytes& job, const std::vector<float>& params);
+  // Nothing when this node sealed no model for the job.
+  Result<std::optional<std::vector<float>>> get(const Bytes& job) const;
+
+ private:
+  tee::Platform& platform_;
+  std::string dir_;
+};
+
 bool valid_dataset_name(const std::string& name);
 // The public schema as JSON (what the store writes beside the sealed blob and the API returns).
 nlohmann::json schema_to_json(const DatasetSchema& s);

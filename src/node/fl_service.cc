@@ -27,9 +27,21 @@ std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 
 }  // namespace
 
-FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret)
-    : node_(node), datasets_(datasets), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
+FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models)
+    : node_(node), datasets_(datasets), model_store_(models), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
   for (const auto& cb : node_.replica().chain()) record_block(cb);  // what the restored ledger holds
+  // The final models this node sealed before it restarted, each checked against the ledger.
+  for (const auto& [id, job] : jobs_) {
+    if (model_store_ == nullptr || !job.finished()) continue;
+    auto m = model_store_->get(id);
+    if (!m.ok()) {
+      log(LogLevel::kWarn, "fl", "the sealed final model of job " + short_id(id) + " cannot be read: " + m.error().message);
+    } else if (*m && fl::model_hash(**m) == job.rounds.back().record.model_hash) {
+      models_[id].push_back(std::move(**m));
+    } else if (*m) {
+      log(LogLevel::kWarn, "fl", "the sealed final model of job " + short_id(id) + " is not the one its last round records; not served");
+    }
+  }
   node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
   node_.on_app_frame([this](uint32_t from, Bytes frame) { on_frame(from, std::move(frame)); });
   node_.on_tick([this](int64_t now) { on_tick(now); });
@@ -118,6 +130,16 @@ void FlService::record(const Bytes& tx, uint64_t height) {
   if (j == nullptr || r->aggregator != j->aggregator) return;  // only the aggregator the ledger names
   j->rounds.push_back({r->record, r->aggregator, id, height});
   progress_at_[r->job] = node_.now_ms();
+  if (j->finished()) seal_final_model(*j);
+}
+
+void FlService::seal_final_model(const FlJob& job) {
+  if (model_store_ == nullptr) return;
+  auto m = model_with_hash(job.id, job.rounds.back().record.model_hash);
+  if (!m) return;  // this node never held it (it serves none)
+  if (auto s = model_store_->put(job.id, *m); !s.ok()) {
+    log(LogLevel::kWarn, "fl", "cannot seal the final model of job " + short_id(job.id) + ": " + s.error().message);
+  }
 }
 
 uint32_t FlService::scheduled_aggregator(const FlJob& job, int64_t now) const {

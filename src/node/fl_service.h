@@ -75,7 +75,8 @@ struct FlJob {
 
 class FlService {
  public:
-  FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret);
+  // `models` (may be null) keeps the final models of finished jobs sealed across restarts.
+  FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models = nullptr);
   ~FlService();
 
   const std::map<Bytes, FlJob>& jobs() const { return jobs_; }
@@ -156,6 +157,8 @@ class FlService {
 
   Node& node_;
   DatasetStore* datasets_;
+  ModelStore* model_store_;
+  void seal_final_model(const FlJob& job);
   crypto::SecureBytes identity_secret_;
   uint32_t self_;
   std::map<Bytes, FlJob> jobs_;

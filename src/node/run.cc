@@ -216,7 +216,8 @@ int run_node(const RunOptions& a) {
   node::ApiHandler api_handler(node, *genesis);
   node::DatasetStore datasets(**platform, cfg->data_dir + "/datasets");
   api_handler.set_datasets(&datasets);
-  node::FlService fl(node, &datasets, identity->secret_key);
+  node::ModelStore models(**platform, cfg->data_dir + "/models");
+  node::FlService fl(node, &datasets, identity->secret_key, &models);
   api_handler.set_fl(&fl);
   api_handler.set_attestation(platform->get(), certificates);
   node::ApiServer api(io, api_handler, certificates);
