@@ -134,8 +134,8 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
     if (!registered.ok()) return registered.error();
     if (!net.wait_connected(30)) return make_error("bench.connect", "the nodes did not connect within 30 s");
     // A fixed nonce: the same job id in every run, so the same node aggregates in both variants.
-    fl::JobTx tx{to_string(job_text), "member", 1};
-    bool accepted = net.on(1, [&](bench::NetworkNode& b) { return b.node->submit(tx.encode()); });
+    Bytes tx = fl::make_job_tx(to_string(job_text), 1, net.member_key());
+    bool accepted = net.on(1, [&](bench::NetworkNode& b) { return b.node->submit(tx); });
     if (!accepted) return make_error("bench.submit", "node 1 refused the job");
     if (done.get_future().wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
       return make_error("bench.timeout", "the job did not finish within 120 s");

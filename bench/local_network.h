@@ -41,7 +41,7 @@ class LocalNetwork {
   // attach services and observers).
   LocalNetwork(consensus::Protocol protocol, int n, const std::string& dir, size_t block_txs,
                const std::function<void(int, NetworkNode&)>& setup = {})
-      : n_(n) {
+      : n_(n), member_key_(crypto::PrivateKey::generate_ec(crypto::Curve::kP256)) {
     tee::Policy policy;
     policy.production = false;
     policy.allowed_platforms = {tee::Kind::kVirtual};
@@ -67,6 +67,7 @@ class LocalNetwork {
     policy.platforms[tee::Kind::kVirtual].measurements = {nodes_[1]->platform->measurement().value()};
     consensus::ValidatorSet set(vals, 0);
     consensus::ChainGenesis genesis = consensus::genesis_for_set(protocol, set, "bench", {}, tee::policy_to_toml(policy));
+    genesis.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});  // signs jobs
     Bytes genesis_bytes = genesis.encode();
     std::map<int, uint16_t> ports;
     for (int i = n; i >= 1; i--) {  // higher ids first: lower ones dial them
@@ -137,6 +138,8 @@ class LocalNetwork {
   }
 
   int size() const { return n_; }
+  // The genesis' one client, a member: the key that signs jobs.
+  const crypto::PrivateKey& member_key() const { return member_key_; }
   NetworkNode& operator[](int i) { return *nodes_.at(i); }
 
   // Runs f on node i's thread and waits for its result.
@@ -169,6 +172,7 @@ class LocalNetwork {
 
  private:
   int n_;
+  crypto::PrivateKey member_key_;
   std::map<int, std::unique_ptr<NetworkNode>> nodes_;
 };
 

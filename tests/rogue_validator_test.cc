@@ -42,6 +42,7 @@ std::string csv_part(int part) {
 
 class RogueValidator : public NodeCluster {
  protected:
+  RogueValidator() { genesis_member_ = true; }
   void SetUp() override {
     NodeCluster::SetUp();
     for (int i = 1; i <= 2; i++) {
@@ -63,7 +64,7 @@ class RogueValidator : public NodeCluster {
                        "\nmin_parties = 2\nround_timeout_s = 5\n[model]\nkind = \"logistic\"\n"
                        "[[parties]]\nnode = 1\ndataset = \"hospital\"\n[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
     for (uint64_t nonce = 1;; nonce++) {
-      Bytes tx = fl::JobTx{toml, "member", nonce}.encode();
+      Bytes tx = fl::make_job_tx(toml, nonce, member_key_);
       Bytes id = to_bytes(as_bytes(consensus::tx_id(tx)));
       if (static_cast<uint32_t>(id[0] % 3 + 1) != first) continue;
       EXPECT_TRUE(nodes_[1]->submit(tx));
@@ -278,6 +279,36 @@ TEST_F(RogueValidator, FinalModelsAreSealedAcrossRestarts) {
   fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get());
   EXPECT_FALSE(fl_[1]->model_with_hash(a, hash_a).has_value());
   EXPECT_TRUE(fl_[1]->model_with_hash(b, fl_[1]->jobs().at(b).rounds.back().record.model_hash).has_value());
+}
+
+// Jobs are signed by the submitting member and checked by every node when applied: the rogue
+// validator orders an unsigned job, one signed by a key that is no member's, and one altered
+// after it was signed, straight into consensus (no API on the way): no node applies any of
+// them. The member's own signed job, ordered the same way, is applied everywhere.
+TEST_F(RogueValidator, UnsignedAndWronglySignedJobsAreNotApplied) {
+  std::string toml = "name = \"j\"\nrounds = 1\n[model]\nkind = \"logistic\"\n[[parties]]\nnode = 1\ndataset = \"hospital\"\n"
+                     "[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
+  fl::JobTx unsigned_job{toml, 1, member_key_.public_key().spki_der(), {}};
+  auto stranger = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  Bytes foreign = fl::make_job_tx(toml, 2, stranger);
+  auto altered = fl::JobTx::decode(fl::make_job_tx(toml, 3, member_key_)).value();
+  altered.toml += "model_readers = [\"member\"]\n";
+  Bytes good = fl::make_job_tx(toml, 4, member_key_);
+  std::vector<Bytes> txs = {unsigned_job.encode(), foreign, altered.encode(), good};
+  for (const auto& tx : txs) ASSERT_TRUE(nodes_[3]->submit(tx));
+  ASSERT_TRUE(run_until([&] { return all_committed(txs); }));
+  for (int i = 1; i <= 2; i++) {
+    EXPECT_EQ(fl_[i]->jobs().size(), 1u);
+    for (size_t k = 0; k + 1 < txs.size(); k++) EXPECT_FALSE(fl_[i]->jobs().count(to_bytes(as_bytes(consensus::tx_id(txs[k])))));
+    ASSERT_TRUE(fl_[i]->jobs().count(to_bytes(as_bytes(consensus::tx_id(good)))));
+    EXPECT_EQ(fl_[i]->jobs().at(to_bytes(as_bytes(consensus::tx_id(good)))).submitter, "member");
+  }
+  // The reasons, as the API gives them before ordering anything.
+  auto ok = check_job(fl::JobTx::decode(good).value(), chain_);
+  EXPECT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(check_job(unsigned_job, chain_).error().code, "job.signature");
+  EXPECT_EQ(check_job(fl::JobTx::decode(foreign).value(), chain_).error().code, "job.signer");
+  EXPECT_EQ(check_job(altered, chain_).error().code, "job.signature");
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "fl/job.h"
 #include "fl/simulation.h"
+#include "fl/wire.h"
+#include "crypto/keys.h"
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
 #include "util/file.h"
@@ -31,8 +33,10 @@ int run_submit(const SubmitArgs& a) {
   if (!net.ok()) return fail(net.error());
   auto text = read_file(a.file, 48 * 1024);
   if (!text.ok()) return fail(text.error());
+  // Signed with this client's key: every node checks who submitted the job, not only this one.
+  Bytes tx = fl::make_job_tx(to_string(*text), crypto::random_u64(), net->credentials.key);
   Clients c(*net, a.net.node);
-  auto r = c.request(true, "/v1/fl/jobs", to_string(*text), "application/toml");
+  auto r = c.request(true, "/v1/fl/jobs", json{{"tx", to_hex(tx)}}.dump());
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 202 && r->status != 200) return fail(make_error("fl.refused", error_text(*r)));
   std::string id = json::parse(r->body)["id"];

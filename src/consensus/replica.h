@@ -69,6 +69,7 @@ class Replica {
   // signer's persisted lock and certificate for the next height are taken up again.
   Status restore(const std::vector<CommittedBlock>& chain);
   Protocol protocol() const { return protocol_; }
+  const ChainGenesis& genesis() const { return cfg_.genesis; }
   const Hash& genesis_hash() const { return chain_.genesis_hash(); }
   void start(TimeMs now, Output& out);
   void on_message(TimeMs now, NodeId from, const Message& m, Output& out);

@@ -326,8 +326,14 @@ TEST(Wire, MessagesAndTransactionsRoundTrip) {
   bad_round[4 + 32 + 4] = 0xff;  // round's top byte: out of range
   EXPECT_FALSE(FailTx::decode(bad_round).ok());
   EXPECT_EQ(make_fail_tx(job, 2, 4, std::string(2000, 'x'), id.secret_key).size(), ftx.size() - 31 + 512);
-  JobTx jt{"name = \"x\"", "member", 5};
-  EXPECT_EQ(JobTx::decode(jt.encode())->toml, "name = \"x\"");
+  auto member = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  Bytes jtx = make_job_tx("name = \"x\"", 5, member);
+  auto jt = JobTx::decode(jtx);
+  ASSERT_TRUE(jt.ok());
+  EXPECT_EQ(jt->toml, "name = \"x\"");
+  EXPECT_EQ(jt->encode(), jtx);
+  EXPECT_TRUE(member.public_key().verify_ecdsa_der(crypto::HashAlg::kSha256, jt->signed_bytes(), jt->signature).ok());
+  for (size_t cut = 0; cut < jtx.size(); cut += 5) EXPECT_FALSE(JobTx::decode(ByteView(jtx).subspan(0, cut)).ok());
 }
 
 }  // namespace

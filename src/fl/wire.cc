@@ -241,9 +241,15 @@ bool is_round_tx(ByteView tx) { return has_magic(tx, kRoundMagic); }
 bool is_fail_tx(ByteView tx) { return has_magic(tx, kFailMagic); }
 bool is_claim_tx(ByteView tx) { return has_magic(tx, kClaimMagic); }
 
+Bytes JobTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-job-v1").str(toml).u64(nonce).bytes(client_spki);
+  return w.take();
+}
+
 Bytes JobTx::encode() const {
   Writer w;
-  w.fixed(as_bytes(kJobMagic)).str(toml).str(client).u64(nonce);
+  w.fixed(as_bytes(kJobMagic)).str(toml).u64(nonce).bytes(client_spki).bytes(signature);
   return w.take();
 }
 
@@ -252,12 +258,23 @@ Result<JobTx> JobTx::decode(ByteView tx) {
   Reader r(tx.subspan(4));
   JobTx j;
   SN_ASSIGN(ByteView toml, r.bytes(48 * 1024));
-  SN_ASSIGN(ByteView client, r.bytes(256));
   SN_ASSIGN(j.nonce, r.u64());
+  SN_ASSIGN(ByteView spki, r.bytes(1024));
+  SN_ASSIGN(ByteView sig, r.bytes(256));
   SN_TRY(r.finish());
   j.toml = to_string(toml);
-  j.client = to_string(client);
+  j.client_spki = to_bytes(spki);
+  j.signature = to_bytes(sig);
   return j;
+}
+
+Bytes make_job_tx(std::string toml, uint64_t nonce, const crypto::PrivateKey& client_key) {
+  JobTx j;
+  j.toml = std::move(toml);
+  j.nonce = nonce;
+  j.client_spki = client_key.public_key().spki_der();
+  j.signature = client_key.sign_ecdsa_der(crypto::HashAlg::kSha256, j.signed_bytes());
+  return j.encode();
 }
 
 static void encode_record(Writer& w, const RoundRecord& rec) {

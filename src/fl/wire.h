@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "crypto/keys.h"
 #include "crypto/secure.h"
 #include "fl/controller.h"
 #include "fl/model.h"
@@ -69,14 +70,20 @@ Result<WireMessage> decode_wire(ByteView frame);
 
 // --- ledger transactions ---
 
+// A job, signed by the member who submits it with its client certificate's key (ECDSA), so
+// that every node checks who submitted it when it applies the block (node::check_job), not
+// only the node whose API received it.
 struct JobTx {
-  std::string toml;    // the job file as submitted
-  std::string client;  // the member who submitted it
+  std::string toml;   // the job file as submitted
   uint64_t nonce = 0;
+  Bytes client_spki;  // DER SubjectPublicKeyInfo of the submitter's key (its SHA-256 is in the genesis)
+  Bytes signature;    // ECDSA (DER) by that key over signed_bytes()
+  Bytes signed_bytes() const;
   Bytes encode() const;
   static Result<JobTx> decode(ByteView tx);
 };
 bool is_job_tx(ByteView tx);
+Bytes make_job_tx(std::string toml, uint64_t nonce, const crypto::PrivateKey& client_key);
 
 struct RoundTx {
   Bytes job;

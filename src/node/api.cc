@@ -66,7 +66,8 @@ json tx_json(ByteView tx) {
   }
   if (fl::is_job_tx(tx)) {
     if (auto j = fl::JobTx::decode(tx); j.ok()) {
-      return {{"type", "fl_job"}, {"job", to_hex(as_bytes(consensus::tx_id(tx)))}, {"client", j->client}, {"nonce", j->nonce}};
+      return {{"type", "fl_job"}, {"job", to_hex(as_bytes(consensus::tx_id(tx)))}, {"client_key_sha256", to_hex(crypto::sha256(j->client_spki))},
+              {"nonce", j->nonce}};
     }
   }
   if (fl::is_round_tx(tx)) {
@@ -509,22 +510,25 @@ ApiResponse ApiHandler::get_data() {
 
 ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& client) {
   if (client.role != "member") return error(403, "forbidden", "only members may submit jobs");
-  auto spec = fl::parse_job(body);
-  if (!spec.ok()) return error(400, spec.error().code, spec.error().message);
+  // {"tx": hex}: the job transaction, signed by the submitting member (supernet fl submit).
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("tx") || !j["tx"].is_string()) {
+    return error(400, "bad_request", "expected {\"tx\": hex}: a job transaction signed by the submitting member (supernet fl submit makes one)");
+  }
+  auto tx = from_hex(j["tx"].get<std::string>());
+  if (!tx.ok()) return error(400, "bad_request", "tx is not hex");
+  auto job = fl::JobTx::decode(*tx);
+  if (!job.ok()) return error(400, job.error().code, job.error().message);
+  auto checked = check_job(*job, node_.replica().genesis());
+  if (!checked.ok()) {
+    int status = checked.error().code == "job.signer" || checked.error().code == "job.signature" ? 403 : 400;
+    return error(status, checked.error().code, checked.error().message);
+  }
   const auto& set = node_.replica().validators();
-  for (const auto& p : spec->parties) {
+  for (const auto& p : checked->spec.parties) {
     if (set.find(p.node) == nullptr) return error(400, "job.party", "node " + std::to_string(p.node) + " is not a validator of this network");
   }
-  for (const auto& r : spec->model_readers) {
-    bool known = false;
-    for (const auto& c : genesis_.clients) known |= c.name == r;
-    if (!known) return error(400, "job.reader", "no client named " + r + " in this network");
-  }
-  fl::JobTx tx;
-  tx.toml = body;
-  tx.client = client.name;
-  tx.nonce = crypto::random_u64();
-  return submit_tx(tx.encode());
+  return submit_tx(*tx);
 }
 
 static json round_json(const FlRound& r) {

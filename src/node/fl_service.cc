@@ -5,6 +5,7 @@
 
 #include "consensus/chain.h"
 #include "consensus/scheduler.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "util/log.h"
 
@@ -26,6 +27,27 @@ std::optional<uint32_t> party_node(const std::string& name) {
 std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 
 }  // namespace
+
+Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis& genesis) {
+  Bytes fingerprint = crypto::sha256(tx.client_spki);
+  const consensus::GenesisClientInfo* client = nullptr;
+  for (const auto& c : genesis.clients) {
+    if (c.spki_sha256 == fingerprint) client = &c;
+  }
+  if (client == nullptr) return make_error("job.signer", "the job is signed by a key that is no client's of this network");
+  if (client->role != "member") return make_error("job.signer", "the job is signed by " + client->name + ", who is not a member");
+  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(tx.client_spki));
+  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, tx.signed_bytes(), tx.signature).ok()) {
+    return make_error("job.signature", "the job's signature does not verify under " + client->name + "'s key");
+  }
+  SN_ASSIGN(fl::JobSpec spec, fl::parse_job(tx.toml));
+  for (const auto& r : spec.model_readers) {
+    bool known = false;
+    for (const auto& c : genesis.clients) known |= c.name == r;
+    if (!known) return make_error("job.reader", "no client named " + r + " in this network");
+  }
+  return CheckedJob{std::move(spec), client->name};
+}
 
 FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models)
     : node_(node), datasets_(datasets), model_store_(models), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
@@ -80,9 +102,14 @@ void FlService::record(const Bytes& tx, uint64_t height) {
   if (fl::is_job_tx(tx)) {
     auto j = fl::JobTx::decode(tx);
     if (!j.ok()) return;
-    auto spec = fl::parse_job(j->toml);
-    if (!spec.ok()) return;  // the API refuses these; a committed one is ignored alike everywhere
-    FlJob job{id, std::move(spec).value(), j->client, height, {}, std::nullopt, 0, std::nullopt};
+    // Unsigned, signed by a non-member, or not a valid job: ignored alike by every node.
+    auto checked = check_job(*j, node_.replica().genesis());
+    if (!checked.ok()) {
+      log_limit_.log(LogLevel::kWarn, "fl", "job refused", "ledger",
+                     "ignored the job transaction at height " + std::to_string(height) + ": " + checked.error().message, steady_ms());
+      return;
+    }
+    FlJob job{id, std::move(checked->spec), std::move(checked->submitter), height, {}, std::nullopt, 0, std::nullopt};
     jobs_.emplace(id, std::move(job));
     progress_at_[id] = node_.now_ms();
     return;

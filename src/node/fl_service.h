@@ -73,6 +73,17 @@ struct FlJob {
   bool ended() const { return finished() || failure.has_value(); }
 };
 
+// What every node checks of a job transaction when it applies the block, and the API before it
+// orders one: the signature verifies under the key the transaction carries, that key is a
+// member's in the genesis, the job file parses, and its model readers are clients of the
+// network. (That the parties are validators is checked by the API only: the validator set
+// changes, and a job naming a node that is not one simply finds no such party.)
+struct CheckedJob {
+  fl::JobSpec spec;
+  std::string submitter;  // the member's name in the genesis
+};
+Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis& genesis);
+
 class FlService {
  public:
   // `models` (may be null) keeps the final models of finished jobs sealed across restarts.

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <map>
 
+#include "crypto/hash.h"
+#include "crypto/keys.h"
 #include "ledger/tx.h"
 #include "net/test_io.h"
 #include "node/appraiser.h"
@@ -53,6 +55,7 @@ class NodeCluster : public ::testing::Test {
     }
     genesis_ = consensus::ValidatorSet(vals, 0);
     chain_ = consensus::genesis_for_set(consensus::Protocol::kTeeBft, genesis_, "node-test", {}, tee::policy_to_toml(policy_));
+    if (genesis_member_) chain_.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});
     for (int i = 1; i <= kNodes; i++) ASSERT_TRUE(checkers_[i]->begin(chain_.encode(), evidence_appraiser()).ok());
     for (int i = kNodes; i >= 1; i--) start_node(i, std::move(checkers_[i]));
   }
@@ -116,6 +119,9 @@ class NodeCluster : public ::testing::Test {
   std::map<int, std::unique_ptr<Checker>> checkers_;
   consensus::ValidatorSet genesis_;
   consensus::ChainGenesis chain_;
+  // A member client in the genesis, whose key signs jobs (this also turns governance on).
+  bool genesis_member_ = false;
+  crypto::PrivateKey member_key_ = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
   std::map<int, uint16_t> ports_;
   std::map<int, std::unique_ptr<Node>> nodes_;
 };

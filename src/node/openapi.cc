@@ -105,9 +105,9 @@ const std::string& openapi_json() {
                     "409": {"description": "the name exists"}, "413": {"description": "over 64 MiB"}}}},
     "/v1/data": {"get": {"summary": "This node's data sets: schema and row counts, never rows", "responses": {"200": {"description": "datasets"}}}},
     "/v1/fl/jobs": {
-      "post": {"summary": "Submit a federated learning job (members; the body is the job TOML)",
-        "requestBody": {"required": true, "content": {"application/toml": {}}},
-        "responses": {"202": {"description": "accepted"}, "400": {"description": "invalid job"}, "403": {"description": "not a member"}}},
+      "post": {"summary": "Submit a federated learning job (members): the job transaction (the job TOML and a nonce) signed with the submitting member's client key, which every node checks when it applies it; `supernet fl submit` builds and signs it",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["tx"], "properties": {"tx": {"type": "string", "description": "hex"}}}}}},
+        "responses": {"202": {"description": "accepted"}, "400": {"description": "invalid job"}, "403": {"description": "not a member, or not signed by a member's key"}}},
       "get": {"summary": "Every job, with its status", "responses": {"200": {"description": "jobs"}}}},
     "/v1/fl/jobs/{id}": {"get": {"summary": "A job and its round records from the ledger; status running, finished, or failed with a failure reason (recorded on the ledger by the aggregator that gave it up)",
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
