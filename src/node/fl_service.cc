@@ -242,11 +242,7 @@ void FlService::on_tick(int64_t now) {
     if (a == aggregations_.end()) {
       if (scheduled_aggregator(job, now) != self_) continue;
       if (!job.rounds.empty() && !model_with_hash(id, job.rounds.back().record.model_hash)) continue;  // cannot resume here
-      Aggregation fresh;
-      fresh.events.push_back("node " + std::to_string(self_) + " aggregates job " + job.spec.name +
-                             (job.rounds.empty() ? "" : ", resuming after round " + std::to_string(job.rounds.size())));
-      log(LogLevel::kInfo, "fl", fresh.events.back());
-      a = aggregations_.emplace(id, std::move(fresh)).first;
+      a = aggregations_.emplace(id, Aggregation{}).first;
     }
     Aggregation& agg = a->second;
     if (agg.failed) continue;
@@ -262,6 +258,13 @@ void FlService::on_tick(int64_t now) {
         agg.claim_deadline = now + kClaimWaitMs;
       }
       continue;
+    }
+    if (!agg.announced) {
+      // Named on the ledger: from here on the parties answer this node.
+      agg.announced = true;
+      agg.events.push_back("node " + std::to_string(self_) + " aggregates job " + job.spec.name +
+                           (job.rounds.empty() ? "" : ", resuming after round " + std::to_string(job.rounds.size())));
+      log(LogLevel::kInfo, "fl", agg.events.back());
     }
     // The job's standardization, once, from the parties' sums; on the ledger before round 1.
     if (!job.standardization) {

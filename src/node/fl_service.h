@@ -137,6 +137,7 @@ class FlService {
     int64_t stats_deadline = 0;
     int64_t claim_deadline = 0;     // this node's claim is to commit by then
     bool stats_asked = false;
+    bool announced = false;  // logged that the ledger names this node
     int64_t standardization_deadline = 0;  // the standardization claim is to commit by then
     std::vector<std::string> events;
     std::optional<std::string> failed;
