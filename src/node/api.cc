@@ -518,7 +518,7 @@ ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& clien
   auto tx = from_hex(j["tx"].get<std::string>());
   if (!tx.ok()) return error(400, "bad_request", "tx is not hex");
   auto job = fl::JobTx::decode(*tx);
-  if (!job.ok()) return error(400, job.error().code, job.error().message);
+  if (!job.ok()) return error(400, job.error().code, "the job transaction does not decode: " + job.error().message);
   auto checked = check_job(*job, node_.replica().genesis());
   if (!checked.ok()) {
     int status = checked.error().code == "job.signer" || checked.error().code == "job.signature" ? 403 : 400;

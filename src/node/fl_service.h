@@ -108,9 +108,8 @@ class FlService {
  private:
   struct PartyData {
     fl::Dataset train, test;  // raw; standardized copies below
-    std::vector<float> mean, stddev;
-    // Immutable once made: a new standardization makes new copies, so the worker thread that
-    // trains on one keeps it alive and unchanged (it was reassigned under the worker before).
+    // Made once, with the standardization the ledger records (it never changes), and never
+    // changed after: the worker thread that trains on one shares it.
     std::shared_ptr<const fl::Dataset> train_std, test_std;
     std::unique_ptr<fl::Strategy> strategy;  // the job's, for its training options
     Bytes initial_hash;                      // of the job's seeded initial model
