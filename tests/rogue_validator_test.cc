@@ -48,7 +48,7 @@ class RogueValidator : public NodeCluster {
     for (int i = 1; i <= 2; i++) {
       stores_[i] = std::make_unique<DatasetStore>(*platforms_[i], temp_path("data-" + std::to_string(i)));
       std::filesystem::create_directories(temp_path("data-" + std::to_string(i)));
-      ASSERT_TRUE(stores_[i]->add("hospital", csv_part(i), fl::CsvOptions{}).ok());
+      ASSERT_TRUE(stores_[i]->add("hospital", csv_part(i), fl::CsvOptions{}, "member").ok());
       models_[i] = std::make_unique<ModelStore>(*platforms_[i], temp_path("models-" + std::to_string(i)));
       fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key, models_[i].get());
     }
@@ -309,6 +309,61 @@ TEST_F(RogueValidator, UnsignedAndWronglySignedJobsAreNotApplied) {
   EXPECT_EQ(check_job(unsigned_job, chain_).error().code, "job.signature");
   EXPECT_EQ(check_job(fl::JobTx::decode(foreign).value(), chain_).error().code, "job.signer");
   EXPECT_EQ(check_job(altered, chain_).error().code, "job.signature");
+}
+
+
+// A data set's owner decides who trains on it: node 2's "clinic" is the user's, node 1's is the
+// member's. The member's job waits (node 2 refuses, awaiting consent) and does not start
+// without it; a consent signed by the member (not the owner) or by a stranger changes nothing;
+// the user's consent, once on the ledger, lets the job run to its end. Jobs asking for fewer
+// than two parties per round are refused by every node (the default data policy).
+TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
+  ASSERT_TRUE(stores_[1]->add("clinic", csv_part(1), fl::CsvOptions{}, "member").ok());
+  ASSERT_TRUE(stores_[2]->add("clinic", csv_part(2), fl::CsvOptions{}, "user").ok());
+  std::string toml = "name = \"consent\"\nrounds = 2\nmin_parties = 2\nround_timeout_s = 2\n[model]\nkind = \"logistic\"\n"
+                     "[[parties]]\nnode = 1\ndataset = \"clinic\"\n[[parties]]\nnode = 2\ndataset = \"clinic\"\n";
+  Bytes tx;
+  Bytes job;
+  for (uint64_t nonce = 1;; nonce++) {  // node 1 is the first aggregator (the job's id picks it)
+    tx = fl::make_job_tx(toml, nonce, member_key_);
+    job = to_bytes(as_bytes(consensus::tx_id(tx)));
+    if (job[0] % 3 == 0) break;
+  }
+  ASSERT_TRUE(nodes_[1]->submit(tx));
+  ASSERT_TRUE(run_until([&] { return fl_[2]->refusals().count("no_consent") && fl_[2]->refusals().at("no_consent") >= 2; }, 30000));
+  // Consents that are not the owner's: the member's own, a stranger's, an altered one.
+  auto stranger = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  auto altered = fl::ConsentTx::decode(fl::make_consent_tx(job, 3, user_key_)).value();
+  altered.nonce = 4;
+  std::vector<Bytes> wrong = {fl::make_consent_tx(job, 1, member_key_), fl::make_consent_tx(job, 2, stranger), altered.encode()};
+  for (const auto& w : wrong) ASSERT_TRUE(nodes_[3]->submit(w));
+  ASSERT_TRUE(run_until([&] { return all_committed(wrong); }));
+  EXPECT_EQ(check_consent(fl::ConsentTx::decode(wrong[1]).value(), chain_).error().code, "consent.signer");
+  EXPECT_EQ(check_consent(altered, chain_).error().code, "consent.signature");
+  uint64_t before = fl_[2]->refusals().at("no_consent");
+  ASSERT_TRUE(run_until([&] { return fl_[2]->refusals().at("no_consent") > before; }, 30000));
+  for (int i = 1; i <= 2; i++) {
+    const FlJob& j = fl_[i]->jobs().at(job);
+    EXPECT_TRUE(j.rounds.empty());
+    EXPECT_FALSE(j.ended());
+    EXPECT_EQ(j.consents, (std::set<std::string>{"member"}));
+  }
+  // The owner consents: the job trains on both parties and ends.
+  Bytes yes = fl::make_consent_tx(job, 5, user_key_);
+  EXPECT_EQ(check_consent(fl::ConsentTx::decode(yes).value(), chain_).value(), "user");
+  ASSERT_TRUE(nodes_[1]->submit(yes));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).finished() && fl_[2]->jobs().at(job).finished(); }, 60000));
+  const FlJob& done = fl_[1]->jobs().at(job);
+  EXPECT_EQ(done.rounds.size(), 2u);
+  for (const auto& r : done.rounds) EXPECT_EQ(r.record.parties.size(), 2u);
+
+  // A consent after the end is ignored; a job of one party per round is refused everywhere.
+  std::string solo = "name = \"solo\"\nrounds = 1\nmin_parties = 1\n[model]\nkind = \"logistic\"\n[[parties]]\nnode = 1\ndataset = \"clinic\"\n";
+  Bytes solo_tx = fl::make_job_tx(solo, 1, member_key_);
+  EXPECT_EQ(check_job(fl::JobTx::decode(solo_tx).value(), chain_).error().code, "job.policy");
+  ASSERT_TRUE(nodes_[3]->submit(solo_tx));
+  ASSERT_TRUE(run_until([&] { return all_committed({solo_tx}); }));
+  EXPECT_FALSE(fl_[1]->jobs().count(to_bytes(as_bytes(consensus::tx_id(solo_tx)))));
 }
 
 }  // namespace

@@ -129,6 +129,8 @@ class Clients {
     }
     return last;
   }
+  // DELETE, to the current node only.
+  Result<node::HttpReply> del(const std::string& path) { return client(current_).del(path); }
   void next() { current_ = (current_ + 1) % net_.apis.size(); }
   uint32_t node_id() const { return net_.apis[current_].first; }
   uint64_t failovers() const { return failovers_; }

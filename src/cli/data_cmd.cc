@@ -1,11 +1,15 @@
-// supernet data register / list: a party's data sets, sealed inside its own node.
+// supernet data register / list / delete / consent: a party's data sets, sealed inside its own
+// node, and their owners' say over the jobs that use them.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "crypto/keys.h"
+#include "crypto/secure.h"
 #include "fl/dataset.h"
+#include "fl/wire.h"
 #include "util/file.h"
 
 namespace supernet::cli {
@@ -36,8 +40,47 @@ int run_register(const RegisterArgs& a) {
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 201) return fail(make_error("data.refused", "node " + std::to_string(a.net.node) + ": " + error_text(*r)));
   json s = json::parse(r->body);
-  std::printf("registered %s at node %d, sealed: %zu rows, %zu features, %d classes (csv sha256 %s)\n", a.name.c_str(), a.net.node,
-              s["rows"].get<size_t>(), s["features"].get<size_t>(), s["classes"].get<int>(), s["csv_sha256"].get<std::string>().c_str());
+  std::printf("registered %s at node %d for %s, sealed: %zu rows, %zu features, %d classes (csv sha256 %s, data sha256 %s)\n", a.name.c_str(),
+              a.net.node, s["owner"].get<std::string>().c_str(), s["rows"].get<size_t>(), s["features"].get<size_t>(), s["classes"].get<int>(),
+              s["csv_sha256"].get<std::string>().c_str(), s["data_sha256"].get<std::string>().c_str());
+  return kExitOk;
+}
+
+struct DeleteArgs {
+  NetFlags net;
+  std::string name;
+};
+
+int run_delete(const DeleteArgs& a) {
+  if (a.net.node == 0) return fail(make_error("usage.node", "--node N: the node that keeps the data set"));
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, a.net.node, /*failover=*/false);
+  auto r = c.del("/v1/data/" + a.name);
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("data.refused", "node " + std::to_string(a.net.node) + ": " + error_text(*r)));
+  std::printf("deleted %s at node %d\n", a.name.c_str(), a.net.node);
+  return kExitOk;
+}
+
+struct ConsentArgs {
+  NetFlags net;
+  std::string job;
+};
+
+int run_consent(const ConsentArgs& a) {
+  auto id = from_hex(a.job);
+  if (!id.ok() || id->size() != 32) return fail(make_error("usage.job", "JOB is a job id: 64 hex digits (supernet fl list shows them)"));
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  // Signed with this client's key: each party checks it against the owner its sealed schema
+  // records, so only the owner's consent opens the owner's data.
+  Bytes tx = fl::make_consent_tx(*id, crypto::random_u64(), net->credentials.key);
+  Clients c(*net, a.net.node);
+  auto r = c.request(true, "/v1/fl/jobs/" + a.job + "/consent", json{{"tx", to_hex(tx)}}.dump());
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 202 && r->status != 200) return fail(make_error("data.consent", error_text(*r)));
+  std::printf("consented to job %s: the parties holding your data sets train for it once the consent commits\n", a.job.c_str());
   return kExitOk;
 }
 
@@ -50,10 +93,14 @@ int run_list(const NetFlags& f) {
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 200) return fail(make_error("data.list", error_text(*r)), kExitCheckFailed);
   json j = json::parse(r->body);
-  std::printf("%-24s %8s %9s %8s  %s\n", "data set", "rows", "features", "classes", "per class");
+  std::printf("%-24s %-12s %-12s %8s %9s %8s  %s\n", "data set", "owner", "version", "rows", "features", "classes", "per class");
   for (const auto& s : j["datasets"]) {
-    std::printf("%-24s %8zu %9zu %8d  %s\n", s["name"].get<std::string>().c_str(), s["rows"].get<size_t>(), s["features"].get<size_t>(),
-                s["classes"].get<int>(), s["class_counts"].dump().c_str());
+    if (s.contains("problem")) {
+      std::printf("%-24s NOT TRUSTED: %s\n", s["name"].get<std::string>().c_str(), s["problem"].get<std::string>().c_str());
+      continue;
+    }
+    std::printf("%-24s %-12s %-12s %8zu %9zu %8d  %s\n", s["name"].get<std::string>().c_str(), s["owner"].get<std::string>().c_str(),
+                s["data_sha256"].get<std::string>().substr(0, 12).c_str(), s["rows"].get<size_t>(), s["features"].get<size_t>(), s["classes"].get<int>(), s["class_counts"].dump().c_str());
   }
   if (j["datasets"].empty()) std::printf("(none)\n");
   return kExitOk;
@@ -109,6 +156,18 @@ void add_data_commands(CLI::App& app, int* exit_code) {
   CLI::App* list = data->add_subcommand("list", "A node's data sets: schema and row counts (never rows)");
   l->add_to(list);
   list->callback([l, exit_code] { *exit_code = run_list(*l); });
+  auto del = std::make_shared<DeleteArgs>();
+  CLI::App* delc = data->add_subcommand(
+      "delete", "Delete your data set at its node (its owner only); jobs using it are refused from then on. To replace it, delete it and register the new version");
+  del->net.add_to(delc);
+  delc->add_option("--name", del->name, "data set name")->required();
+  delc->callback([del, exit_code] { *exit_code = run_delete(*del); });
+  auto con = std::make_shared<ConsentArgs>();
+  CLI::App* conc = data->add_subcommand(
+      "consent", "Consent, as a data owner, to a job another client submitted training on your data sets (signed with your client key, recorded on the ledger)");
+  con->net.add_to(conc);
+  conc->add_option("job", con->job, "the job id (supernet fl list shows the jobs awaiting your consent)")->required();
+  conc->callback([con, exit_code] { *exit_code = run_consent(*con); });
   auto sp = std::make_shared<SplitArgs>();
   CLI::App* split = data->add_subcommand("split", "Deal a CSV's rows out to party files, IID or non-IID (Dirichlet over labels), seeded (local)");
   split->add_option("file", sp->file, "CSV")->required();

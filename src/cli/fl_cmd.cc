@@ -69,6 +69,27 @@ void print_status(const json& j) {
   if (j.contains("failure")) std::printf("  failed: %s\n", j["failure"].get<std::string>().c_str());
 }
 
+int run_list(const NetFlags& f) {
+  auto net = open_network(f);
+  if (!net.ok()) return fail(net.error());
+  Clients c(*net, f.node);
+  auto r = c.request(false, "/v1/fl/jobs");
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("fl.list", error_text(*r)), kExitCheckFailed);
+  json j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("jobs")) return fail(make_error("fl.list", "the node's answer is not a job list"), kExitCheckFailed);
+  std::printf("%-64s %-16s %-9s %-10s %7s  %s\n", "job", "name", "status", "submitter", "rounds", "awaiting consent (at this node)");
+  for (const auto& x : j["jobs"]) {
+    std::string awaiting;
+    for (const auto& o : x.value("awaiting_consent", json::array())) awaiting += (awaiting.empty() ? "" : ", ") + o.get<std::string>();
+    std::string rounds = std::to_string(x["rounds_done"].get<int>()) + "/" + std::to_string(x["rounds"].get<int>());
+    std::printf("%-64s %-16s %-9s %-10s %7s  %s\n", x["id"].get<std::string>().c_str(), x["name"].get<std::string>().c_str(),
+                x["status"].get<std::string>().c_str(), x["submitter"].get<std::string>().c_str(), rounds.c_str(), awaiting.c_str());
+  }
+  if (j["jobs"].empty()) std::printf("(none)\n");
+  return kExitOk;
+}
+
 int run_status(const JobArgs& a) {
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
@@ -274,6 +295,10 @@ void add_fl_commands(CLI::App& app, int* exit_code) {
   s->net.add_to(submit);
   submit->add_option("job", s->file, "job file")->required();
   submit->callback([s, exit_code] { *exit_code = run_submit(*s); });
+  auto ls = std::make_shared<NetFlags>();
+  CLI::App* list = fl->add_subcommand("list", "Every job on the ledger: status, submitter, rounds, and whose consent it awaits at the node asked (--node)");
+  ls->add_to(list);
+  list->callback([ls, exit_code] { *exit_code = run_list(*ls); });
   auto st = std::make_shared<JobArgs>();
   CLI::App* status = fl->add_subcommand("status", "A job's state and its rounds, from the ledger");
   st->net.add_to(status);

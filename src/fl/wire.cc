@@ -15,6 +15,7 @@ constexpr char kJobMagic[] = "SNFJ";
 constexpr char kRoundMagic[] = "SNFR";
 constexpr char kFailMagic[] = "SNFX";
 constexpr char kClaimMagic[] = "SNFA";
+constexpr char kConsentMagic[] = "SNFK";
 constexpr size_t kFailReasonBytesMax = 512;
 
 bool has_magic(ByteView b, const char* magic) { return b.size() >= 4 && std::memcmp(b.data(), magic, 4) == 0; }
@@ -137,7 +138,7 @@ Bytes encode_wire(const WireMessage& m) {
           w.u32(static_cast<uint32_t>(x.round));
           put_metrics(w, x.metrics);
         } else if constexpr (std::is_same_v<T, Refusal>) {
-          w.u32(static_cast<uint32_t>(x.round)).str(x.reason);
+          w.u32(static_cast<uint32_t>(x.round)).str(x.reason).u8(x.awaiting_consent ? 1 : 0);
         }
       },
       m);
@@ -224,6 +225,9 @@ Result<WireMessage> decode_wire(ByteView frame) {
       SN_ASSIGN(x.round, round());
       SN_ASSIGN(ByteView why, r.bytes(512));
       x.reason = to_string(why);
+      SN_ASSIGN(uint8_t waits, r.u8());
+      if (waits > 1) return make_error("fl.wire", "the refusal's consent flag is not 0 or 1");
+      x.awaiting_consent = waits == 1;
       out = std::move(x);
       break;
     }
@@ -240,6 +244,44 @@ bool is_job_tx(ByteView tx) { return has_magic(tx, kJobMagic); }
 bool is_round_tx(ByteView tx) { return has_magic(tx, kRoundMagic); }
 bool is_fail_tx(ByteView tx) { return has_magic(tx, kFailMagic); }
 bool is_claim_tx(ByteView tx) { return has_magic(tx, kClaimMagic); }
+bool is_consent_tx(ByteView tx) { return has_magic(tx, kConsentMagic); }
+
+Bytes ConsentTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-consent-v1").bytes(job).u64(nonce).bytes(client_spki);
+  return w.take();
+}
+
+Bytes ConsentTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kConsentMagic)).bytes(job).u64(nonce).bytes(client_spki).bytes(signature);
+  return w.take();
+}
+
+Result<ConsentTx> ConsentTx::decode(ByteView tx) {
+  if (!is_consent_tx(tx)) return make_error("fl.tx", "not a consent transaction");
+  Reader r(tx.subspan(4));
+  ConsentTx c;
+  SN_ASSIGN(ByteView job, r.bytes(32));
+  if (job.size() != 32) return make_error("fl.tx", "a consent names a job by its 32-byte id");
+  SN_ASSIGN(c.nonce, r.u64());
+  SN_ASSIGN(ByteView spki, r.bytes(1024));
+  SN_ASSIGN(ByteView sig, r.bytes(256));
+  SN_TRY(r.finish());
+  c.job = to_bytes(job);
+  c.client_spki = to_bytes(spki);
+  c.signature = to_bytes(sig);
+  return c;
+}
+
+Bytes make_consent_tx(const Bytes& job, uint64_t nonce, const crypto::PrivateKey& client_key) {
+  ConsentTx c;
+  c.job = job;
+  c.nonce = nonce;
+  c.client_spki = client_key.public_key().spki_der();
+  c.signature = client_key.sign_ecdsa_der(crypto::HashAlg::kSha256, c.signed_bytes());
+  return c.encode();
+}
 
 Bytes JobTx::signed_bytes() const {
   Writer w;

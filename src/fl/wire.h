@@ -57,10 +57,13 @@ struct EvalReply {
   Metrics metrics;
 };
 // A party refuses (no such data set here, say); the aggregator logs it and treats it as absent.
+// `awaiting_consent`: the party holds the data set for an owner who has not consented to the
+// job yet (fl::ConsentTx); it may answer the same request once the ledger holds the consent.
 struct Refusal {
   Bytes job;
   int32_t round = 0;
   std::string reason;
+  bool awaiting_consent = false;
 };
 
 using WireMessage = std::variant<StatsRequest, StatsReply, FitRequest, FitReply, EvalRequest, EvalReply, Refusal>;
@@ -84,6 +87,22 @@ struct JobTx {
 };
 bool is_job_tx(ByteView tx);
 Bytes make_job_tx(std::string toml, uint64_t nonce, const crypto::PrivateKey& client_key);
+
+// A data owner consents to a job training on its data sets: every data set of the signer's
+// that the job names, at any party. Signed by the owner's client certificate key (ECDSA); a
+// party checks the signer against the owner its sealed schema records before it trains for a
+// job that another client submitted.
+struct ConsentTx {
+  Bytes job;  // the job's transaction id (32 bytes)
+  uint64_t nonce = 0;
+  Bytes client_spki;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<ConsentTx> decode(ByteView tx);
+};
+bool is_consent_tx(ByteView tx);
+Bytes make_consent_tx(const Bytes& job, uint64_t nonce, const crypto::PrivateKey& client_key);
 
 struct RoundTx {
   Bytes job;

@@ -82,6 +82,11 @@ json tx_json(ByteView tx) {
               {"standardization", c->standardization.has_value()}};
     }
   }
+  if (fl::is_consent_tx(tx)) {
+    if (auto c = fl::ConsentTx::decode(tx); c.ok()) {
+      return {{"type", "fl_consent"}, {"job", to_hex(c->job)}, {"client_key_sha256", to_hex(crypto::sha256(c->client_spki))}};
+    }
+  }
   if (fl::is_fail_tx(tx)) {
     if (auto f = fl::FailTx::decode(tx); f.ok()) {
       return {{"type", "fl_failure"}, {"job", to_hex(f->job)}, {"aggregator", f->aggregator}, {"round", f->round}, {"reason", f->reason}};
@@ -230,6 +235,7 @@ const std::vector<ApiRoute>& api_routes() {
       {"POST", "/v1/tx"},           {"POST", "/v1/tx/batch"},       {"GET", "/v1/tx/{id}"},          {"GET", "/v1/kv/{table}/{key}"},
       {"GET", "/v1/nodes"},         {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
       {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
+      {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"},
       {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
       {"GET", "/v1/fl/jobs/{id}/model"}, {"GET", "/v1/health"},     {"GET", "/metrics"},             {"GET", "/v1/openapi.json"}};
   return routes;
@@ -279,8 +285,15 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     if (get) return get_governance();
     return error(405, "method", "use GET or POST");
   }
-  if (p.rfind("/v1/data/", 0) == 0) return req.method == "POST" ? post_data(p.substr(9), req) : error(405, "method", "use POST");
+  if (p.rfind("/v1/data/", 0) == 0) {
+    if (req.method == "POST") return post_data(p.substr(9), req, *client);
+    if (req.method == "DELETE") return delete_data(p.substr(9), *client);
+    return error(405, "method", "use POST or DELETE");
+  }
   if (p == "/v1/fl/jobs" && req.method == "POST") return post_fl_job(req.body, *client);
+  if (p.rfind("/v1/fl/jobs/", 0) == 0 && p.ends_with("/consent")) {
+    return req.method == "POST" ? post_consent(p.substr(12, p.size() - 12 - 8), req) : error(405, "method", "use POST");
+  }
   if (p.rfind("/v1/fl/jobs", 0) == 0) return get ? get_fl(p.substr(11), *client) : error(405, "method", "use GET");
   if (!get) return error(405, "method", "use GET");
   if (p == "/v1/data") return get_data();
@@ -488,16 +501,55 @@ ApiResponse ApiHandler::post_governance(const std::string& body, const Client& c
   return submit_tx(std::move(tx));
 }
 
-ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req) {
+ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req, const Client& client) {
   fl::CsvOptions o;
   if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = it->second;
-  auto s = datasets_->add(name, req.body, o);
+  auto s = datasets_->add(name, req.body, o, client.name);
   if (!s.ok()) {
     const std::string& code = s.error().code;
-    int status = code == "dataset.exists" ? 409 : code == "dataset.too_large" ? 413 : code.rfind("csv.", 0) == 0 || code == "dataset.name" ? 400 : 500;
+    int status = code == "dataset.exists"                                        ? 409
+                 : code == "dataset.too_large"                                   ? 413
+                 : code == "dataset.quota"                                       ? 403
+                 : code.rfind("csv.", 0) == 0 || code == "dataset.name"          ? 400
+                                                                                 : 500;
     return error(status, code, s.error().message);
   }
   return reply(201, schema_to_json(*s));
+}
+
+ApiResponse ApiHandler::delete_data(const std::string& name, const Client& client) {
+  auto s = datasets_->remove(name, client.name);
+  if (!s.ok()) {
+    const std::string& code = s.error().code;
+    int status = code == "dataset.unknown" ? 404 : code == "dataset.owner" ? 403 : code == "dataset.name" ? 400 : code == "dataset.tampered" ? 409 : 500;
+    return error(status, code, s.error().message);
+  }
+  return reply(200, json{{"deleted", name}, {"node", node_.replica().self()}});
+}
+
+ApiResponse ApiHandler::post_consent(const std::string& idhex, const ApiRequest& req) {
+  // {"tx": hex}: the consent, signed by the data owner with its client certificate's key
+  // (supernet data consent makes one); ordered only for the client of this connection.
+  auto id = from_hex(idhex);
+  if (!id.ok() || id->size() != 32) return error(400, "bad_id", "a job id is 64 hex digits");
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("tx") || !j["tx"].is_string()) {
+    return error(400, "bad_request", "expected {\"tx\": hex}: a consent transaction signed by the data owner (supernet data consent makes one)");
+  }
+  auto tx = from_hex(j["tx"].get<std::string>());
+  if (!tx.ok()) return error(400, "bad_request", "tx is not hex");
+  auto c = fl::ConsentTx::decode(*tx);
+  if (!c.ok()) return error(400, c.error().code, "the consent transaction does not decode: " + c.error().message);
+  if (c->job != *id) return error(400, "consent.job", "the consent names another job than the path");
+  auto signer = check_consent(*c, node_.replica().genesis());
+  if (!signer.ok()) return error(403, signer.error().code, signer.error().message);
+  if (!crypto::ct_equal(crypto::sha256(c->client_spki), *req.client_spki_sha256)) {
+    return error(403, "forbidden", "the consent is signed by another key than this connection's client certificate");
+  }
+  auto it = fl_->jobs().find(*id);
+  if (it == fl_->jobs().end()) return error(404, "unknown", "no such job on this node's ledger");
+  if (it->second.ended()) return error(409, "job_ended", "the job has ended");
+  return submit_tx(*tx);
 }
 
 ApiResponse ApiHandler::get_data() {
@@ -577,9 +629,20 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
                 {"parties", parties},
                 {"status", status},
                 {"aggregator", fl_->scheduled_aggregator(j, now)},
-                {"claimed_by", j.aggregator}};
+                {"claimed_by", j.aggregator},
+                {"consents", j.consents}};
     if (failure) out["failure"] = *failure;
     if (!j.rounds.empty()) out["accuracy"] = j.rounds.back().record.eval.accuracy;
+    // The owners of this node's data sets in a running job whose consent is not on the ledger.
+    json awaiting = json::array();
+    if (!j.ended() && datasets_ != nullptr) {
+      for (const auto& p : j.spec.parties) {
+        if (p.node != node_.replica().self()) continue;
+        auto s = datasets_->schema(p.dataset);
+        if (s.ok() && s->owner != j.submitter && !j.consents.count(s->owner)) awaiting.push_back(s->owner);
+      }
+    }
+    out["awaiting_consent"] = awaiting;
     return out;
   };
   if (rest.empty() || rest == "/") {
@@ -599,8 +662,17 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
   if (it == fl_->jobs().end()) return error(404, "unknown", "no such job on this node's ledger");
   const FlJob& j = it->second;
   if (want_model) {
-    if (std::find(j.spec.model_readers.begin(), j.spec.model_readers.end(), client.name) == j.spec.model_readers.end()) {
-      return error(403, "forbidden", "the job does not name " + client.name + " among its model_readers");
+    // The job's readers, and the owner of this node's data set in the job (who always may, at
+    // the node that keeps its data).
+    bool owner = false;
+    for (const auto& p : j.spec.parties) {
+      if (p.node != node_.replica().self() || datasets_ == nullptr) continue;
+      auto s = datasets_->schema(p.dataset);
+      owner |= s.ok() && s->owner == client.name;
+    }
+    if (!owner && std::find(j.spec.model_readers.begin(), j.spec.model_readers.end(), client.name) == j.spec.model_readers.end()) {
+      return error(403, "forbidden",
+                   "the job does not name " + client.name + " among its model_readers (a data set's owner reads the model at the node that keeps it)");
     }
     if (!j.finished()) return error(409, "not_finished", "the job has not finished");
     auto m = fl_->model_with_hash(j.id, j.rounds.back().record.model_hash);
@@ -853,8 +925,8 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     r.tls_exporter = std::move(in.tls_exporter);
     h->handle(r, [respond](ApiResponse a) { respond(net::HttpResponse{a.status, std::move(a.content_type), std::move(a.body), {}}); });
   };
-  hooks.body_limit = [](std::string_view, std::string_view path) {
-    if (path.rfind("/v1/data/", 0) == 0) return kApiDataBytesMax;
+  hooks.body_limit = [](std::string_view method, std::string_view path) {
+    if (method == "POST" && path.rfind("/v1/data/", 0) == 0) return kApiDataBytesMax;
     if (path == "/v1/tx/batch") return kApiBatchBytesMax;
     return kApiBodyBytesMax;
   };

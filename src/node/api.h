@@ -130,7 +130,9 @@ class ApiHandler {
   ApiResponse get_nodes();
   ApiResponse get_health();
   ApiResponse get_metrics();
-  ApiResponse post_data(const std::string& name, const ApiRequest& req);
+  ApiResponse post_data(const std::string& name, const ApiRequest& req, const Client& client);
+  ApiResponse delete_data(const std::string& name, const Client& client);
+  ApiResponse post_consent(const std::string& idhex, const ApiRequest& req);
   ApiResponse get_data();
   ApiResponse post_fl_job(const std::string& body, const Client& client);
   ApiResponse get_fl(const std::string& rest, const Client& client);

@@ -204,6 +204,10 @@ Result<HttpReply> ApiClient::get(const std::string& path) {
   return request([&] { return http_->Get(path.c_str()); });
 }
 
+Result<HttpReply> ApiClient::del(const std::string& path) {
+  return request([&] { return http_->Delete(path.c_str()); });
+}
+
 Result<HttpReply> ApiClient::post(const std::string& path, const std::string& body, const std::string& content_type) {
   return request([&] { return http_->Post(path.c_str(), body, content_type.c_str()); });
 }

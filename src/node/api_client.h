@@ -58,6 +58,7 @@ class ApiClient {
   ~ApiClient();
   Result<HttpReply> get(const std::string& path);
   Result<HttpReply> post(const std::string& path, const std::string& body, const std::string& content_type = "application/json");
+  Result<HttpReply> del(const std::string& path);
   // How many connections this client has opened and seen attested afresh.
   uint64_t attested_connections() const;
   struct Appraisal;  // the TLS callbacks' state (api_client.cc)

@@ -70,20 +70,63 @@ Result<fl::Dataset> decode_dataset(ByteView b) {
 }
 
 json schema_to_json(const DatasetSchema& s) {
-  return {{"name", s.name},         {"rows", s.rows},       {"features", s.features},         {"classes", s.classes},
-          {"class_counts", s.class_counts}, {"feature_names", s.feature_names}, {"csv_sha256", s.csv_sha256},
-          {"registered_at", format_rfc3339(s.registered_at)}};
+  json j = {{"name", s.name},
+            {"rows", s.rows},
+            {"features", s.features},
+            {"classes", s.classes},
+            {"class_counts", s.class_counts},
+            {"feature_names", s.feature_names},
+            {"csv_sha256", s.csv_sha256},
+            {"data_sha256", s.data_sha256},
+            {"owner", s.owner},
+            {"registered_at", format_rfc3339(s.registered_at)}};
+  if (!s.problem.empty()) j["problem"] = s.problem;
+  return j;
 }
 
-Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_view csv, const fl::CsvOptions& options) {
+namespace {
+
+std::string schema_label(const std::string& name) { return "dataset-schema:" + name; }
+
+Result<DatasetSchema> schema_from_json(const json& j) {
+  if (!j.is_object()) return make_error("dataset.schema", "the schema is not a JSON object");
+  try {
+    DatasetSchema s;
+    s.name = j.at("name").get<std::string>();
+    s.rows = j.at("rows").get<size_t>();
+    s.features = j.at("features").get<size_t>();
+    s.classes = j.at("classes").get<int>();
+    s.class_counts = j.at("class_counts").get<std::vector<size_t>>();
+    s.feature_names = j.at("feature_names").get<std::vector<std::string>>();
+    s.csv_sha256 = j.at("csv_sha256").get<std::string>();
+    s.data_sha256 = j.at("data_sha256").get<std::string>();
+    s.owner = j.at("owner").get<std::string>();
+    auto t = parse_rfc3339(j.at("registered_at").get<std::string>());
+    s.registered_at = t.ok() ? *t : 0;
+    return s;
+  } catch (const json::exception& e) {
+    return make_error("dataset.schema", std::string("the schema is incomplete: ") + e.what());
+  }
+}
+
+}  // namespace
+
+Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_view csv, const fl::CsvOptions& options, const std::string& owner) {
   if (!valid_dataset_name(name)) return make_error("dataset.name", "a data set name is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with .)");
   if (csv.size() > kDatasetCsvBytesMax) return make_error("dataset.too_large", "the CSV is larger than 64 MiB");
   std::error_code ec;
-  if (fs::exists(dir_ + "/" + name + ".sealed", ec)) return make_error("dataset.exists", "a data set named " + name + " is already registered");
+  if (fs::exists(dir_ + "/" + name + ".schema.sealed", ec) || fs::exists(dir_ + "/" + name + ".schema.json", ec)) {
+    return make_error("dataset.exists", "a data set named " + name + " is already registered at this node");
+  }
+  SN_ASSIGN(std::vector<DatasetSchema> all, list());
+  size_t held = 0;
+  for (const auto& s : all) held += s.owner == owner;
+  if (held >= kDatasetsPerOwnerMax) {
+    return make_error("dataset.quota", owner + " already holds " + std::to_string(held) + " data sets at this node (the most one client may: " +
+                                           std::to_string(kDatasetsPerOwnerMax) + "); delete one first");
+  }
   SN_ASSIGN(fl::Dataset d, fl::parse_csv(csv, options));
   Bytes plain = encode_dataset(d);
-  SN_ASSIGN(Bytes sealed, tee::seal(platform_, "dataset:" + name, plain));
-  std::fill(plain.begin(), plain.end(), 0);
   DatasetSchema s;
   s.name = name;
   s.rows = d.rows;
@@ -92,11 +135,37 @@ Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_vie
   s.class_counts = d.class_counts();
   s.feature_names = d.feature_names;
   s.csv_sha256 = to_hex(crypto::sha256(as_bytes(csv)));
+  s.data_sha256 = to_hex(crypto::sha256(plain));
+  s.owner = owner;
   s.registered_at = now_unix();
+  auto sealed = tee::seal(platform_, "dataset:" + name, plain);
+  std::fill(plain.begin(), plain.end(), 0);
+  if (!sealed.ok()) return sealed.error();
+  SN_ASSIGN(Bytes sealed_schema, tee::seal(platform_, schema_label(name), as_bytes(schema_to_json(s).dump())));
   fs::create_directories(dir_, ec);
   if (ec) return make_error("dataset.io", "cannot create " + dir_ + ": " + ec.message());
-  SN_TRY(write_file_atomic(dir_ + "/" + name + ".sealed", sealed, 0600));
-  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.json", as_bytes(schema_to_json(s).dump(2) + "\n"), 0644));
+  // The data first: a crash between the two leaves a blob without a schema, which is neither
+  // listed nor loaded, and which the next registration of the name replaces.
+  SN_TRY(write_file_atomic(dir_ + "/" + name + ".sealed", *sealed, 0600));
+  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.sealed", sealed_schema, 0600));
+  return s;
+}
+
+Result<DatasetSchema> DatasetStore::schema(const std::string& name) const {
+  if (!valid_dataset_name(name)) return make_error("dataset.name", "invalid data set name");
+  std::string path = dir_ + "/" + name + ".schema.sealed";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "no data set named " + name + " at this node");
+  SN_ASSIGN(Bytes sealed, read_file(path, 16 * 1024 * 1024));
+  auto plain = tee::unseal(platform_, schema_label(name), sealed);
+  if (!plain.ok()) {
+    return make_error("dataset.tampered", "the schema of " + name + " does not unseal on this node (edited, swapped or from another machine): " +
+                                              plain.error().message);
+  }
+  json j = json::parse(to_string(plain->view()), nullptr, false);
+  if (j.is_discarded()) return make_error("dataset.tampered", "the sealed schema of " + name + " is not JSON");
+  SN_ASSIGN(DatasetSchema s, schema_from_json(j));
+  if (s.name != name) return make_error("dataset.tampered", "the sealed schema of " + name + " names " + s.name);
   return s;
 }
 
@@ -104,43 +173,61 @@ Result<std::vector<DatasetSchema>> DatasetStore::list() const {
   std::vector<DatasetSchema> out;
   std::error_code ec;
   if (!fs::is_directory(dir_, ec)) return out;
-  std::vector<std::string> files;
+  std::vector<std::string> names, legacy;
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     std::string f = e.path().filename().string();
-    if (f.size() > 12 && f.ends_with(".schema.json")) files.push_back(f);
+    if (f.size() > 14 && f.ends_with(".schema.sealed")) names.push_back(f.substr(0, f.size() - 14));
+    if (f.size() > 12 && f.ends_with(".schema.json")) legacy.push_back(f.substr(0, f.size() - 12));
   }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    SN_ASSIGN(Bytes text, read_file(dir_ + "/" + f, 16 * 1024 * 1024));
-    json j = json::parse(to_string(text), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error("dataset.schema", f + " is not valid JSON");
-    try {
-      DatasetSchema s;
-      s.name = j.at("name").get<std::string>();
-      s.rows = j.at("rows").get<size_t>();
-      s.features = j.at("features").get<size_t>();
-      s.classes = j.at("classes").get<int>();
-      s.class_counts = j.at("class_counts").get<std::vector<size_t>>();
-      s.feature_names = j.at("feature_names").get<std::vector<std::string>>();
-      s.csv_sha256 = j.at("csv_sha256").get<std::string>();
-      auto t = parse_rfc3339(j.at("registered_at").get<std::string>());
-      s.registered_at = t.ok() ? *t : 0;
-      out.push_back(std::move(s));
-    } catch (const json::exception& e) {
-      return make_error("dataset.schema", f + ": " + e.what());
+  if (ec) return make_error("dataset.io", "cannot list " + dir_ + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    if (!valid_dataset_name(n)) continue;
+    auto s = schema(n);
+    if (s.ok()) {
+      out.push_back(std::move(s).value());
+    } else {
+      DatasetSchema bad;
+      bad.name = n;
+      bad.problem = s.error().message;
+      out.push_back(std::move(bad));
     }
+  }
+  for (const auto& n : legacy) {
+    if (!valid_dataset_name(n) || std::binary_search(names.begin(), names.end(), n)) continue;
+    DatasetSchema bad;
+    bad.name = n;
+    bad.problem = "the schema is a plain file (written by an earlier SuperNet, or by the host) and is not trusted; register the data again";
+    out.push_back(std::move(bad));
   }
   return out;
 }
 
 Result<fl::Dataset> DatasetStore::load(const std::string& name) const {
-  if (!valid_dataset_name(name)) return make_error("dataset.name", "invalid data set name");
+  SN_ASSIGN(DatasetSchema s, schema(name));
   std::string path = dir_ + "/" + name + ".sealed";
   std::error_code ec;
-  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "no data set named " + name + " at this node");
+  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "the data of " + name + " is missing at this node");
   SN_ASSIGN(Bytes sealed, read_file(path, kDatasetCsvBytesMax * 2));
   SN_ASSIGN(crypto::SecureBytes plain, tee::unseal(platform_, "dataset:" + name, sealed));
+  if (to_hex(crypto::sha256(plain.view())) != s.data_sha256) {
+    return make_error("dataset.tampered", "the sealed data of " + name + " is not the version its schema names (data sha256 " + s.data_sha256 + ")");
+  }
   return decode_dataset(plain.view());
+}
+
+Status DatasetStore::remove(const std::string& name, const std::string& owner) {
+  auto s = schema(name);
+  // A schema that no longer unseals has no owner to ask; nobody can delete it through the API
+  // (the operator removes the files).
+  if (!s.ok()) return s.error();
+  if (s->owner != owner) return make_error("dataset.owner", name + " is " + s->owner + "'s; only its owner deletes it");
+  std::error_code ec;
+  fs::remove(dir_ + "/" + name + ".schema.sealed", ec);
+  if (ec) return make_error("dataset.io", "cannot remove the schema of " + name + ": " + ec.message());
+  fs::remove(dir_ + "/" + name + ".sealed", ec);
+  if (ec) return make_error("dataset.io", "cannot remove the data of " + name + ": " + ec.message());
+  return ok_status();
 }
 
 // --- sealed final models ---

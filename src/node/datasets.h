@@ -1,8 +1,12 @@
 // A party's data sets, kept sealed in its node. Registration parses and validates the CSV in
-// memory, seals the parsed data set to this platform (label "dataset:<name>") and writes only
-// the sealed blob and a public schema (rows, features, classes, per-class counts, the SHA-256
-// of the CSV as registered): the plaintext never reaches the node's disk. Others may see the
-// schema; rows leave the sealed store only into this node's own training code.
+// memory, seals the parsed data set to this platform (label "dataset:<name>") and its schema
+// (rows, features, classes, per-class counts, the SHA-256 of the CSV as registered and of the
+// sealed data, the owner: the client that registered it) beside it (label
+// "dataset-schema:<name>"): the plaintext never reaches the node's disk, and a host that edits
+// or swaps a schema file is detected (it no longer unseals, or no longer names the data beside
+// it). Clients may see the schema; rows leave the sealed store only into this node's own
+// training code. Only the owner deletes a data set; replacing it is deleting it and registering
+// the new version, which has another data hash.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,19 +25,31 @@ struct DatasetSchema {
   std::vector<size_t> class_counts;
   std::vector<std::string> feature_names;
   std::string csv_sha256;
+  std::string data_sha256;  // of the sealed (parsed) data set: its version
+  std::string owner;        // the client that registered it
   UnixSeconds registered_at = 0;
+  // Set by list() when the schema cannot be trusted (it does not unseal, or was never sealed):
+  // such a data set is listed with the problem and never trained on.
+  std::string problem;
 };
 
 inline constexpr size_t kDatasetCsvBytesMax = 64 * 1024 * 1024;
+inline constexpr size_t kDatasetsPerOwnerMax = 16;  // registrations one client may hold at a node
 
 class DatasetStore {
  public:
-  // `dir` holds <name>.sealed and <name>.schema.json.
+  // `dir` holds <name>.sealed and <name>.schema.sealed.
   DatasetStore(tee::Platform& platform, std::string dir) : platform_(platform), dir_(std::move(dir)) {}
-  // Refuses an existing name (data sets are immutable once registered).
-  Result<DatasetSchema> add(const std::string& name, std::string_view csv, const fl::CsvOptions& options);
+  // Refuses an existing name (a data set is never changed in place) and an owner that already
+  // holds kDatasetsPerOwnerMax data sets here.
+  Result<DatasetSchema> add(const std::string& name, std::string_view csv, const fl::CsvOptions& options, const std::string& owner);
   Result<std::vector<DatasetSchema>> list() const;
+  // The verified schema of one data set (dataset.unknown, dataset.tampered).
+  Result<DatasetSchema> schema(const std::string& name) const;
+  // The data, checked against its sealed schema's data hash.
   Result<fl::Dataset> load(const std::string& name) const;
+  // Removes both files; only `owner` may (dataset.owner otherwise).
+  Status remove(const std::string& name, const std::string& owner);
 
  private:
   tee::Platform& platform_;

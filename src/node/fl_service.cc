@@ -41,12 +41,32 @@ Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis&
     return make_error("job.signature", "the job's signature does not verify under " + client->name + "'s key");
   }
   SN_ASSIGN(fl::JobSpec spec, fl::parse_job(tx.toml));
+  // The default data policy: no round aggregates fewer than two parties (one party's "global
+  // model" is its raw update).
+  if (spec.config.min_parties < kMinPartiesDefault) {
+    return make_error("job.policy", "min_parties = " + std::to_string(spec.config.min_parties) + ": the default data policy requires at least " +
+                                        std::to_string(kMinPartiesDefault) + " parties in every round (one party's update would be the model)");
+  }
   for (const auto& r : spec.model_readers) {
     bool known = false;
     for (const auto& c : genesis.clients) known |= c.name == r;
     if (!known) return make_error("job.reader", "no client named " + r + " in this network");
   }
   return CheckedJob{std::move(spec), client->name};
+}
+
+Result<std::string> check_consent(const fl::ConsentTx& tx, const consensus::ChainGenesis& genesis) {
+  Bytes fingerprint = crypto::sha256(tx.client_spki);
+  const consensus::GenesisClientInfo* client = nullptr;
+  for (const auto& c : genesis.clients) {
+    if (c.spki_sha256 == fingerprint) client = &c;
+  }
+  if (client == nullptr) return make_error("consent.signer", "the consent is signed by a key that is no client's of this network");
+  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(tx.client_spki));
+  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, tx.signed_bytes(), tx.signature).ok()) {
+    return make_error("consent.signature", "the consent's signature does not verify under " + client->name + "'s key");
+  }
+  return client->name;
 }
 
 FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models)
@@ -77,7 +97,7 @@ FlService::~FlService() {
 bool FlService::record_block(const consensus::CommittedBlock& cb) {
   bool recorded = false;
   for (const auto& tx : cb.block.txs) {
-    if (fl::is_job_tx(tx) || fl::is_claim_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx)) {
+    if (fl::is_job_tx(tx) || fl::is_claim_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx) || fl::is_consent_tx(tx)) {
       record(tx, cb.block.header.height);
       recorded = true;
     }
@@ -109,9 +129,22 @@ void FlService::record(const Bytes& tx, uint64_t height) {
                      "ignored the job transaction at height " + std::to_string(height) + ": " + checked.error().message, steady_ms());
       return;
     }
-    FlJob job{id, std::move(checked->spec), std::move(checked->submitter), height, {}, std::nullopt, 0, std::nullopt};
+    FlJob job;
+    job.id = id;
+    job.spec = std::move(checked->spec);
+    job.submitter = std::move(checked->submitter);
+    job.height = height;
     jobs_.emplace(id, std::move(job));
     progress_at_[id] = node_.now_ms();
+    return;
+  }
+  if (fl::is_consent_tx(tx)) {
+    auto c = fl::ConsentTx::decode(tx);
+    if (!c.ok()) return;
+    auto signer = check_consent(*c, node_.replica().genesis());
+    auto it = jobs_.find(c->job);
+    if (!signer.ok() || it == jobs_.end() || it->second.ended()) return;
+    it->second.consents.insert(*signer);
     return;
   }
   // A claim, a round record or a failure record: for the round after the last recorded one of
@@ -282,6 +315,15 @@ void FlService::on_tick(int64_t now) {
       // waiting out the timeout for a party that is down).
       size_t healthy = 0;
       for (const auto& p : job.spec.parties) healthy += node_.healthy(p.node) && (p.node == self_ || node_.connected(p.node));
+      // A party whose data owner has not consented yet: the job waits for it (asked again each
+      // timeout), and starts with it once the consent is on the ledger.
+      if (!agg.awaiting_consent.empty()) {
+        if (now >= agg.stats_deadline) {
+          agg.stats_asked = false;
+          agg.awaiting_consent.clear();
+        }
+        continue;
+      }
       bool all = agg.stats.size() == job.spec.parties.size() ||
                  (node_.phi_accrual() && agg.stats.size() >= healthy && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties);
       if (all || (now >= agg.stats_deadline && static_cast<int>(agg.stats.size()) >= job.spec.config.min_parties)) {
@@ -442,10 +484,14 @@ Result<FlService::PartyData*> FlService::party_data(const FlJob& job) {
     if (p.node == self_) name = p.dataset;
   }
   if (name.empty()) return make_error("fl.party", "node " + std::to_string(self_) + " is not a party of this job");
+  SN_ASSIGN(DatasetSchema schema, datasets_->schema(name));
   SN_ASSIGN(fl::Dataset d, datasets_->load(name));
   SN_ASSIGN(std::unique_ptr<fl::Strategy> strategy, fl::make_strategy(job.spec.config.strategy));
   auto [train, test] = fl::split(d, 0.2, job.spec.config.seed + self_);
   PartyData pd;
+  pd.dataset = name;
+  pd.owner = schema.owner;
+  pd.data_sha256 = schema.data_sha256;
   pd.train = std::move(train);
   pd.test = std::move(test);
   pd.strategy = std::move(strategy);
@@ -488,6 +534,9 @@ void FlService::on_frame(uint32_t from, Bytes frame) {
           if (!agg.controller) return;
           agg.controller->on_evaluate(now, x.round, fl::EvaluateResult{party_name(from), x.metrics}, out);
         } else if constexpr (std::is_same_v<T, fl::Refusal>) {
+          if (x.awaiting_consent && agg.stats_asked && agg.standardization_deadline == 0) {
+            if (!agg.awaiting_consent.insert(from).second) return;  // said once per wait
+          }
           agg.events.push_back("node " + std::to_string(from) + " refused: " + x.reason);
           if (agg.events.size() > 200) agg.events.erase(agg.events.begin());
           return;
@@ -529,7 +578,7 @@ void FlService::refuse(uint32_t from, const Bytes& job, int round, const Refused
                  "refused a request of node " + std::to_string(from) + " for job " + short_id(job) + " round " + std::to_string(round) +
                      ": " + why.reason,
                  steady_ms());
-  node_.send_app(from, fl::encode_wire(fl::Refusal{job, round, why.reason}));
+  node_.send_app(from, fl::encode_wire(fl::Refusal{job, round, why.reason, why.awaiting_consent}));
 }
 
 void FlService::retry_parked(bool final) {
@@ -582,6 +631,21 @@ void FlService::party_request(uint32_t from, fl::WireMessage request, bool may_p
   auto pd = party_data(job);
   if (!pd.ok()) return refuse(from, job_id, round, {"no_data", pd.error().message, false});
   PartyData& data = **pd;
+  // The data set as its owner left it: not deleted or replaced since this job first used it
+  // (the sealed schema, read again), and the owner submitted the job or consented to it.
+  auto now_schema = datasets_->schema(data.dataset);
+  if (!now_schema.ok() || now_schema->data_sha256 != data.data_sha256 || now_schema->owner != data.owner) {
+    party_data_.erase(job_id);
+    return refuse(from, job_id, round,
+                  {"no_data", now_schema.ok() ? "the data set " + data.dataset + " was replaced by its owner during the job"
+                                              : now_schema.error().message,
+                   false});
+  }
+  if (data.owner != job.submitter && job.consents.count(data.owner) == 0) {
+    return refuse(from, job_id, round,
+                  {"no_consent", "the data set " + data.dataset + " is " + data.owner + "'s, who has not consented to this job (supernet data consent)",
+                   false, true});
+  }
   if (auto* f = std::get_if<fl::FitRequest>(&request)) return party_fit(from, job, data, std::move(*f));
   if (auto* e = std::get_if<fl::EvalRequest>(&request)) return party_eval(from, job, data, *e);
   party_stats(from, job, data);

@@ -69,6 +69,7 @@ struct FlJob {
   std::optional<FlFailure> failure;
   uint32_t aggregator = 0;  // named by the last accepted claim; 0 before any
   std::optional<fl::Standardization> standardization;  // recorded by the first aggregator
+  std::set<std::string> consents;  // clients whose signed consent to the job the ledger holds
   bool finished() const { return static_cast<int>(rounds.size()) >= spec.config.rounds; }
   bool ended() const { return finished() || failure.has_value(); }
 };
@@ -78,11 +79,16 @@ struct FlJob {
 // member's in the genesis, the job file parses, and its model readers are clients of the
 // network. (That the parties are validators is checked by the API only: the validator set
 // changes, and a job naming a node that is not one simply finds no such party.)
+inline constexpr int kMinPartiesDefault = 2;  // the least parties in any round a job may ask for
 struct CheckedJob {
   fl::JobSpec spec;
   std::string submitter;  // the member's name in the genesis
 };
 Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis& genesis);
+// A data owner's consent: signed by a client of the genesis (its name is returned). Whether
+// that client owns a data set the job names only the party that keeps the data set knows (its
+// sealed schema records the owner); it checks that before it trains.
+Result<std::string> check_consent(const fl::ConsentTx& tx, const consensus::ChainGenesis& genesis);
 
 class FlService {
  public:
@@ -111,6 +117,7 @@ class FlService {
     // Made once, with the standardization the ledger records (it never changes), and never
     // changed after: the worker thread that trains on one shares it.
     std::shared_ptr<const fl::Dataset> train_std, test_std;
+    std::string dataset, owner, data_sha256;  // from its sealed schema, as first loaded
     std::unique_ptr<fl::Strategy> strategy;  // the job's, for its training options
     Bytes initial_hash;                      // of the job's seeded initial model
     int fitted_round = 0;                    // the last round this party trained
@@ -122,6 +129,7 @@ class FlService {
     std::string key;     // the /metrics label
     std::string reason;  // sent back and logged
     bool may_pass_later = false;  // a commit not applied here yet could make it valid
+    bool awaiting_consent = false;  // the data owner has not consented to the job
   };
   struct Parked {
     uint32_t from = 0;
@@ -136,6 +144,7 @@ class FlService {
     int64_t stats_deadline = 0;
     int64_t claim_deadline = 0;     // this node's claim is to commit by then
     bool stats_asked = false;
+    std::set<uint32_t> awaiting_consent;  // parties that refused the sums for want of consent
     bool announced = false;  // logged that the ledger names this node
     int64_t standardization_deadline = 0;  // the standardization claim is to commit by then
     std::vector<std::string> events;

@@ -55,7 +55,10 @@ class NodeCluster : public ::testing::Test {
     }
     genesis_ = consensus::ValidatorSet(vals, 0);
     chain_ = consensus::genesis_for_set(consensus::Protocol::kTeeBft, genesis_, "node-test", {}, tee::policy_to_toml(policy_));
-    if (genesis_member_) chain_.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});
+    if (genesis_member_) {
+      chain_.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});
+      chain_.clients.push_back({"user", "user", crypto::sha256(user_key_.public_key().spki_der())});
+    }
     for (int i = 1; i <= kNodes; i++) ASSERT_TRUE(checkers_[i]->begin(chain_.encode(), evidence_appraiser()).ok());
     for (int i = kNodes; i >= 1; i--) start_node(i, std::move(checkers_[i]));
   }
@@ -122,6 +125,7 @@ class NodeCluster : public ::testing::Test {
   // A member client in the genesis, whose key signs jobs (this also turns governance on).
   bool genesis_member_ = false;
   crypto::PrivateKey member_key_ = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  crypto::PrivateKey user_key_ = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);  // a "user" client (with genesis_member_)
   std::map<int, uint16_t> ports_;
   std::map<int, std::unique_ptr<Node>> nodes_;
 };
