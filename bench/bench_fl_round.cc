@@ -34,6 +34,7 @@
 #include <future>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "fl/dataset.h"
 #include "fl/job.h"
@@ -98,6 +99,8 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
   std::map<int, std::unique_ptr<node::DatasetStore>> stores;
   std::map<int, std::unique_ptr<node::FlService>> services;
   Status registered = ok_status();
+  std::map<int, Bytes> records_tx;  // each node's record of its data set, for the ledger
+  size_t records_seen = 0;
   {
     bench::LocalNetwork net(consensus::Protocol::kTeeBft, 3, dir, 2048, [&](int i, bench::NetworkNode& nn) {
       stores[i] = std::make_unique<node::DatasetStore>(*nn.platform, dir + "/data-" + std::to_string(i));
@@ -106,12 +109,14 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
       result.register_ms += ms_between(t, Clock::now());
       if (!s.ok()) registered = s.error();
       services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key);
+      if (s.ok()) records_tx[i] = services[i]->data_record_tx(*s, false);
       if (i != 1) return;
       nn.node->on_commit([&](const consensus::CommittedBlock& cb) {
         auto now = Clock::now();
         std::lock_guard lock(mu);
         for (const auto& tx : cb.block.txs) {
           if (fl::is_job_tx(tx)) job_at = now;
+          if (fl::is_data_record_tx(tx)) records_seen++;
           if (!fl::is_round_tx(tx)) continue;
           auto r = fl::RoundTx::decode(tx);
           if (!r.ok() || r->record.round != static_cast<int>(records.size()) + 1) continue;
@@ -133,6 +138,18 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
     } teardown{net, services};
     if (!registered.ok()) return registered.error();
     if (!net.wait_connected(30)) return make_error("bench.connect", "the nodes did not connect within 30 s");
+    // The data sets' records go on the ledger first (jobs name registered data sets only).
+    for (auto& [i, rtx] : records_tx) {
+      if (!net.on(i, [&](bench::NetworkNode& b) { return b.node->submit(rtx); })) return make_error("bench.submit", "a node refused its data record");
+    }
+    for (int waited = 0;; waited += 10) {
+      {
+        std::lock_guard lock(mu);
+        if (records_seen >= records_tx.size()) break;
+      }
+      if (waited > 30000) return make_error("bench.register", "the data sets' records did not commit within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     // A fixed nonce: the same job id in every run, so the same node aggregates in both variants.
     Bytes tx = fl::make_job_tx(to_string(job_text), 1, net.member_key());
     bool accepted = net.on(1, [&](bench::NetworkNode& b) { return b.node->submit(tx); });

@@ -3,8 +3,11 @@
 # nodes 1 and 2, the user "clinic" at node 3. Only the owner deletes a data set. The member's
 # job on all three waits for the user's consent (node 3 refuses it, the job records no round)
 # and trains on all three once the user consents; the user then reads the model at node 3 and
-# nowhere else. Replacing a data set gives a new version; a schema file the host edits is
-# listed as not trusted and never trained on: a job needing it fails with the reason.
+# nowhere else. The user's policy lets the member submit without asking but requires DP within
+# a budget: a job without DP and one with zero noise are refused, one DP job runs, the next is
+# refused once the budget is spent. Replacing a data set gives a new version; a schema file the
+# host edits is listed as not trusted and never trained on: a job needing it fails with the
+# reason.
 set -uo pipefail
 sn=$1
 data=$2
@@ -73,6 +76,37 @@ grep -q "the job has ended" "$work/err.txt" || fail "consent to a finished job: 
 # The owner reads the model at the node that keeps its data, and nowhere else (not a reader).
 "$sn" fl model --dir "$net" --node 3 --as user "$job" --out "$work/model.json" || fail "the owner could not read the model at node 3"
 if "$sn" fl model --dir "$net" --node 1 --as user "$job" --out "$work/m2.json" 2>/dev/null; then fail "the user read the model at node 1"; fi
+
+# The owner's policy: the member may submit without asking; DP is required, within a budget.
+# The first DP job fits and spends its epsilon (on the ledger); the budget is then set to 1.5
+# jobs' worth, so the next identical job is refused at submission, naming the budget.
+dpjob() {
+  sed -e "s/^name = .*/name = \"$1\"/" "$work/job.toml" > "$work/$1.toml"
+  printf '[dp]\nenabled = true\nnoise_multiplier = 1.0\n' >> "$work/$1.toml"
+}
+if "$sn" data policy --dir "$net" --node 3 clinic --budget 100 2> "$work/err.txt"; then fail "the member set the user's policy"; fi
+grep -q "only its owner sets its policy" "$work/err.txt" || fail "policy by another client: $(cat "$work/err.txt")"
+"$sn" data policy --dir "$net" --node 3 --as user clinic --submitters member --budget 100 > "$work/policy.txt" || fail "policy"
+grep -q "submitters member; readers (owner only); DP budget 100" "$work/policy.txt" || fail "policy: $(cat "$work/policy.txt")"
+if "$sn" fl submit --dir "$net" "$work/job.toml" 2> "$work/err.txt"; then fail "a job without DP was accepted on a DP data set"; fi
+grep -q "requires differential privacy" "$work/err.txt" || fail "job without DP: $(cat "$work/err.txt")"
+printf '[dp]\nenabled = true\nnoise_multiplier = 0\n' | cat "$work/job.toml" - > "$work/zero.toml"
+if "$sn" fl submit --dir "$net" "$work/zero.toml" 2> "$work/err.txt"; then fail "a job with zero noise was accepted"; fi
+grep -q "noise_multiplier must be at least 0.01" "$work/err.txt" || fail "zero noise: $(cat "$work/err.txt")"
+dpjob dp1
+dp1=$(submit "$work/dp1.toml")
+[ -n "$dp1" ] || fail "submit of the DP job"
+"$sn" fl watch --dir "$net" --timeout 90 "$dp1" > "$work/watch-dp1.txt" || { cat "$work/watch-dp1.txt"; fail "the DP job (no consent needed) did not finish"; }
+"$sn" data list --dir "$net" --node 3 > "$work/list.txt"
+spent=$(sed -n 's/.*DP epsilon spent (and reserved by running jobs): \([0-9.e+]*\)$/\1/p' "$work/list.txt")
+[ -n "$spent" ] || fail "no DP spending listed: $(cat "$work/list.txt")"
+budget=$(awk -v e="$spent" 'BEGIN { printf "%.6f", 1.5 * e }')
+"$sn" data policy --dir "$net" --node 3 --as user clinic --submitters member --budget "$budget" > /dev/null || fail "policy with a budget of $budget"
+dpjob dp2
+if "$sn" fl submit --dir "$net" "$work/dp2.toml" 2> "$work/err.txt"; then fail "a job past the DP budget was accepted"; fi
+grep -q "the DP budget of clinic at node 3 is spent" "$work/err.txt" || fail "past the budget: $(cat "$work/err.txt")"
+echo "DP budget: spent $spent of $budget, the next job refused"
+"$sn" data policy --dir "$net" --node 3 --as user clinic > /dev/null || fail "clearing the policy"
 
 # Replace: delete and register again; the new version has another hash.
 "$sn" data delete --dir "$net" --node 3 --as user --name clinic > /dev/null || fail "the owner could not delete"

@@ -48,14 +48,24 @@ class RogueValidator : public NodeCluster {
     for (int i = 1; i <= 2; i++) {
       stores_[i] = std::make_unique<DatasetStore>(*platforms_[i], temp_path("data-" + std::to_string(i)));
       std::filesystem::create_directories(temp_path("data-" + std::to_string(i)));
-      ASSERT_TRUE(stores_[i]->add("hospital", csv_part(i), fl::CsvOptions{}, "member").ok());
       models_[i] = std::make_unique<ModelStore>(*platforms_[i], temp_path("models-" + std::to_string(i)));
       fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key, models_[i].get());
+      add_data(i, "hospital", csv_part(i), "member");
     }
     nodes_[3]->on_app_frame([this](uint32_t from, Bytes frame) {
       auto m = fl::decode_wire(frame);
       if (m.ok()) received_[from].push_back(std::move(*m));
     });
+  }
+
+  // Registers a data set at node i as the API does: sealed in its store, then the node's
+  // record of it committed on the ledger.
+  void add_data(int i, const std::string& name, const std::string& csv, const std::string& owner) {
+    auto s = stores_[i]->add(name, csv, fl::CsvOptions{}, owner);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    Bytes tx = fl_[i]->data_record_tx(*s, false);
+    ASSERT_TRUE(nodes_[i]->submit(tx));
+    ASSERT_TRUE(run_until([&] { return all_committed({tx}); }));
   }
 
   // A job with parties 1 and 2 whose first scheduled aggregator is `first` (its id picks it).
@@ -93,6 +103,42 @@ class RogueValidator : public NodeCluster {
     return out;
   }
 
+  // Node 3 claims `job` (scheduled on it), asks node 1 for its sums, records a standardization
+  // from them: returns the round-1 request the ledger then allows for node 1.
+  fl::FitRequest claim_round_one(const Bytes& job) {
+    fl::FitRequest good;
+    EXPECT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 1, std::nullopt, identities_[3].secret_key)));
+    EXPECT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).aggregator == 3 && fl_[2]->jobs().at(job).aggregator == 3; }));
+    auto stats = ask(fl::StatsRequest{job});
+    if (!std::holds_alternative<fl::StatsReply>(stats)) {
+      ADD_FAILURE() << refusal(stats);
+      return good;
+    }
+    const auto& s = std::get<fl::StatsReply>(stats);
+    fl::FeatureSums sums;
+    sums.sum = s.sum;
+    sums.sumsq = s.sumsq;
+    sums.rows = static_cast<double>(s.rows);
+    fl::Standardizer st = fl::Standardizer::from_sums(sums);
+    fl::Standardization rec{std::max<uint32_t>(s.classes, 2), st.mean, st.stddev};
+    EXPECT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 2, rec, identities_[3].secret_key)));
+    EXPECT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).standardization.has_value(); }));
+    const FlJob& target = fl_[1]->jobs().at(job);
+    fl::JobConfig cfg = target.spec.config;
+    cfg.model.inputs = rec.mean.size();
+    cfg.model.classes = static_cast<int>(rec.classes);
+    auto initial = fl::Model::create(cfg.model, cfg.seed).value();
+    auto strategy = fl::make_strategy(cfg.strategy).value();
+    good.job = job;
+    good.round = 1;
+    good.classes = rec.classes;
+    good.model = initial.params();
+    good.mean = rec.mean;
+    good.stddev = rec.stddev;
+    good.options = fl::fit_options(cfg, *strategy, 1, "node-1");
+    return good;
+  }
+
   std::map<int, std::unique_ptr<DatasetStore>> stores_;
   std::map<int, std::unique_ptr<ModelStore>> models_;
   std::map<int, std::unique_ptr<FlService>> fl_;
@@ -125,45 +171,19 @@ TEST_F(RogueValidator, PartiesAnswerOnlyWhatTheLedgerAllows) {
   EXPECT_EQ(refusal(ask(fl::StatsRequest{job})), "node 3 is not the job's aggregator on the ledger (no claim yet)");
   EXPECT_EQ(fl_[1]->refusals().at("not_aggregator"), 1u);
 
-  // Node 3 claims the job (any validator may) and learns the parties' sums.
-  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 1, std::nullopt, identities_[3].secret_key)));
-  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).aggregator == 3 && fl_[2]->jobs().at(job).aggregator == 3; }));
-  auto stats = ask(fl::StatsRequest{job});
-  ASSERT_TRUE(std::holds_alternative<fl::StatsReply>(stats)) << refusal(stats);
-  const auto& s = std::get<fl::StatsReply>(stats);
-  fl::FeatureSums sums;
-  sums.sum = s.sum;
-  sums.sumsq = s.sumsq;
-  sums.rows = static_cast<double>(s.rows);
-  fl::Standardizer st = fl::Standardizer::from_sums(sums);
-  fl::Standardization rec{std::max<uint32_t>(s.classes, 2), st.mean, st.stddev};
-  ASSERT_TRUE(nodes_[3]->submit(fl::make_claim_tx(job, 3, 1, 2, rec, identities_[3].secret_key)));
-  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(job).standardization.has_value(); }));
+  // Node 3 claims the job (any validator may), learns the parties' sums, records the
+  // standardization: round 1 is then the request the ledger allows.
+  fl::FitRequest good = claim_round_one(job);
   EXPECT_EQ(refusal(ask(fl::StatsRequest{job})), "the job's standardization is already on the ledger");
-
-  // The request the ledger allows: the seeded initial model, the job's options, round 1.
-  const FlJob& target = fl_[1]->jobs().at(job);
-  fl::JobConfig cfg = target.spec.config;
-  cfg.model.inputs = rec.mean.size();
-  cfg.model.classes = static_cast<int>(rec.classes);
-  auto initial = fl::Model::create(cfg.model, cfg.seed).value();
-  auto strategy = fl::make_strategy(cfg.strategy).value();
-  fl::FitRequest good;
-  good.job = job;
-  good.round = 1;
-  good.classes = rec.classes;
-  good.model = initial.params();
-  good.mean = rec.mean;
-  good.stddev = rec.stddev;
-  good.options = fl::fit_options(cfg, *strategy, 1, "node-1");
+  auto initial_params = good.model;
 
   fl::EvalRequest eval;
   eval.job = job;
   eval.round = 1;
-  eval.classes = rec.classes;
-  eval.model = initial.params();
-  eval.mean = rec.mean;
-  eval.stddev = rec.stddev;
+  eval.classes = good.classes;
+  eval.model = good.model;
+  eval.mean = good.mean;
+  eval.stddev = good.stddev;
   EXPECT_EQ(refusal(ask(eval)), "this party did not train round 1");
 
   auto crafted = good;
@@ -195,7 +215,7 @@ TEST_F(RogueValidator, PartiesAnswerOnlyWhatTheLedgerAllows) {
   // The allowed request gets its update, and its evaluation is answered once.
   auto update = ask(good);
   ASSERT_TRUE(std::holds_alternative<fl::FitReply>(update)) << refusal(update);
-  EXPECT_EQ(std::get<fl::FitReply>(update).params.size(), initial.params().size());
+  EXPECT_EQ(std::get<fl::FitReply>(update).params.size(), initial_params.size());
   EXPECT_TRUE(std::holds_alternative<fl::EvalReply>(ask(eval)));
   EXPECT_EQ(refusal(ask(eval)), "round 1 was evaluated already");
 
@@ -318,8 +338,8 @@ TEST_F(RogueValidator, UnsignedAndWronglySignedJobsAreNotApplied) {
 // the user's consent, once on the ledger, lets the job run to its end. Jobs asking for fewer
 // than two parties per round are refused by every node (the default data policy).
 TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
-  ASSERT_TRUE(stores_[1]->add("clinic", csv_part(1), fl::CsvOptions{}, "member").ok());
-  ASSERT_TRUE(stores_[2]->add("clinic", csv_part(2), fl::CsvOptions{}, "user").ok());
+  add_data(1, "clinic", csv_part(1), "member");
+  add_data(2, "clinic", csv_part(2), "user");
   std::string toml = "name = \"consent\"\nrounds = 2\nmin_parties = 2\nround_timeout_s = 2\n[model]\nkind = \"logistic\"\n"
                      "[[parties]]\nnode = 1\ndataset = \"clinic\"\n[[parties]]\nnode = 2\ndataset = \"clinic\"\n";
   Bytes tx;
@@ -357,6 +377,19 @@ TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
   EXPECT_EQ(done.rounds.size(), 2u);
   for (const auto& r : done.rounds) EXPECT_EQ(r.record.parties.size(), 2u);
 
+  // The user's policy lists the member among its submitters: the member's next job on the
+  // user's data trains without a consent of its own.
+  fl::DataPolicy trusted;
+  trusted.submitters = {"member"};
+  Bytes policy = fl::make_policy_tx(2, "clinic", trusted, 1, user_key_);
+  ASSERT_TRUE(nodes_[2]->submit(policy));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({2, "clinic"}).policy == trusted; }));
+  Bytes again = fl::make_job_tx(toml, 99, member_key_);
+  Bytes again_id = to_bytes(as_bytes(consensus::tx_id(again)));
+  ASSERT_TRUE(nodes_[1]->submit(again));
+  ASSERT_TRUE(run_until([&] { return fl_[2]->jobs().count(again_id) && fl_[2]->jobs().at(again_id).finished(); }, 60000));
+  EXPECT_TRUE(fl_[2]->jobs().at(again_id).consents.empty());
+
   // A consent after the end is ignored; a job of one party per round is refused everywhere.
   std::string solo = "name = \"solo\"\nrounds = 1\nmin_parties = 1\n[model]\nkind = \"logistic\"\n[[parties]]\nnode = 1\ndataset = \"clinic\"\n";
   Bytes solo_tx = fl::make_job_tx(solo, 1, member_key_);
@@ -364,6 +397,136 @@ TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
   ASSERT_TRUE(nodes_[3]->submit(solo_tx));
   ASSERT_TRUE(run_until([&] { return all_committed({solo_tx}); }));
   EXPECT_FALSE(fl_[1]->jobs().count(to_bytes(as_bytes(consensus::tx_id(solo_tx)))));
+}
+
+
+// Data sets as the ledger records them, and their owners' policies: a record of node 1's data
+// signed by node 3 is ignored, a policy signed by another client than the owner is ignored, a
+// job naming an unregistered data set is refused; the owner's policy refuses a job without DP,
+// more epochs, a reader it does not list, fewer parties, and once the DP budget is reserved or
+// spent, the next job; the rogue validator ordering such a job changes nothing.
+TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
+  auto job_tx = [&](const std::string& extra, const std::string& dataset = "hospital", uint64_t nonce = 1) {
+    std::string toml = "name = \"p\"\nrounds = 2\nround_timeout_s = 5\n" + extra + "[model]\nkind = \"logistic\"\n[[parties]]\nnode = 1\ndataset = \"" +
+                       dataset + "\"\n[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
+    return fl::make_job_tx(toml, nonce, member_key_);
+  };
+  auto data_check = [&](const Bytes& tx) {
+    auto checked = check_job(fl::JobTx::decode(tx).value(), chain_);
+    EXPECT_TRUE(checked.ok()) << checked.error().message;
+    return fl_[1]->check_job_data(checked->spec);
+  };
+  // A record of node 1's data signed by node 3; a job on a data set no node registered.
+  fl::DataRecordTx forged;
+  forged.node = 1;
+  forged.name = "forged";
+  forged.owner = "user";
+  forged.data_sha256 = Bytes(32, 1);
+  Bytes forged_tx = fl::make_data_record_tx(forged, identities_[3].secret_key);
+  Bytes unregistered = job_tx("", "nothing");
+  EXPECT_EQ(data_check(unregistered).error().code, "job.data");
+  // A policy for the member's data signed by the user: not the owner, ignored.
+  fl::DataPolicy strict;
+  strict.min_parties = 2;
+  Bytes not_owners = fl::make_policy_tx(1, "hospital", strict, 1, user_key_);
+  std::vector<Bytes> txs = {forged_tx, unregistered, not_owners};
+  for (const auto& tx : txs) ASSERT_TRUE(nodes_[3]->submit(tx));
+  ASSERT_TRUE(run_until([&] { return all_committed(txs); }));
+  for (int i = 1; i <= 2; i++) {
+    EXPECT_FALSE(fl_[i]->datasets_on_ledger().count({1, "forged"}));
+    EXPECT_FALSE(fl_[i]->datasets_on_ledger().at({1, "hospital"}).policy.has_value());
+    EXPECT_TRUE(fl_[i]->jobs().empty());
+    EXPECT_EQ(fl_[i]->datasets_on_ledger().at({2, "hospital"}).owner, "member");
+  }
+
+  // The owner's policy on node 1's data: DP within 2 * one job's epsilon per job, a budget of
+  // 1.5 jobs, at most 3 epochs, at least 2 parties, no other reader than the owner.
+  const std::string dp = "[dp]\nenabled = true\nnoise_multiplier = 1.0\n";
+  double one_job = fl::gaussian_rdp_epsilon(1.0, 2, 1e-5);
+  fl::DataPolicy policy;
+  policy.min_parties = 2;
+  policy.max_epochs = 3;
+  policy.max_epsilon = 2 * one_job;
+  policy.epsilon_budget = 1.5 * one_job;
+  Bytes set = fl::make_policy_tx(1, "hospital", policy, 2, member_key_);
+  ASSERT_TRUE(nodes_[1]->submit(set));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "hospital"}).policy == policy && fl_[2]->datasets_on_ledger().at({1, "hospital"}).policy == policy; }));
+  EXPECT_NE(data_check(job_tx("")).error().message.find("requires differential privacy"), std::string::npos);
+  EXPECT_NE(data_check(job_tx("[training]\nepochs = 5\n" + dp)).error().message.find("at most 3 local epochs"), std::string::npos);
+  EXPECT_NE(data_check(job_tx("model_readers = [\"user\"]\n" + dp)).error().message.find("does not let user read"), std::string::npos);
+  EXPECT_NE(data_check(job_tx("[dp]\nenabled = true\nnoise_multiplier = 0.3\n")).error().message.find("at most"), std::string::npos);
+  // Within the policy: accepted, and its epsilon reserved while it runs.
+  Bytes first = job_tx(dp);
+  ASSERT_TRUE(data_check(first).ok());
+  ASSERT_TRUE(nodes_[1]->submit(first));
+  Bytes first_id = to_bytes(as_bytes(consensus::tx_id(first)));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().count(first_id) && fl_[2]->jobs().count(first_id); }));
+  EXPECT_NEAR(fl_[1]->epsilon_spent({1, "hospital"}), one_job, 1e-9);
+  EXPECT_EQ(fl_[2]->epsilon_spent({2, "hospital"}), one_job);  // counted for every data set it uses
+  Bytes second = job_tx(dp, "hospital", 2);
+  EXPECT_EQ(data_check(second).error().code, "job.budget");
+  ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(first_id).finished() && fl_[2]->jobs().at(first_id).finished(); }, 60000));
+  // Spent once it ended: still no room for another; the rogue validator orders it anyway.
+  EXPECT_NEAR(fl_[2]->epsilon_spent({1, "hospital"}), one_job, 1e-9);
+  EXPECT_EQ(data_check(second).error().code, "job.budget");
+  ASSERT_TRUE(nodes_[3]->submit(second));
+  ASSERT_TRUE(run_until([&] { return all_committed({second}); }));
+  for (int i = 1; i <= 2; i++) EXPECT_EQ(fl_[i]->jobs().size(), 1u);
+}
+
+
+// The host rolls a data set back: node 1's owner replaced version 1 by version 2 (both on the
+// ledger), and the host puts version 1's sealed files back. They unseal and agree with each
+// other, but are not the version the ledger records: node 1 refuses the job and says so.
+TEST_F(RogueValidator, ARolledBackDataSetIsRefused) {
+  add_data(1, "ward", csv_part(1), "member");
+  std::string dir = temp_path("data-1");
+  Bytes v1_data = read_file(dir + "/ward.sealed").value(), v1_schema = read_file(dir + "/ward.schema.sealed").value();
+  auto v1 = stores_[1]->schema("ward").value();
+  ASSERT_TRUE(stores_[1]->remove("ward", "member").ok());
+  Bytes deletion = fl_[1]->data_record_tx(v1, true);
+  ASSERT_TRUE(nodes_[1]->submit(deletion));
+  ASSERT_TRUE(run_until([&] { return all_committed({deletion}); }));
+  EXPECT_FALSE(fl_[2]->datasets_on_ledger().count({1, "ward"}));
+  std::string v2_csv = csv_part(1);
+  v2_csv.resize(v2_csv.rfind('\n', v2_csv.size() - 2) + 1);  // one row fewer
+  add_data(1, "ward", v2_csv, "member");
+  EXPECT_NE(to_hex(fl_[2]->datasets_on_ledger().at({1, "ward"}).data_sha256), v1.data_sha256);
+  ASSERT_TRUE(write_file_atomic(dir + "/ward.sealed", v1_data).ok());
+  ASSERT_TRUE(write_file_atomic(dir + "/ward.schema.sealed", v1_schema).ok());
+  ASSERT_TRUE(stores_[1]->load("ward").ok());  // the files alone look fine
+
+  std::string toml = "name = \"rolled\"\nrounds = 1\nround_timeout_s = 1\n[model]\nkind = \"logistic\"\n"
+                     "[[parties]]\nnode = 1\ndataset = \"ward\"\n[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
+  Bytes tx = fl::make_job_tx(toml, 1, member_key_);
+  Bytes id = to_bytes(as_bytes(consensus::tx_id(tx)));
+  ASSERT_TRUE(nodes_[2]->submit(tx));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->refusals().count("no_data") > 0; }, 30000));
+  ASSERT_TRUE(run_until([&] { return fl_[2]->jobs().count(id) && fl_[2]->jobs().at(id).ended(); }, 30000));
+  EXPECT_TRUE(fl_[2]->jobs().at(id).rounds.empty());
+  ASSERT_TRUE(fl_[2]->jobs().at(id).failure.has_value());
+}
+
+
+// Local DP at the party: the owner's policy has node 1 clip its update to an L2 norm of 0.01
+// (and add noise of 1e-6 of that) before it leaves the node, so even an aggregator whose TEE is
+// broken, asking exactly what the ledger allows, gets only the clipped, noised update.
+TEST_F(RogueValidator, LocalDpClipsTheUpdateBeforeItLeavesTheParty) {
+  fl::DataPolicy local;
+  local.local_clip = 0.01;
+  local.local_noise = 1e-6;
+  Bytes policy = fl::make_policy_tx(1, "hospital", local, 1, member_key_);
+  ASSERT_TRUE(nodes_[1]->submit(policy));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "hospital"}).policy == local; }));
+  Bytes job = submit_job("local-dp", 3, 3);
+  fl::FitRequest good = claim_round_one(job);
+  auto update = ask(good);
+  ASSERT_TRUE(std::holds_alternative<fl::FitReply>(update)) << refusal(update);
+  const auto& params = std::get<fl::FitReply>(update).params;
+  ASSERT_EQ(params.size(), good.model.size());
+  double norm = 0;
+  for (size_t i = 0; i < params.size(); i++) norm += (params[i] - good.model[i]) * (params[i] - good.model[i]);
+  EXPECT_NEAR(std::sqrt(norm), 0.01, 1e-4);
 }
 
 }  // namespace

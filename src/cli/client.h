@@ -190,6 +190,11 @@ class Clients {
   uint64_t failovers_ = 0;
 };
 
+// Waits until transaction `id` is committed (GET /v1/tx/{id}?wait_ms), resubmitting `body`
+// (a POST /v1/tx body; empty: never) if a node no longer knows it (it was pending at a node
+// that died); `progress` prints the wait on stderr. Returns the final status document.
+Result<nlohmann::json> await_commit(Clients& c, const std::string& id, const std::string& body, int timeout_s, bool progress);
+
 // A recovery pending at the nodes with this id: approve it as this client (a member) and hand
 // the approval to every node. False when no node holds such a recovery.
 Result<bool> approve_pending_recovery(const Network& net, const std::string& id_hex);

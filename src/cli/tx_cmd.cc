@@ -32,34 +32,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 
-// Waits until the transaction is committed; resubmits `body` if a node no longer knows it
-// (it was pending at a node that died). Returns the final status document.
-Result<json> await_commit(Clients& c, const std::string& id, const std::string& body, int timeout_s, bool progress) {
-  auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  auto started = Clock::now();
-  while (Clock::now() < deadline) {
-    // The node answers when the write commits, or after the wait with its status (no polling).
-    int64_t wait = std::clamp<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count(), 1, 2000);
-    auto r = c.request(false, "/v1/tx/" + id + "?wait_ms=" + std::to_string(wait));
-    bool waited = false;
-    if (r.ok() && r->status == 200) {
-      json j = json::parse(r->body, nullptr, false);
-      if (!j.is_discarded() && (j["status"] == "committed" || j["status"] == "invalid")) {
-        if (progress && Clock::now() - started > std::chrono::seconds(1)) std::fprintf(stderr, "\n");
-        return j;
-      }
-      waited = true;
-    } else if (r.ok() && r->status == 404 && !body.empty()) {
-      (void)c.request(true, "/v1/tx", body);
-    }
-    if (progress && Clock::now() - started > std::chrono::seconds(1)) {
-      std::fprintf(stderr, "\r  waiting for commit ... %lld s", static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()));
-    }
-    if (!waited) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return make_error("tx.timeout", "transaction " + id + " was not committed within " + std::to_string(timeout_s) + " s");
-}
-
 Status write_receipt(const json& status, const std::string& path) {
   SN_ASSIGN(Bytes proof, from_hex(status["receipt"].get<std::string>()));
   SN_ASSIGN(auto decoded, ledger::ReceiptProof::decode(proof));

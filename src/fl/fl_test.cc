@@ -2,12 +2,17 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <random>
 #include <set>
 
+#include "crypto/keys.h"
 #include "fl/dataset.h"
 #include "fl/job.h"
 #include "fl/model.h"
+#include "fl/strategy.h"
 #include "fl/test_data.h"
+#include "fl/wire.h"
 #include "util/file.h"
 
 namespace supernet::fl {
@@ -184,6 +189,7 @@ TEST(Model, DigitsMlpLearns) {
   EXPECT_GE(after.accuracy, 0.95) << "held-out accuracy " << after.accuracy;
 }
 
+
 }  // namespace
 }  // namespace supernet::fl
 
@@ -263,6 +269,7 @@ TEST(Job, BadJobFilesGetClearErrors) {
   EXPECT_EQ(code(half), "job.value");
 }
 
+
 }  // namespace
 }  // namespace supernet::fl
 
@@ -334,6 +341,94 @@ TEST(Wire, MessagesAndTransactionsRoundTrip) {
   EXPECT_EQ(jt->encode(), jtx);
   EXPECT_TRUE(member.public_key().verify_ecdsa_der(crypto::HashAlg::kSha256, jt->signed_bytes(), jt->signature).ok());
   for (size_t cut = 0; cut < jtx.size(); cut += 5) EXPECT_FALSE(JobTx::decode(ByteView(jtx).subspan(0, cut)).ok());
+}
+
+
+TEST(Wire, DataRecordsAndPoliciesRoundTripAndRefuseBadValues) {
+  auto id = crypto::ed25519_generate();
+  DataRecordTx r;
+  r.node = 3;
+  r.name = "clinic";
+  r.owner = "user";
+  r.data_sha256 = Bytes(32, 9);
+  r.features = 30;
+  r.classes = 2;
+  r.rows = 190;
+  r.nonce = 11;
+  Bytes rtx = make_data_record_tx(r, id.secret_key);
+  auto rb = DataRecordTx::decode(rtx);
+  ASSERT_TRUE(rb.ok()) << rb.error().to_string();
+  EXPECT_EQ(rb->owner, "user");
+  EXPECT_EQ(rb->encode(), rtx);
+  EXPECT_TRUE(crypto::ed25519_verify(id.public_key, rb->signed_bytes(), rb->signature));
+  for (size_t cut = 0; cut < rtx.size(); cut += 3) EXPECT_FALSE(DataRecordTx::decode(ByteView(rtx).subspan(0, cut)).ok());
+  DataRecordTx del = r;
+  del.deleted = true;  // a deletion carries no hash
+  EXPECT_FALSE(DataRecordTx::decode(make_data_record_tx(del, id.secret_key)).ok());
+  del.data_sha256.clear();
+  EXPECT_TRUE(DataRecordTx::decode(make_data_record_tx(del, id.secret_key)).ok());
+  DataRecordTx bad = r;
+  bad.owner = "../x";
+  EXPECT_FALSE(DataRecordTx::decode(make_data_record_tx(bad, id.secret_key)).ok());
+
+  auto owner = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  DataPolicy p;
+  p.submitters = {"member", "member2"};
+  p.readers = {"member"};
+  p.min_parties = 3;
+  p.max_epochs = 5;
+  p.max_params = 100000;
+  p.max_epsilon = 4.5;
+  p.epsilon_budget = 20;
+  p.local_clip = 1;
+  p.local_noise = 0.5;
+  Bytes ptx = make_policy_tx(3, "clinic", p, 1, owner);
+  auto pb = PolicyTx::decode(ptx);
+  ASSERT_TRUE(pb.ok()) << pb.error().to_string();
+  EXPECT_EQ(pb->policy, p);
+  EXPECT_EQ(pb->encode(), ptx);
+  EXPECT_TRUE(owner.public_key().verify_ecdsa_der(crypto::HashAlg::kSha256, pb->signed_bytes(), pb->signature).ok());
+  for (size_t cut = 0; cut < ptx.size(); cut += 5) EXPECT_FALSE(PolicyTx::decode(ByteView(ptx).subspan(0, cut)).ok());
+  auto refused = [&](DataPolicy q) { return !PolicyTx::decode(make_policy_tx(3, "clinic", std::move(q), 1, owner)).ok(); };
+  DataPolicy q = p;
+  q.max_epsilon = -1;
+  EXPECT_TRUE(refused(q));
+  q = p;
+  q.epsilon_budget = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(refused(q));
+  q = p;
+  q.max_epsilon = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(refused(q));
+  q = p;
+  q.local_noise = 0;  // a clip without noise is no DP
+  EXPECT_TRUE(refused(q));
+  q = p;
+  q.submitters = std::vector<std::string>(kPolicyNamesMax + 1, "a");
+  EXPECT_TRUE(refused(q));
+  q = p;
+  q.readers = {"a b"};
+  EXPECT_TRUE(refused(q));
+}
+
+TEST(Strategy, LocalDpClipsTheUpdateAndAddsNoise) {
+  std::vector<float> global(10000, 0.5f), params(10000, 3.5f);  // an update of norm 300
+  std::mt19937_64 rng(1);
+  auto clipped = params;
+  local_dp(clipped, global, 1.0, 1e-9, rng);
+  double norm = 0;
+  for (size_t i = 0; i < global.size(); i++) norm += (clipped[i] - global[i]) * (clipped[i] - global[i]);
+  EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-3);
+  // Noise of standard deviation noise * clip on every value, whatever the update.
+  auto noised = global;
+  local_dp(noised, global, 2.0, 0.5, rng);
+  double sum = 0, sumsq = 0;
+  for (size_t i = 0; i < global.size(); i++) {
+    sum += noised[i] - global[i];
+    sumsq += (noised[i] - global[i]) * (noised[i] - global[i]);
+  }
+  double mean = sum / 10000, sd = std::sqrt(sumsq / 10000 - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.05);
+  EXPECT_NEAR(sd, 1.0, 0.05);
 }
 
 }  // namespace

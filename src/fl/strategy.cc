@@ -225,16 +225,33 @@ std::vector<std::string> sample_parties(const std::vector<std::string>& availabl
   return pool;
 }
 
+namespace {
+
+// The factor that brings params - global within an L2 norm of `clip`.
+double clip_scale(const std::vector<float>& params, const std::vector<float>& global, double clip) {
+  double norm = 0;
+  for (size_t i = 0; i < global.size(); i++) {
+    double d = static_cast<double>(params[i]) - global[i];
+    norm += d * d;
+  }
+  norm = std::sqrt(norm);
+  return norm > clip ? clip / norm : 1.0;
+}
+
+}  // namespace
+
+void local_dp(std::vector<float>& params, const std::vector<float>& global, double clip, double noise_multiplier, std::mt19937_64& rng) {
+  double scale = clip_scale(params, global, clip);
+  std::normal_distribution<double> noise(0.0, noise_multiplier * clip);
+  for (size_t i = 0; i < global.size(); i++) {
+    params[i] = static_cast<float>(global[i] + scale * (static_cast<double>(params[i]) - global[i]) + noise(rng));
+  }
+}
+
 std::vector<float> DpAggregator::aggregate(const std::vector<float>& global, const std::vector<FitResult>& results) {
   std::vector<double> sum(global.size(), 0.0);
   for (const auto& r : results) {
-    double norm = 0;
-    for (size_t i = 0; i < global.size(); i++) {
-      double d = static_cast<double>(r.params[i]) - global[i];
-      norm += d * d;
-    }
-    norm = std::sqrt(norm);
-    double scale = norm > config_.clip ? config_.clip / norm : 1.0;
+    double scale = clip_scale(r.params, global, config_.clip);
     for (size_t i = 0; i < global.size(); i++) sum[i] += scale * (static_cast<double>(r.params[i]) - global[i]);
   }
   double n = static_cast<double>(std::max<size_t>(results.size(), 1));

@@ -85,6 +85,10 @@ class DpAggregator {
   std::mt19937_64 rng_;
 };
 
+// Local DP, at a party before its update leaves the node: params - global clipped to an L2 norm
+// of `clip`, then Gaussian noise of standard deviation noise_multiplier * clip on every value.
+void local_dp(std::vector<float>& params, const std::vector<float>& global, double clip, double noise_multiplier, std::mt19937_64& rng);
+
 // acc[i] += w * x[i]: the aggregator's inner loop (written so that the compiler vectorizes it).
 void add_scaled(float* __restrict acc, const float* __restrict x, float w, size_t n);
 

@@ -1,10 +1,12 @@
 #include "fl/wire.h"
 
 #include <cmath>
+#include <bit>
 #include <cstring>
 
 #include "crypto/keys.h"
 #include "util/codec.h"
+#include "util/names.h"
 
 namespace supernet::fl {
 
@@ -16,6 +18,8 @@ constexpr char kRoundMagic[] = "SNFR";
 constexpr char kFailMagic[] = "SNFX";
 constexpr char kClaimMagic[] = "SNFA";
 constexpr char kConsentMagic[] = "SNFK";
+constexpr char kDataRecordMagic[] = "SNFD";
+constexpr char kPolicyMagic[] = "SNFP";
 constexpr size_t kFailReasonBytesMax = 512;
 
 bool has_magic(ByteView b, const char* magic) { return b.size() >= 4 && std::memcmp(b.data(), magic, 4) == 0; }
@@ -281,6 +285,158 @@ Bytes make_consent_tx(const Bytes& job, uint64_t nonce, const crypto::PrivateKey
   c.client_spki = client_key.public_key().spki_der();
   c.signature = client_key.sign_ecdsa_der(crypto::HashAlg::kSha256, c.signed_bytes());
   return c.encode();
+}
+
+bool is_data_record_tx(ByteView tx) { return has_magic(tx, kDataRecordMagic); }
+bool is_policy_tx(ByteView tx) { return has_magic(tx, kPolicyMagic); }
+
+namespace {
+
+bool simple_name(std::string_view s) { return is_simple_name(s, 64); }
+
+Writer& put_record_body(Writer& w, const DataRecordTx& r) {
+  return w.u32(r.node).str(r.name).str(r.owner).bytes(r.data_sha256).u32(r.features).u32(r.classes).u64(r.rows).u8(r.deleted ? 1 : 0).u64(r.nonce);
+}
+
+// A non-negative finite double, as its IEEE-754 bits.
+Writer& put_f64(Writer& w, double v) { return w.u64(std::bit_cast<uint64_t>(v)); }
+Result<double> get_f64(Reader& r, double max) {
+  SN_ASSIGN(uint64_t bits, r.u64());
+  double v = std::bit_cast<double>(bits);
+  if (!std::isfinite(v) || v < 0 || v > max) return make_error("fl.tx", "a policy number is out of range (0 to " + std::to_string(max) + ")");
+  return v;
+}
+
+Writer& put_names(Writer& w, const std::vector<std::string>& names) {
+  w.u32(static_cast<uint32_t>(names.size()));
+  for (const auto& n : names) w.str(n);
+  return w;
+}
+Result<std::vector<std::string>> get_names(Reader& r) {
+  SN_ASSIGN(uint32_t n, r.count(kPolicyNamesMax, 5));
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < n; i++) {
+    SN_ASSIGN(ByteView b, r.bytes(64));
+    std::string s = to_string(b);
+    if (!simple_name(s)) return make_error("fl.tx", "a client name in the policy is not a name");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Writer& put_policy_body(Writer& w, const PolicyTx& t) {
+  const DataPolicy& p = t.policy;
+  w.u32(t.node).str(t.dataset);
+  put_names(w, p.submitters);
+  put_names(w, p.readers);
+  w.u32(p.min_parties).u32(p.max_epochs).u64(p.max_params);
+  put_f64(w, p.max_epsilon);
+  put_f64(w, p.epsilon_budget);
+  put_f64(w, p.local_clip);
+  put_f64(w, p.local_noise);
+  return w.u64(t.nonce).bytes(t.client_spki);
+}
+
+}  // namespace
+
+Bytes DataRecordTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-data-record-v1");
+  return put_record_body(w, *this).take();
+}
+
+Bytes DataRecordTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kDataRecordMagic));
+  put_record_body(w, *this).fixed(signature);
+  return w.take();
+}
+
+Result<DataRecordTx> DataRecordTx::decode(ByteView tx) {
+  if (!is_data_record_tx(tx)) return make_error("fl.tx", "not a data set record");
+  Reader r(tx.subspan(4));
+  DataRecordTx t;
+  SN_ASSIGN(t.node, r.u32());
+  SN_ASSIGN(ByteView name, r.bytes(64));
+  SN_ASSIGN(ByteView owner, r.bytes(64));
+  t.name = to_string(name);
+  t.owner = to_string(owner);
+  if (!simple_name(t.name) || !simple_name(t.owner)) return make_error("fl.tx", "a data set record needs a data set name and an owner name");
+  SN_ASSIGN(ByteView hash, r.bytes(32));
+  t.data_sha256 = to_bytes(hash);
+  SN_ASSIGN(t.features, r.u32());
+  SN_ASSIGN(t.classes, r.u32());
+  SN_ASSIGN(t.rows, r.u64());
+  SN_ASSIGN(uint8_t deleted, r.u8());
+  if (deleted > 1) return make_error("fl.tx", "bad deleted flag");
+  t.deleted = deleted == 1;
+  if (t.deleted != t.data_sha256.empty() || (!t.deleted && t.data_sha256.size() != 32)) {
+    return make_error("fl.tx", "a registration carries the 32-byte data hash, a deletion none");
+  }
+  if (t.features > kFeaturesMax || t.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.tx", "data set dimensions out of range");
+  SN_ASSIGN(t.nonce, r.u64());
+  SN_ASSIGN(ByteView sig, r.fixed(64));
+  t.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes make_data_record_tx(DataRecordTx r, const crypto::SecureBytes& identity_secret) {
+  r.signature = crypto::ed25519_sign(identity_secret, r.signed_bytes());
+  return r.encode();
+}
+
+Bytes PolicyTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-policy-v1");
+  return put_policy_body(w, *this).take();
+}
+
+Bytes PolicyTx::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kPolicyMagic));
+  put_policy_body(w, *this).bytes(signature);
+  return w.take();
+}
+
+Result<PolicyTx> PolicyTx::decode(ByteView tx) {
+  if (!is_policy_tx(tx)) return make_error("fl.tx", "not a data policy transaction");
+  Reader r(tx.subspan(4));
+  PolicyTx t;
+  SN_ASSIGN(t.node, r.u32());
+  SN_ASSIGN(ByteView name, r.bytes(64));
+  t.dataset = to_string(name);
+  if (!simple_name(t.dataset)) return make_error("fl.tx", "a policy names a data set");
+  DataPolicy& p = t.policy;
+  SN_ASSIGN(p.submitters, get_names(r));
+  SN_ASSIGN(p.readers, get_names(r));
+  SN_ASSIGN(p.min_parties, r.u32());
+  if (p.min_parties > 1000) return make_error("fl.tx", "min_parties out of range");
+  SN_ASSIGN(p.max_epochs, r.u32());
+  SN_ASSIGN(p.max_params, r.u64());
+  SN_ASSIGN(p.max_epsilon, get_f64(r, 1e6));
+  SN_ASSIGN(p.epsilon_budget, get_f64(r, 1e6));
+  SN_ASSIGN(p.local_clip, get_f64(r, 1e6));
+  SN_ASSIGN(p.local_noise, get_f64(r, 1e3));
+  if ((p.local_clip > 0) != (p.local_noise > 0)) return make_error("fl.tx", "local DP needs both a clip and a noise multiplier");
+  SN_ASSIGN(t.nonce, r.u64());
+  SN_ASSIGN(ByteView spki, r.bytes(1024));
+  SN_ASSIGN(ByteView sig, r.bytes(256));
+  SN_TRY(r.finish());
+  t.client_spki = to_bytes(spki);
+  t.signature = to_bytes(sig);
+  return t;
+}
+
+Bytes make_policy_tx(uint32_t node, std::string dataset, DataPolicy policy, uint64_t nonce, const crypto::PrivateKey& client_key) {
+  PolicyTx t;
+  t.node = node;
+  t.dataset = std::move(dataset);
+  t.policy = std::move(policy);
+  t.nonce = nonce;
+  t.client_spki = client_key.public_key().spki_der();
+  t.signature = client_key.sign_ecdsa_der(crypto::HashAlg::kSha256, t.signed_bytes());
+  return t.encode();
 }
 
 Bytes JobTx::signed_bytes() const {

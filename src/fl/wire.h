@@ -1,7 +1,8 @@
 // Federated learning on the network: the messages between the aggregator and the parties
-// (over the attested peer transport, frames that start with "SNFL"), and the four ledger
+// (over the attested peer transport, frames that start with "SNFL"), and the ledger
 // transactions (a job, "SNFJ"; an aggregator's claim, "SNFA"; a round record, "SNFR"; a job
-// given up, "SNFX"). Explicit binary encodings, bounded.
+// given up, "SNFX"; an owner's consent, "SNFK"; a data set record, "SNFD"; a data policy,
+// "SNFP"). Explicit binary encodings, bounded.
 #pragma once
 
 #include <optional>
@@ -103,6 +104,58 @@ struct ConsentTx {
 };
 bool is_consent_tx(ByteView tx);
 Bytes make_consent_tx(const Bytes& job, uint64_t nonce, const crypto::PrivateKey& client_key);
+
+// A party's node records on the ledger the data sets it keeps: registered (a new version each
+// time) or deleted. Signed by that node's identity key (Ed25519), and counted only when it is
+// the key of validator `node`: every node then knows, from the ledger alone, whose each data
+// set is and which version (data hash) it is, and a party refuses a sealed data set that is
+// not the version the ledger last recorded (a host that rolled its files back).
+struct DataRecordTx {
+  uint32_t node = 0;
+  std::string name;   // the data set's name at that node
+  std::string owner;  // the client that registered it
+  Bytes data_sha256;  // 32 bytes: the version; empty when deleted
+  uint32_t features = 0, classes = 0;
+  uint64_t rows = 0;
+  bool deleted = false;
+  uint64_t nonce = 0;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<DataRecordTx> decode(ByteView tx);
+};
+bool is_data_record_tx(ByteView tx);
+Bytes make_data_record_tx(DataRecordTx r, const crypto::SecureBytes& identity_secret);
+
+// What a data set's owner allows (supernet data policy). Zero means "no limit" or "the default".
+inline constexpr size_t kPolicyNamesMax = 64;
+struct DataPolicy {
+  std::vector<std::string> submitters;  // may train on it without a consent per job (the owner always)
+  std::vector<std::string> readers;     // a job may name these as model readers (the owner always reads)
+  uint32_t min_parties = 0;             // in every round; 0: the default, 2 (never fewer than 2)
+  uint32_t max_epochs = 0;              // local epochs per round
+  uint64_t max_params = 0;              // model parameters
+  double max_epsilon = 0;               // per job; above 0 a job must use DP within it
+  double epsilon_budget = 0;            // over all jobs; above 0 a job must use DP, and is refused past it
+  double local_clip = 0;                // above 0: the party clips its update to this L2 norm ...
+  double local_noise = 0;               // ... and adds Gaussian noise of local_noise * local_clip
+  bool operator==(const DataPolicy&) const = default;
+};
+// The owner of data set `dataset` at node `node` sets its policy; signed by the owner's client
+// key (ECDSA), applied only when the ledger's registration names that client as the owner.
+struct PolicyTx {
+  uint32_t node = 0;
+  std::string dataset;
+  DataPolicy policy;
+  uint64_t nonce = 0;
+  Bytes client_spki;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<PolicyTx> decode(ByteView tx);
+};
+bool is_policy_tx(ByteView tx);
+Bytes make_policy_tx(uint32_t node, std::string dataset, DataPolicy policy, uint64_t nonce, const crypto::PrivateKey& client_key);
 
 struct RoundTx {
   Bytes job;

@@ -42,6 +42,18 @@ json value_json(ByteView value) {
   }
 }
 
+// The body {"tx": hex} of the endpoints that take a client-signed transaction; `what` says
+// what it must be ("a consent transaction signed by ...").
+Result<Bytes> signed_tx_body(const std::string& body, const std::string& what) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("tx") || !j["tx"].is_string()) {
+    return make_error("bad_request", "expected {\"tx\": hex}: " + what);
+  }
+  auto tx = from_hex(j["tx"].get<std::string>());
+  if (!tx.ok()) return make_error("bad_request", "tx is not hex");
+  return tx;
+}
+
 json tx_json(ByteView tx) {
   if (auto w = ledger::KvWrite::decode(tx); w.ok()) {
     json j = {{"type", "kv_write"}, {"table", w->table}, {"key", w->key}, {"client", w->client}, {"nonce", w->nonce}};
@@ -85,6 +97,18 @@ json tx_json(ByteView tx) {
   if (fl::is_consent_tx(tx)) {
     if (auto c = fl::ConsentTx::decode(tx); c.ok()) {
       return {{"type", "fl_consent"}, {"job", to_hex(c->job)}, {"client_key_sha256", to_hex(crypto::sha256(c->client_spki))}};
+    }
+  }
+  if (fl::is_data_record_tx(tx)) {
+    if (auto r = fl::DataRecordTx::decode(tx); r.ok()) {
+      return {{"type", "fl_data_record"}, {"node", r->node}, {"dataset", r->name}, {"owner", r->owner}, {"deleted", r->deleted},
+              {"data_sha256", to_hex(r->data_sha256)}};
+    }
+  }
+  if (fl::is_policy_tx(tx)) {
+    if (auto p = fl::PolicyTx::decode(tx); p.ok()) {
+      return {{"type", "fl_policy"}, {"node", p->node}, {"dataset", p->dataset}, {"policy", policy_to_json(p->policy)},
+              {"client_key_sha256", to_hex(crypto::sha256(p->client_spki))}};
     }
   }
   if (fl::is_fail_tx(tx)) {
@@ -235,7 +259,7 @@ const std::vector<ApiRoute>& api_routes() {
       {"POST", "/v1/tx"},           {"POST", "/v1/tx/batch"},       {"GET", "/v1/tx/{id}"},          {"GET", "/v1/kv/{table}/{key}"},
       {"GET", "/v1/nodes"},         {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
       {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
-      {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"},
+      {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"}, {"POST", "/v1/data/{name}/policy"},
       {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
       {"GET", "/v1/fl/jobs/{id}/model"}, {"GET", "/v1/health"},     {"GET", "/metrics"},             {"GET", "/v1/openapi.json"}};
   return routes;
@@ -284,6 +308,10 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     if (req.method == "POST") return post_governance(req.body, *client, *req.client_spki_sha256);
     if (get) return get_governance();
     return error(405, "method", "use GET or POST");
+  }
+  if (p.rfind("/v1/data/", 0) == 0 && p.ends_with("/policy")) {
+    if (fl_ == nullptr) return error(404, "not_found", "this node runs no federated learning service");
+    return req.method == "POST" ? post_policy(p.substr(9, p.size() - 9 - 7), req) : error(405, "method", "use POST");
   }
   if (p.rfind("/v1/data/", 0) == 0) {
     if (req.method == "POST") return post_data(p.substr(9), req, *client);
@@ -514,17 +542,61 @@ ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req
                                                                                  : 500;
     return error(status, code, s.error().message);
   }
-  return reply(201, schema_to_json(*s));
+  json out = schema_to_json(*s);
+  if (fl_ != nullptr) {
+    // The node's record of it goes on the ledger (what jobs and policies refer to); when it
+    // cannot be ordered, nothing is kept and the client sends the data again.
+    auto o = submit_write(fl_->data_record_tx(*s, false));
+    if (o.status != 202 && o.status != 200) {
+      (void)datasets_->remove(name, client.name);
+      return error(o.status, o.error, o.message + " (the data set was not kept; register it again)");
+    }
+    out["registration_tx"] = to_hex(as_bytes(o.id));
+  }
+  return reply(201, out);
 }
 
 ApiResponse ApiHandler::delete_data(const std::string& name, const Client& client) {
-  auto s = datasets_->remove(name, client.name);
-  if (!s.ok()) {
-    const std::string& code = s.error().code;
+  auto fail = [&](const Error& e) {
+    const std::string& code = e.code;
     int status = code == "dataset.unknown" ? 404 : code == "dataset.owner" ? 403 : code == "dataset.name" ? 400 : code == "dataset.tampered" ? 409 : 500;
-    return error(status, code, s.error().message);
+    return error(status, code, e.message);
+  };
+  auto schema = datasets_->schema(name);
+  if (!schema.ok()) return fail(schema.error());
+  if (schema->owner != client.name) return fail(make_error("dataset.owner", name + " is " + schema->owner + "'s; only its owner deletes it"));
+  // The deletion is ordered first: when it cannot be, nothing is removed.
+  json out = {{"deleted", name}, {"node", node_.replica().self()}};
+  if (fl_ != nullptr) {
+    auto o = submit_write(fl_->data_record_tx(*schema, true));
+    if (o.status != 202 && o.status != 200) return error(o.status, o.error, o.message + " (nothing was deleted)");
+    out["deletion_tx"] = to_hex(as_bytes(o.id));
   }
-  return reply(200, json{{"deleted", name}, {"node", node_.replica().self()}});
+  auto s = datasets_->remove(name, client.name);
+  if (!s.ok()) return fail(s.error());
+  return reply(200, out);
+}
+
+ApiResponse ApiHandler::post_policy(const std::string& name, const ApiRequest& req) {
+  // {"tx": hex}: the owner's policy for this node's data set `name` (supernet data policy).
+  auto tx = signed_tx_body(req.body, "a policy transaction signed by the data set's owner (supernet data policy makes one)");
+  if (!tx.ok()) return error(400, "bad_request", tx.error().message);
+  auto p = fl::PolicyTx::decode(*tx);
+  if (!p.ok()) return error(400, p.error().code, "the policy transaction does not decode: " + p.error().message);
+  if (p->dataset != name || p->node != node_.replica().self()) {
+    return error(400, "policy.dataset", "the policy names another data set or node than this request's");
+  }
+  auto signer = check_policy(*p, node_.replica().genesis());
+  if (!signer.ok()) return error(403, signer.error().code, signer.error().message);
+  if (!crypto::ct_equal(crypto::sha256(p->client_spki), *req.client_spki_sha256)) {
+    return error(403, "forbidden", "the policy is signed by another key than this connection's client certificate");
+  }
+  auto it = fl_->datasets_on_ledger().find({p->node, name});
+  if (it == fl_->datasets_on_ledger().end()) return error(404, "dataset.unknown", "the ledger records no data set " + name + " at this node");
+  if (it->second.owner != *signer) {
+    return error(403, "dataset.owner", name + " is " + it->second.owner + "'s; only its owner sets its policy");
+  }
+  return submit_tx(*tx);
 }
 
 ApiResponse ApiHandler::post_consent(const std::string& idhex, const ApiRequest& req) {
@@ -532,12 +604,8 @@ ApiResponse ApiHandler::post_consent(const std::string& idhex, const ApiRequest&
   // (supernet data consent makes one); ordered only for the client of this connection.
   auto id = from_hex(idhex);
   if (!id.ok() || id->size() != 32) return error(400, "bad_id", "a job id is 64 hex digits");
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("tx") || !j["tx"].is_string()) {
-    return error(400, "bad_request", "expected {\"tx\": hex}: a consent transaction signed by the data owner (supernet data consent makes one)");
-  }
-  auto tx = from_hex(j["tx"].get<std::string>());
-  if (!tx.ok()) return error(400, "bad_request", "tx is not hex");
+  auto tx = signed_tx_body(req.body, "a consent transaction signed by the data owner (supernet data consent makes one)");
+  if (!tx.ok()) return error(400, "bad_request", tx.error().message);
   auto c = fl::ConsentTx::decode(*tx);
   if (!c.ok()) return error(400, c.error().code, "the consent transaction does not decode: " + c.error().message);
   if (c->job != *id) return error(400, "consent.job", "the consent names another job than the path");
@@ -556,19 +624,31 @@ ApiResponse ApiHandler::get_data() {
   auto all = datasets_->list();
   if (!all.ok()) return error(500, all.error().code, all.error().message);
   json list = json::array();
-  for (const auto& s : *all) list.push_back(schema_to_json(s));
+  for (const auto& s : *all) {
+    json d = schema_to_json(s);
+    if (fl_ != nullptr && s.problem.empty()) {
+      // What the ledger records of it: the version, the owner's policy, the DP budget spent.
+      DatasetKey key{node_.replica().self(), s.name};
+      auto it = fl_->datasets_on_ledger().find(key);
+      if (it == fl_->datasets_on_ledger().end()) {
+        d["ledger"] = {{"registered", false}};
+      } else {
+        const LedgerDataset& l = it->second;
+        d["ledger"] = {{"registered", true}, {"height", l.height}, {"same_version", to_hex(l.data_sha256) == s.data_sha256 && l.owner == s.owner}};
+        if (l.policy) d["policy"] = policy_to_json(*l.policy);
+        d["epsilon_spent"] = fl_->epsilon_spent(key);
+      }
+    }
+    list.push_back(std::move(d));
+  }
   return reply(200, json{{"node", node_.replica().self()}, {"datasets", list}});
 }
 
 ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& client) {
   if (client.role != "member") return error(403, "forbidden", "only members may submit jobs");
   // {"tx": hex}: the job transaction, signed by the submitting member (supernet fl submit).
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("tx") || !j["tx"].is_string()) {
-    return error(400, "bad_request", "expected {\"tx\": hex}: a job transaction signed by the submitting member (supernet fl submit makes one)");
-  }
-  auto tx = from_hex(j["tx"].get<std::string>());
-  if (!tx.ok()) return error(400, "bad_request", "tx is not hex");
+  auto tx = signed_tx_body(body, "a job transaction signed by the submitting member (supernet fl submit makes one)");
+  if (!tx.ok()) return error(400, "bad_request", tx.error().message);
   auto job = fl::JobTx::decode(*tx);
   if (!job.ok()) return error(400, job.error().code, "the job transaction does not decode: " + job.error().message);
   auto checked = check_job(*job, node_.replica().genesis());
@@ -579,6 +659,11 @@ ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& clien
   const auto& set = node_.replica().validators();
   for (const auto& p : checked->spec.parties) {
     if (set.find(p.node) == nullptr) return error(400, "job.party", "node " + std::to_string(p.node) + " is not a validator of this network");
+  }
+  // The data's registrations and policies, as this node's ledger holds them now (every node
+  // checks again when it applies the job).
+  if (auto data = fl_->check_job_data(checked->spec); !data.ok()) {
+    return error(data.error().code == "job.data" ? 400 : 403, data.error().code, data.error().message);
   }
   return submit_tx(*tx);
 }

@@ -133,6 +133,7 @@ class ApiHandler {
   ApiResponse post_data(const std::string& name, const ApiRequest& req, const Client& client);
   ApiResponse delete_data(const std::string& name, const Client& client);
   ApiResponse post_consent(const std::string& idhex, const ApiRequest& req);
+  ApiResponse post_policy(const std::string& name, const ApiRequest& req);
   ApiResponse get_data();
   ApiResponse post_fl_job(const std::string& body, const Client& client);
   ApiResponse get_fl(const std::string& rest, const Client& client);

@@ -69,6 +69,12 @@ Result<fl::Dataset> decode_dataset(ByteView b) {
   return d;
 }
 
+json policy_to_json(const fl::DataPolicy& p) {
+  return {{"submitters", p.submitters},   {"readers", p.readers},         {"min_parties", p.min_parties},
+          {"max_epochs", p.max_epochs},   {"max_params", p.max_params},   {"max_epsilon", p.max_epsilon},
+          {"epsilon_budget", p.epsilon_budget}, {"local_clip", p.local_clip}, {"local_noise", p.local_noise}};
+}
+
 json schema_to_json(const DatasetSchema& s) {
   json j = {{"name", s.name},
             {"rows", s.rows},

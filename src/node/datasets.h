@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fl/dataset.h"
+#include "fl/wire.h"
 #include "tee/platform.h"
 
 namespace supernet::node {
@@ -75,6 +76,8 @@ class ModelStore {
 bool valid_dataset_name(const std::string& name);
 // The public schema as JSON (what the store writes beside the sealed blob and the API returns).
 nlohmann::json schema_to_json(const DatasetSchema& s);
+// A data set owner's policy (fl::PolicyTx) as the API shows it.
+nlohmann::json policy_to_json(const fl::DataPolicy& p);
 // The binary form that is sealed (also used to carry nothing else: data sets never travel).
 Bytes encode_dataset(const fl::Dataset& d);
 Result<fl::Dataset> decode_dataset(ByteView b);

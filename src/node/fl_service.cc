@@ -1,7 +1,9 @@
 #include "node/fl_service.h"
 
+#include <algorithm>
 #include <asio/post.hpp>
 #include <cmath>
+#include <limits>
 
 #include "consensus/chain.h"
 #include "consensus/scheduler.h"
@@ -28,18 +30,37 @@ std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 
 }  // namespace
 
-Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis& genesis) {
-  Bytes fingerprint = crypto::sha256(tx.client_spki);
+namespace {
+
+// The genesis client whose key signed `signed_bytes` (ECDSA, DER): `what` names the
+// transaction in the errors (<what>.signer, <what>.signature).
+Result<const consensus::GenesisClientInfo*> client_signer(const std::string& what, const Bytes& spki, const Bytes& signed_bytes,
+                                                          const Bytes& signature, const consensus::ChainGenesis& genesis) {
+  Bytes fingerprint = crypto::sha256(spki);
   const consensus::GenesisClientInfo* client = nullptr;
   for (const auto& c : genesis.clients) {
     if (c.spki_sha256 == fingerprint) client = &c;
   }
-  if (client == nullptr) return make_error("job.signer", "the job is signed by a key that is no client's of this network");
-  if (client->role != "member") return make_error("job.signer", "the job is signed by " + client->name + ", who is not a member");
-  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(tx.client_spki));
-  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, tx.signed_bytes(), tx.signature).ok()) {
-    return make_error("job.signature", "the job's signature does not verify under " + client->name + "'s key");
+  if (client == nullptr) return make_error(what + ".signer", "the " + what + " is signed by a key that is no client's of this network");
+  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(spki));
+  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, signed_bytes, signature).ok()) {
+    return make_error(what + ".signature", "the " + what + "'s signature does not verify under " + client->name + "'s key");
   }
+  return client;
+}
+
+bool listed(const std::vector<std::string>& names, const std::string& name) { return std::find(names.begin(), names.end(), name) != names.end(); }
+
+}  // namespace
+
+double planned_epsilon(const fl::JobConfig& c) {
+  if (!c.dp.enabled) return std::numeric_limits<double>::infinity();
+  return fl::gaussian_rdp_epsilon(c.dp.noise_multiplier, c.rounds, c.dp.delta);
+}
+
+Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis& genesis) {
+  SN_ASSIGN(const consensus::GenesisClientInfo* client, client_signer("job", tx.client_spki, tx.signed_bytes(), tx.signature, genesis));
+  if (client->role != "member") return make_error("job.signer", "the job is signed by " + client->name + ", who is not a member");
   SN_ASSIGN(fl::JobSpec spec, fl::parse_job(tx.toml));
   // The default data policy: no round aggregates fewer than two parties (one party's "global
   // model" is its raw update).
@@ -50,22 +71,18 @@ Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis&
   for (const auto& r : spec.model_readers) {
     bool known = false;
     for (const auto& c : genesis.clients) known |= c.name == r;
-    if (!known) return make_error("job.reader", "no client named " + r + " in this network");
+    if (!known) return make_error("job.reader", "model reader " + r + " is not a client of this network");
   }
   return CheckedJob{std::move(spec), client->name};
 }
 
 Result<std::string> check_consent(const fl::ConsentTx& tx, const consensus::ChainGenesis& genesis) {
-  Bytes fingerprint = crypto::sha256(tx.client_spki);
-  const consensus::GenesisClientInfo* client = nullptr;
-  for (const auto& c : genesis.clients) {
-    if (c.spki_sha256 == fingerprint) client = &c;
-  }
-  if (client == nullptr) return make_error("consent.signer", "the consent is signed by a key that is no client's of this network");
-  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(tx.client_spki));
-  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, tx.signed_bytes(), tx.signature).ok()) {
-    return make_error("consent.signature", "the consent's signature does not verify under " + client->name + "'s key");
-  }
+  SN_ASSIGN(const consensus::GenesisClientInfo* client, client_signer("consent", tx.client_spki, tx.signed_bytes(), tx.signature, genesis));
+  return client->name;
+}
+
+Result<std::string> check_policy(const fl::PolicyTx& tx, const consensus::ChainGenesis& genesis) {
+  SN_ASSIGN(const consensus::GenesisClientInfo* client, client_signer("policy", tx.client_spki, tx.signed_bytes(), tx.signature, genesis));
   return client->name;
 }
 
@@ -97,7 +114,8 @@ FlService::~FlService() {
 bool FlService::record_block(const consensus::CommittedBlock& cb) {
   bool recorded = false;
   for (const auto& tx : cb.block.txs) {
-    if (fl::is_job_tx(tx) || fl::is_claim_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx) || fl::is_consent_tx(tx)) {
+    if (fl::is_job_tx(tx) || fl::is_claim_tx(tx) || fl::is_round_tx(tx) || fl::is_fail_tx(tx) || fl::is_consent_tx(tx) || fl::is_data_record_tx(tx) ||
+        fl::is_policy_tx(tx)) {
       record(tx, cb.block.header.height);
       recorded = true;
     }
@@ -129,6 +147,11 @@ void FlService::record(const Bytes& tx, uint64_t height) {
                      "ignored the job transaction at height " + std::to_string(height) + ": " + checked.error().message, steady_ms());
       return;
     }
+    if (auto data = check_job_data(checked->spec); !data.ok()) {
+      log_limit_.log(LogLevel::kWarn, "fl", "job refused", "ledger",
+                     "ignored the job transaction at height " + std::to_string(height) + ": " + data.error().message, steady_ms());
+      return;
+    }
     FlJob job;
     job.id = id;
     job.spec = std::move(checked->spec);
@@ -145,6 +168,37 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     auto it = jobs_.find(c->job);
     if (!signer.ok() || it == jobs_.end() || it->second.ended()) return;
     it->second.consents.insert(*signer);
+    return;
+  }
+  if (fl::is_data_record_tx(tx)) {
+    // A data set a node keeps, as that node (its identity key) records it.
+    auto r = fl::DataRecordTx::decode(tx);
+    if (!r.ok()) return;
+    const consensus::Validator* v = node_.replica().validators().find(r->node);
+    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
+    DatasetKey key{r->node, r->name};
+    if (r->deleted) {
+      registry_.erase(key);
+      return;
+    }
+    LedgerDataset d;  // a new version: no policy until its owner sets one
+    d.owner = r->owner;
+    d.data_sha256 = r->data_sha256;
+    d.features = r->features;
+    d.classes = r->classes;
+    d.rows = r->rows;
+    d.height = height;
+    registry_[key] = std::move(d);
+    return;
+  }
+  if (fl::is_policy_tx(tx)) {
+    auto p = fl::PolicyTx::decode(tx);
+    if (!p.ok()) return;
+    auto signer = check_policy(*p, node_.replica().genesis());
+    auto it = registry_.find({p->node, p->dataset});
+    if (!signer.ok() || it == registry_.end() || it->second.owner != *signer) return;  // only the owner the ledger names
+    it->second.policy = std::move(p->policy);
+    it->second.policy_height = height;
     return;
   }
   // A claim, a round record or a failure record: for the round after the last recorded one of
@@ -191,6 +245,98 @@ void FlService::record(const Bytes& tx, uint64_t height) {
   j->rounds.push_back({r->record, r->aggregator, id, height});
   progress_at_[r->job] = node_.now_ms();
   if (j->finished()) seal_final_model(*j);
+}
+
+Bytes FlService::data_record_tx(const DatasetSchema& schema, bool deleted) const {
+  fl::DataRecordTx r;
+  r.node = self_;
+  r.name = schema.name;
+  r.owner = schema.owner;
+  r.deleted = deleted;
+  if (!deleted) {
+    r.data_sha256 = from_hex(schema.data_sha256).value_or(Bytes{});
+    r.features = static_cast<uint32_t>(schema.features);
+    r.classes = static_cast<uint32_t>(schema.classes);
+    r.rows = schema.rows;
+  }
+  r.nonce = crypto::random_u64();
+  return fl::make_data_record_tx(std::move(r), identity_secret_);
+}
+
+double FlService::epsilon_spent(const DatasetKey& key) const {
+  auto it = registry_.find(key);
+  if (it == registry_.end()) return 0;
+  double spent = 0;
+  for (const auto& [id, job] : jobs_) {
+    if (job.height <= it->second.height || !job.spec.config.dp.enabled) continue;
+    bool uses = false;
+    for (const auto& p : job.spec.parties) uses |= p.node == key.first && p.dataset == key.second;
+    if (!uses) continue;
+    // Counted from the ledger alone (not from the epsilon an aggregator reports): the rounds
+    // recorded for an ended job, every planned round for one still running.
+    const auto& dp = job.spec.config.dp;
+    int rounds = job.ended() ? static_cast<int>(job.rounds.size()) : job.spec.config.rounds;
+    if (rounds > 0) spent += fl::gaussian_rdp_epsilon(dp.noise_multiplier, rounds, dp.delta);
+  }
+  return spent;
+}
+
+Status FlService::check_job_data(const fl::JobSpec& spec) const {
+  const fl::JobConfig& c = spec.config;
+  uint32_t classes = 2;
+  for (const auto& p : spec.parties) {
+    auto it = registry_.find({p.node, p.dataset});
+    if (it != registry_.end()) classes = std::max(classes, it->second.classes);
+  }
+  for (const auto& p : spec.parties) {
+    std::string where = p.dataset + " at node " + std::to_string(p.node);
+    auto it = registry_.find({p.node, p.dataset});
+    if (it == registry_.end()) {
+      return make_error("job.data", "node " + std::to_string(p.node) + " has no data set " + p.dataset +
+                                        " on the ledger (supernet data list --node " + std::to_string(p.node) + ")");
+    }
+    const LedgerDataset& d = it->second;
+    if (!d.policy) continue;
+    const fl::DataPolicy& pol = *d.policy;
+    auto refuse = [&](const std::string& why) { return make_error("job.policy", "the policy of " + where + " (" + d.owner + "'s) " + why); };
+    if (pol.min_parties > 0 && c.min_parties < static_cast<int>(pol.min_parties)) {
+      return refuse("requires at least " + std::to_string(pol.min_parties) + " parties in every round; the job asks for " + std::to_string(c.min_parties));
+    }
+    if (pol.max_epochs > 0 && c.local.epochs > static_cast<int>(pol.max_epochs)) {
+      return refuse("allows at most " + std::to_string(pol.max_epochs) + " local epochs; the job asks for " + std::to_string(c.local.epochs));
+    }
+    if (pol.max_params > 0) {
+      fl::ModelSpec m = c.model;
+      m.inputs = d.features;
+      m.classes = static_cast<int>(classes);
+      if (m.parameter_count() > pol.max_params) {
+        return refuse("allows models of at most " + std::to_string(pol.max_params) + " parameters; the job's has " + std::to_string(m.parameter_count()));
+      }
+    }
+    for (const auto& r : spec.model_readers) {
+      if (r != d.owner && !listed(pol.readers, r)) return refuse("does not let " + r + " read models trained on it");
+    }
+    if (pol.max_epsilon > 0 || pol.epsilon_budget > 0) {
+      if (!c.dp.enabled) return refuse("requires differential privacy ([dp] in the job file)");
+      double eps = planned_epsilon(c);
+      if (pol.max_epsilon > 0 && eps > pol.max_epsilon) {
+        return refuse("allows an epsilon of at most " + std::to_string(pol.max_epsilon) + " per job; the job's " + std::to_string(c.rounds) +
+                      " rounds spend " + std::to_string(eps));
+      }
+      double spent = epsilon_spent(it->first);
+      if (pol.epsilon_budget > 0 && spent + eps > pol.epsilon_budget) {
+        return make_error("job.budget", "the DP budget of " + where + " is spent: " + std::to_string(spent) + " of " +
+                                            std::to_string(pol.epsilon_budget) + " used, the job needs " + std::to_string(eps));
+      }
+    }
+  }
+  return ok_status();
+}
+
+bool FlService::consented(const FlJob& job, const std::string& owner, const DatasetKey& key) const {
+  if (owner == job.submitter || job.consents.count(owner)) return true;
+  auto it = registry_.find(key);
+  return it != registry_.end() && it->second.policy && listed(it->second.policy->submitters, job.submitter);
 }
 
 void FlService::seal_final_model(const FlJob& job) {
@@ -641,7 +787,17 @@ void FlService::party_request(uint32_t from, fl::WireMessage request, bool may_p
                                               : now_schema.error().message,
                    false});
   }
-  if (data.owner != job.submitter && job.consents.count(data.owner) == 0) {
+  // ... and the version the ledger last recorded for it (not files the host put back).
+  DatasetKey key{self_, data.dataset};
+  auto reg = registry_.find(key);
+  if (reg == registry_.end() || to_hex(reg->second.data_sha256) != data.data_sha256 || reg->second.owner != data.owner) {
+    return refuse(from, job_id, round,
+                  {"no_data",
+                   reg == registry_.end() ? "the ledger records no data set " + data.dataset + " at this node (deleted)"
+                                          : "the sealed data set " + data.dataset + " is not the version the ledger records (its files were rolled back or replaced)",
+                   false});
+  }
+  if (!consented(job, data.owner, key)) {
     return refuse(from, job_id, round,
                   {"no_consent", "the data set " + data.dataset + " is " + data.owner + "'s, who has not consented to this job (supernet data consent)",
                    false, true});
@@ -720,14 +876,27 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
   }
   keep_model(job.id, req.model);
   data.fitted_round = req.round;
+  // The owner's local DP, if its policy asks for it: the update is clipped and noised here,
+  // before it leaves the node (noise from this node's random source, never from the job's seed).
+  double local_clip = 0, local_noise = 0;
+  if (auto reg = registry_.find({self_, data.dataset}); reg != registry_.end() && reg->second.policy) {
+    local_clip = reg->second.policy->local_clip;
+    local_noise = reg->second.policy->local_noise;
+  }
+  uint64_t noise_seed = crypto::random_u64();
   // Local training on the worker thread; the reply goes out from the io thread.
   auto alive = alive_;
   std::shared_ptr<const fl::Dataset> train = data.train_std;
-  asio::post(workers_, [this, alive, from, train, model = std::move(initial).value(), options, req = std::move(req)]() mutable {
+  asio::post(workers_, [this, alive, from, train, model = std::move(initial).value(), options, req = std::move(req), local_clip, local_noise,
+                        noise_seed]() mutable {
     model.params() = req.model;
     fl::TrainOptions o = options;
     if (o.prox_mu > 0) o.prox_center = &req.model;
     fl::Metrics metrics = fl::train(model, *train, o);
+    if (local_clip > 0) {
+      std::mt19937_64 rng(noise_seed);
+      fl::local_dp(model.params(), req.model, local_clip, local_noise, rng);
+    }
     fl::FitReply reply;
     reply.job = req.job;
     reply.round = req.round;

@@ -74,6 +74,22 @@ struct FlJob {
   bool ended() const { return finished() || failure.has_value(); }
 };
 
+// A data set as the ledger records it: its latest registration by the node that keeps it
+// (fl::DataRecordTx) and its owner's latest policy (fl::PolicyTx).
+struct LedgerDataset {
+  std::string owner;
+  Bytes data_sha256;  // the version
+  uint32_t features = 0, classes = 0;
+  uint64_t rows = 0;
+  uint64_t height = 0;  // of the registration
+  std::optional<fl::DataPolicy> policy;
+  uint64_t policy_height = 0;
+};
+using DatasetKey = std::pair<uint32_t, std::string>;  // (node, data set name)
+
+// The epsilon a job spends over all its rounds (infinite without DP).
+double planned_epsilon(const fl::JobConfig& c);
+
 // What every node checks of a job transaction when it applies the block, and the API before it
 // orders one: the signature verifies under the key the transaction carries, that key is a
 // member's in the genesis, the job file parses, and its model readers are clients of the
@@ -89,6 +105,9 @@ Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis&
 // that client owns a data set the job names only the party that keeps the data set knows (its
 // sealed schema records the owner); it checks that before it trains.
 Result<std::string> check_consent(const fl::ConsentTx& tx, const consensus::ChainGenesis& genesis);
+// A data policy: signed by a client of the genesis (its name is returned); it applies only when
+// the ledger names that client as the data set's owner.
+Result<std::string> check_policy(const fl::PolicyTx& tx, const consensus::ChainGenesis& genesis);
 
 class FlService {
  public:
@@ -106,6 +125,18 @@ class FlService {
   std::optional<std::vector<float>> model_with_hash(const Bytes& job, const Bytes& hash) const;
   // Requests this node refused as a party, by reason (see party_check).
   const std::map<std::string, uint64_t>& refusals() const { return refusals_; }
+  // The data sets the ledger records (registrations and policies), and the DP budget spent on
+  // one: the epsilon of the rounds recorded for ended jobs with DP, and the whole planned epsilon
+  // of running ones (reserved), over jobs accepted since its registration.
+  const std::map<DatasetKey, LedgerDataset>& datasets_on_ledger() const { return registry_; }
+  double epsilon_spent(const DatasetKey& key) const;
+  // What every node checks of a job's data, at the ledger's current state, after check_job:
+  // each party's data set is registered on the ledger, and the job keeps to each one's policy
+  // (job.data, job.policy, job.budget). A job whose submitter the policy does not list waits for
+  // the owner's consent instead (not checked here).
+  Status check_job_data(const fl::JobSpec& spec) const;
+  // This node's record of a data set it keeps, signed with its identity key, for the ledger.
+  Bytes data_record_tx(const DatasetSchema& schema, bool deleted) const;
 
   static constexpr size_t kParkedMax = 16;
   static constexpr int64_t kParkMs = 3000;
@@ -182,6 +213,9 @@ class FlService {
   crypto::SecureBytes identity_secret_;
   uint32_t self_;
   std::map<Bytes, FlJob> jobs_;
+  std::map<DatasetKey, LedgerDataset> registry_;
+  // Whether the owner of a party's data set lets the job train without a consent for it.
+  bool consented(const FlJob& job, const std::string& owner, const DatasetKey& key) const;
   std::map<Bytes, int64_t> progress_at_;  // local time of the job's last recorded progress
   std::map<Bytes, Aggregation> aggregations_;
   std::map<Bytes, PartyData> party_data_;
