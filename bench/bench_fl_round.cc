@@ -105,7 +105,7 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
     bench::LocalNetwork net(consensus::Protocol::kTeeBft, 3, dir, 2048, [&](int i, bench::NetworkNode& nn) {
       stores[i] = std::make_unique<node::DatasetStore>(*nn.platform, dir + "/data-" + std::to_string(i));
       auto t = Clock::now();
-      auto s = stores[i]->add("breast-cancer", fl::to_csv(all, parts[static_cast<size_t>(i - 1)]), {}, "member");
+      auto s = stores[i]->add({"member", "breast-cancer"}, fl::to_csv(all, parts[static_cast<size_t>(i - 1)]), {});
       result.register_ms += ms_between(t, Clock::now());
       if (!s.ok()) registered = s.error();
       services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key);

@@ -61,7 +61,7 @@ class RogueValidator : public NodeCluster {
   // Registers a data set at node i as the API does: sealed in its store, then the node's
   // record of it committed on the ledger.
   void add_data(int i, const std::string& name, const std::string& csv, const std::string& owner) {
-    auto s = stores_[i]->add(name, csv, fl::CsvOptions{}, owner);
+    auto s = stores_[i]->add({owner, name}, csv, fl::CsvOptions{});
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     Bytes tx = fl_[i]->data_record_tx(*s, false);
     ASSERT_TRUE(nodes_[i]->submit(tx));
@@ -332,8 +332,8 @@ TEST_F(RogueValidator, UnsignedAndWronglySignedJobsAreNotApplied) {
 }
 
 
-// A data set's owner decides who trains on it: node 2's "clinic" is the user's, node 1's is the
-// member's. The member's job waits (node 2 refuses, awaiting consent) and does not start
+// A data set's owner decides who trains on it: node 2's "user/clinic" is the user's, node 1's
+// "clinic" the member's. The member's job waits (node 2 refuses, awaiting consent) and does not start
 // without it; a consent signed by the member (not the owner) or by a stranger changes nothing;
 // the user's consent, once on the ledger, lets the job run to its end. Jobs asking for fewer
 // than two parties per round are refused by every node (the default data policy).
@@ -341,7 +341,7 @@ TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
   add_data(1, "clinic", csv_part(1), "member");
   add_data(2, "clinic", csv_part(2), "user");
   std::string toml = "name = \"consent\"\nrounds = 2\nmin_parties = 2\nround_timeout_s = 2\n[model]\nkind = \"logistic\"\n"
-                     "[[parties]]\nnode = 1\ndataset = \"clinic\"\n[[parties]]\nnode = 2\ndataset = \"clinic\"\n";
+                     "[[parties]]\nnode = 1\ndataset = \"clinic\"\n[[parties]]\nnode = 2\ndataset = \"user/clinic\"\n";
   Bytes tx;
   Bytes job;
   for (uint64_t nonce = 1;; nonce++) {  // node 1 is the first aggregator (the job's id picks it)
@@ -383,7 +383,7 @@ TEST_F(RogueValidator, AJobWaitsForTheDataOwnersConsent) {
   trusted.submitters = {"member"};
   Bytes policy = fl::make_policy_tx(2, "clinic", trusted, 1, user_key_);
   ASSERT_TRUE(nodes_[2]->submit(policy));
-  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({2, "clinic"}).policy == trusted; }));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({2, "user/clinic"}).policy == trusted; }));
   Bytes again = fl::make_job_tx(toml, 99, member_key_);
   Bytes again_id = to_bytes(as_bytes(consensus::tx_id(again)));
   ASSERT_TRUE(nodes_[1]->submit(again));
@@ -414,7 +414,7 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
   auto data_check = [&](const Bytes& tx) {
     auto checked = check_job(fl::JobTx::decode(tx).value(), chain_);
     EXPECT_TRUE(checked.ok()) << checked.error().message;
-    return fl_[1]->check_job_data(checked->spec);
+    return fl_[1]->check_job_data(checked->spec, checked->submitter);
   };
   // A record of node 1's data signed by node 3; a job on a data set no node registered.
   fl::DataRecordTx forged;
@@ -433,10 +433,10 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
   for (const auto& tx : txs) ASSERT_TRUE(nodes_[3]->submit(tx));
   ASSERT_TRUE(run_until([&] { return all_committed(txs); }));
   for (int i = 1; i <= 2; i++) {
-    EXPECT_FALSE(fl_[i]->datasets_on_ledger().count({1, "forged"}));
-    EXPECT_FALSE(fl_[i]->datasets_on_ledger().at({1, "hospital"}).policy.has_value());
+    EXPECT_FALSE(fl_[i]->datasets_on_ledger().count({1, "user/forged"}));
+    EXPECT_FALSE(fl_[i]->datasets_on_ledger().at({1, "member/hospital"}).policy.has_value());
     EXPECT_TRUE(fl_[i]->jobs().empty());
-    EXPECT_EQ(fl_[i]->datasets_on_ledger().at({2, "hospital"}).owner, "member");
+    EXPECT_EQ(fl_[i]->datasets_on_ledger().at({2, "member/hospital"}).owner, "member");
   }
 
   // The owner's policy on node 1's data: DP within 2 * one job's epsilon per job, a budget of
@@ -450,7 +450,7 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
   policy.epsilon_budget = 1.5 * one_job;
   Bytes set = fl::make_policy_tx(1, "hospital", policy, 2, member_key_);
   ASSERT_TRUE(nodes_[1]->submit(set));
-  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "hospital"}).policy == policy && fl_[2]->datasets_on_ledger().at({1, "hospital"}).policy == policy; }));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "member/hospital"}).policy == policy && fl_[2]->datasets_on_ledger().at({1, "member/hospital"}).policy == policy; }));
   EXPECT_NE(data_check(job_tx("")).error().message.find("requires differential privacy"), std::string::npos);
   EXPECT_NE(data_check(job_tx("[training]\nepochs = 5\n" + dp)).error().message.find("at most 3 local epochs"), std::string::npos);
   EXPECT_NE(data_check(job_tx("model_readers = [\"user\"]\n" + dp)).error().message.find("does not let user read"), std::string::npos);
@@ -461,13 +461,13 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
   ASSERT_TRUE(nodes_[1]->submit(first));
   Bytes first_id = to_bytes(as_bytes(consensus::tx_id(first)));
   ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().count(first_id) && fl_[2]->jobs().count(first_id); }));
-  EXPECT_NEAR(fl_[1]->epsilon_spent({1, "hospital"}), one_job, 1e-9);
-  EXPECT_EQ(fl_[2]->epsilon_spent({2, "hospital"}), one_job);  // counted for every data set it uses
+  EXPECT_NEAR(fl_[1]->epsilon_spent({1, "member/hospital"}), one_job, 1e-9);
+  EXPECT_EQ(fl_[2]->epsilon_spent({2, "member/hospital"}), one_job);  // counted for every data set it uses
   Bytes second = job_tx(dp, "hospital", 2);
   EXPECT_EQ(data_check(second).error().code, "job.budget");
   ASSERT_TRUE(run_until([&] { return fl_[1]->jobs().at(first_id).finished() && fl_[2]->jobs().at(first_id).finished(); }, 60000));
   // Spent once it ended: still no room for another; the rogue validator orders it anyway.
-  EXPECT_NEAR(fl_[2]->epsilon_spent({1, "hospital"}), one_job, 1e-9);
+  EXPECT_NEAR(fl_[2]->epsilon_spent({1, "member/hospital"}), one_job, 1e-9);
   EXPECT_EQ(data_check(second).error().code, "job.budget");
   ASSERT_TRUE(nodes_[3]->submit(second));
   ASSERT_TRUE(run_until([&] { return all_committed({second}); }));
@@ -481,20 +481,20 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
 TEST_F(RogueValidator, ARolledBackDataSetIsRefused) {
   add_data(1, "ward", csv_part(1), "member");
   std::string dir = temp_path("data-1");
-  Bytes v1_data = read_file(dir + "/ward.sealed").value(), v1_schema = read_file(dir + "/ward.schema.sealed").value();
-  auto v1 = stores_[1]->schema("ward").value();
-  ASSERT_TRUE(stores_[1]->remove("ward", "member").ok());
+  Bytes v1_data = read_file(dir + "/member/ward.sealed").value(), v1_schema = read_file(dir + "/member/ward.schema.sealed").value();
+  auto v1 = stores_[1]->schema({"member", "ward"}).value();
+  ASSERT_TRUE(stores_[1]->remove({"member", "ward"}).ok());
   Bytes deletion = fl_[1]->data_record_tx(v1, true);
   ASSERT_TRUE(nodes_[1]->submit(deletion));
   ASSERT_TRUE(run_until([&] { return all_committed({deletion}); }));
-  EXPECT_FALSE(fl_[2]->datasets_on_ledger().count({1, "ward"}));
+  EXPECT_FALSE(fl_[2]->datasets_on_ledger().count({1, "member/ward"}));
   std::string v2_csv = csv_part(1);
   v2_csv.resize(v2_csv.rfind('\n', v2_csv.size() - 2) + 1);  // one row fewer
   add_data(1, "ward", v2_csv, "member");
-  EXPECT_NE(to_hex(fl_[2]->datasets_on_ledger().at({1, "ward"}).data_sha256), v1.data_sha256);
-  ASSERT_TRUE(write_file_atomic(dir + "/ward.sealed", v1_data).ok());
-  ASSERT_TRUE(write_file_atomic(dir + "/ward.schema.sealed", v1_schema).ok());
-  ASSERT_TRUE(stores_[1]->load("ward").ok());  // the files alone look fine
+  EXPECT_NE(to_hex(fl_[2]->datasets_on_ledger().at({1, "member/ward"}).data_sha256), v1.data_sha256);
+  ASSERT_TRUE(write_file_atomic(dir + "/member/ward.sealed", v1_data).ok());
+  ASSERT_TRUE(write_file_atomic(dir + "/member/ward.schema.sealed", v1_schema).ok());
+  ASSERT_TRUE(stores_[1]->load({"member", "ward"}).ok());  // the files alone look fine
 
   std::string toml = "name = \"rolled\"\nrounds = 1\nround_timeout_s = 1\n[model]\nkind = \"logistic\"\n"
                      "[[parties]]\nnode = 1\ndataset = \"ward\"\n[[parties]]\nnode = 2\ndataset = \"hospital\"\n";
@@ -517,7 +517,7 @@ TEST_F(RogueValidator, LocalDpClipsTheUpdateBeforeItLeavesTheParty) {
   local.local_noise = 1e-6;
   Bytes policy = fl::make_policy_tx(1, "hospital", local, 1, member_key_);
   ASSERT_TRUE(nodes_[1]->submit(policy));
-  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "hospital"}).policy == local; }));
+  ASSERT_TRUE(run_until([&] { return fl_[1]->datasets_on_ledger().at({1, "member/hospital"}).policy == local; }));
   Bytes job = submit_job("local-dp", 3, 3);
   fl::FitRequest good = claim_round_one(job);
   auto update = ask(good);

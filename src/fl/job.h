@@ -31,7 +31,7 @@
 //   delta = 1e-5
 //   [[parties]]                # the data set each party trains on
 //   node = 2
-//   dataset = "hospital-a"
+//   dataset = "hospital-a"     # the submitter's own; another client's is "OWNER/NAME"
 #pragma once
 
 #include <string>

@@ -532,7 +532,8 @@ ApiResponse ApiHandler::post_governance(const std::string& body, const Client& c
 ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req, const Client& client) {
   fl::CsvOptions o;
   if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = it->second;
-  auto s = datasets_->add(name, req.body, o, client.name);
+  DatasetId id{client.name, name};
+  auto s = datasets_->add(id, req.body, o);
   if (!s.ok()) {
     const std::string& code = s.error().code;
     int status = code == "dataset.exists"                                        ? 409
@@ -548,7 +549,7 @@ ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req
     // cannot be ordered, nothing is kept and the client sends the data again.
     auto o = submit_write(fl_->data_record_tx(*s, false));
     if (o.status != 202 && o.status != 200) {
-      (void)datasets_->remove(name, client.name);
+      (void)datasets_->remove(id);
       return error(o.status, o.error, o.message + " (the data set was not kept; register it again)");
     }
     out["registration_tx"] = to_hex(as_bytes(o.id));
@@ -562,9 +563,15 @@ ApiResponse ApiHandler::delete_data(const std::string& name, const Client& clien
     int status = code == "dataset.unknown" ? 404 : code == "dataset.owner" ? 403 : code == "dataset.name" ? 400 : code == "dataset.tampered" ? 409 : 500;
     return error(status, code, e.message);
   };
-  auto schema = datasets_->schema(name);
-  if (!schema.ok()) return fail(schema.error());
-  if (schema->owner != client.name) return fail(make_error("dataset.owner", name + " is " + schema->owner + "'s; only its owner deletes it"));
+  // A client names its own data sets only: nobody else's can be addressed, let alone deleted.
+  DatasetId id{client.name, name};
+  auto schema = datasets_->schema(id);
+  if (!schema.ok() && schema.error().code != "dataset.tampered") return fail(schema.error());
+  if (!schema.ok()) {  // files that no longer verify: the owner may still clear them away
+    schema = DatasetSchema{};
+    schema->name = name;
+    schema->owner = client.name;
+  }
   // The deletion is ordered first: when it cannot be, nothing is removed.
   json out = {{"deleted", name}, {"node", node_.replica().self()}};
   if (fl_ != nullptr) {
@@ -572,7 +579,7 @@ ApiResponse ApiHandler::delete_data(const std::string& name, const Client& clien
     if (o.status != 202 && o.status != 200) return error(o.status, o.error, o.message + " (nothing was deleted)");
     out["deletion_tx"] = to_hex(as_bytes(o.id));
   }
-  auto s = datasets_->remove(name, client.name);
+  auto s = datasets_->remove(id);
   if (!s.ok()) return fail(s.error());
   return reply(200, out);
 }
@@ -591,10 +598,10 @@ ApiResponse ApiHandler::post_policy(const std::string& name, const ApiRequest& r
   if (!crypto::ct_equal(crypto::sha256(p->client_spki), *req.client_spki_sha256)) {
     return error(403, "forbidden", "the policy is signed by another key than this connection's client certificate");
   }
-  auto it = fl_->datasets_on_ledger().find({p->node, name});
-  if (it == fl_->datasets_on_ledger().end()) return error(404, "dataset.unknown", "the ledger records no data set " + name + " at this node");
-  if (it->second.owner != *signer) {
-    return error(403, "dataset.owner", name + " is " + it->second.owner + "'s; only its owner sets its policy");
+  // The signer's own data set of that name: a client sets the policy of its own data only.
+  auto it = fl_->datasets_on_ledger().find({p->node, *signer + "/" + name});
+  if (it == fl_->datasets_on_ledger().end()) {
+    return error(404, "dataset.unknown", "the ledger records no data set " + *signer + "/" + name + " at this node (a policy is for your own data sets)");
   }
   return submit_tx(*tx);
 }
@@ -628,7 +635,7 @@ ApiResponse ApiHandler::get_data() {
     json d = schema_to_json(s);
     if (fl_ != nullptr && s.problem.empty()) {
       // What the ledger records of it: the version, the owner's policy, the DP budget spent.
-      DatasetKey key{node_.replica().self(), s.name};
+      DatasetKey key{node_.replica().self(), s.owner + "/" + s.name};
       auto it = fl_->datasets_on_ledger().find(key);
       if (it == fl_->datasets_on_ledger().end()) {
         d["ledger"] = {{"registered", false}};
@@ -662,7 +669,7 @@ ApiResponse ApiHandler::post_fl_job(const std::string& body, const Client& clien
   }
   // The data's registrations and policies, as this node's ledger holds them now (every node
   // checks again when it applies the job).
-  if (auto data = fl_->check_job_data(checked->spec); !data.ok()) {
+  if (auto data = fl_->check_job_data(checked->spec, checked->submitter); !data.ok()) {
     return error(data.error().code == "job.data" ? 400 : 403, data.error().code, data.error().message);
   }
   return submit_tx(*tx);
@@ -719,15 +726,7 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
     if (failure) out["failure"] = *failure;
     if (!j.rounds.empty()) out["accuracy"] = j.rounds.back().record.eval.accuracy;
     // The owners of this node's data sets in a running job whose consent is not on the ledger.
-    json awaiting = json::array();
-    if (!j.ended() && datasets_ != nullptr) {
-      for (const auto& p : j.spec.parties) {
-        if (p.node != node_.replica().self()) continue;
-        auto s = datasets_->schema(p.dataset);
-        if (s.ok() && s->owner != j.submitter && !j.consents.count(s->owner)) awaiting.push_back(s->owner);
-      }
-    }
-    out["awaiting_consent"] = awaiting;
+    out["awaiting_consent"] = fl_->awaiting_consent(j);
     return out;
   };
   if (rest.empty() || rest == "/") {
@@ -752,8 +751,8 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
     bool owner = false;
     for (const auto& p : j.spec.parties) {
       if (p.node != node_.replica().self() || datasets_ == nullptr) continue;
-      auto s = datasets_->schema(p.dataset);
-      owner |= s.ok() && s->owner == client.name;
+      auto ds = parse_dataset_ref(p.dataset, j.submitter);
+      owner |= ds.ok() && ds->owner == client.name && datasets_->schema(*ds).ok();
     }
     if (!owner && std::find(j.spec.model_readers.begin(), j.spec.model_readers.end(), client.name) == j.spec.model_readers.end()) {
       return error(403, "forbidden",

@@ -92,7 +92,8 @@ json schema_to_json(const DatasetSchema& s) {
 
 namespace {
 
-std::string schema_label(const std::string& name) { return "dataset-schema:" + name; }
+std::string schema_label(const DatasetId& id) { return "dataset-schema:" + id.key(); }
+std::string data_label(const DatasetId& id) { return "dataset:" + id.key(); }
 
 Result<DatasetSchema> schema_from_json(const json& j) {
   if (!j.is_object()) return make_error("dataset.schema", "the schema is not a JSON object");
@@ -115,26 +116,40 @@ Result<DatasetSchema> schema_from_json(const json& j) {
   }
 }
 
+Status check_id(const DatasetId& id) {
+  if (!valid_dataset_name(id.name)) return make_error("dataset.name", "a data set name is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with .)");
+  if (!is_simple_name(id.owner, 64)) return make_error("dataset.name", "not a client name: " + id.owner);
+  return ok_status();
+}
+
 }  // namespace
 
-Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_view csv, const fl::CsvOptions& options, const std::string& owner) {
-  if (!valid_dataset_name(name)) return make_error("dataset.name", "a data set name is 1 to 64 of A-Z a-z 0-9 . _ - (not starting with .)");
+Result<DatasetId> parse_dataset_ref(const std::string& ref, const std::string& default_owner) {
+  auto slash = ref.find('/');
+  DatasetId id = slash == std::string::npos ? DatasetId{default_owner, ref} : DatasetId{ref.substr(0, slash), ref.substr(slash + 1)};
+  SN_TRY(check_id(id));
+  return id;
+}
+
+std::string DatasetStore::path(const DatasetId& id, const char* suffix) const { return dir_ + "/" + id.owner + "/" + id.name + suffix; }
+
+Result<DatasetSchema> DatasetStore::add(const DatasetId& id, std::string_view csv, const fl::CsvOptions& options) {
+  SN_TRY(check_id(id));
   if (csv.size() > kDatasetCsvBytesMax) return make_error("dataset.too_large", "the CSV is larger than 64 MiB");
   std::error_code ec;
-  if (fs::exists(dir_ + "/" + name + ".schema.sealed", ec) || fs::exists(dir_ + "/" + name + ".schema.json", ec)) {
-    return make_error("dataset.exists", "a data set named " + name + " is already registered at this node");
+  if (fs::exists(path(id, ".schema.sealed"), ec)) {
+    return make_error("dataset.exists", id.owner + " already has a data set named " + id.name + " at this node (delete it to replace it)");
   }
-  SN_ASSIGN(std::vector<DatasetSchema> all, list());
   size_t held = 0;
-  for (const auto& s : all) held += s.owner == owner;
+  for (const auto& e : fs::directory_iterator(dir_ + "/" + id.owner, ec)) held += e.path().filename().string().ends_with(".schema.sealed");
   if (held >= kDatasetsPerOwnerMax) {
-    return make_error("dataset.quota", owner + " already holds " + std::to_string(held) + " data sets at this node (the most one client may: " +
+    return make_error("dataset.quota", id.owner + " already holds " + std::to_string(held) + " data sets at this node (the most one client may: " +
                                            std::to_string(kDatasetsPerOwnerMax) + "); delete one first");
   }
   SN_ASSIGN(fl::Dataset d, fl::parse_csv(csv, options));
   Bytes plain = encode_dataset(d);
   DatasetSchema s;
-  s.name = name;
+  s.name = id.name;
   s.rows = d.rows;
   s.features = d.features;
   s.classes = d.classes;
@@ -142,36 +157,35 @@ Result<DatasetSchema> DatasetStore::add(const std::string& name, std::string_vie
   s.feature_names = d.feature_names;
   s.csv_sha256 = to_hex(crypto::sha256(as_bytes(csv)));
   s.data_sha256 = to_hex(crypto::sha256(plain));
-  s.owner = owner;
+  s.owner = id.owner;
   s.registered_at = now_unix();
-  auto sealed = tee::seal(platform_, "dataset:" + name, plain);
+  auto sealed = tee::seal(platform_, data_label(id), plain);
   std::fill(plain.begin(), plain.end(), 0);
   if (!sealed.ok()) return sealed.error();
-  SN_ASSIGN(Bytes sealed_schema, tee::seal(platform_, schema_label(name), as_bytes(schema_to_json(s).dump())));
-  fs::create_directories(dir_, ec);
-  if (ec) return make_error("dataset.io", "cannot create " + dir_ + ": " + ec.message());
-  // The data first: a crash between the two leaves a blob without a schema, which is neither
-  // listed nor loaded, and which the next registration of the name replaces.
-  SN_TRY(write_file_atomic(dir_ + "/" + name + ".sealed", *sealed, 0600));
-  SN_TRY(write_file_atomic(dir_ + "/" + name + ".schema.sealed", sealed_schema, 0600));
+  SN_ASSIGN(Bytes sealed_schema, tee::seal(platform_, schema_label(id), as_bytes(schema_to_json(s).dump())));
+  fs::create_directories(dir_ + "/" + id.owner, ec);
+  if (ec) return make_error("dataset.io", "cannot create " + dir_ + "/" + id.owner + ": " + ec.message());
+  // The data first: a schema never names data that is not there.
+  SN_TRY(write_file_atomic(path(id, ".sealed"), *sealed, 0600));
+  SN_TRY(write_file_atomic(path(id, ".schema.sealed"), sealed_schema, 0600));
   return s;
 }
 
-Result<DatasetSchema> DatasetStore::schema(const std::string& name) const {
-  if (!valid_dataset_name(name)) return make_error("dataset.name", "invalid data set name");
-  std::string path = dir_ + "/" + name + ".schema.sealed";
+Result<DatasetSchema> DatasetStore::schema(const DatasetId& id) const {
+  SN_TRY(check_id(id));
+  std::string file = path(id, ".schema.sealed");
   std::error_code ec;
-  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "no data set named " + name + " at this node");
-  SN_ASSIGN(Bytes sealed, read_file(path, 16 * 1024 * 1024));
-  auto plain = tee::unseal(platform_, schema_label(name), sealed);
+  if (!fs::exists(file, ec)) return make_error("dataset.unknown", id.owner + " has no data set named " + id.name + " at this node");
+  SN_ASSIGN(Bytes sealed, read_file(file, 16 * 1024 * 1024));
+  auto plain = tee::unseal(platform_, schema_label(id), sealed);
   if (!plain.ok()) {
-    return make_error("dataset.tampered", "the schema of " + name + " does not unseal on this node (edited, swapped or from another machine): " +
+    return make_error("dataset.tampered", "the schema of " + id.key() + " does not unseal on this node (edited, swapped or from another machine): " +
                                               plain.error().message);
   }
   json j = json::parse(to_string(plain->view()), nullptr, false);
-  if (j.is_discarded()) return make_error("dataset.tampered", "the sealed schema of " + name + " is not JSON");
+  if (j.is_discarded()) return make_error("dataset.tampered", "the sealed schema of " + id.key() + " is not JSON");
   SN_ASSIGN(DatasetSchema s, schema_from_json(j));
-  if (s.name != name) return make_error("dataset.tampered", "the sealed schema of " + name + " names " + s.name);
+  if (s.name != id.name || s.owner != id.owner) return make_error("dataset.tampered", "the sealed schema of " + id.key() + " names " + s.owner + "/" + s.name);
   return s;
 }
 
@@ -179,60 +193,73 @@ Result<std::vector<DatasetSchema>> DatasetStore::list() const {
   std::vector<DatasetSchema> out;
   std::error_code ec;
   if (!fs::is_directory(dir_, ec)) return out;
-  std::vector<std::string> names, legacy;
-  for (const auto& e : fs::directory_iterator(dir_, ec)) {
-    std::string f = e.path().filename().string();
-    if (f.size() > 14 && f.ends_with(".schema.sealed")) names.push_back(f.substr(0, f.size() - 14));
-    if (f.size() > 12 && f.ends_with(".schema.json")) legacy.push_back(f.substr(0, f.size() - 12));
+  std::vector<DatasetId> ids;
+  std::vector<std::string> legacy;
+  for (const auto& owner_dir : fs::directory_iterator(dir_, ec)) {
+    std::string owner = owner_dir.path().filename().string();
+    if (!owner_dir.is_directory(ec)) {
+      // A file at the top: an earlier SuperNet's layout (one namespace per node), or the host's.
+      for (const char* suffix : {".schema.sealed", ".schema.json"}) {
+        if (owner.ends_with(suffix) && owner.size() > std::strlen(suffix)) legacy.push_back(owner.substr(0, owner.size() - std::strlen(suffix)));
+      }
+      continue;
+    }
+    if (!is_simple_name(owner, 64)) continue;
+    for (const auto& e : fs::directory_iterator(owner_dir.path(), ec)) {
+      std::string f = e.path().filename().string();
+      if (f.size() > 14 && f.ends_with(".schema.sealed")) ids.push_back({owner, f.substr(0, f.size() - 14)});
+    }
   }
   if (ec) return make_error("dataset.io", "cannot list " + dir_ + ": " + ec.message());
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    if (!valid_dataset_name(n)) continue;
-    auto s = schema(n);
+  std::sort(ids.begin(), ids.end(), [](const DatasetId& a, const DatasetId& b) { return a.key() < b.key(); });
+  for (const auto& id : ids) {
+    if (!valid_dataset_name(id.name)) continue;
+    auto s = schema(id);
     if (s.ok()) {
       out.push_back(std::move(s).value());
     } else {
       DatasetSchema bad;
-      bad.name = n;
+      bad.name = id.name;
+      bad.owner = id.owner;
       bad.problem = s.error().message;
       out.push_back(std::move(bad));
     }
   }
+  std::sort(legacy.begin(), legacy.end());
   for (const auto& n : legacy) {
-    if (!valid_dataset_name(n) || std::binary_search(names.begin(), names.end(), n)) continue;
     DatasetSchema bad;
     bad.name = n;
-    bad.problem = "the schema is a plain file (written by an earlier SuperNet, or by the host) and is not trusted; register the data again";
+    bad.problem = "a schema outside any owner's folder (written by an earlier SuperNet, or by the host) is not trusted; register the data again";
     out.push_back(std::move(bad));
   }
   return out;
 }
 
-Result<fl::Dataset> DatasetStore::load(const std::string& name) const {
-  SN_ASSIGN(DatasetSchema s, schema(name));
-  std::string path = dir_ + "/" + name + ".sealed";
+Result<fl::Dataset> DatasetStore::load(const DatasetId& id) const {
+  SN_ASSIGN(DatasetSchema s, schema(id));
+  std::string file = path(id, ".sealed");
   std::error_code ec;
-  if (!fs::exists(path, ec)) return make_error("dataset.unknown", "the data of " + name + " is missing at this node");
-  SN_ASSIGN(Bytes sealed, read_file(path, kDatasetCsvBytesMax * 2));
-  SN_ASSIGN(crypto::SecureBytes plain, tee::unseal(platform_, "dataset:" + name, sealed));
+  if (!fs::exists(file, ec)) return make_error("dataset.unknown", "the data of " + id.key() + " is missing at this node");
+  SN_ASSIGN(Bytes sealed, read_file(file, kDatasetCsvBytesMax * 2));
+  SN_ASSIGN(crypto::SecureBytes plain, tee::unseal(platform_, data_label(id), sealed));
   if (to_hex(crypto::sha256(plain.view())) != s.data_sha256) {
-    return make_error("dataset.tampered", "the sealed data of " + name + " is not the version its schema names (data sha256 " + s.data_sha256 + ")");
+    return make_error("dataset.tampered", "the sealed data of " + id.key() + " is not the version its schema names (data sha256 " + s.data_sha256 + ")");
   }
   return decode_dataset(plain.view());
 }
 
-Status DatasetStore::remove(const std::string& name, const std::string& owner) {
-  auto s = schema(name);
-  // A schema that no longer unseals has no owner to ask; nobody can delete it through the API
-  // (the operator removes the files).
-  if (!s.ok()) return s.error();
-  if (s->owner != owner) return make_error("dataset.owner", name + " is " + s->owner + "'s; only its owner deletes it");
+Status DatasetStore::remove(const DatasetId& id) {
+  // Also a data set whose files no longer verify: it is in its owner's folder, and the owner
+  // may clear it away.
+  SN_TRY(check_id(id));
   std::error_code ec;
-  fs::remove(dir_ + "/" + name + ".schema.sealed", ec);
-  if (ec) return make_error("dataset.io", "cannot remove the schema of " + name + ": " + ec.message());
-  fs::remove(dir_ + "/" + name + ".sealed", ec);
-  if (ec) return make_error("dataset.io", "cannot remove the data of " + name + ": " + ec.message());
+  if (!fs::exists(path(id, ".schema.sealed"), ec) && !fs::exists(path(id, ".sealed"), ec)) {
+    return make_error("dataset.unknown", id.owner + " has no data set named " + id.name + " at this node");
+  }
+  fs::remove(path(id, ".schema.sealed"), ec);
+  if (ec) return make_error("dataset.io", "cannot remove the schema of " + id.key() + ": " + ec.message());
+  fs::remove(path(id, ".sealed"), ec);
+  if (ec) return make_error("dataset.io", "cannot remove the data of " + id.key() + ": " + ec.message());
   return ok_status();
 }
 

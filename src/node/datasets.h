@@ -4,9 +4,9 @@
 // sealed data, the owner: the client that registered it) beside it (label
 // "dataset-schema:<name>"): the plaintext never reaches the node's disk, and a host that edits
 // or swaps a schema file is detected (it no longer unseals, or no longer names the data beside
-// it). Clients may see the schema; rows leave the sealed store only into this node's own
-// training code. Only the owner deletes a data set; replacing it is deleting it and registering
-// the new version, which has another data hash.
+// it). Names are per owner. Clients may see the schema; rows leave the sealed store only into
+// this node's own training code. Only the owner deletes a data set; replacing it is deleting it
+// and registering the new version, which has another data hash.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -37,22 +37,33 @@ struct DatasetSchema {
 inline constexpr size_t kDatasetCsvBytesMax = 64 * 1024 * 1024;
 inline constexpr size_t kDatasetsPerOwnerMax = 16;  // registrations one client may hold at a node
 
+// A data set's name is its owner's own: "user/clinic" and "member/clinic" are two data sets, and
+// nobody can take a name another client means to register.
+struct DatasetId {
+  std::string owner, name;
+  std::string key() const { return owner + "/" + name; }  // as jobs and the ledger name it
+  bool operator==(const DatasetId&) const = default;
+};
+// A job's `dataset`: "owner/name", or "name" for `default_owner`'s (the job's submitter).
+Result<DatasetId> parse_dataset_ref(const std::string& ref, const std::string& default_owner);
+
 class DatasetStore {
  public:
-  // `dir` holds <name>.sealed and <name>.schema.sealed.
+  // `dir` holds <owner>/<name>.sealed and <owner>/<name>.schema.sealed.
   DatasetStore(tee::Platform& platform, std::string dir) : platform_(platform), dir_(std::move(dir)) {}
-  // Refuses an existing name (a data set is never changed in place) and an owner that already
-  // holds kDatasetsPerOwnerMax data sets here.
-  Result<DatasetSchema> add(const std::string& name, std::string_view csv, const fl::CsvOptions& options, const std::string& owner);
+  // Refuses an existing name of the same owner (a data set is never changed in place) and an
+  // owner that already holds kDatasetsPerOwnerMax data sets here.
+  Result<DatasetSchema> add(const DatasetId& id, std::string_view csv, const fl::CsvOptions& options);
   Result<std::vector<DatasetSchema>> list() const;
   // The verified schema of one data set (dataset.unknown, dataset.tampered).
-  Result<DatasetSchema> schema(const std::string& name) const;
+  Result<DatasetSchema> schema(const DatasetId& id) const;
   // The data, checked against its sealed schema's data hash.
-  Result<fl::Dataset> load(const std::string& name) const;
-  // Removes both files; only `owner` may (dataset.owner otherwise).
-  Status remove(const std::string& name, const std::string& owner);
+  Result<fl::Dataset> load(const DatasetId& id) const;
+  // Removes both files (the API lets only the owner address its own).
+  Status remove(const DatasetId& id);
 
  private:
+  std::string path(const DatasetId& id, const char* suffix) const;
   tee::Platform& platform_;
   std::string dir_;
 };

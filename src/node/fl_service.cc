@@ -53,6 +53,11 @@ bool listed(const std::vector<std::string>& names, const std::string& name) { re
 
 }  // namespace
 
+DatasetKey party_key(const fl::JobParty& p, const std::string& submitter) {
+  auto id = parse_dataset_ref(p.dataset, submitter);
+  return {p.node, id.ok() ? id->key() : p.dataset};
+}
+
 double planned_epsilon(const fl::JobConfig& c) {
   if (!c.dp.enabled) return std::numeric_limits<double>::infinity();
   return fl::gaussian_rdp_epsilon(c.dp.noise_multiplier, c.rounds, c.dp.delta);
@@ -67,6 +72,11 @@ Result<CheckedJob> check_job(const fl::JobTx& tx, const consensus::ChainGenesis&
   if (spec.config.min_parties < kMinPartiesDefault) {
     return make_error("job.policy", "min_parties = " + std::to_string(spec.config.min_parties) + ": the default data policy requires at least " +
                                         std::to_string(kMinPartiesDefault) + " parties in every round (one party's update would be the model)");
+  }
+  for (const auto& p : spec.parties) {
+    if (auto id = parse_dataset_ref(p.dataset, client->name); !id.ok()) {
+      return make_error("job.value", "dataset = \"" + p.dataset + "\": a data set is NAME (the submitter's own) or OWNER/NAME");
+    }
   }
   for (const auto& r : spec.model_readers) {
     bool known = false;
@@ -147,7 +157,7 @@ void FlService::record(const Bytes& tx, uint64_t height) {
                      "ignored the job transaction at height " + std::to_string(height) + ": " + checked.error().message, steady_ms());
       return;
     }
-    if (auto data = check_job_data(checked->spec); !data.ok()) {
+    if (auto data = check_job_data(checked->spec, checked->submitter); !data.ok()) {
       log_limit_.log(LogLevel::kWarn, "fl", "job refused", "ledger",
                      "ignored the job transaction at height " + std::to_string(height) + ": " + data.error().message, steady_ms());
       return;
@@ -176,7 +186,7 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     if (!r.ok()) return;
     const consensus::Validator* v = node_.replica().validators().find(r->node);
     if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
-    DatasetKey key{r->node, r->name};
+    DatasetKey key{r->node, r->owner + "/" + r->name};
     if (r->deleted) {
       registry_.erase(key);
       return;
@@ -195,8 +205,9 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     auto p = fl::PolicyTx::decode(tx);
     if (!p.ok()) return;
     auto signer = check_policy(*p, node_.replica().genesis());
-    auto it = registry_.find({p->node, p->dataset});
-    if (!signer.ok() || it == registry_.end() || it->second.owner != *signer) return;  // only the owner the ledger names
+    if (!signer.ok()) return;
+    auto it = registry_.find({p->node, *signer + "/" + p->dataset});  // the signer's own data set only
+    if (it == registry_.end() || it->second.owner != *signer) return;
     it->second.policy = std::move(p->policy);
     it->second.policy_height = height;
     return;
@@ -270,7 +281,7 @@ double FlService::epsilon_spent(const DatasetKey& key) const {
   for (const auto& [id, job] : jobs_) {
     if (job.height <= it->second.height || !job.spec.config.dp.enabled) continue;
     bool uses = false;
-    for (const auto& p : job.spec.parties) uses |= p.node == key.first && p.dataset == key.second;
+    for (const auto& p : job.spec.parties) uses |= party_key(p, job.submitter) == key;
     if (!uses) continue;
     // Counted from the ledger alone (not from the epsilon an aggregator reports): the rounds
     // recorded for an ended job, every planned round for one still running.
@@ -281,18 +292,19 @@ double FlService::epsilon_spent(const DatasetKey& key) const {
   return spent;
 }
 
-Status FlService::check_job_data(const fl::JobSpec& spec) const {
+Status FlService::check_job_data(const fl::JobSpec& spec, const std::string& submitter) const {
   const fl::JobConfig& c = spec.config;
   uint32_t classes = 2;
   for (const auto& p : spec.parties) {
-    auto it = registry_.find({p.node, p.dataset});
+    auto it = registry_.find(party_key(p, submitter));
     if (it != registry_.end()) classes = std::max(classes, it->second.classes);
   }
   for (const auto& p : spec.parties) {
-    std::string where = p.dataset + " at node " + std::to_string(p.node);
-    auto it = registry_.find({p.node, p.dataset});
+    DatasetKey key = party_key(p, submitter);
+    std::string where = key.second + " at node " + std::to_string(p.node);
+    auto it = registry_.find(key);
     if (it == registry_.end()) {
-      return make_error("job.data", "node " + std::to_string(p.node) + " has no data set " + p.dataset +
+      return make_error("job.data", "node " + std::to_string(p.node) + " has no data set " + key.second +
                                         " on the ledger (supernet data list --node " + std::to_string(p.node) + ")");
     }
     const LedgerDataset& d = it->second;
@@ -331,6 +343,17 @@ Status FlService::check_job_data(const fl::JobSpec& spec) const {
     }
   }
   return ok_status();
+}
+
+std::vector<std::string> FlService::awaiting_consent(const FlJob& job) const {
+  std::vector<std::string> out;
+  if (job.ended() || datasets_ == nullptr) return out;
+  for (const auto& p : job.spec.parties) {
+    if (p.node != self_) continue;
+    auto id = parse_dataset_ref(p.dataset, job.submitter);
+    if (id.ok() && datasets_->schema(*id).ok() && !consented(job, id->owner, {self_, id->key()})) out.push_back(id->owner);
+  }
+  return out;
 }
 
 bool FlService::consented(const FlJob& job, const std::string& owner, const DatasetKey& key) const {
@@ -625,18 +648,18 @@ Result<FlService::PartyData*> FlService::party_data(const FlJob& job) {
   auto it = party_data_.find(job.id);
   if (it != party_data_.end()) return &it->second;
   if (datasets_ == nullptr) return make_error("fl.party", "this node keeps no data sets");
-  std::string name;
+  std::string ref;
   for (const auto& p : job.spec.parties) {
-    if (p.node == self_) name = p.dataset;
+    if (p.node == self_) ref = p.dataset;
   }
-  if (name.empty()) return make_error("fl.party", "node " + std::to_string(self_) + " is not a party of this job");
+  if (ref.empty()) return make_error("fl.party", "node " + std::to_string(self_) + " is not a party of this job");
+  SN_ASSIGN(DatasetId name, parse_dataset_ref(ref, job.submitter));
   SN_ASSIGN(DatasetSchema schema, datasets_->schema(name));
   SN_ASSIGN(fl::Dataset d, datasets_->load(name));
   SN_ASSIGN(std::unique_ptr<fl::Strategy> strategy, fl::make_strategy(job.spec.config.strategy));
   auto [train, test] = fl::split(d, 0.2, job.spec.config.seed + self_);
   PartyData pd;
   pd.dataset = name;
-  pd.owner = schema.owner;
   pd.data_sha256 = schema.data_sha256;
   pd.train = std::move(train);
   pd.test = std::move(test);
@@ -780,26 +803,26 @@ void FlService::party_request(uint32_t from, fl::WireMessage request, bool may_p
   // The data set as its owner left it: not deleted or replaced since this job first used it
   // (the sealed schema, read again), and the owner submitted the job or consented to it.
   auto now_schema = datasets_->schema(data.dataset);
-  if (!now_schema.ok() || now_schema->data_sha256 != data.data_sha256 || now_schema->owner != data.owner) {
+  if (!now_schema.ok() || now_schema->data_sha256 != data.data_sha256) {
     party_data_.erase(job_id);
     return refuse(from, job_id, round,
-                  {"no_data", now_schema.ok() ? "the data set " + data.dataset + " was replaced by its owner during the job"
+                  {"no_data", now_schema.ok() ? "the data set " + data.dataset.key() + " was replaced by its owner during the job"
                                               : now_schema.error().message,
                    false});
   }
   // ... and the version the ledger last recorded for it (not files the host put back).
-  DatasetKey key{self_, data.dataset};
+  DatasetKey key{self_, data.dataset.key()};
   auto reg = registry_.find(key);
-  if (reg == registry_.end() || to_hex(reg->second.data_sha256) != data.data_sha256 || reg->second.owner != data.owner) {
+  if (reg == registry_.end() || to_hex(reg->second.data_sha256) != data.data_sha256) {
     return refuse(from, job_id, round,
                   {"no_data",
-                   reg == registry_.end() ? "the ledger records no data set " + data.dataset + " at this node (deleted)"
-                                          : "the sealed data set " + data.dataset + " is not the version the ledger records (its files were rolled back or replaced)",
+                   reg == registry_.end() ? "the ledger records no data set " + data.dataset.key() + " at this node (deleted)"
+                                          : "the sealed data set " + data.dataset.key() + " is not the version the ledger records (its files were rolled back or replaced)",
                    false});
   }
-  if (!consented(job, data.owner, key)) {
+  if (!consented(job, data.dataset.owner, key)) {
     return refuse(from, job_id, round,
-                  {"no_consent", "the data set " + data.dataset + " is " + data.owner + "'s, who has not consented to this job (supernet data consent)",
+                  {"no_consent", "the data set " + data.dataset.key() + " is " + data.dataset.owner + "'s, who has not consented to this job (supernet data consent)",
                    false, true});
   }
   if (auto* f = std::get_if<fl::FitRequest>(&request)) return party_fit(from, job, data, std::move(*f));
@@ -879,7 +902,7 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
   // The owner's local DP, if its policy asks for it: the update is clipped and noised here,
   // before it leaves the node (noise from this node's random source, never from the job's seed).
   double local_clip = 0, local_noise = 0;
-  if (auto reg = registry_.find({self_, data.dataset}); reg != registry_.end() && reg->second.policy) {
+  if (auto reg = registry_.find({self_, data.dataset.key()}); reg != registry_.end() && reg->second.policy) {
     local_clip = reg->second.policy->local_clip;
     local_noise = reg->second.policy->local_noise;
   }

@@ -85,7 +85,9 @@ struct LedgerDataset {
   std::optional<fl::DataPolicy> policy;
   uint64_t policy_height = 0;
 };
-using DatasetKey = std::pair<uint32_t, std::string>;  // (node, data set name)
+using DatasetKey = std::pair<uint32_t, std::string>;  // (node, "owner/name")
+// A job's party's data set, its `dataset` read as DatasetId (the submitter's own when it names no owner).
+DatasetKey party_key(const fl::JobParty& p, const std::string& submitter);
 
 // The epsilon a job spends over all its rounds (infinite without DP).
 double planned_epsilon(const fl::JobConfig& c);
@@ -134,7 +136,9 @@ class FlService {
   // each party's data set is registered on the ledger, and the job keeps to each one's policy
   // (job.data, job.policy, job.budget). A job whose submitter the policy does not list waits for
   // the owner's consent instead (not checked here).
-  Status check_job_data(const fl::JobSpec& spec) const;
+  Status check_job_data(const fl::JobSpec& spec, const std::string& submitter) const;
+  // The owners of this node's data sets in a running job whose consent it still waits for.
+  std::vector<std::string> awaiting_consent(const FlJob& job) const;
   // This node's record of a data set it keeps, signed with its identity key, for the ledger.
   Bytes data_record_tx(const DatasetSchema& schema, bool deleted) const;
 
@@ -148,7 +152,8 @@ class FlService {
     // Made once, with the standardization the ledger records (it never changes), and never
     // changed after: the worker thread that trains on one shares it.
     std::shared_ptr<const fl::Dataset> train_std, test_std;
-    std::string dataset, owner, data_sha256;  // from its sealed schema, as first loaded
+    DatasetId dataset;        // the job's data set at this node
+    std::string data_sha256;  // its version, from its sealed schema as first loaded
     std::unique_ptr<fl::Strategy> strategy;  // the job's, for its training options
     Bytes initial_hash;                      // of the job's seeded initial model
     int fitted_round = 0;                    // the last round this party trained
