@@ -1010,7 +1010,9 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     h->handle(r, [respond](ApiResponse a) { respond(net::HttpResponse{a.status, std::move(a.content_type), std::move(a.body), {}}); });
   };
   hooks.body_limit = [](std::string_view method, std::string_view path) {
-    if (method == "POST" && path.rfind("/v1/data/", 0) == 0) return kApiDataBytesMax;
+    // Only an upload (POST /v1/data/{name}) may be large; /v1/data/{name}/policy is not one.
+    std::string_view route = path.substr(0, path.find('?'));
+    if (method == "POST" && route.rfind("/v1/data/", 0) == 0 && route.find('/', 9) == std::string_view::npos) return kApiDataBytesMax;
     if (path == "/v1/tx/batch") return kApiBatchBytesMax;
     return kApiBodyBytesMax;
   };

@@ -207,7 +207,7 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     auto signer = check_policy(*p, node_.replica().genesis());
     if (!signer.ok()) return;
     auto it = registry_.find({p->node, *signer + "/" + p->dataset});  // the signer's own data set only
-    if (it == registry_.end() || it->second.owner != *signer) return;
+    if (it == registry_.end()) return;
     it->second.policy = std::move(p->policy);
     it->second.policy_height = height;
     return;

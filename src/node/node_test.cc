@@ -300,6 +300,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(big->status, 413);
   EXPECT_EQ(code(big), "too_large");
+  // Only a data upload may be large: a policy under /v1/data/{name}/ has the ordinary limit.
+  auto big_policy = client.post("/v1/data/x/policy", std::string(kApiBodyBytesMax + 1, 'x'));
+  ASSERT_TRUE(big_policy.ok());
+  EXPECT_EQ(big_policy->status, 413);
 }
 
 }  // namespace
