@@ -43,7 +43,7 @@ struct SubmitArgs {
   NetFlags net;
   std::string table, key, value, value_hex, receipt;
   std::optional<uint64_t> nonce;
-  bool no_wait = false;
+  bool no_wait = false, unsigned_write = false;
   int timeout_s = 30;
 };
 
@@ -51,9 +51,27 @@ int run_submit(const SubmitArgs& a) {
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
   if (a.value.empty() == a.value_hex.empty()) return fail(make_error("usage.value", "give exactly one of --value or --value-hex"));
-  json body = {{"table", a.table}, {"key", a.key}, {"nonce", a.nonce.value_or(crypto::random_u64())}};
-  if (!a.value_hex.empty()) body["value_hex"] = a.value_hex;
-  else body["value"] = a.value;
+  uint64_t nonce = a.nonce.value_or(crypto::random_u64());
+  json body;
+  if (a.unsigned_write) {
+    body = {{"table", a.table}, {"key", a.key}, {"nonce", nonce}};
+    if (!a.value_hex.empty()) body["value_hex"] = a.value_hex;
+    else body["value"] = a.value;
+  } else {
+    // Signed with this client's key: every node checks who wrote it (GET /v1/kv: writer_signed).
+    Bytes value;
+    if (!a.value_hex.empty()) {
+      auto v = from_hex(a.value_hex);
+      if (!v.ok()) return fail(make_error("usage.value", "--value-hex must be an even-length hex string"));
+      value = std::move(v).value();
+    } else {
+      value = to_bytes(as_bytes(a.value));
+    }
+    if (a.table.empty() || a.key.empty() || a.key.size() > ledger::kKeyBytesMax || value.size() > ledger::kValueBytesMax) {
+      return fail(make_error("usage.value", "--table and --key (1 to 256 bytes) are required and the value is at most 48 KiB"));
+    }
+    body = {{"tx", to_hex(ledger::make_signed_kv_write(a.table, a.key, std::move(value), nonce, net->credentials.key))}};
+  }
   std::string text = body.dump();
   Clients c(*net, a.net.node);
   node::HttpReply r;
@@ -65,13 +83,17 @@ int run_submit(const SubmitArgs& a) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (r.status != 200 && r.status != 202) {
-    return fail(make_error("tx.refused", "node " + std::to_string(c.node_id()) + " refused the write: " + error_text(r)));
+    return fail(make_error("tx.refused", "node " + std::to_string(c.node_id()) + " refused the write: " + error_text(r)),
+                r.status == 403 ? kExitCheckFailed : kExitBadInput);
   }
   std::string id = json::parse(r.body)["id"];
   std::printf("transaction %s accepted by node %u\n", id.c_str(), c.node_id());
   if (a.no_wait) return kExitOk;
   auto done = await_commit(c, id, text, a.timeout_s, isatty(2));
   if (!done.ok()) return fail(done.error(), kExitCheckFailed);
+  if ((*done)["status"] != "committed") {
+    return fail(make_error("tx.skipped", "the write was ordered but not applied: " + (*done).value("reason", std::string("?"))), kExitCheckFailed);
+  }
   std::printf("committed at height %llu (validator set epoch %llu)\n", static_cast<unsigned long long>((*done)["height"].get<uint64_t>()),
               static_cast<unsigned long long>((*done)["epoch"].get<uint64_t>()));
   if (!a.receipt.empty()) {
@@ -127,6 +149,35 @@ int run_kv_get(const KvArgs& a) {
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 200) return fail(make_error("kv.get", error_text(*r)), r->status == 404 ? kExitCheckFailed : kExitBadInput);
   std::printf("%s\n", json::parse(r->body).dump(2).c_str());
+  return kExitOk;
+}
+
+struct ClaimArgs {
+  NetFlags net;
+  std::string table;
+  int timeout_s = 30;
+};
+
+int run_kv_claim(const ClaimArgs& a) {
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  json body = {{"tx", to_hex(ledger::make_table_claim(a.table, crypto::random_u64(), net->credentials.key))}};
+  std::string text = body.dump();
+  Clients c(*net, a.net.node);
+  auto r = c.request(true, "/v1/tx", text);
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200 && r->status != 202) {
+    return fail(make_error("kv.claim", "node " + std::to_string(c.node_id()) + " refused the claim: " + error_text(*r)),
+                r->status == 403 ? kExitCheckFailed : kExitBadInput);
+  }
+  std::string id = json::parse(r->body)["id"];
+  auto done = await_commit(c, id, text, a.timeout_s, isatty(2));
+  if (!done.ok()) return fail(done.error(), kExitCheckFailed);
+  if ((*done)["status"] != "committed") {
+    return fail(make_error("kv.claim", "the claim was ordered but not applied: " + (*done).value("reason", std::string("?"))), kExitCheckFailed);
+  }
+  std::printf("table %s is owner-write-only, owned by %s (committed at height %llu): only writes signed by %s apply to it\n",
+              a.table.c_str(), a.net.as.c_str(), static_cast<unsigned long long>((*done)["height"].get<uint64_t>()), a.net.as.c_str());
   return kExitOk;
 }
 
@@ -348,6 +399,9 @@ void add_tx_commands(CLI::App& app, int* exit_code) {
   submit->add_option("--value-hex", s->value_hex, "binary value, hex");
   submit->add_option("--nonce", s->nonce, "makes the write distinct; resubmitting with the same nonce is idempotent (default: random)");
   submit->add_flag("--no-wait", s->no_wait, "return once a node has accepted the write");
+  submit->add_flag("--unsigned", s->unsigned_write,
+                   "send the write unsigned: the writer recorded is the client the receiving node says it authenticated, and "
+                   "owner-write-only tables refuse it (default: signed with this client's key, checked by every node)");
   submit->add_option("--receipt", s->receipt, "write the commit receipt proof to this file");
   submit->add_option("--timeout", s->timeout_s, "seconds to wait for the commit")->capture_default_str();
   submit->callback([s, exit_code] { *exit_code = run_submit(*s); });
@@ -374,13 +428,21 @@ void add_tx_commands(CLI::App& app, int* exit_code) {
   load->callback([l, exit_code] { *exit_code = run_load(*l); });
 
   auto k = std::make_shared<KvArgs>();
-  CLI::App* kv = app.add_subcommand("kv", "Read the committed key-value state");
+  CLI::App* kv = app.add_subcommand("kv", "Read the committed key-value state; claim a table");
   kv->require_subcommand(1);
   CLI::App* kv_get = kv->add_subcommand("get", "Show the committed value of TABLE KEY");
   k->net.add_to(kv_get);
   kv_get->add_option("table", k->table, "table")->required();
   kv_get->add_option("key", k->key, "key")->required();
   kv_get->callback([k, exit_code] { *exit_code = run_kv_get(*k); });
+  auto cl = std::make_shared<ClaimArgs>();
+  CLI::App* claim = kv->add_subcommand("claim",
+                                       "Make TABLE owner-write-only, owned by this client: from then on every node applies to it only "
+                                       "writes signed by this client (a table nobody has written to yet)");
+  cl->net.add_to(claim);
+  claim->add_option("table", cl->table, "table (A-Z a-z 0-9 . _ -, at most 64; not beginning with _)")->required();
+  claim->add_option("--timeout", cl->timeout_s, "seconds to wait for the commit")->capture_default_str();
+  claim->callback([cl, exit_code] { *exit_code = run_kv_claim(*cl); });
 
   auto r = std::make_shared<ReceiptArgs>();
   CLI::App* receipt = app.add_subcommand("receipt", "Check commit receipts offline");

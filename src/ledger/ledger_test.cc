@@ -9,6 +9,8 @@
 #include "ledger/tx.h"
 #include "consensus/chain.h"
 #include "consensus/signer.h"
+#include "crypto/hash.h"
+#include "crypto/keys.h"
 #include "ledger/merkle.h"
 #include "sim/sim_platform.h"
 #include "sim/simulator.h"
@@ -109,6 +111,174 @@ TEST(SqliteStore, StateWritesAndCorruptionIsAnError) {
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.error().code, "store.corrupt");
   EXPECT_FALSE(open_sqlite_store("/nonexistent-dir/x.db").ok());
+}
+
+// Two clients of a network and a key that is no client's.
+struct KvClients {
+  crypto::PrivateKey alice = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  crypto::PrivateKey bob = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  crypto::PrivateKey stranger = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  KvRules rules() const {
+    return KvRules::from_genesis({{"alice", "user", crypto::sha256(alice.public_key().spki_der())},
+                                  {"bob", "member", crypto::sha256(bob.public_key().spki_der())}});
+  }
+};
+
+CommittedBlock block_of(uint64_t height, std::vector<Bytes> txs) {
+  CommittedBlock cb;
+  cb.block.header.height = height;
+  cb.block.txs = std::move(txs);
+  cb.commit_qc.block = Bytes(32, 0);
+  return cb;
+}
+
+Bytes text(const char* s) { return to_bytes(std::string(s)); }
+
+TEST(Tx, SignedWritesAndTableClaimsRoundTripAndRejects) {
+  KvClients c;
+  Bytes tx = make_signed_kv_write("t", "k", text("v"), 9, c.alice);
+  auto w = SignedKvWrite::decode(tx);
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  EXPECT_EQ(w->table, "t");
+  EXPECT_EQ(w->nonce, 9u);
+  EXPECT_FALSE(KvWrite::decode(tx).ok());
+  auto sw = decode_state_write(tx, c.rules());
+  ASSERT_TRUE(sw.ok() && sw->has_value());
+  EXPECT_EQ((*sw)->writer, "alice");
+  EXPECT_TRUE((*sw)->verified);
+  // Any changed byte: no longer decodes, or its signature fails.
+  for (size_t i = 4; i < tx.size(); i++) {
+    Bytes bad = tx;
+    bad[i] ^= 0x01;
+    auto d = decode_state_write(bad, c.rules());
+    EXPECT_FALSE(d.ok() && d->has_value() && (*d)->verified && (*d)->value == text("v") && (*d)->key == "k" && (*d)->table == "t" &&
+                 (*d)->writer == "alice")
+        << "byte " << i;
+  }
+  EXPECT_EQ(decode_state_write(make_signed_kv_write("t", "k", text("v"), 1, c.stranger), c.rules()).error().code, "kv.signer");
+  Bytes truncated = tx;
+  truncated.pop_back();
+  EXPECT_FALSE(SignedKvWrite::decode(truncated).ok());
+  Bytes claim = make_table_claim("prices", 3, c.bob);
+  auto cl = TableClaim::decode(claim);
+  ASSERT_TRUE(cl.ok());
+  EXPECT_EQ(cl->table, "prices");
+  auto cw = decode_state_write(claim, c.rules());
+  ASSERT_TRUE(cw.ok() && cw->has_value());
+  EXPECT_TRUE((*cw)->claim);
+  EXPECT_EQ((*cw)->table, kTableOwners);
+  EXPECT_EQ((*cw)->key, "prices");
+  EXPECT_EQ((*cw)->writer, "bob");
+  // A key rotation or governance transaction is no state write.
+  auto none = decode_state_write(text("SNGVxxxx"), c.rules());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST(StateMachine, OwnerWriteOnlyTablesApplyOnlyTheOwnersSignedWrites) {
+  KvClients c;
+  MemoryStore store;
+  store.set_rules(c.rules());
+  // Block 1: alice writes to "open" unsigned and signed; bob claims "prices" and writes to it,
+  // then alice (signed) and an unsigned write naming bob (what a broken validator can forge)
+  // try to: only bob's own signed write applies. A write to the reserved table and a claim of
+  // "open" (it has entries) are skipped; so is a write signed by a stranger.
+  ASSERT_TRUE(store
+                  .append(block_of(1, {KvWrite{"open", "a", text("1"), "alice", 1}.encode(),
+                                       make_signed_kv_write("open", "b", text("2"), 2, c.alice),
+                                       make_table_claim("prices", 3, c.bob),
+                                       make_signed_kv_write("prices", "x", text("bob's"), 4, c.bob),
+                                       make_signed_kv_write("prices", "x", text("alice's"), 5, c.alice),
+                                       KvWrite{"prices", "x", text("forged"), "bob", 6}.encode(),
+                                       KvWrite{kTableOwners, "open", text("alice"), "alice", 7}.encode(),
+                                       make_table_claim("open", 8, c.alice),
+                                       make_signed_kv_write("open", "c", text("3"), 9, c.stranger)}))
+                  .ok());
+  auto a = store.get("open", "a").value();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->writer, "alice");
+  EXPECT_FALSE(a->verified);
+  auto b = store.get("open", "b").value();
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->verified);
+  EXPECT_FALSE(store.get("open", "c").value());
+  auto x = store.get("prices", "x").value();
+  ASSERT_TRUE(x);
+  EXPECT_EQ(to_string(x->value), "bob's");
+  EXPECT_EQ(x->writer, "bob");
+  EXPECT_EQ(store.table_owner("prices"), std::optional<std::string>("bob"));
+  EXPECT_FALSE(store.table_owner("open"));
+  // Block 2: the same refusals hold from the committed state, and a second claim loses.
+  ASSERT_TRUE(store
+                  .append(block_of(2, {KvWrite{"prices", "x", text("forged"), "bob", 10}.encode(),
+                                       make_table_claim("prices", 11, c.alice),
+                                       make_signed_kv_write("prices", "y", text("bob again"), 12, c.bob)}))
+                  .ok());
+  EXPECT_EQ(to_string(store.get("prices", "x").value()->value), "bob's");
+  EXPECT_EQ(to_string(store.get("prices", "y").value()->value), "bob again");
+  EXPECT_EQ(store.table_owner("prices"), std::optional<std::string>("bob"));
+  // check_write gives the reasons the API answers with.
+  auto view = store.view();
+  EXPECT_EQ(check_write({"prices", "z", {}, "bob", false, false}, view).error().code, "kv.owner_only");
+  EXPECT_EQ(check_write({"prices", "z", {}, "alice", true, false}, view).error().code, "kv.owner_only");
+  EXPECT_TRUE(check_write({"prices", "z", {}, "bob", true, false}, view).ok());
+  EXPECT_EQ(check_write({"_owners", "z", {}, "bob", true, false}, view).error().code, "kv.reserved");
+  EXPECT_EQ(check_write({kTableOwners, "open", {}, "bob", true, true}, view).error().code, "kv.in_use");
+  EXPECT_EQ(check_write({kTableOwners, "prices", {}, "alice", true, true}, view).error().code, "kv.claimed");
+  EXPECT_TRUE(check_write({kTableOwners, "fresh", {}, "alice", true, true}, view).ok());
+  // A store without the genesis' clients applies no signed write at all.
+  MemoryStore bare;
+  ASSERT_TRUE(bare.append(block_of(1, {make_signed_kv_write("t", "k", text("v"), 1, c.alice)})).ok());
+  EXPECT_FALSE(bare.get("t", "k").value());
+}
+
+TEST(SqliteStore, KeepsWritersAndOwnersAcrossReopenAndUpgradesAnOldLedger) {
+  KvClients c;
+  std::string path = temp_db("owners");
+  {
+    auto store = open_sqlite_store(path).value();
+    store->set_rules(c.rules());
+    ASSERT_TRUE(store
+                    ->append(block_of(1, {make_table_claim("prices", 1, c.bob), make_signed_kv_write("prices", "x", text("1"), 2, c.bob),
+                                          KvWrite{"prices", "x", text("forged"), "bob", 3}.encode(),
+                                          KvWrite{"open", "k", text("v"), "alice", 4}.encode()}))
+                    .ok());
+  }
+  auto store = open_sqlite_store(path).value();
+  store->set_rules(c.rules());
+  EXPECT_EQ(store->table_owner("prices"), std::optional<std::string>("bob"));
+  auto x = store->get("prices", "x").value();
+  ASSERT_TRUE(x);
+  EXPECT_EQ(to_string(x->value), "1");
+  EXPECT_EQ(x->writer, "bob");
+  EXPECT_TRUE(x->verified);
+  auto k = store->get("open", "k").value();
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->writer, "alice");
+  EXPECT_FALSE(k->verified);
+  EXPECT_TRUE(store->table_has_entries("open").value());
+  EXPECT_FALSE(store->table_has_entries("nothing").value());
+  ASSERT_TRUE(store->append(block_of(2, {KvWrite{"prices", "x", text("forged"), "bob", 5}.encode()})).ok());
+  EXPECT_EQ(to_string(store->get("prices", "x").value()->value), "1");
+  store.reset();
+
+  // A ledger from before writers were recorded: opened, upgraded, its entries without a writer.
+  std::string old = temp_db("old-schema");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, height INTEGER NOT NULL, "
+                         "PRIMARY KEY (tbl, key)); INSERT INTO kv VALUES ('t', 'k', x'7631', 1)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto upgraded = open_sqlite_store(old);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.error().to_string();
+  auto e = (*upgraded)->get("t", "k").value();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(to_string(e->value), "v1");
+  EXPECT_EQ(e->writer, "");
+  EXPECT_FALSE(e->verified);
 }
 
 TEST(MemoryStore, InjectedFaultWritesNothing) {

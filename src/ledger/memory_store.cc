@@ -13,9 +13,25 @@ Status MemoryStore::append(const consensus::CommittedBlock& cb) {
     return make_error("store.height", "block " + std::to_string(cb.block.header.height) + " is not the next height");
   }
   uint64_t h = cb.block.header.height;
-  for (auto& w : state_writes(cb.block)) kv_[{w.table, w.key}] = {w.value, h};
+  for (auto& w : state_writes(cb.block, rules_, view())) {
+    if (w.claim) owners_[w.key] = w.writer;
+    kv_[{w.table, w.key}] = {std::move(w.value), h, std::move(w.writer), w.verified};
+  }
   blocks_.push_back(cb);
   return ok_status();
+}
+
+StateView Store::view() {
+  return StateView{[this](const std::string& t) { return table_owner(t); },
+                   [this](const std::string& t) {
+                     auto has = table_has_entries(t);
+                     return !has.ok() || *has;  // a store that cannot tell refuses the claim
+                   }};
+}
+
+Result<bool> MemoryStore::table_has_entries(const std::string& table) {
+  auto it = kv_.lower_bound({table, std::string()});
+  return it != kv_.end() && it->first.first == table;
 }
 
 Bytes VoteRecord::encode() const {

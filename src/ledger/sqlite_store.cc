@@ -15,7 +15,7 @@ namespace {
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL, block BLOB NOT NULL, qc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, height INTEGER NOT NULL,
-                               PRIMARY KEY (tbl, key));
+                               writer TEXT NOT NULL DEFAULT '', verified INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, key));
 CREATE TABLE IF NOT EXISTS vote (id INTEGER PRIMARY KEY CHECK (id = 1), record BLOB NOT NULL);
 )";
 
@@ -54,6 +54,30 @@ class SqliteStore : public Store {
       SN_TRY(exec(pragma));
     }
     SN_TRY(exec(kSchema));
+    // A ledger written before writers were recorded: its entries keep an empty writer.
+    bool has_writer = false;
+    {
+      Stmt cols(db_, "PRAGMA table_info(kv)");
+      if (!cols.ok()) return error("read the state's columns");
+      while (cols.step() == SQLITE_ROW) {
+        const unsigned char* name = sqlite3_column_text(cols.get(), 1);
+        has_writer |= name != nullptr && std::string(reinterpret_cast<const char*>(name)) == "writer";
+      }
+    }
+    if (!has_writer) {
+      SN_TRY(exec("ALTER TABLE kv ADD COLUMN writer TEXT NOT NULL DEFAULT ''"));
+      SN_TRY(exec("ALTER TABLE kv ADD COLUMN verified INTEGER NOT NULL DEFAULT 0"));
+    }
+    {
+      Stmt owners(db_, "SELECT key, value FROM kv WHERE tbl = ?");
+      if (!owners.ok()) return error("read the table owners");
+      owners.text(1, kTableOwners);
+      while (owners.step() == SQLITE_ROW) {
+        Bytes v = owners.column_blob(1);
+        const unsigned char* key = sqlite3_column_text(owners.get(), 0);
+        owners_[key ? reinterpret_cast<const char*>(key) : ""] = to_string(v);
+      }
+    }
     Stmt count(db_, "SELECT COUNT(*), COALESCE(MAX(height), 0) FROM blocks");
     if (!count.ok() || count.step() != SQLITE_ROW) return error("count blocks");
     height_ = static_cast<uint64_t>(sqlite3_column_int64(count.get(), 0));
@@ -68,13 +92,15 @@ class SqliteStore : public Store {
       return make_error("store.height", "block " + std::to_string(cb.block.header.height) + " is not the next height");
     }
     SN_TRY(exec("BEGIN IMMEDIATE"));
-    Status s = write(cb);
+    std::map<std::string, std::string> claims;
+    Status s = write(cb, claims);
     if (!s.ok()) {
       (void)exec("ROLLBACK");
       return s;
     }
     SN_TRY(exec("COMMIT"));
     height_++;
+    for (auto& [table, owner] : claims) owners_[table] = std::move(owner);
     return ok_status();
   }
 
@@ -99,14 +125,25 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<KvEntry>> get(const std::string& table, const std::string& key) override {
-    Stmt q(db_, "SELECT value, height FROM kv WHERE tbl = ? AND key = ?");
+    Stmt q(db_, "SELECT value, height, writer, verified FROM kv WHERE tbl = ? AND key = ?");
     if (!q.ok()) return error("read state");
     q.text(1, table);
     q.text(2, key);
     int rc = q.step();
     if (rc == SQLITE_DONE) return std::optional<KvEntry>();
     if (rc != SQLITE_ROW) return error("read state");
-    return std::optional<KvEntry>(KvEntry{q.column_blob(0), static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1))});
+    const unsigned char* writer = sqlite3_column_text(q.get(), 2);
+    return std::optional<KvEntry>(KvEntry{q.column_blob(0), static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1)),
+                                          writer ? reinterpret_cast<const char*>(writer) : "", sqlite3_column_int64(q.get(), 3) != 0});
+  }
+
+  Result<bool> table_has_entries(const std::string& table) override {
+    Stmt q(db_, "SELECT 1 FROM kv WHERE tbl = ? LIMIT 1");
+    if (!q.ok()) return error("read state");
+    q.text(1, table);
+    int rc = q.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("read state");
+    return rc == SQLITE_ROW;
   }
 
   uint64_t height() const override { return height_; }
@@ -143,7 +180,7 @@ class SqliteStore : public Store {
     return ok_status();
   }
 
-  Status write(const consensus::CommittedBlock& cb) {
+  Status write(const consensus::CommittedBlock& cb, std::map<std::string, std::string>& claims) {
     uint64_t h = cb.block.header.height;
     Writer bw, qw;
     cb.block.encode(bw);
@@ -155,14 +192,29 @@ class SqliteStore : public Store {
     ins.blob(3, bw.data());
     ins.blob(4, qw.data());
     if (ins.step() != SQLITE_DONE) return error("insert block");
-    Stmt kv(db_, "INSERT INTO kv (tbl, key, value, height) VALUES (?, ?, ?, ?) "
-                 "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value, height = excluded.height");
+    Stmt kv(db_, "INSERT INTO kv (tbl, key, value, height, writer, verified) VALUES (?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value, height = excluded.height, "
+                 "writer = excluded.writer, verified = excluded.verified");
     if (!kv.ok()) return error("prepare state write");
-    for (const auto& w : state_writes(cb.block)) {
+    // A read that fails fails the append (rather than let this node decide a claim otherwise
+    // than its peers).
+    std::optional<Error> read_failed;
+    StateView v{[this](const std::string& t) { return table_owner(t); },
+                [&](const std::string& t) {
+                  auto has = table_has_entries(t);
+                  if (!has.ok()) read_failed = has.error();
+                  return has.ok() && *has;
+                }};
+    auto writes = state_writes(cb.block, rules_, v);
+    if (read_failed) return *read_failed;
+    for (const auto& w : writes) {
+      if (w.claim) claims[w.key] = w.writer;
       kv.text(1, w.table);
       kv.text(2, w.key);
       kv.blob(3, w.value);
       kv.integer(4, static_cast<int64_t>(h));
+      kv.text(5, w.writer);
+      kv.integer(6, w.verified ? 1 : 0);
       if (kv.step() != SQLITE_DONE) return error("write state");
       kv.reset();
     }

@@ -18,6 +18,8 @@ namespace supernet::ledger {
 struct KvEntry {
   Bytes value;
   uint64_t height = 0;  // the block that wrote it
+  std::string writer;   // the client that wrote it (StateWrite::writer)
+  bool verified = false;  // the writer's signature was checked by every node
 };
 
 // tee-bft: the last vote this node's checker signed, with the block it is for, written before
@@ -43,6 +45,22 @@ class Store {
   // Replaces the recorded vote, durably before returning.
   virtual Status record_vote(const VoteRecord& v) = 0;
   virtual Result<std::optional<VoteRecord>> last_vote() = 0;
+
+  // The clients whose signed writes and table claims apply (the genesis'); until set, none do.
+  void set_rules(KvRules rules) { rules_ = std::move(rules); }
+  const KvRules& rules() const { return rules_; }
+  // The owner of an owner-write-only table, from the committed state.
+  std::optional<std::string> table_owner(const std::string& table) const {
+    auto it = owners_.find(table);
+    return it == owners_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  virtual Result<bool> table_has_entries(const std::string& table) = 0;
+  // The view check_write needs, of the committed state (the API checks writes with it).
+  StateView view();
+
+ protected:
+  KvRules rules_;
+  std::map<std::string, std::string> owners_;  // kTableOwners, cached: read on every write
 };
 
 // SQLite in WAL mode with synchronous=FULL at `path` (created if absent).
@@ -61,6 +79,7 @@ class MemoryStore : public Store {
     return ok_status();
   }
   Result<std::optional<VoteRecord>> last_vote() override { return vote_; }
+  Result<bool> table_has_entries(const std::string& table) override;
   void fail_appends_after(size_t n) { appends_allowed_ = n; }
 
  private:

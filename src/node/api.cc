@@ -60,6 +60,15 @@ json tx_json(ByteView tx) {
     j.update(value_json(w->value));
     return j;
   }
+  if (auto w = ledger::SignedKvWrite::decode(tx); w.ok()) {
+    json j = {{"type", "kv_write_signed"}, {"table", w->table}, {"key", w->key}, {"nonce", w->nonce},
+              {"client_key_sha256", to_hex(crypto::sha256(w->client_spki))}};
+    j.update(value_json(w->value));
+    return j;
+  }
+  if (auto c = ledger::TableClaim::decode(tx); c.ok()) {
+    return {{"type", "table_claim"}, {"table", c->table}, {"nonce", c->nonce}, {"client_key_sha256", to_hex(crypto::sha256(c->client_spki))}};
+  }
   if (consensus::is_key_rotation(tx)) {
     if (auto k = consensus::KeyRotation::decode(tx); k.ok()) {
       return {{"type", "key_rotation"}, {"node", k->node}, {"new_vote_key", to_hex(k->new_vote_key)}, {"nonce", k->nonce}};
@@ -233,9 +242,9 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
     return post_tx_batch(req, *client, std::move(counted), *ms);
   }
   if (*ms > 0 && p == "/v1/tx" && req.method == "POST") {
-    auto w = parse_write_request(req.body, client->name);
-    if (!w.ok()) return counted(error(400, w.error().code, w.error().message));
-    auto outcome = submit_write(w->encode());
+    auto w = write_tx(req.body, *client, *req.client_spki_sha256);
+    if (auto* refused = std::get_if<ApiResponse>(&w)) return counted(std::move(*refused));
+    auto outcome = submit_write(std::move(std::get<Bytes>(w)));
     if (outcome.status != 202) return counted(write_response(outcome));
     std::string id = outcome.id;
     return wait_for({id}, *ms, [counted, id](const std::map<std::string, uint64_t>& heights) {
@@ -302,7 +311,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
                  req.client_spki_sha256 ? "the client certificate's key is not registered with this network"
                                         : "a client certificate registered in the genesis is required (mutual TLS)");
   }
-  if (p == "/v1/tx") return req.method == "POST" ? post_tx(req.body, *client) : error(405, "method", "use POST");
+  if (p == "/v1/tx") return req.method == "POST" ? post_tx(req.body, *client, *req.client_spki_sha256) : error(405, "method", "use POST");
   if (p == "/v1/recovery" && req.method == "POST") return post_recovery(req.body, *client);
   if (p == "/v1/governance") {
     if (req.method == "POST") return post_governance(req.body, *client, *req.client_spki_sha256);
@@ -465,10 +474,43 @@ ApiResponse ApiHandler::write_response(const WriteOutcome& o) {
 
 ApiResponse ApiHandler::submit_tx(Bytes tx) { return write_response(submit_write(std::move(tx))); }
 
-ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client) {
+namespace {
+
+// The status of a write the state machine would not apply: reserved tables are a malformed
+// request, the others are the table owner's to allow.
+int write_refusal_status(const Error& e) { return e.code == "kv.reserved" ? 400 : 403; }
+
+}  // namespace
+
+std::variant<Bytes, ApiResponse> ApiHandler::write_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("tx")) {
+    auto tx = signed_tx_body(body, "a key-value write or table claim signed by this client (supernet tx submit, supernet kv claim make one)");
+    if (!tx.ok()) return error(400, tx.error().code, tx.error().message);
+    Bytes spki;
+    if (auto w = ledger::SignedKvWrite::decode(*tx); w.ok()) spki = w->client_spki;
+    else if (auto c = ledger::TableClaim::decode(*tx); c.ok()) spki = c->client_spki;
+    else return error(400, "bad_tx", "not a signed key-value write or table claim");
+    if (!crypto::ct_equal(crypto::sha256(spki), client_spki_sha256)) {
+      return error(403, "forbidden", "the transaction is signed by another key than this connection's client certificate");
+    }
+    auto w = ledger::decode_state_write(*tx, node_.store().rules());
+    if (!w.ok()) return error(403, w.error().code, w.error().message);
+    if (auto s = ledger::check_write(**w, node_.store().view()); !s.ok()) return error(write_refusal_status(s.error()), s.error().code, s.error().message);
+    return std::move(tx).value();
+  }
   auto w = parse_write_request(body, client.name);
   if (!w.ok()) return error(400, w.error().code, w.error().message);
-  return submit_tx(w->encode());
+  if (auto s = ledger::check_write({w->table, w->key, {}, client.name, false, false}, node_.store().view()); !s.ok()) {
+    return error(write_refusal_status(s.error()), s.error().code, s.error().message);
+  }
+  return w->encode();
+}
+
+ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
+  auto w = write_tx(body, client, client_spki_sha256);
+  if (auto* refused = std::get_if<ApiResponse>(&w)) return std::move(*refused);
+  return submit_tx(std::move(std::get<Bytes>(w)));
 }
 
 // One status per write, in the order given; with ?wait_ms the answer waits until every
@@ -478,9 +520,14 @@ void ApiHandler::post_tx_batch(const ApiRequest& req, const Client& client, Done
   if (!writes.ok()) return done(error(400, writes.error().code, writes.error().message));
   auto results = std::make_shared<json>(json::array());
   auto pending = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
+  auto view = node_.store().view();
   for (auto& w : *writes) {
     if (!w.ok()) {
       results->push_back({{"status", "refused"}, {"error", w.error().code}, {"message", w.error().message}});
+      continue;
+    }
+    if (auto s = ledger::check_write({w->table, w->key, {}, client.name, false, false}, view); !s.ok()) {
+      results->push_back({{"status", "refused"}, {"error", s.error().code}, {"message", s.error().message}});
       continue;
     }
     auto o = submit_write(w->encode());
@@ -835,6 +882,11 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
   }
   json tx = tx_json(cb.block.txs[loc->index]);
   bool valid = tx["type"] != "unknown";
+  std::string reason = "committed, but not a transaction this network's state machine applies";
+  if (auto skipped = skipped_write(cb.block, loc->index)) {
+    valid = false;
+    reason = "committed, but the state machine did not apply it: " + *skipped;
+  }
   json out = {{"id", id_hex},
               {"status", valid ? "committed" : "invalid"},
               {"height", height},
@@ -842,8 +894,42 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
               {"epoch", cb.block.header.epoch},
               {"tx", tx},
               {"receipt", to_hex(proof.encode())}};
-  if (!valid) out["reason"] = "committed, but not a transaction this network's state machine applies";
+  if (!valid) out["reason"] = reason;
   return reply(200, out);
+}
+
+// Why the state machine skipped the key-value transaction at `index` of `b` (a signature that
+// does not verify, a reserved table, a write to a table that was owner-write-only by then, a
+// claim that lost), or nullopt when it applied it or is no key-value transaction. Judged from
+// the table's owner record: claims are never undone, so its height says since when it held.
+std::optional<std::string> ApiHandler::skipped_write(const consensus::Block& b, size_t index) {
+  auto& store = node_.store();
+  auto w = ledger::decode_state_write(b.txs[index], store.rules());
+  if (!w.ok()) return w.error().message;
+  if (!*w) return std::nullopt;
+  const std::string& table = (*w)->claim ? (*w)->key : (*w)->table;
+  if (table.empty() || table[0] == ledger::kReservedTablePrefix) return "table " + table + " is reserved";
+  auto owner = store.get(ledger::kTableOwners, table);
+  if (!owner.ok() || !*owner) {
+    if ((*w)->claim) return "table " + table + " already held entries";
+    return std::nullopt;
+  }
+  uint64_t h = b.header.height;
+  bool owned_before = (*owner)->height < h;
+  if ((*owner)->height == h) {  // claimed in this very block: before this transaction?
+    for (size_t i = 0; i < index; i++) {
+      auto c = ledger::decode_state_write(b.txs[i], store.rules());
+      if (c.ok() && *c && (*c)->claim && (*c)->key == table && (*c)->writer == to_string((*owner)->value)) owned_before = true;
+    }
+  }
+  std::string holder = to_string((*owner)->value);
+  if ((*w)->claim) {
+    if (owned_before) return "table " + table + " was already owned by " + holder;
+    if ((*owner)->height != h || holder != (*w)->writer) return "table " + table + " already held entries";
+    return std::nullopt;
+  }
+  if (owned_before && !((*w)->verified && (*w)->writer == holder)) return "table " + table + " is owner-write-only (owner " + holder + ")";
+  return std::nullopt;
 }
 
 ApiResponse ApiHandler::get_kv(const std::string& rest) {
@@ -860,6 +946,11 @@ ApiResponse ApiHandler::get_kv(const std::string& rest) {
   if (!*e) return error(404, "unknown", "no value for " + table + "/" + key);
   json out = {{"table", table}, {"key", key}, {"height", (*e)->height}};
   out.update(value_json((*e)->value));
+  // Who wrote it: `writer_signed` true when every node checked the writer's signature; false
+  // when the writer is the client that the receiving node says it authenticated.
+  out["writer"] = (*e)->writer.empty() ? json(nullptr) : json((*e)->writer);
+  out["writer_signed"] = (*e)->verified;
+  if (auto owner = node_.store().table_owner(table)) out["table_owner"] = *owner;
   return reply(200, out);
 }
 

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "ledger/tx.h"
@@ -105,7 +106,11 @@ class ApiHandler {
   };
   const Client* client_of(const ApiRequest& req) const;
   ApiResponse route(const ApiRequest& req, const Client* client);
-  ApiResponse post_tx(const std::string& body, const Client& client);
+  ApiResponse post_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256);
+  // The transaction a POST /v1/tx body asks for: an unsigned write, or {"tx": hex} of a write
+  // or table claim signed by this connection's client; checked as the state machine will
+  // check it when it applies the block (ledger::check_write). Otherwise the refusal.
+  std::variant<Bytes, ApiResponse> write_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256);
   // A write's id and the answer for it (202 pending, 200 committed, 4xx/503 refused).
   struct WriteOutcome {
     std::string id;  // raw tx_id
@@ -127,6 +132,7 @@ class ApiHandler {
   ApiResponse submit_tx(Bytes tx);
   ApiResponse get_tx(const std::string& id_hex);
   ApiResponse get_kv(const std::string& rest);
+  std::optional<std::string> skipped_write(const consensus::Block& b, size_t index);
   ApiResponse get_nodes();
   ApiResponse get_health();
   ApiResponse get_metrics();

@@ -57,7 +57,10 @@ Node::Node(asio::io_context& io, NodeOptions options)
       tick_ms_(options.tick_ms),
       io_(io),
       detector_(options.failure_detector),
-      phi_accrual_(options.phi_accrual) {}
+      phi_accrual_(options.phi_accrual) {
+  // Signed writes and table claims apply when signed by one of the genesis' clients.
+  store_->set_rules(ledger::KvRules::from_genesis(replica_.genesis().clients));
+}
 
 Node::~Node() { stop(); }
 

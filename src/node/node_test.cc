@@ -69,6 +69,30 @@ TEST_F(NodeCluster, RestartedNodeRejoinsThroughKeyRotation) {
 
 // The REST API of node 1 over HTTPS, after node 2 has rotated its key (so receipts need an
 // epoch change to verify from the genesis).
+// Node 1's API on a loopback port, its I/O thread running the cluster's io_context until the
+// harness goes (then the test may drive io_ itself again).
+struct ApiHarness {
+  ApiHarness(asio::io_context& io, Node& node, const Genesis& g, tee::Platform& platform, const net::Binding& binding)
+      : io(io), handler(node, g), certificates(std::make_shared<net::IdentityStore>(net::make_identity(platform, "api-1", binding).value())),
+        server(io, handler, certificates), guard(asio::make_work_guard(io)) {
+    handler.set_attestation(&platform, certificates);
+    started = server.start("127.0.0.1", 0).ok();
+    thread = std::thread([&io] { io.run(); });
+  }
+  ~ApiHarness() {
+    server.stop();
+    io.stop();
+    thread.join();
+  }
+  asio::io_context& io;
+  ApiHandler handler;
+  std::shared_ptr<net::IdentityStore> certificates;
+  ApiServer server;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  bool started = false;
+  std::thread thread;
+};
+
 TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   using nlohmann::json;
   nodes_[2]->stop();
@@ -86,24 +110,10 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   auto user = create_credentials(temp_path("user"), "user").value();
   g.clients.push_back({"member", "member", member.cert.spki_sha256()});
   g.clients.push_back({"user", "user", user.cert.spki_sha256()});
-  ApiHandler handler(*nodes_[1], g);
-  auto api_identity = net::make_identity(*platforms_[1], "api-1", {identities_[1].public_key, chain_.hash()}).value();
-  auto certificates = std::make_shared<net::IdentityStore>(api_identity);
-  handler.set_attestation(platforms_[1].get(), certificates);
-  ApiServer server(io_, handler, certificates);
-  ASSERT_TRUE(server.start("127.0.0.1", 0).ok());
-  auto guard = asio::make_work_guard(io_);
-  std::thread io_thread([&] { io_.run(); });
-  struct Stop {
-    asio::io_context& io;
-    std::thread& t;
-    ApiServer& s;
-    ~Stop() {
-      s.stop();
-      io.stop();
-      t.join();
-    }
-  } stop{io_, io_thread, server};
+  ApiHarness api(io_, *nodes_[1], g, *platforms_[1], {identities_[1].public_key, chain_.hash()});
+  ApiServer& server = api.server;
+  auto& certificates = api.certificates;
+  ASSERT_TRUE(api.started);
 
   ApiClient client("127.0.0.1", server.port(), member, policy_);
   // Health and the API description need no certificate; everything else does.
@@ -304,6 +314,96 @@ TEST_F(NodeCluster, ApiServesWritesReceiptsAndRefusesBadRequests) {
   auto big_policy = client.post("/v1/data/x/policy", std::string(kApiBodyBytesMax + 1, 'x'));
   ASSERT_TRUE(big_policy.ok());
   EXPECT_EQ(big_policy->status, 413);
+}
+
+// Who wrote what: a signed write records its writer as checked by every node; an unsigned one
+// the client the receiving node authenticated. A claimed table takes only its owner's signed
+// writes, and the API says why it refuses the others before they reach the ledger.
+TEST_F(NodeCluster, ApiRecordsWritersAndKeepsOwnedTablesToTheirOwner) {
+  using nlohmann::json;
+  auto member = create_credentials(temp_path("kv-member"), "member").value();
+  auto user = create_credentials(temp_path("kv-user"), "user").value();
+  Genesis g;
+  g.chain_id = "api-kv-test";
+  for (const auto& v : genesis_.validators()) g.validators.push_back({v.id, v.weight, {"127.0.0.1", 1}, {"127.0.0.1", 2}, v.identity_key, v.vote_key, 0, {}});
+  g.clients.push_back({"member", "member", member.cert.spki_sha256()});
+  g.clients.push_back({"user", "user", user.cert.spki_sha256()});
+  // As if the chain's genesis listed these clients: every node's state machine knows their keys.
+  std::vector<consensus::GenesisClientInfo> clients;
+  for (const auto& c : g.clients) clients.push_back({c.name, c.role, c.spki_sha256});
+  for (auto& [i, n] : nodes_) n->store().set_rules(ledger::KvRules::from_genesis(clients));
+  Bytes forged = ledger::KvWrite{"prices", "gold", to_bytes(std::string("1")), "member", 8}.encode();
+  {
+  ApiHarness api(io_, *nodes_[1], g, *platforms_[1], {identities_[1].public_key, chain_.hash()});
+  ApiServer& server = api.server;
+  ASSERT_TRUE(api.started);
+  ApiClient as_member("127.0.0.1", server.port(), member, policy_);
+  ApiClient as_user("127.0.0.1", server.port(), user, policy_);
+  auto signed_body = [](const Bytes& tx) { return json{{"tx", to_hex(tx)}}.dump(); };
+  auto post = [](ApiClient& c, const std::string& body) {
+    auto r = c.post("/v1/tx?wait_ms=10000", body);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : HttpReply{};
+  };
+  auto kv = [&](const std::string& t, const std::string& k) { return json::parse(as_user.get("/v1/kv/" + t + "/" + k)->body); };
+  auto code = [](const HttpReply& r) { return json::parse(r.body, nullptr, false).value("error", std::string()); };
+
+  // Unsigned and signed writes: who wrote them, and whether every node checked it.
+  ASSERT_EQ(post(as_user, R"({"table":"notes","key":"a","value":"1"})").status, 200);
+  ASSERT_EQ(post(as_user, signed_body(ledger::make_signed_kv_write("notes", "b", to_bytes(std::string("2")), 1, user.key))).status, 200);
+  EXPECT_EQ(kv("notes", "a")["writer"], "user");
+  EXPECT_EQ(kv("notes", "a")["writer_signed"], false);
+  EXPECT_EQ(kv("notes", "b")["writer"], "user");
+  EXPECT_EQ(kv("notes", "b")["writer_signed"], true);
+  EXPECT_FALSE(kv("notes", "b").contains("table_owner"));
+  // A signed transaction must be the connection's own client's.
+  auto foreign = post(as_member, signed_body(ledger::make_signed_kv_write("notes", "c", to_bytes(std::string("3")), 2, user.key)));
+  EXPECT_EQ(foreign.status, 403);
+  EXPECT_NE(foreign.body.find("another key"), std::string::npos) << foreign.body;
+  EXPECT_EQ(code(post(as_member, R"({"tx":"00"})")), "bad_tx");
+  EXPECT_EQ(code(post(as_member, R"({"tx":"zz"})")), "bad_request");
+  EXPECT_EQ(code(post(as_member, R"({"table":"_owners","key":"prices","value":"member"})")), "kv.reserved");
+
+  // The member claims "prices"; a table that holds entries cannot be claimed.
+  auto claimed = post(as_member, signed_body(ledger::make_table_claim("prices", 3, member.key)));
+  ASSERT_EQ(claimed.status, 200) << claimed.body;
+  EXPECT_EQ(code(post(as_user, signed_body(ledger::make_table_claim("notes", 4, user.key)))), "kv.in_use");
+  EXPECT_EQ(code(post(as_user, signed_body(ledger::make_table_claim("prices", 5, user.key)))), "kv.claimed");
+  EXPECT_EQ(kv("_owners", "prices")["value"], "member");
+  // Only the owner's signed writes go in: unsigned ones (even its own) and others' are refused.
+  ASSERT_EQ(post(as_member, signed_body(ledger::make_signed_kv_write("prices", "gold", to_bytes(std::string("2400")), 6, member.key))).status, 200);
+  EXPECT_EQ(code(post(as_member, R"({"table":"prices","key":"gold","value":"1"})")), "kv.owner_only");
+  EXPECT_EQ(code(post(as_user, signed_body(ledger::make_signed_kv_write("prices", "gold", to_bytes(std::string("1")), 7, user.key)))),
+            "kv.owner_only");
+  json batch = {{"writes", json::array({{{"table", "prices"}, {"key", "gold"}, {"value", "1"}}, {{"table", "notes"}, {"key", "d"}, {"value", "4"}}})}};
+  json results = json::parse(as_member.post("/v1/tx/batch?wait_ms=10000", batch.dump())->body);
+  EXPECT_EQ(results["results"][0]["error"], "kv.owner_only");
+  EXPECT_EQ(results["results"][1]["status"], "committed");
+  json gold = kv("prices", "gold");
+  EXPECT_EQ(gold["value"], "2400");
+  EXPECT_EQ(gold["writer"], "member");
+  EXPECT_EQ(gold["writer_signed"], true);
+  EXPECT_EQ(gold["table_owner"], "member");
+
+  // A write that a validator orders past the API (the receiving node's check) is committed but
+  // never applied, on any node, and GET /v1/tx says why.
+  asio::post(io_, [&] { nodes_[2]->submit(forged); });
+  json status = json::parse(as_user.get("/v1/tx/" + to_hex(as_bytes(consensus::tx_id(forged))) + "?wait_ms=10000")->body);
+  for (int i = 0; i < 100 && status.value("status", "") != "invalid"; i++) {  // 404 until node 1 hears of it
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    status = json::parse(as_user.get("/v1/tx/" + to_hex(as_bytes(consensus::tx_id(forged))) + "?wait_ms=2000")->body);
+  }
+  EXPECT_EQ(status["status"], "invalid") << status.dump();
+  EXPECT_NE(status.value("reason", "").find("owner-write-only"), std::string::npos) << status.dump();
+  EXPECT_EQ(kv("prices", "gold")["value"], "2400");
+  }
+  ASSERT_TRUE(run_until([&] { return all_committed({forged}); }));
+  for (auto& [i, n] : nodes_) {
+    auto e = n->store().get("prices", "gold").value();
+    ASSERT_TRUE(e) << "node " << i;
+    EXPECT_EQ(to_string(e->value), "2400") << "node " << i;
+    EXPECT_EQ(n->store().table_owner("prices"), std::optional<std::string>("member")) << "node " << i;
+  }
 }
 
 }  // namespace
