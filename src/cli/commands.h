@@ -54,6 +54,7 @@ void add_network_commands(CLI::App& app, int* exit_code);
 void add_ledger_commands(CLI::App& app, int* exit_code);
 void add_tx_commands(CLI::App& app, int* exit_code);
 void add_data_commands(CLI::App& app, int* exit_code);
+void add_ta_commands(CLI::App& app, int* exit_code);
 void add_fl_commands(CLI::App& app, int* exit_code);
 void add_client_commands(CLI::App& app, int* exit_code);
 void add_recover_commands(CLI::App& app, int* exit_code);

@@ -4,8 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include "node/run.h"
+#include "ta/worker.h"
 
 int main(int argc, char** argv) {
+  // A trusted application worker is this program re-executed (docs/trusted-applications.md).
+  if (int worker = supernet::ta::maybe_run_worker(argc, argv); worker >= 0) return worker;
   using namespace supernet::node;
   CLI::App app{"supernet-node: one SuperNet node (the measured node program). Takes a configuration, makes or unseals its "
                "keys inside the TEE, waits for the genesis, and takes part in the network until SIGINT or SIGTERM. "

@@ -1,0 +1,42 @@
+// Lua 5.4 inside a trusted application: a script defines `function handle(input)`; the input is
+// the task's JSON decoded, the return value is encoded as the JSON output.
+//
+// What a script can reach: the base library without dofile, loadfile, print (it logs) and with
+// `load` of text only (no bytecode: a crafted bytecode string is an exploit of the VM), string
+// without string.dump, table, math (math.random seeded from the task's seed, so a task replays
+// exactly), utf8, coroutine; no io, os, package, require or debug; setmetatable refuses __gc
+// (Lua runs finalizers with hooks off: gas would not bound them). Host functions: json.encode,
+// json.decode and log (at most kTaLogLinesMax lines of kTaLogLineBytesMax bytes).
+//
+// Bounds: gas counts VM instructions (a count hook every kLuaGasQuantum); once spent, every
+// further instruction raises the error, so pcall cannot run on. The heap is capped by the
+// allocator: an allocation past the cap fails, as out of memory. Deep recursion ends in Lua's
+// own "stack overflow" (its C stack bound and the heap cap). The wall-clock deadline is the
+// node's (ta::Worker). This runs in-process too (tests, fuzzing, the benchmark): it never touches
+// anything outside its own Lua state.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ta/frame.h"
+
+namespace supernet::ta {
+
+inline constexpr int kLuaGasQuantum = 1000;
+inline constexpr int kJsonDepthMax = 100;  // nesting of input, output and json.decode
+
+struct LuaRun {
+  Outcome outcome = Outcome::kOk;
+  std::string output;    // JSON
+  std::string message;
+  uint64_t gas_used = 0;
+  uint64_t peak_memory = 0;
+  std::vector<std::string> log;
+};
+
+// `metered` false runs without the count hook (the benchmark's baseline only: no gas bound).
+LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered = true);
+
+}  // namespace supernet::ta

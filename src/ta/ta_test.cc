@@ -1,0 +1,255 @@
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ta/frame.h"
+#include "ta/lua_runtime.h"
+#include "ta/selftest.h"
+#include "ta/worker.h"
+#include "util/codec.h"
+
+namespace supernet::ta {
+namespace {
+
+using nlohmann::json;
+
+TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
+  Task t;
+  t.id = 7;
+  t.kind = TaskKind::kLua;
+  t.limits = {1234, 5u << 20, 250};
+  t.seed = 99;
+  t.key = Bytes(32, 0xab);
+  t.code = "function handle(x) return x end";
+  t.input = R"({"a":1})";
+  auto back = decode_message(encode_message(t));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  const Task& u = std::get<Task>(*back);
+  EXPECT_EQ(u.id, 7u);
+  EXPECT_EQ(u.kind, TaskKind::kLua);
+  EXPECT_EQ(u.limits.gas, 1234u);
+  EXPECT_EQ(u.limits.memory_bytes, 5u << 20);
+  EXPECT_EQ(u.limits.timeout_ms, 250u);
+  EXPECT_EQ(u.key, t.key);
+  EXPECT_EQ(u.code, t.code);
+  EXPECT_EQ(u.input, t.input);
+  TaskResult r;
+  r.id = 7;
+  r.outcome = Outcome::kGas;
+  r.message = "m";
+  r.gas_used = 5;
+  r.syscall = 257;
+  r.log = {"a", "b"};
+  auto rb = decode_message(encode_message(r));
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(std::get<TaskResult>(*rb).log, r.log);
+  EXPECT_EQ(std::get<TaskResult>(*rb).syscall, 257);
+  EXPECT_EQ(std::get<TaskResult>(*rb).outcome, Outcome::kGas);
+  EXPECT_TRUE(std::get<Ready>(decode_message(encode_message(Ready{true})).value()).namespaces);
+  EXPECT_EQ(std::get<Violation>(decode_message(encode_message(Violation{59})).value()).syscall, 59);
+  // Every truncation fails, as do unknown types, kinds, outcomes and limits out of range.
+  Bytes enc = encode_message(t);
+  for (size_t n = 0; n < enc.size(); n++) EXPECT_FALSE(decode_message(ByteView(enc.data(), n)).ok()) << n;
+  EXPECT_FALSE(decode_message(Bytes{9}).ok());
+  Bytes trailing = encode_message(Ready{});
+  trailing.push_back(0);
+  EXPECT_FALSE(decode_message(trailing).ok());
+  Bytes bad_kind = enc;
+  bad_kind[9] = 9;
+  EXPECT_FALSE(decode_message(bad_kind).ok());
+  for (Limits l : {Limits{0, 1, 1}, Limits{1, 0, 1}, Limits{1, 1, 0}, Limits{kTaGasMax + 1, 1, 1}, Limits{1, kTaMemoryBytesMax + 1, 1},
+                   Limits{1, 1, kTaTimeoutMsMax + 1}}) {
+    Task x = t;
+    x.limits = l;
+    EXPECT_EQ(decode_message(encode_message(x)).error().code, "ta.frame");
+  }
+  Bytes bad_outcome = encode_message(r);
+  bad_outcome[9] = 42;
+  EXPECT_FALSE(decode_message(bad_outcome).ok());
+  TaskResult many;
+  many.log.assign(kTaLogLinesMax + 1, "x");
+  EXPECT_FALSE(decode_message(encode_message(many)).ok());
+}
+
+TEST(TaFrame, PipeFramesAreBoundedAndTheNodesReadHasADeadline) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ASSERT_TRUE(write_frame(p[1], as_bytes(std::string("hello"))).ok());
+  auto f = read_frame(p[0]);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(to_string(*f), "hello");
+  // A length over the bound is refused before anything is allocated or read.
+  uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
+  ASSERT_EQ(write(p[1], huge, 4), 4);
+  EXPECT_EQ(read_frame(p[0]).error().code, "ta.frame");
+  // Nothing comes: the deadline ends the wait.
+  auto begun = std::chrono::steady_clock::now();
+  EXPECT_EQ(read_frame_until(p[0], begun + std::chrono::milliseconds(50)).error().code, "ta.timeout");
+  EXPECT_GE(std::chrono::steady_clock::now() - begun, std::chrono::milliseconds(45));
+  // Half a frame, then the end: an error, not a hang.
+  uint8_t part[6] = {0, 0, 0, 9, 'a', 'b'};
+  ASSERT_EQ(write(p[1], part, 6), 6);
+  close(p[1]);
+  EXPECT_EQ(read_frame(p[0]).error().code, "ta.frame");
+  EXPECT_EQ(read_frame(p[0]).error().code, "ta.eof");
+  close(p[0]);
+}
+
+LuaRun lua(const std::string& src, const std::string& input = "null", Limits l = {}, uint64_t seed = 1) { return run_lua(src, input, l, seed); }
+
+TEST(TaLua, JsonInAndOutAndHostFunctions) {
+  auto r = lua("function handle(x) return {n = x.n + 1, s = x.s .. '!', a = x.a, none = x.z == json.null, f = 0.5} end",
+               R"({"n": 41, "s": "hi", "a": [1, {"b": true}, null], "z": null})");
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  json out = json::parse(r.output);
+  EXPECT_EQ(out["n"], 42);
+  EXPECT_EQ(out["s"], "hi!");
+  EXPECT_EQ(out["a"], json::parse(R"([1, {"b": true}, null])"));
+  EXPECT_EQ(out["none"], true);
+  EXPECT_EQ(out["f"], 0.5);
+  auto enc = lua("function handle() local t = json.decode('{\"k\":[1,2]}') return {text = json.encode({1, 2, 3}), k2 = t.k[2]} end");
+  ASSERT_EQ(enc.outcome, Outcome::kOk) << enc.message;
+  EXPECT_EQ(json::parse(enc.output)["text"], "[1,2,3]");
+  EXPECT_EQ(json::parse(enc.output)["k2"], 2);
+  EXPECT_EQ(lua("function handle() return json.decode('{bad') end").outcome, Outcome::kScriptError);
+  EXPECT_EQ(lua("function handle() return 'x' end").output, "\"x\"");
+  EXPECT_EQ(lua("function handle() return nil end").output, "null");
+  EXPECT_EQ(lua("function handle() return {[1] = 'a', [2] = 'b'} end").output, R"(["a","b"])");
+  EXPECT_EQ(lua("function handle() return {[1] = 'a', [3] = 'b'} end").output, R"({"1":"a","3":"b"})");
+  // What JSON cannot hold is an error that says so.
+  for (const char* bad : {"function handle() return handle end", "function handle() return 0/0 end",
+                          "function handle() local t = {} t.self = t return t end", "function handle() return {[true] = 1} end"}) {
+    auto b = lua(bad);
+    EXPECT_EQ(b.outcome, Outcome::kScriptError) << bad;
+    EXPECT_NE(b.message.find("JSON cannot hold"), std::string::npos) << b.message;
+  }
+  // log: bounded lines, each cut.
+  auto logged = lua("function handle() for i = 1, 100 do log('line', i) end print(string.rep('y', 5000)) return 1 end");
+  ASSERT_EQ(logged.outcome, Outcome::kOk);
+  ASSERT_EQ(logged.log.size(), kTaLogLinesMax);
+  EXPECT_EQ(logged.log[0], "line 1");
+  // Text chunks load; errors carry the line.
+  EXPECT_EQ(lua("function handle() return load('return 6 * 7')() end").output, "42");
+  auto syntax = lua("\n\nfunction handle(\n");
+  EXPECT_EQ(syntax.outcome, Outcome::kScriptError);
+  EXPECT_NE(syntax.message.find("script:"), std::string::npos) << syntax.message;
+  auto raised = lua("function handle()\n  error('boom')\nend");
+  EXPECT_NE(raised.message.find("script:2: boom"), std::string::npos) << raised.message;
+  EXPECT_NE(lua("x = 1").message.find("no function handle"), std::string::npos);
+  EXPECT_NE(lua("function handle() return 1 end", "{not json").message.find("input"), std::string::npos);
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  EXPECT_NE(lua("function handle(x) return 1 end", deep).message.find("deeper"), std::string::npos);
+}
+
+TEST(TaLua, GasMemoryAndSeedBoundTheScript) {
+  const char* loop = "function handle(x) local s = 0 for i = 1, x.n do s = s + i end return s end";
+  auto small = lua(loop, R"({"n": 1000})");
+  auto big = lua(loop, R"({"n": 100000})");
+  ASSERT_EQ(small.outcome, Outcome::kOk);
+  ASSERT_EQ(big.outcome, Outcome::kOk);
+  EXPECT_GT(big.gas_used, 50 * small.gas_used + 1) << small.gas_used << " " << big.gas_used;
+  auto out_of_gas = lua(loop, R"({"n": 100000000})", {1'000'000, 64u << 20, 1000});
+  EXPECT_EQ(out_of_gas.outcome, Outcome::kGas);
+  EXPECT_EQ(out_of_gas.gas_used, 1'000'000u);
+  auto hungry = lua("function handle() local t = {} for i = 1, 1e9 do t[i] = tostring(i) end end", "null", {kTaGasMax, 8u << 20, 1000});
+  EXPECT_EQ(hungry.outcome, Outcome::kMemory);
+  EXPECT_LE(hungry.peak_memory, 8u << 20);
+  EXPECT_GT(hungry.peak_memory, 4u << 20);
+  // math.random replays from the seed.
+  const char* rnd = "function handle() return {math.random(1000000), math.random(1000000)} end";
+  EXPECT_EQ(lua(rnd, "null", {}, 5).output, lua(rnd, "null", {}, 5).output);
+  EXPECT_NE(lua(rnd, "null", {}, 5).output, lua(rnd, "null", {}, 6).output);
+  // Finalizers would run unmetered (Lua turns hooks off for them): scripts cannot make any.
+  auto gc = lua("function handle() setmetatable({}, {__gc = function() while true do end end}) return 1 end", "null", {1'000'000, 8u << 20, 1000});
+  EXPECT_EQ(gc.outcome, Outcome::kScriptError);
+  EXPECT_NE(gc.message.find("__gc"), std::string::npos) << gc.message;
+  EXPECT_EQ(lua("function handle() local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end t = nil "
+                "collectgarbage() return 2 end").output,
+            "2");
+}
+
+WorkerOptions node_worker() {
+  WorkerOptions o;
+  o.program = SUPERNET_NODE_PATH;
+  return o;
+}
+
+TEST(TaWorker, RunsTasksAndTheNodeEndsWhatOverrunsOrBreaksOut) {
+  auto w = Worker::start(node_worker());
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  Task ping;
+  ping.id = 1;
+  auto r = (*w)->run(ping);
+  EXPECT_EQ(r.outcome, Outcome::kOk) << r.message;
+  Task t;
+  t.id = 2;
+  t.kind = TaskKind::kLua;
+  t.code = "function handle(x) return x.a * 2 end";
+  t.input = R"({"a": 21})";
+  r = (*w)->run(t);
+  EXPECT_EQ(r.output, "42") << r.message;
+  // The deadline: the node kills the worker.
+  t.id = 3;
+  t.code = "function handle() while true do end end";
+  t.limits = {kTaGasMax, 16u << 20, 200};
+  auto begun = std::chrono::steady_clock::now();
+  r = (*w)->run(t);
+  EXPECT_EQ(r.outcome, Outcome::kTime) << r.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - begun, std::chrono::seconds(3));
+  EXPECT_FALSE((*w)->alive());
+  EXPECT_EQ((*w)->run(ping).outcome, Outcome::kCrashed);
+  // A forbidden call: the node learns which.
+  auto w2 = Worker::start(node_worker());
+  ASSERT_TRUE(w2.ok());
+  Task open;
+  open.id = 4;
+  open.kind = TaskKind::kSelftest;
+  open.code = "open";
+  r = (*w2)->run(open);
+  EXPECT_EQ(r.outcome, Outcome::kForbiddenCall) << r.message;
+  EXPECT_EQ(r.syscall, SYS_openat);
+  EXPECT_NE(r.message.find("openat"), std::string::npos) << r.message;
+  // A program that is not there: a clear error.
+  WorkerOptions missing;
+  missing.program = "/nonexistent/supernet-node";
+  EXPECT_EQ(Worker::start(missing).error().code, "ta.start");
+}
+
+TEST(TaPool, OneWorkerPerTenantReplacedWhenItDiesAndBounded) {
+  Pool pool(node_worker(), 1);
+  ASSERT_TRUE(pool.warm().ok());
+  EXPECT_EQ(pool.stats().started, 1u);
+  Task ping;
+  ping.id = 1;
+  ASSERT_EQ(pool.run("a", ping)->outcome, Outcome::kOk);
+  ASSERT_EQ(pool.run("a", ping)->outcome, Outcome::kOk);
+  EXPECT_EQ(pool.stats().started, 2u);  // the spare went to "a"; a new spare
+  ASSERT_EQ(pool.run("b", ping)->outcome, Outcome::kOk);
+  EXPECT_EQ(pool.stats().started, 3u);
+  Task crash;
+  crash.id = 2;
+  crash.kind = TaskKind::kSelftest;
+  crash.code = "segfault";
+  auto r = pool.run("a", crash);
+  EXPECT_EQ(r->outcome, Outcome::kCrashed);
+  EXPECT_NE(r->message.find("SIGSEGV"), std::string::npos) << r->message;
+  EXPECT_EQ(pool.run("a", ping)->outcome, Outcome::kOk);
+  EXPECT_EQ(pool.stats().replaced, 1u);
+  for (size_t i = 0; i < kTaWorkersMax + 2; i++) ASSERT_EQ(pool.run("t" + std::to_string(i), ping)->outcome, Outcome::kOk);
+  EXPECT_LE(pool.stats().live, kTaWorkersMax);
+  EXPECT_GE(pool.stats().evicted, 2u);
+}
+
+TEST(TaSelftest, EveryEscapeAttemptIsRefusedWithItsReason) {
+  Pool pool(node_worker(), 1);
+  auto verdicts = run_selftest(pool);
+  EXPECT_EQ(verdicts.size(), native_attempts().size() + lua_attempts().size() + 1);
+  for (const auto& v : verdicts) EXPECT_TRUE(v.refused) << v.attempt << ": " << v.reason;
+}
+
+}  // namespace
+}  // namespace supernet::ta
