@@ -37,6 +37,7 @@ bench: deps build
 	./bench/he/setup.sh
 	./$(BUILD_DIR)/bench/bench_aggregation
 	./$(BUILD_DIR)/bench/bench_fl_round
+	./$(BUILD_DIR)/bench/bench_ta
 	./bench/takeover.sh ./$(BUILD_DIR)/supernet data 10
 	./bench/api/setup.sh
 	./$(BUILD_DIR)/bench/bench_api

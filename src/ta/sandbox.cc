@@ -1,7 +1,6 @@
 #include "ta/sandbox.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
