@@ -7,19 +7,7 @@ trap 'rm -rf "$work"' EXIT
 export SUPERNET_VIRTUAL_DIR="$work/virtual"
 failures=0
 
-check() {  # check EXPECTED_EXIT PATTERN -- command...
-  local want=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qE "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $rc (want $want), output: $out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> exit $rc"
-  fi
-}
+source "$(dirname "$0")/check.sh"
 
 head -c 100 /dev/urandom > "$work/garbage.bin"
 : > "$work/empty.bin"

@@ -8,19 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
 
-check() {  # check EXPECTED_EXIT PATTERN -- command...
-  local want=$1 pattern=$2
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $rc (want $want), output: $out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> exit $rc"
-  fi
-}
+source "$(dirname "$0")/check.sh"
 
 cat > "$work/sum.lua" <<'LUA'
 function handle(input)
