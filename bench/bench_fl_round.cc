@@ -8,7 +8,9 @@
 // regression, FedAvg, 2 local epochs, 20 rounds, every party in every round, each round recorded
 // on the ledger).
 //
-// "Protected" is this executable: the product's code. "Unprotected" is
+// "Protected" is this executable: the product's code, with each party's local training in a
+// trusted application worker (the node program re-executed and confined, as `supernet node run`
+// does). "Unprotected" is
 // bench_fl_round_unprotected, the same source linked with two of the product's files compiled a
 // second time with SUPERNET_BENCH_UNPROTECTED (bench/CMakeLists.txt): the peer transport is
 // plain TCP (no TLS, no attestation, an unsigned hello) and sealing stores plaintext. That
@@ -97,6 +99,7 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
   std::promise<void> done;
   std::atomic<bool> finished{false};
   std::map<int, std::unique_ptr<node::DatasetStore>> stores;
+  std::map<int, std::unique_ptr<ta::Pool>> trainers;  // protected: training in TA workers, as the node program does
   std::map<int, std::unique_ptr<node::FlService>> services;
   Status registered = ok_status();
   std::map<int, Bytes> records_tx;  // each node's record of its data set, for the ledger
@@ -108,7 +111,16 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
       auto s = stores[i]->add({"member", "breast-cancer"}, fl::to_csv(all, parts[static_cast<size_t>(i - 1)]), {});
       result.register_ms += ms_between(t, Clock::now());
       if (!s.ok()) registered = s.error();
-      services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key);
+#ifdef SUPERNET_BENCH_UNPROTECTED
+      ta::Pool* pool = nullptr;  // unprotected: training in the node's own process
+#else
+      ta::WorkerOptions wo;
+      wo.program = SUPERNET_NODE_PATH;
+      trainers[i] = std::make_unique<ta::Pool>(wo, 1);
+      if (auto w = trainers[i]->warm(); !w.ok()) registered = w.error();
+      ta::Pool* pool = trainers[i].get();
+#endif
+      services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key, nullptr, pool);
       if (s.ok()) records_tx[i] = services[i]->data_record_tx(*s, false);
       if (i != 1) return;
       nn.node->on_commit([&](const consensus::CommittedBlock& cb) {

@@ -1,7 +1,9 @@
 // Frames a trusted application worker sends its node (and the node's tasks): whatever a worker
-// running foreign code writes to its pipe is decoded here, so it must never crash the node.
+// running foreign code writes to its pipe is decoded here, so it must never crash the node; and
+// the federated training task and result the frames carry.
 #include <cstdlib>
 
+#include "fl/wire.h"
 #include "ta/frame.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -11,5 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // One encoding per message: what decodes re-encodes to the same bytes.
     if (ta::encode_message(*m) != Bytes(data, data + size)) std::abort();
   }
+  // A training task (what a worker decodes) and its answer (what the node decodes).
+  auto task = fl::decode_train_task(ByteView(data, size));
+  if (task.ok() && fl::encode_train_task(*task) != Bytes(data, data + size)) std::abort();
+  (void)fl::decode_train_result(ByteView(data, size), size % 64);
   return 0;
 }

@@ -49,7 +49,10 @@ class RogueValidator : public NodeCluster {
       stores_[i] = std::make_unique<DatasetStore>(*platforms_[i], temp_path("data-" + std::to_string(i)));
       std::filesystem::create_directories(temp_path("data-" + std::to_string(i)));
       models_[i] = std::make_unique<ModelStore>(*platforms_[i], temp_path("models-" + std::to_string(i)));
-      fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key, models_[i].get());
+      ta::WorkerOptions wo;
+      wo.program = SUPERNET_NODE_PATH;
+      pools_[i] = std::make_unique<ta::Pool>(wo, 1);
+      fl_[i] = std::make_unique<FlService>(*nodes_[i], stores_[i].get(), identities_[i].secret_key, models_[i].get(), pools_[i].get());
       add_data(i, "hospital", csv_part(i), "member");
     }
     nodes_[3]->on_app_frame([this](uint32_t from, Bytes frame) {
@@ -141,6 +144,8 @@ class RogueValidator : public NodeCluster {
 
   std::map<int, std::unique_ptr<DatasetStore>> stores_;
   std::map<int, std::unique_ptr<ModelStore>> models_;
+  // The parties train in trusted application workers, as the node program does.
+  std::map<int, std::unique_ptr<ta::Pool>> pools_;
   std::map<int, std::unique_ptr<FlService>> fl_;
   std::map<uint32_t, std::vector<fl::WireMessage>> received_;
 };
@@ -287,7 +292,7 @@ TEST_F(RogueValidator, FinalModelsAreSealedAcrossRestarts) {
   EXPECT_EQ(file.find(first_values), std::string::npos);
 
   fl_[1].reset();  // the service restarts (from the same ledger and the same sealed files)
-  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get());
+  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get(), pools_[1].get());
   auto again = fl_[1]->model_with_hash(a, hash_a);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(*again, model);
@@ -296,7 +301,7 @@ TEST_F(RogueValidator, FinalModelsAreSealedAcrossRestarts) {
   std::filesystem::copy_file(temp_path("models-1/" + to_hex(b) + ".sealed"), temp_path("models-1/" + to_hex(a) + ".sealed"),
                              std::filesystem::copy_options::overwrite_existing);
   fl_[1].reset();
-  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get());
+  fl_[1] = std::make_unique<FlService>(*nodes_[1], stores_[1].get(), identities_[1].secret_key, models_[1].get(), pools_[1].get());
   EXPECT_FALSE(fl_[1]->model_with_hash(a, hash_a).has_value());
   EXPECT_TRUE(fl_[1]->model_with_hash(b, fl_[1]->jobs().at(b).rounds.back().record.model_hash).has_value());
 }

@@ -3,8 +3,10 @@
 #include <cmath>
 #include <bit>
 #include <cstring>
+#include <random>
 
 #include "crypto/keys.h"
+#include "fl/strategy.h"
 #include "util/codec.h"
 #include "util/names.h"
 
@@ -651,6 +653,114 @@ Bytes make_claim_tx(const Bytes& job, uint32_t aggregator, int from_round, uint6
   t.standardization = std::move(standardization);
   t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
   return t.encode();
+}
+
+Bytes encode_train_task(const TrainTask& t) {
+  Writer w;
+  w.u8(t.spec.kind == ModelSpec::Kind::kMlp ? 1 : 0).u64(t.spec.inputs).u32(static_cast<uint32_t>(t.spec.classes));
+  w.u32(static_cast<uint32_t>(t.spec.hidden.size()));
+  for (size_t h : t.spec.hidden) w.u64(h);
+  put_floats(w, t.params);
+  put_options(w, t.options);
+  w.u64(t.data.rows).u64(t.data.features).u32(static_cast<uint32_t>(t.data.classes));
+  // The rows in one block (big-endian float bits): they are most of a task's bytes.
+  w.u32(static_cast<uint32_t>(t.data.x.size()));
+  Bytes rows(t.data.x.size() * 4);
+  for (size_t i = 0; i < t.data.x.size(); i++) {
+    uint32_t u = float_bits(t.data.x[i]);
+    rows[4 * i] = static_cast<uint8_t>(u >> 24);
+    rows[4 * i + 1] = static_cast<uint8_t>(u >> 16);
+    rows[4 * i + 2] = static_cast<uint8_t>(u >> 8);
+    rows[4 * i + 3] = static_cast<uint8_t>(u);
+  }
+  w.fixed(rows);
+  w.u32(static_cast<uint32_t>(t.data.y.size()));
+  for (int32_t y : t.data.y) w.u32(static_cast<uint32_t>(y));
+  put_double(w, t.local_clip);
+  put_double(w, t.local_noise);
+  w.u64(t.noise_seed);
+  return w.take();
+}
+
+Result<TrainTask> decode_train_task(ByteView b) {
+  Reader r(b);
+  TrainTask t;
+  SN_ASSIGN(uint8_t kind, r.u8());
+  if (kind > 1) return make_error("fl.wire", "unknown model kind");
+  t.spec.kind = kind == 1 ? ModelSpec::Kind::kMlp : ModelSpec::Kind::kLogistic;
+  SN_ASSIGN(t.spec.inputs, r.u64());
+  SN_ASSIGN(uint32_t classes, r.u32());
+  if (classes < 2 || classes > 1000) return make_error("fl.wire", "classes out of range");
+  t.spec.classes = static_cast<int>(classes);
+  SN_ASSIGN(uint32_t layers, r.count(2, 8));
+  for (uint32_t i = 0; i < layers; i++) {
+    SN_ASSIGN(uint64_t h, r.u64());
+    t.spec.hidden.push_back(h);
+  }
+  SN_TRY(t.spec.validate());
+  SN_ASSIGN(t.params, get_floats(r));
+  if (t.params.size() != t.spec.parameter_count()) return make_error("fl.wire", "the parameters do not fit the model");
+  SN_ASSIGN(t.options, get_options(r));
+  SN_ASSIGN(t.data.rows, r.u64());
+  SN_ASSIGN(t.data.features, r.u64());
+  SN_ASSIGN(uint32_t data_classes, r.u32());
+  t.data.classes = static_cast<int>(data_classes);
+  SN_ASSIGN(uint32_t nx, r.count(SIZE_MAX, 4));
+  if (t.data.features != t.spec.inputs || t.data.rows == 0 || nx / t.data.features != t.data.rows || nx % t.data.features != 0) {
+    return make_error("fl.wire", "the rows do not fit the model's inputs");
+  }
+  SN_ASSIGN(ByteView rows, r.fixed(size_t{nx} * 4));
+  t.data.x.resize(nx);
+  for (uint32_t i = 0; i < nx; i++) {
+    const uint8_t* p = rows.data() + 4 * size_t{i};
+    t.data.x[i] = bits_float((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
+    if (!std::isfinite(t.data.x[i])) return make_error("fl.wire", "a non-finite number");
+  }
+  SN_ASSIGN(uint32_t ny, r.count(SIZE_MAX, 4));
+  if (ny != t.data.rows) return make_error("fl.wire", "one label per row");
+  t.data.y.resize(ny);
+  for (uint32_t i = 0; i < ny; i++) {
+    SN_ASSIGN(uint32_t y, r.u32());
+    if (y >= classes) return make_error("fl.wire", "a label out of range");
+    t.data.y[i] = static_cast<int32_t>(y);
+  }
+  SN_ASSIGN(t.local_clip, get_f64(r, 1e6));
+  SN_ASSIGN(t.local_noise, get_f64(r, 1e3));
+  SN_ASSIGN(t.noise_seed, r.u64());
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes encode_train_result(const TrainResult& res) {
+  Writer w;
+  put_floats(w, res.params);
+  put_metrics(w, res.metrics);
+  return w.take();
+}
+
+Result<TrainResult> decode_train_result(ByteView b, size_t expected_params) {
+  Reader r(b);
+  TrainResult res;
+  SN_ASSIGN(res.params, get_floats(r));
+  if (res.params.size() != expected_params) return make_error("fl.wire", "the update does not fit the model");
+  SN_ASSIGN(res.metrics, get_metrics(r));
+  SN_TRY(r.finish());
+  return res;
+}
+
+Result<TrainResult> run_train_task(const TrainTask& t) {
+  SN_ASSIGN(Model model, Model::create(t.spec, 0));
+  model.params() = t.params;
+  TrainOptions o = t.options;
+  o.prox_center = o.prox_mu > 0 ? &t.params : nullptr;
+  TrainResult res;
+  res.metrics = train(model, t.data, o);
+  if (t.local_clip > 0) {
+    std::mt19937_64 rng(t.noise_seed);
+    local_dp(model.params(), t.params, t.local_clip, t.local_noise, rng);
+  }
+  res.params = std::move(model.params());
+  return res;
 }
 
 }  // namespace supernet::fl

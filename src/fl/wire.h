@@ -72,6 +72,30 @@ bool is_fl_frame(ByteView frame);
 Bytes encode_wire(const WireMessage& m);
 Result<WireMessage> decode_wire(ByteView frame);
 
+// --- local training in a trusted application worker (ta::TaskKind::kFlFit) ---
+
+// What a party's node hands the training worker of a job: the job's model (its spec and the
+// round's parameters), the training options, the party's standardized rows and the owner's
+// local DP. The worker trains and answers a TrainResult; nothing else of the node reaches it.
+struct TrainTask {
+  ModelSpec spec;
+  std::vector<float> params;
+  TrainOptions options;  // prox_center: the round's parameters when prox_mu > 0
+  Dataset data;          // rows, features, x, y, classes (no feature names)
+  double local_clip = 0, local_noise = 0;
+  uint64_t noise_seed = 0;
+};
+struct TrainResult {
+  std::vector<float> params;
+  Metrics metrics;
+};
+Bytes encode_train_task(const TrainTask& t);
+Result<TrainTask> decode_train_task(ByteView b);
+Bytes encode_train_result(const TrainResult& r);
+Result<TrainResult> decode_train_result(ByteView b, size_t expected_params);
+// The training itself, as the worker runs it.
+Result<TrainResult> run_train_task(const TrainTask& t);
+
 // --- ledger transactions ---
 
 // A job, signed by the member who submits it with its client certificate's key (ECDSA), so

@@ -96,8 +96,13 @@ Result<std::string> check_policy(const fl::PolicyTx& tx, const consensus::ChainG
   return client->name;
 }
 
-FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models)
-    : node_(node), datasets_(datasets), model_store_(models), identity_secret_(std::move(identity_secret)), self_(node.replica().self()) {
+FlService::FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models, ta::Pool* trainers)
+    : node_(node),
+      datasets_(datasets),
+      model_store_(models),
+      trainers_(trainers),
+      identity_secret_(std::move(identity_secret)),
+      self_(node.replica().self()) {
   for (const auto& cb : node_.replica().chain()) record_block(cb);  // what the restored ledger holds
   // The final models this node sealed before it restarted, each checked against the ledger.
   for (const auto& [id, job] : jobs_) {
@@ -906,30 +911,65 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
     local_clip = reg->second.policy->local_clip;
     local_noise = reg->second.policy->local_noise;
   }
-  uint64_t noise_seed = crypto::random_u64();
-  // Local training on the worker thread; the reply goes out from the io thread.
+  // The training task: the job's model and options, this party's standardized rows and the
+  // owner's local DP (noise from this node's random source, never from the job's seed).
+  fl::TrainTask task;
+  task.spec = initial->spec();
+  task.params = req.model;
+  task.options = options;
+  task.local_clip = local_clip;
+  task.local_noise = local_noise;
+  task.noise_seed = crypto::random_u64();
+  // Each job's training of each data set has its own worker (a tenant of the pool): the rows
+  // go to that process only.
+  std::string tenant = "fl/" + to_hex(job.id) + "/" + data.dataset.key();
+  uint32_t timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
+  // Training runs off the io thread (in a trusted application worker when the node has a pool);
+  // the reply goes out from the io thread.
   auto alive = alive_;
   std::shared_ptr<const fl::Dataset> train = data.train_std;
-  asio::post(workers_, [this, alive, from, train, model = std::move(initial).value(), options, req = std::move(req), local_clip, local_noise,
-                        noise_seed]() mutable {
-    model.params() = req.model;
-    fl::TrainOptions o = options;
-    if (o.prox_mu > 0) o.prox_center = &req.model;
-    fl::Metrics metrics = fl::train(model, *train, o);
-    if (local_clip > 0) {
-      std::mt19937_64 rng(noise_seed);
-      fl::local_dp(model.params(), req.model, local_clip, local_noise, rng);
+  asio::post(workers_, [this, alive, from, train, task = std::move(task), req = std::move(req), tenant, timeout_ms]() mutable {
+    Result<fl::TrainResult> result = make_error("fl.train", "not run");
+    if (trainers_ != nullptr) {
+      task.data = *train;
+      task.data.feature_names.clear();
+      ta::Task t;
+      t.id = ++train_tasks_;
+      t.kind = ta::TaskKind::kFlFit;
+      t.limits.timeout_ms = timeout_ms;
+      t.input = to_string(fl::encode_train_task(task));
+      auto r = trainers_->run(tenant, t);
+      if (!r.ok()) {
+        result = r.error();
+      } else if (r->outcome != ta::Outcome::kOk) {
+        result = make_error("fl.train", std::string("the training worker: ") + ta::outcome_name(r->outcome) + ": " + r->message);
+      } else {
+        result = fl::decode_train_result(as_bytes(r->output), task.params.size());
+      }
+    } else {
+      task.data = *train;
+      result = fl::run_train_task(task);
+    }
+    if (!result.ok()) {
+      std::string why = result.error().message;
+      asio::post(node_.io(), [this, alive, from, job = req.job, round = req.round, why] {
+        if (!*alive) return;
+        log(LogLevel::kWarn, "fl", "training for job " + short_id(job) + " failed: " + why);
+        refuse(from, job, round, {"training_failed", why, false});
+      });
+      return;
     }
     fl::FitReply reply;
     reply.job = req.job;
     reply.round = req.round;
-    reply.params = std::move(model.params());
+    reply.params = std::move(result->params);
     reply.examples = train->rows;
-    reply.train = metrics;
+    reply.train = result->metrics;
     Bytes frame = fl::encode_wire(reply);
     asio::post(node_.io(), [this, alive, from, frame = std::move(frame)]() mutable {
       if (*alive) node_.send_app(from, std::move(frame));
     });
+    if (trainers_ != nullptr) (void)trainers_->warm();  // a spare for the next job, after the reply
   });
 }
 

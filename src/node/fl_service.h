@@ -31,6 +31,7 @@
 #pragma once
 
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -43,6 +44,7 @@
 #include "fl/wire.h"
 #include "node/datasets.h"
 #include "node/node.h"
+#include "ta/worker.h"
 
 namespace supernet::node {
 
@@ -114,7 +116,11 @@ Result<std::string> check_policy(const fl::PolicyTx& tx, const consensus::ChainG
 class FlService {
  public:
   // `models` (may be null) keeps the final models of finished jobs sealed across restarts.
-  FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models = nullptr);
+  // `trainers` (the node's pool of trusted application workers) runs each job's local training
+  // in a worker of its own (docs/trusted-applications.md); null trains in this process (unit
+  // tests and the benchmark's unprotected build only: the node program always passes one).
+  FlService(Node& node, DatasetStore* datasets, crypto::SecureBytes identity_secret, ModelStore* models = nullptr,
+            ta::Pool* trainers = nullptr);
   ~FlService();
 
   const std::map<Bytes, FlJob>& jobs() const { return jobs_; }
@@ -214,6 +220,7 @@ class FlService {
   Node& node_;
   DatasetStore* datasets_;
   ModelStore* model_store_;
+  ta::Pool* trainers_;
   void seal_final_model(const FlJob& job);
   crypto::SecureBytes identity_secret_;
   uint32_t self_;
@@ -226,6 +233,7 @@ class FlService {
   std::map<Bytes, PartyData> party_data_;
   void keep_model(const Bytes& job, const std::vector<float>& model);
   std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
+  std::atomic<uint64_t> train_tasks_{0};
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   LogLimiter log_limit_;  // warnings a peer can repeat at will

@@ -16,6 +16,7 @@
 #include "node/appraiser.h"
 #include "node/config.h"
 #include "node/fl_service.h"
+#include "ta/worker.h"
 #include "node/node.h"
 #include "node/sign_state.h"
 #include "tee/seal.h"
@@ -217,7 +218,15 @@ int run_node(const RunOptions& a) {
   node::DatasetStore datasets(**platform, cfg->data_dir + "/datasets");
   api_handler.set_datasets(&datasets);
   node::ModelStore models(**platform, cfg->data_dir + "/models");
-  node::FlService fl(node, &datasets, identity->secret_key, &models);
+  // Trusted application workers: this program re-executed and confined; each job's local
+  // training runs in one (docs/trusted-applications.md). One spare is started now, so that a
+  // node whose workers cannot start says so at once.
+  ta::Pool trainers(ta::WorkerOptions{}, 1);
+  if (auto w = trainers.warm(); !w.ok()) {
+    log(LogLevel::kWarn, "node", "trusted application workers cannot start (" + w.error().to_string() +
+                                     "): this node's federated training will fail until they can");
+  }
+  node::FlService fl(node, &datasets, identity->secret_key, &models, &trainers);
   api_handler.set_fl(&fl);
   api_handler.set_attestation(platform->get(), certificates);
   node::ApiServer api(io, api_handler, certificates);

@@ -42,7 +42,7 @@ Bytes encode_message(const Message& m) {
   if (const auto* t = std::get_if<Task>(&m)) {
     w.u8(kTypeTask).u64(t->id).u8(static_cast<uint8_t>(t->kind));
     limits(w, t->limits);
-    w.u64(t->seed).bytes(t->key).str(t->code).str(t->input);
+    w.u64(t->seed).str(t->code).str(t->input);
   } else if (const auto* r = std::get_if<TaskResult>(&m)) {
     w.u8(kTypeResult).u64(r->id).u8(static_cast<uint8_t>(r->outcome)).str(r->output).str(r->message);
     w.u64(r->gas_used).u64(r->peak_memory).u64(r->micros).u32(static_cast<uint32_t>(r->syscall));
@@ -64,7 +64,7 @@ Result<Message> decode_message(ByteView payload) {
       Task t;
       SN_ASSIGN(t.id, r.u64());
       SN_ASSIGN(uint8_t kind, r.u8());
-      if (kind < 1 || kind > 3) return make_error("ta.frame", "unknown task kind " + std::to_string(kind));
+      if (kind < 1 || kind > 4) return make_error("ta.frame", "unknown task kind " + std::to_string(kind));
       t.kind = static_cast<TaskKind>(kind);
       SN_ASSIGN(t.limits.gas, r.u64());
       SN_ASSIGN(t.limits.memory_bytes, r.u64());
@@ -74,8 +74,6 @@ Result<Message> decode_message(ByteView payload) {
         return make_error("ta.frame", "task limits out of range");
       }
       SN_ASSIGN(t.seed, r.u64());
-      SN_ASSIGN(ByteView key, r.bytes(64));
-      t.key = to_bytes(key);
       SN_ASSIGN(t.code, str(r, kTaCodeBytesMax));
       SN_ASSIGN(t.input, str(r, kTaFrameBytesMax));
       SN_TRY(r.finish());

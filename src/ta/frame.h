@@ -25,6 +25,7 @@ enum class TaskKind : uint8_t {
   kPing = 1,      // answers at once with an empty output: the round trip itself
   kLua = 2,       // code: Lua 5.4 source defining handle(input); input: JSON
   kSelftest = 3,  // code: the name of an escape attempt (ta/selftest.h) to make from native code
+  kFlFit = 4,     // input: an fl::TrainTask (binary); output: the fl::TrainResult (binary)
 };
 
 // What a task may use. The node enforces the deadline (it kills a worker that overruns); the
@@ -43,7 +44,6 @@ struct Task {
   TaskKind kind = TaskKind::kPing;
   Limits limits;
   uint64_t seed = 0;   // math.random's seed: a task replays exactly
-  Bytes key;           // the task's own key (32 bytes, derived by the node), or empty
   std::string code;
   std::string input;   // JSON
 };
@@ -63,7 +63,7 @@ const char* outcome_name(Outcome o);
 struct TaskResult {
   uint64_t id = 0;
   Outcome outcome = Outcome::kOk;
-  std::string output;    // JSON, when kOk
+  std::string output;    // when kOk: JSON (kLua, kPing), or the binary answer (kFlFit)
   std::string message;   // what went wrong, for people
   uint64_t gas_used = 0;
   uint64_t peak_memory = 0;  // bytes of the Lua heap at its largest

@@ -57,8 +57,8 @@ Status install_filter() {
   auto allow = [&](int sc) { return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sc, 0); };
   int rc = 0;
   // The pipe, and nothing else: reads from 3, writes to 4.
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, kWorkerInFd));
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, kWorkerOutFd));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, scmp_arg_cmp{0, SCMP_CMP_EQ, kWorkerInFd, 0});
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, scmp_arg_cmp{0, SCMP_CMP_EQ, kWorkerOutFd, 0});
   // Memory, never executable: no code is made at run time.
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));

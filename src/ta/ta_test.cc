@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fl/model.h"
+#include "fl/wire.h"
 #include "ta/frame.h"
 #include "ta/lua_runtime.h"
 #include "ta/selftest.h"
@@ -22,7 +24,6 @@ TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
   t.kind = TaskKind::kLua;
   t.limits = {1234, 5u << 20, 250};
   t.seed = 99;
-  t.key = Bytes(32, 0xab);
   t.code = "function handle(x) return x end";
   t.input = R"({"a":1})";
   auto back = decode_message(encode_message(t));
@@ -33,7 +34,6 @@ TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
   EXPECT_EQ(u.limits.gas, 1234u);
   EXPECT_EQ(u.limits.memory_bytes, 5u << 20);
   EXPECT_EQ(u.limits.timeout_ms, 250u);
-  EXPECT_EQ(u.key, t.key);
   EXPECT_EQ(u.code, t.code);
   EXPECT_EQ(u.input, t.input);
   TaskResult r;
@@ -219,6 +219,63 @@ TEST(TaWorker, RunsTasksAndTheNodeEndsWhatOverrunsOrBreaksOut) {
   EXPECT_EQ(Worker::start(missing).error().code, "ta.start");
 }
 
+// A party's local training in a worker gives the very update the same training gives in the
+// node's process (and so the ledger's hashes do not depend on where it ran).
+TEST(TaWorker, TrainsAnFlTaskExactlyAsInProcess) {
+  fl::TrainTask task;
+  task.spec.kind = fl::ModelSpec::Kind::kMlp;
+  task.spec.inputs = 3;
+  task.spec.classes = 2;
+  task.spec.hidden = {4};
+  task.params = fl::Model::create(task.spec, 7).value().params();
+  task.options.epochs = 3;
+  task.options.batch = 4;
+  task.options.prox_mu = 0.1f;
+  task.data.rows = 12;
+  task.data.features = 3;
+  task.data.classes = 2;
+  for (size_t i = 0; i < 12; i++) {
+    for (size_t f = 0; f < 3; f++) task.data.x.push_back(static_cast<float>((i * 7 + f * 3) % 11) / 5.0f - 1.0f);
+    task.data.y.push_back(static_cast<int32_t>(i % 2));
+  }
+  task.local_clip = 1.0;
+  task.local_noise = 0.5;
+  task.noise_seed = 42;
+  auto here = fl::run_train_task(task);
+  ASSERT_TRUE(here.ok());
+  auto w = Worker::start(node_worker());
+  ASSERT_TRUE(w.ok());
+  Task t;
+  t.id = 1;
+  t.kind = TaskKind::kFlFit;
+  t.input = to_string(fl::encode_train_task(task));
+  auto r = (*w)->run(t);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  auto there = fl::decode_train_result(as_bytes(r.output), task.params.size());
+  ASSERT_TRUE(there.ok()) << there.error().to_string();
+  EXPECT_EQ(there->params, here->params);
+  EXPECT_EQ(there->metrics.loss, here->metrics.loss);
+  EXPECT_NE(there->params, task.params);
+  // A malformed task is refused by the worker, which goes on serving.
+  fl::TrainTask bad = task;
+  bad.data.y[0] = 5;
+  t.id = 2;
+  t.input = to_string(fl::encode_train_task(bad));
+  r = (*w)->run(t);
+  EXPECT_EQ(r.outcome, Outcome::kBadTask);
+  EXPECT_NE(r.message.find("label out of range"), std::string::npos) << r.message;
+  bad = task;
+  bad.params.pop_back();
+  EXPECT_FALSE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
+  bad = task;
+  bad.data.rows = 11;
+  EXPECT_FALSE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
+  EXPECT_FALSE(fl::decode_train_result(as_bytes(r.output), 3).ok());
+  t.id = 3;
+  t.input = to_string(fl::encode_train_task(task));
+  EXPECT_EQ((*w)->run(t).outcome, Outcome::kOk);
+}
+
 TEST(TaPool, OneWorkerPerTenantReplacedWhenItDiesAndBounded) {
   Pool pool(node_worker(), 1);
   ASSERT_TRUE(pool.warm().ok());
@@ -227,8 +284,12 @@ TEST(TaPool, OneWorkerPerTenantReplacedWhenItDiesAndBounded) {
   ping.id = 1;
   ASSERT_EQ(pool.run("a", ping)->outcome, Outcome::kOk);
   ASSERT_EQ(pool.run("a", ping)->outcome, Outcome::kOk);
-  EXPECT_EQ(pool.stats().started, 2u);  // the spare went to "a"; a new spare
+  EXPECT_EQ(pool.stats().started, 1u);  // the spare went to "a"
+  ASSERT_TRUE(pool.warm().ok());
+  EXPECT_EQ(pool.stats().started, 2u);  // a new spare
   ASSERT_EQ(pool.run("b", ping)->outcome, Outcome::kOk);
+  EXPECT_EQ(pool.stats().started, 2u);
+  ASSERT_EQ(pool.run("c", ping)->outcome, Outcome::kOk);  // no spare left: started for it
   EXPECT_EQ(pool.stats().started, 3u);
   Task crash;
   crash.id = 2;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "fl/wire.h"
 #include "ta/lua_runtime.h"
 #include "ta/sandbox.h"
 #include "ta/selftest.h"
@@ -37,6 +38,22 @@ TaskResult execute(const Task& t, int parent_pid) {
       r.gas_used = run.gas_used;
       r.peak_memory = run.peak_memory;
       r.log = std::move(run.log);
+      return r;
+    }
+    case TaskKind::kFlFit: {
+      auto task = fl::decode_train_task(as_bytes(t.input));
+      if (!task.ok()) {
+        r.outcome = Outcome::kBadTask;
+        r.message = "the training task: " + task.error().message;
+        return r;
+      }
+      auto res = fl::run_train_task(*task);
+      if (!res.ok()) {
+        r.outcome = Outcome::kScriptError;
+        r.message = "training failed: " + res.error().message;
+        return r;
+      }
+      r.output = to_string(fl::encode_train_result(*res));
       return r;
     }
     case TaskKind::kSelftest:
@@ -279,7 +296,6 @@ Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
   it->second.last_used = ++clock_;
   TaskResult r = it->second.worker->run(task);
   stats_.tasks++;
-  (void)refill();  // a spare for the next new tenant; a failure shows at that tenant's start
   return r;
 }
 

@@ -69,9 +69,10 @@ class Worker {
 class Pool {
  public:
   explicit Pool(WorkerOptions o, size_t spares = 1) : options_(std::move(o)), spares_(std::min(spares, kTaSparesMax)) {}
-  // Runs `task` in `tenant`'s worker (starting or assigning one first).
+  // Runs `task` in `tenant`'s worker (a spare if it has none, else a new one started now).
   Result<TaskResult> run(const std::string& tenant, const Task& task);
-  // Starts spares up to the configured count (done lazily otherwise).
+  // Starts spares up to the configured count. Callers do it off their critical path (after a
+  // new tenant's first answer went out), so that the next new tenant finds one.
   Status warm();
   struct Stats {
     uint64_t started = 0, replaced = 0, evicted = 0, tasks = 0;
