@@ -6,6 +6,8 @@
 #include <new>
 #include <nlohmann/json.hpp>
 
+#include "fl/model.h"
+
 namespace supernet::ta {
 
 namespace {
@@ -345,6 +347,123 @@ int l_log(lua_State* L) {
   return 0;
 }
 
+// model.predict(m, rows): inference with the federated learning models, natively. `m` is
+// {kind = "logistic" | "mlp", inputs = N, classes = C, hidden = {H1 [, H2]}, params = {...}}
+// (the parameters as GET /v1/fl/jobs/{id}/model gives them), `rows` an array of arrays of N
+// numbers; returns one {class = k, p = {p0, p1, ...}} per row (classes from 0). Its cost is
+// charged as gas: one unit per kPredictMacsPerGas multiply-adds.
+constexpr uint64_t kPredictMacsPerGas = 16;
+constexpr size_t kPredictRowsMax = 100000;
+
+struct Predictor {
+  fl::ModelSpec spec;
+  fl::Model model;
+  std::vector<float> x, probs;
+};
+
+// t[name], raw (no metamethod runs), pushed.
+int raw_field(lua_State* L, int t, const char* name) {
+  lua_pushstring(L, name);
+  return lua_rawget(L, t);
+}
+
+int l_model_predict(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  // Every C++ object lives in this userdata (index 3), so an error raised below frees it.
+  Predictor* p = push_owned<Predictor>(L, "supernet.predictor");
+  raw_field(L, 1, "kind");
+  const char* kind = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
+  if (kind == nullptr || (std::strcmp(kind, "logistic") != 0 && std::strcmp(kind, "mlp") != 0)) {
+    return luaL_error(L, "model.predict: kind must be \"logistic\" or \"mlp\"");
+  }
+  p->spec.kind = std::strcmp(kind, "mlp") == 0 ? fl::ModelSpec::Kind::kMlp : fl::ModelSpec::Kind::kLogistic;
+  raw_field(L, 1, "inputs");
+  lua_Integer inputs = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+  raw_field(L, 1, "classes");
+  lua_Integer classes = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+  lua_pop(L, 3);
+  if (inputs < 1 || inputs > 100000 || classes < 2 || classes > 1000) return luaL_error(L, "model.predict: inputs and classes must be integers in range");
+  p->spec.inputs = static_cast<size_t>(inputs);
+  p->spec.classes = static_cast<int>(classes);
+  if (raw_field(L, 1, "hidden") == LUA_TTABLE) {
+    for (lua_Integer i = 1; i <= 3; i++) {
+      if (lua_rawgeti(L, -1, i) == LUA_TNIL) {
+        lua_pop(L, 1);
+        break;
+      }
+      lua_Integer h = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+      lua_pop(L, 1);
+      if (h < 1 || h > 4096 || i == 3) return luaL_error(L, "model.predict: hidden is one or two layer widths of 1 to 4096");
+      p->spec.hidden.push_back(static_cast<size_t>(h));
+    }
+  }
+  lua_pop(L, 1);
+  {
+    char why[256] = {0};
+    if (auto v = p->spec.validate(); !v.ok()) {
+      std::snprintf(why, sizeof why, "%s", v.error().message.c_str());
+    } else if (auto m = fl::Model::create(p->spec, 0); !m.ok()) {
+      std::snprintf(why, sizeof why, "%s", m.error().message.c_str());
+    } else {
+      p->model = std::move(m).value();
+    }
+    if (why[0] != 0) return luaL_error(L, "model.predict: %s", why);
+  }
+  const fl::ModelSpec& spec = p->spec;
+  size_t count = p->model.params().size();
+  if (raw_field(L, 1, "params") != LUA_TTABLE || lua_rawlen(L, -1) != count) {
+    return luaL_error(L, "model.predict: params must be an array of the model's %d parameters", static_cast<int>(count));
+  }
+  for (size_t i = 0; i < count; i++) {
+    lua_rawgeti(L, -1, static_cast<lua_Integer>(i + 1));
+    if (lua_type(L, -1) != LUA_TNUMBER) return luaL_error(L, "model.predict: parameter %d is not a number", static_cast<int>(i + 1));
+    p->model.params()[i] = static_cast<float>(lua_tonumber(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  size_t rows = lua_rawlen(L, 2);
+  if (rows > kPredictRowsMax) return luaL_error(L, "model.predict: at most %d rows per call", static_cast<int>(kPredictRowsMax));
+  // The whole call's cost, charged before it runs.
+  Context* c = context_of(L);
+  uint64_t cost = (static_cast<uint64_t>(rows) * count) / kPredictMacsPerGas + 1;
+  if (c->gas_used + cost > c->gas_limit) {
+    c->gas_used = c->gas_limit;
+    c->gas_hit = true;
+    return luaL_error(L, "gas exhausted");
+  }
+  c->gas_used += cost;
+  p->x.resize(spec.inputs);
+  lua_createtable(L, static_cast<int>(rows), 0);
+  for (size_t r = 0; r < rows; r++) {
+    if (lua_rawgeti(L, 2, static_cast<lua_Integer>(r + 1)) != LUA_TTABLE || lua_rawlen(L, -1) != spec.inputs) {
+      return luaL_error(L, "model.predict: row %d is not an array of %d numbers", static_cast<int>(r + 1), static_cast<int>(spec.inputs));
+    }
+    for (size_t f = 0; f < spec.inputs; f++) {
+      lua_rawgeti(L, -1, static_cast<lua_Integer>(f + 1));
+      if (lua_type(L, -1) != LUA_TNUMBER) return luaL_error(L, "model.predict: row %d has a value that is not a number", static_cast<int>(r + 1));
+      p->x[f] = static_cast<float>(lua_tonumber(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    p->model.predict(p->x.data(), p->probs);
+    size_t best = 0;
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, static_cast<int>(p->probs.size()), 0);
+    for (size_t k = 0; k < p->probs.size(); k++) {
+      if (p->probs[k] > p->probs[best]) best = k;
+      lua_pushnumber(L, p->probs[k]);
+      lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
+    }
+    lua_setfield(L, -2, "p");
+    lua_pushinteger(L, static_cast<lua_Integer>(best));
+    lua_setfield(L, -2, "class");
+    lua_rawseti(L, -2, static_cast<lua_Integer>(r + 1));
+  }
+  return 1;
+}
+
 // setmetatable without finalizers: Lua runs __gc metamethods with hooks off (so unmetered by
 // gas), and an object is marked for finalization only when setmetatable sees __gc.
 int l_setmetatable_no_gc(lua_State* L) {
@@ -412,6 +531,10 @@ void open_sandboxed_libraries(lua_State* L, uint64_t seed) {
   lua_pushlightuserdata(L, nullptr);
   lua_setfield(L, -2, "null");
   lua_setglobal(L, "json");
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, l_model_predict);
+  lua_setfield(L, -2, "predict");
+  lua_setglobal(L, "model");
 }
 
 // Protected: opens the libraries.

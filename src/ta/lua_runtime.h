@@ -6,7 +6,8 @@
 // without string.dump, table, math (math.random seeded from the task's seed, so a task replays
 // exactly), utf8, coroutine; no io, os, package, require or debug; setmetatable refuses __gc
 // (Lua runs finalizers with hooks off: gas would not bound them). Host functions: json.encode,
-// json.decode and log (at most kTaLogLinesMax lines of kTaLogLineBytesMax bytes).
+// json.decode, log (at most kTaLogLinesMax lines of kTaLogLineBytesMax bytes) and
+// model.predict (the federated learning models' inference, natively, its cost charged as gas).
 //
 // Bounds: gas counts VM instructions (a count hook every kLuaGasQuantum); once spent, every
 // further instruction raises the error, so pcall cannot run on. The heap is capped by the

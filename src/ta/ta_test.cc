@@ -145,6 +145,45 @@ TEST(TaLua, JsonInAndOutAndHostFunctions) {
   EXPECT_NE(lua("function handle(x) return 1 end", deep).message.find("deeper"), std::string::npos);
 }
 
+// model.predict: the FL models' inference, natively, from a script; its cost is gas.
+TEST(TaLua, ModelPredictRunsTheFlModels) {
+  fl::ModelSpec spec;
+  spec.kind = fl::ModelSpec::Kind::kMlp;
+  spec.inputs = 2;
+  spec.classes = 3;
+  spec.hidden = {4};
+  auto m = fl::Model::create(spec, 3).value();
+  json params = m.params();
+  std::vector<float> x = {0.5f, -1.0f}, probs;
+  m.predict(x.data(), probs);
+  json input = {{"model", {{"kind", "mlp"}, {"inputs", 2}, {"classes", 3}, {"hidden", {4}}, {"params", params}}}, {"rows", {{0.5, -1.0}, {0, 0}}}};
+  auto r = lua("function handle(x) return model.predict(x.model, x.rows) end", input.dump());
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  json out = json::parse(r.output);
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out[0]["p"].size(), 3u);
+  for (size_t k = 0; k < 3; k++) EXPECT_FLOAT_EQ(out[0]["p"][k].get<float>(), probs[k]);
+  size_t best = static_cast<size_t>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+  EXPECT_EQ(out[0]["class"], best);
+  // Bad models and rows are errors that say what is wrong; the cost is charged as gas.
+  for (const char* bad : {R"({"kind": "tree", "inputs": 2, "classes": 2, "params": []})",
+                          R"({"kind": "logistic", "inputs": 2, "classes": 2, "params": [1, 2]})",
+                          R"({"kind": "mlp", "inputs": 2, "classes": 2, "hidden": [1, 2, 3], "params": []})"}) {
+    json in = {{"model", json::parse(bad)}, {"rows", {{1, 2}}}};
+    auto b = lua("function handle(x) return model.predict(x.model, x.rows) end", in.dump());
+    EXPECT_EQ(b.outcome, Outcome::kScriptError) << bad;
+    EXPECT_NE(b.message.find("model.predict"), std::string::npos) << b.message;
+  }
+  json wrong_row = input;
+  wrong_row["rows"] = {{1, 2, 3}};
+  EXPECT_NE(lua("function handle(x) return model.predict(x.model, x.rows) end", wrong_row.dump()).message.find("row 1"), std::string::npos);
+  json many = input;
+  many["rows"] = json::array();
+  for (int i = 0; i < 20000; i++) many["rows"].push_back({1, 2});
+  auto costly = lua("function handle(x) return #model.predict(x.model, x.rows) end", many.dump(), {10'000, 256u << 20, 1000});
+  EXPECT_EQ(costly.outcome, Outcome::kGas) << costly.message;
+}
+
 TEST(TaLua, GasMemoryAndSeedBoundTheScript) {
   const char* loop = "function handle(x) local s = 0 for i = 1, x.n do s = s + i end return s end";
   auto small = lua(loop, R"({"n": 1000})");
