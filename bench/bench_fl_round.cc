@@ -42,6 +42,7 @@
 #include "fl/job.h"
 #include "fl/wire.h"
 #include "local_network.h"
+#include "crypto/hash.h"
 #include "node/datasets.h"
 #include "node/fl_service.h"
 #include "util/log.h"
@@ -121,7 +122,12 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
       ta::Pool* pool = trainers[i].get();
 #endif
       services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key, nullptr, pool);
-      if (s.ok()) records_tx[i] = services[i]->data_record_tx(*s, false);
+      if (s.ok()) {
+        std::string csv = fl::to_csv(all, parts[static_cast<size_t>(i - 1)]);
+        auto st = fl::OwnerStatement::decode(fl::make_owner_statement(static_cast<uint32_t>(i), "breast-cancer", crypto::sha256(as_bytes(csv)), "",
+                                                                      false, net.member_key()));
+        records_tx[i] = services[i]->data_record_tx(*s, false, st.value());
+      }
       if (i != 1) return;
       nn.node->on_commit([&](const consensus::CommittedBlock& cb) {
         auto now = Clock::now();

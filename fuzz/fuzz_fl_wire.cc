@@ -1,5 +1,5 @@
 // Federated learning messages from peers (SNFL frames) and the job and round transactions on
-// the ledger (job, aggregator claim, round record, job failure, data owner's consent, data set record, data policy).
+// the ledger (job, aggregator claim, round record, job failure, data owner's consent, data set record and the owner's statement in it, data policy).
 #include <cstdlib>
 
 #include "fl/wire.h"
@@ -15,5 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto k = fl::ConsentTx::decode(in); k.ok() && k->encode() != to_bytes(in)) std::abort();
   if (auto d = fl::DataRecordTx::decode(in); d.ok() && d->encode() != to_bytes(in)) std::abort();
   if (auto p = fl::PolicyTx::decode(in); p.ok() && p->encode() != to_bytes(in)) std::abort();
+  if (auto o = fl::OwnerStatement::decode(in); o.ok() && o->encode() != to_bytes(in)) std::abort();
   return 0;
 }

@@ -66,9 +66,15 @@ class RogueValidator : public NodeCluster {
   void add_data(int i, const std::string& name, const std::string& csv, const std::string& owner) {
     auto s = stores_[i]->add({owner, name}, csv, fl::CsvOptions{});
     ASSERT_TRUE(s.ok()) << s.error().to_string();
-    Bytes tx = fl_[i]->data_record_tx(*s, false);
+    Bytes tx = fl_[i]->data_record_tx(*s, false, statement(i, name, csv, false, owner));
     ASSERT_TRUE(nodes_[i]->submit(tx));
     ASSERT_TRUE(run_until([&] { return all_committed({tx}); }));
+  }
+
+  // The owner's signed word for a registration (of `csv`) or a deletion at node i.
+  fl::OwnerStatement statement(int i, const std::string& name, const std::string& csv, bool deleted, const std::string& owner) {
+    const crypto::PrivateKey& key = owner == "user" ? user_key_ : member_key_;
+    return fl::OwnerStatement::decode(fl::make_owner_statement(static_cast<uint32_t>(i), name, crypto::sha256(as_bytes(csv)), "", deleted, key)).value();
   }
 
   // A job with parties 1 and 2 whose first scheduled aggregator is `first` (its id picks it).
@@ -480,6 +486,61 @@ TEST_F(RogueValidator, PoliciesAndDpBudgetsOnTheLedger) {
 }
 
 
+// A registration or deletion counts only on its owner's signed word: a node (even the one that
+// keeps the data) cannot register data in a client's name, a statement for another data set or
+// node does not carry over, and an old deletion replayed does not remove a newer version.
+TEST_F(RogueValidator, RegistrationsAndDeletionsNeedTheOwnersWord) {
+  std::string csv = csv_part(1);
+  auto record = [&](const std::string& name, const std::string& owner, bool deleted, fl::OwnerStatement st) {
+    fl::DataRecordTx r;
+    r.node = 1;
+    r.name = name;
+    r.owner = owner;
+    r.deleted = deleted;
+    if (!deleted) {
+      r.data_sha256 = Bytes(32, 7);
+      r.features = 30;
+      r.classes = 2;
+      r.rows = 100;
+    }
+    r.nonce = crypto::random_u64();
+    r.statement = std::move(st);
+    return fl::make_data_record_tx(std::move(r), identities_[1].secret_key);  // node 1's own key
+  };
+  std::vector<Bytes> txs = {
+      record("planted", "user", false, statement(1, "planted", csv, false, "member")),  // the member's word for the user's data
+      record("moved", "member", false, statement(2, "moved", csv, false, "member")),    // a statement for node 2
+      record("renamed", "member", false, statement(1, "other", csv, false, "member")),  // for another data set
+      record("flipped", "member", false, statement(1, "flipped", csv, true, "member")), // a deletion's word for a registration
+  };
+  for (const auto& tx : txs) ASSERT_TRUE(nodes_[3]->submit(tx));
+  ASSERT_TRUE(run_until([&] { return all_committed(txs); }));
+  for (int i = 1; i <= 2; i++) {
+    for (const char* key : {"user/planted", "member/moved", "member/renamed", "member/flipped"}) {
+      EXPECT_FALSE(fl_[i]->datasets_on_ledger().count({1, key})) << key << " at node " << i;
+    }
+  }
+  // Version 1, deleted by its owner, then version 2; the old deletion's statement again, in a
+  // fresh record: version 2 stays.
+  add_data(1, "ward", csv, "member");
+  fl::OwnerStatement old_deletion = statement(1, "ward", csv, true, "member");
+  Bytes del1 = record("ward", "member", true, old_deletion);
+  ASSERT_TRUE(nodes_[1]->submit(del1));
+  ASSERT_TRUE(run_until([&] { return all_committed({del1}); }));
+  EXPECT_FALSE(fl_[2]->datasets_on_ledger().count({1, "member/ward"}));
+  ASSERT_TRUE(stores_[1]->remove({"member", "ward"}).ok());
+  std::string v2 = csv;
+  v2.resize(v2.rfind('\n', v2.size() - 2) + 1);
+  add_data(1, "ward", v2, "member");
+  Bytes replay = record("ward", "member", true, old_deletion);
+  ASSERT_TRUE(nodes_[3]->submit(replay));
+  ASSERT_TRUE(run_until([&] { return all_committed({replay}); }));
+  for (int i = 1; i <= 2; i++) {
+    ASSERT_TRUE(fl_[i]->datasets_on_ledger().count({1, "member/ward"})) << "node " << i;
+    EXPECT_EQ(fl_[i]->datasets_on_ledger().at({1, "member/ward"}).csv_sha256, crypto::sha256(as_bytes(v2)));
+  }
+}
+
 // The host rolls a data set back: node 1's owner replaced version 1 by version 2 (both on the
 // ledger), and the host puts version 1's sealed files back. They unseal and agree with each
 // other, but are not the version the ledger records: node 1 refuses the job and says so.
@@ -489,7 +550,7 @@ TEST_F(RogueValidator, ARolledBackDataSetIsRefused) {
   Bytes v1_data = read_file(dir + "/member/ward.sealed").value(), v1_schema = read_file(dir + "/member/ward.schema.sealed").value();
   auto v1 = stores_[1]->schema({"member", "ward"}).value();
   ASSERT_TRUE(stores_[1]->remove({"member", "ward"}).ok());
-  Bytes deletion = fl_[1]->data_record_tx(v1, true);
+  Bytes deletion = fl_[1]->data_record_tx(v1, true, statement(1, "ward", csv_part(1), true, "member"));
   ASSERT_TRUE(nodes_[1]->submit(deletion));
   ASSERT_TRUE(run_until([&] { return all_committed({deletion}); }));
   EXPECT_FALSE(fl_[2]->datasets_on_ledger().count({1, "member/ward"}));

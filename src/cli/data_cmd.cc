@@ -8,6 +8,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "crypto/secure.h"
 #include "fl/dataset.h"
@@ -36,8 +37,11 @@ int run_register(const RegisterArgs& a) {
   std::string csv;
   auto d = fl::load_csv(a.file, o, &csv);
   if (!d.ok()) return fail(d.error());
-  std::string path = "/v1/data/" + a.name;
-  if (!a.label_column.empty()) path += "?label_column=" + a.label_column;
+  // The owner's signed word for it: this CSV, at this node, under this name (every node checks it).
+  Bytes statement = fl::make_owner_statement(static_cast<uint32_t>(a.net.node), a.name, crypto::sha256(as_bytes(csv)), a.label_column, false,
+                                             net->credentials.key);
+  std::string path = "/v1/data/" + a.name + "?owner_statement=" + to_hex(statement);
+  if (!a.label_column.empty()) path += "&label_column=" + a.label_column;
   Clients c(*net, a.net.node, /*failover=*/false);  // the data belongs at this node and no other
   auto r = c.request(true, path, csv, "text/csv");
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
@@ -65,7 +69,20 @@ int run_delete(const DeleteArgs& a) {
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
   Clients c(*net, a.net.node, /*failover=*/false);
-  auto r = c.del("/v1/data/" + a.name);
+  // The owner names the version it deletes (the ledger's, as the node lists it).
+  auto listed = c.request(false, "/v1/data");
+  if (!listed.ok()) return fail(listed.error(), kExitCheckFailed);
+  if (listed->status != 200) return fail(make_error("data.list", error_text(*listed)), kExitCheckFailed);
+  Bytes version(32, 0);
+  json all = json::parse(listed->body, nullptr, false);
+  if (!all.is_object() || !all.contains("datasets")) return fail(make_error("data.list", "node " + std::to_string(a.net.node) + " sent no list"), kExitCheckFailed);
+  for (const auto& d : all["datasets"]) {
+    if (d.value("name", "") != a.name || d.value("owner", "") != a.net.as) continue;
+    std::string hex = d.contains("ledger") && d["ledger"].contains("csv_sha256") ? d["ledger"]["csv_sha256"].get<std::string>() : d.value("csv_sha256", "");
+    if (auto v = from_hex(hex); v.ok() && v->size() == 32) version = std::move(v).value();
+  }
+  Bytes statement = fl::make_owner_statement(static_cast<uint32_t>(a.net.node), a.name, version, "", true, net->credentials.key);
+  auto r = c.del("/v1/data/" + a.name + "?owner_statement=" + to_hex(statement));
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 200) return fail(make_error("data.refused", "node " + std::to_string(a.net.node) + ": " + error_text(*r)));
   json d = json::parse(r->body, nullptr, false);

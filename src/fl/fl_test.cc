@@ -355,10 +355,22 @@ TEST(Wire, DataRecordsAndPoliciesRoundTripAndRefuseBadValues) {
   r.classes = 2;
   r.rows = 190;
   r.nonce = 11;
+  auto user = crypto::PrivateKey::generate_ec(crypto::Curve::kP256);
+  r.statement = OwnerStatement::decode(make_owner_statement(3, "clinic", Bytes(32, 5), "label", false, user)).value();
   Bytes rtx = make_data_record_tx(r, id.secret_key);
   auto rb = DataRecordTx::decode(rtx);
   ASSERT_TRUE(rb.ok()) << rb.error().to_string();
   EXPECT_EQ(rb->owner, "user");
+  // The owner's statement: what it says, signed by the owner's key; a record without one does not decode.
+  EXPECT_EQ(rb->statement.label_column, "label");
+  EXPECT_EQ(rb->statement.csv_sha256, Bytes(32, 5));
+  EXPECT_TRUE(user.public_key().verify_ecdsa_der(crypto::HashAlg::kSha256, rb->statement.signed_bytes(), rb->statement.signature).ok());
+  DataRecordTx bare = r;
+  bare.statement = OwnerStatement{};
+  EXPECT_FALSE(DataRecordTx::decode(make_data_record_tx(bare, id.secret_key)).ok());
+  Bytes st = make_owner_statement(3, "clinic", Bytes(32, 5), "", true, user);
+  for (size_t cut = 0; cut < st.size(); cut += 7) EXPECT_FALSE(OwnerStatement::decode(ByteView(st).subspan(0, cut)).ok());
+  EXPECT_FALSE(OwnerStatement::decode(make_owner_statement(3, "a/b", Bytes(32, 5), "", true, user)).ok());
   EXPECT_EQ(rb->encode(), rtx);
   EXPECT_TRUE(crypto::ed25519_verify(id.public_key, rb->signed_bytes(), rb->signature));
   for (size_t cut = 0; cut < rtx.size(); cut += 3) EXPECT_FALSE(DataRecordTx::decode(ByteView(rtx).subspan(0, cut)).ok());

@@ -297,7 +297,12 @@ namespace {
 bool simple_name(std::string_view s) { return is_simple_name(s, 64); }
 
 Writer& put_record_body(Writer& w, const DataRecordTx& r) {
-  return w.u32(r.node).str(r.name).str(r.owner).bytes(r.data_sha256).u32(r.features).u32(r.classes).u64(r.rows).u8(r.deleted ? 1 : 0).u64(r.nonce);
+  return w.u32(r.node).str(r.name).str(r.owner).bytes(r.data_sha256).u32(r.features).u32(r.classes).u64(r.rows).u8(r.deleted ? 1 : 0).u64(r.nonce)
+      .bytes(r.statement.encode());
+}
+
+Writer& put_statement_body(Writer& w, const OwnerStatement& s) {
+  return w.u32(s.node).str(s.name).bytes(s.csv_sha256).str(s.label_column).u8(s.deleted ? 1 : 0).bytes(s.client_spki);
 }
 
 // A non-negative finite double, as its IEEE-754 bits.
@@ -377,10 +382,60 @@ Result<DataRecordTx> DataRecordTx::decode(ByteView tx) {
   }
   if (t.features > kFeaturesMax || t.classes > static_cast<uint32_t>(kClassesMax)) return make_error("fl.tx", "data set dimensions out of range");
   SN_ASSIGN(t.nonce, r.u64());
+  SN_ASSIGN(ByteView statement, r.bytes(4096));
+  SN_ASSIGN(t.statement, OwnerStatement::decode(statement));
   SN_ASSIGN(ByteView sig, r.fixed(64));
   t.signature = to_bytes(sig);
   SN_TRY(r.finish());
   return t;
+}
+
+Bytes OwnerStatement::signed_bytes() const {
+  Writer w;
+  w.str("supernet-fl-data-owner-v1");
+  return put_statement_body(w, *this).take();
+}
+
+Bytes OwnerStatement::encode() const {
+  Writer w;
+  put_statement_body(w, *this).bytes(signature);
+  return w.take();
+}
+
+Result<OwnerStatement> OwnerStatement::decode(ByteView b) {
+  Reader r(b);
+  OwnerStatement s;
+  SN_ASSIGN(s.node, r.u32());
+  SN_ASSIGN(ByteView name, r.bytes(64));
+  s.name = to_string(name);
+  if (!simple_name(s.name)) return make_error("fl.tx", "an owner statement names a data set");
+  SN_ASSIGN(ByteView hash, r.bytes(32));
+  if (hash.size() != 32) return make_error("fl.tx", "an owner statement names the CSV's 32-byte SHA-256");
+  s.csv_sha256 = to_bytes(hash);
+  SN_ASSIGN(ByteView label, r.bytes(256));
+  s.label_column = to_string(label);
+  SN_ASSIGN(uint8_t deleted, r.u8());
+  if (deleted > 1) return make_error("fl.tx", "bad deleted flag");
+  s.deleted = deleted == 1;
+  SN_ASSIGN(ByteView spki, r.bytes(1024));
+  s.client_spki = to_bytes(spki);
+  SN_ASSIGN(ByteView sig, r.bytes(256));
+  s.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return s;
+}
+
+Bytes make_owner_statement(uint32_t node, std::string name, Bytes csv_sha256, std::string label_column, bool deleted,
+                           const crypto::PrivateKey& client_key) {
+  OwnerStatement s;
+  s.node = node;
+  s.name = std::move(name);
+  s.csv_sha256 = std::move(csv_sha256);
+  s.label_column = std::move(label_column);
+  s.deleted = deleted;
+  s.client_spki = client_key.public_key().spki_der();
+  s.signature = client_key.sign_ecdsa_der(crypto::HashAlg::kSha256, s.signed_bytes());
+  return s.encode();
 }
 
 Bytes make_data_record_tx(DataRecordTx r, const crypto::SecureBytes& identity_secret) {

@@ -129,6 +129,28 @@ struct ConsentTx {
 bool is_consent_tx(ByteView tx);
 Bytes make_consent_tx(const Bytes& job, uint64_t nonce, const crypto::PrivateKey& client_key);
 
+// The owner's own word for a registration or a deletion: signed with its client certificate
+// key (ECDSA), it names the node, the data set, the SHA-256 of the CSV it uploaded (for a
+// deletion: of the version it deletes) and the label column. The API takes it with the upload or
+// the DELETE (`?owner_statement=HEX`, `supernet data register/delete` make it), the node puts it in
+// its DataRecordTx, and every node checks it when it applies the record: a validator cannot
+// register data in a client's name, nor delete a client's data set, nor replay an old deletion
+// against a newer version.
+struct OwnerStatement {
+  uint32_t node = 0;
+  std::string name;
+  Bytes csv_sha256;          // 32 bytes
+  std::string label_column;  // as given at registration ("" the default); "" for a deletion
+  bool deleted = false;
+  Bytes client_spki;
+  Bytes signature;
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<OwnerStatement> decode(ByteView b);
+};
+Bytes make_owner_statement(uint32_t node, std::string name, Bytes csv_sha256, std::string label_column, bool deleted,
+                           const crypto::PrivateKey& client_key);
+
 // A party's node records on the ledger the data sets it keeps: registered (a new version each
 // time) or deleted. Signed by that node's identity key (Ed25519), and counted only when it is
 // the key of validator `node`: every node then knows, from the ledger alone, whose each data
@@ -143,6 +165,7 @@ struct DataRecordTx {
   uint64_t rows = 0;
   bool deleted = false;
   uint64_t nonce = 0;
+  OwnerStatement statement;  // the owner's signed word for it (checked on apply)
   Bytes signature;
   Bytes signed_bytes() const;
   Bytes encode() const;

@@ -324,7 +324,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   }
   if (p.rfind("/v1/data/", 0) == 0) {
     if (req.method == "POST") return post_data(p.substr(9), req, *client);
-    if (req.method == "DELETE") return delete_data(p.substr(9), *client);
+    if (req.method == "DELETE") return delete_data(p.substr(9), req, *client);
     return error(405, "method", "use POST or DELETE");
   }
   if (p == "/v1/fl/jobs" && req.method == "POST") return post_fl_job(req.body, *client);
@@ -576,10 +576,48 @@ ApiResponse ApiHandler::post_governance(const std::string& body, const Client& c
   return submit_tx(std::move(tx));
 }
 
+// The owner's signed statement for an upload or a deletion at this node (?owner_statement=HEX,
+// fl::OwnerStatement): for this data set, this CSV (`csv_sha256`; empty: any) and label column,
+// signed by this connection's client. The refusal names the check.
+std::variant<fl::OwnerStatement, ApiResponse> ApiHandler::owner_statement(const ApiRequest& req, const std::string& name, bool deleted,
+                                                                          const Bytes& csv_sha256, const std::string& label_column) {
+  auto it = req.query.find("owner_statement");
+  if (it == req.query.end()) {
+    return error(400, "owner_statement", "the owner's signed statement is required (?owner_statement=HEX; supernet data register and delete make it)");
+  }
+  auto raw = from_hex(it->second);
+  if (!raw.ok()) return error(400, "owner_statement", "owner_statement is not hex");
+  auto st = fl::OwnerStatement::decode(*raw);
+  if (!st.ok()) return error(400, "owner_statement", "the owner statement does not decode: " + st.error().message);
+  if (st->node != node_.replica().self() || st->name != name || st->deleted != deleted || st->label_column != label_column) {
+    return error(400, "owner_statement", std::string("the owner statement is for another ") +
+                                             (st->node != node_.replica().self() ? "node" : st->name != name ? "data set" : st->deleted != deleted ? "action" : "label column"));
+  }
+  if (!csv_sha256.empty() && st->csv_sha256 != csv_sha256) {
+    return error(403, "owner_statement", deleted ? "the owner statement names another version than the one held here"
+                                                 : "the owner statement covers another CSV than the one uploaded");
+  }
+  if (!req.client_spki_sha256 || !crypto::ct_equal(crypto::sha256(st->client_spki), *req.client_spki_sha256)) {
+    return error(403, "owner_statement", "the owner statement is signed by another key than this connection's client certificate");
+  }
+  auto key = crypto::PublicKey::from_spki(st->client_spki);
+  if (!key.ok() || !key->verify_ecdsa_der(crypto::HashAlg::kSha256, st->signed_bytes(), st->signature).ok()) {
+    return error(403, "owner_statement", "the owner statement's signature does not verify");
+  }
+  return std::move(st).value();
+}
+
 ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req, const Client& client) {
   fl::CsvOptions o;
-  if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = it->second;
+  std::string label_column;
+  if (auto it = req.query.find("label_column"); it != req.query.end()) o.label_column = label_column = it->second;
   DatasetId id{client.name, name};
+  std::optional<fl::OwnerStatement> statement;
+  if (fl_ != nullptr) {  // checked before anything is parsed or kept
+    auto st = owner_statement(req, name, false, crypto::sha256(as_bytes(req.body)), label_column);
+    if (auto* refused = std::get_if<ApiResponse>(&st)) return std::move(*refused);
+    statement = std::move(std::get<fl::OwnerStatement>(st));
+  }
   auto s = datasets_->add(id, req.body, o);
   if (!s.ok()) {
     const std::string& code = s.error().code;
@@ -594,7 +632,7 @@ ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req
   if (fl_ != nullptr) {
     // The node's record of it goes on the ledger (what jobs and policies refer to); when it
     // cannot be ordered, nothing is kept and the client sends the data again.
-    auto o = submit_write(fl_->data_record_tx(*s, false));
+    auto o = submit_write(fl_->data_record_tx(*s, false, std::move(*statement)));
     if (o.status != 202 && o.status != 200) {
       (void)datasets_->remove(id);
       return error(o.status, o.error, o.message + " (the data set was not kept; register it again)");
@@ -604,7 +642,7 @@ ApiResponse ApiHandler::post_data(const std::string& name, const ApiRequest& req
   return reply(201, out);
 }
 
-ApiResponse ApiHandler::delete_data(const std::string& name, const Client& client) {
+ApiResponse ApiHandler::delete_data(const std::string& name, const ApiRequest& req, const Client& client) {
   auto fail = [&](const Error& e) {
     const std::string& code = e.code;
     int status = code == "dataset.unknown" ? 404 : code == "dataset.owner" ? 403 : code == "dataset.name" ? 400 : code == "dataset.tampered" ? 409 : 500;
@@ -622,7 +660,12 @@ ApiResponse ApiHandler::delete_data(const std::string& name, const Client& clien
   // The deletion is ordered first: when it cannot be, nothing is removed.
   json out = {{"deleted", name}, {"node", node_.replica().self()}};
   if (fl_ != nullptr) {
-    auto o = submit_write(fl_->data_record_tx(*schema, true));
+    // The owner names the version it deletes: the ledger's, else the one held here.
+    Bytes version = from_hex(schema->csv_sha256).value_or(Bytes{});
+    if (auto l = fl_->datasets_on_ledger().find({node_.replica().self(), id.key()}); l != fl_->datasets_on_ledger().end()) version = l->second.csv_sha256;
+    auto st = owner_statement(req, name, true, version, "");
+    if (auto* refused = std::get_if<ApiResponse>(&st)) return std::move(*refused);
+    auto o = submit_write(fl_->data_record_tx(*schema, true, std::move(std::get<fl::OwnerStatement>(st))));
     if (o.status != 202 && o.status != 200) return error(o.status, o.error, o.message + " (nothing was deleted)");
     out["deletion_tx"] = to_hex(as_bytes(o.id));
   }
@@ -680,15 +723,17 @@ ApiResponse ApiHandler::get_data() {
   json list = json::array();
   for (const auto& s : *all) {
     json d = schema_to_json(s);
-    if (fl_ != nullptr && s.problem.empty()) {
-      // What the ledger records of it: the version, the owner's policy, the DP budget spent.
+    if (fl_ != nullptr && !s.owner.empty()) {
+      // What the ledger records of it: the version, the owner's policy, the DP budget spent
+      // (also for files that no longer verify: their owner names the version to delete).
       DatasetKey key{node_.replica().self(), s.owner + "/" + s.name};
       auto it = fl_->datasets_on_ledger().find(key);
       if (it == fl_->datasets_on_ledger().end()) {
         d["ledger"] = {{"registered", false}};
       } else {
         const LedgerDataset& l = it->second;
-        d["ledger"] = {{"registered", true}, {"height", l.height}, {"same_version", to_hex(l.data_sha256) == s.data_sha256 && l.owner == s.owner}};
+        d["ledger"] = {{"registered", true}, {"height", l.height}, {"same_version", to_hex(l.data_sha256) == s.data_sha256 && to_hex(l.csv_sha256) == s.csv_sha256 && l.owner == s.owner},
+                     {"csv_sha256", to_hex(l.csv_sha256)}};
         if (l.policy) d["policy"] = policy_to_json(*l.policy);
         d["epsilon_spent"] = fl_->epsilon_spent(key);
       }

@@ -37,6 +37,7 @@
 #include <variant>
 #include <vector>
 
+#include "fl/wire.h"
 #include "ledger/tx.h"
 #include "net/http_server.h"
 #include "net/ratls.h"
@@ -137,7 +138,9 @@ class ApiHandler {
   ApiResponse get_health();
   ApiResponse get_metrics();
   ApiResponse post_data(const std::string& name, const ApiRequest& req, const Client& client);
-  ApiResponse delete_data(const std::string& name, const Client& client);
+  ApiResponse delete_data(const std::string& name, const ApiRequest& req, const Client& client);
+  std::variant<fl::OwnerStatement, ApiResponse> owner_statement(const ApiRequest& req, const std::string& name, bool deleted,
+                                                                const Bytes& csv_sha256, const std::string& label_column);
   ApiResponse post_consent(const std::string& idhex, const ApiRequest& req);
   ApiResponse post_policy(const std::string& name, const ApiRequest& req);
   ApiResponse get_data();

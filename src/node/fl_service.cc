@@ -186,19 +186,26 @@ void FlService::record(const Bytes& tx, uint64_t height) {
     return;
   }
   if (fl::is_data_record_tx(tx)) {
-    // A data set a node keeps, as that node (its identity key) records it.
+    // A data set a node keeps, as that node (its identity key) records it, on its owner's
+    // signed word (the owner statement), for the version the owner names.
     auto r = fl::DataRecordTx::decode(tx);
     if (!r.ok()) return;
     const consensus::Validator* v = node_.replica().validators().find(r->node);
     if (v == nullptr || !crypto::ed25519_verify(v->identity_key, r->signed_bytes(), r->signature)) return;
+    const fl::OwnerStatement& st = r->statement;
+    if (st.node != r->node || st.name != r->name || st.deleted != r->deleted) return;
+    auto owner = client_signer("owner statement", st.client_spki, st.signed_bytes(), st.signature, node_.replica().genesis());
+    if (!owner.ok() || (*owner)->name != r->owner) return;
     DatasetKey key{r->node, r->owner + "/" + r->name};
     if (r->deleted) {
-      registry_.erase(key);
+      // Only the version the owner named: an old deletion replayed does not remove a newer one.
+      if (auto it = registry_.find(key); it != registry_.end() && it->second.csv_sha256 == st.csv_sha256) registry_.erase(it);
       return;
     }
     LedgerDataset d;  // a new version: no policy until its owner sets one
     d.owner = r->owner;
     d.data_sha256 = r->data_sha256;
+    d.csv_sha256 = st.csv_sha256;
     d.features = r->features;
     d.classes = r->classes;
     d.rows = r->rows;
@@ -263,8 +270,9 @@ void FlService::record(const Bytes& tx, uint64_t height) {
   if (j->finished()) seal_final_model(*j);
 }
 
-Bytes FlService::data_record_tx(const DatasetSchema& schema, bool deleted) const {
+Bytes FlService::data_record_tx(const DatasetSchema& schema, bool deleted, fl::OwnerStatement statement) const {
   fl::DataRecordTx r;
+  r.statement = std::move(statement);
   r.node = self_;
   r.name = schema.name;
   r.owner = schema.owner;
@@ -818,7 +826,7 @@ void FlService::party_request(uint32_t from, fl::WireMessage request, bool may_p
   // ... and the version the ledger last recorded for it (not files the host put back).
   DatasetKey key{self_, data.dataset.key()};
   auto reg = registry_.find(key);
-  if (reg == registry_.end() || to_hex(reg->second.data_sha256) != data.data_sha256) {
+  if (reg == registry_.end() || to_hex(reg->second.data_sha256) != data.data_sha256 || to_hex(reg->second.csv_sha256) != now_schema->csv_sha256) {
     return refuse(from, job_id, round,
                   {"no_data",
                    reg == registry_.end() ? "the ledger records no data set " + data.dataset.key() + " at this node (deleted)"

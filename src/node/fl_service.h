@@ -81,6 +81,7 @@ struct FlJob {
 struct LedgerDataset {
   std::string owner;
   Bytes data_sha256;  // the version
+  Bytes csv_sha256;   // of the CSV, as its owner signed it
   uint32_t features = 0, classes = 0;
   uint64_t rows = 0;
   uint64_t height = 0;  // of the registration
@@ -146,7 +147,8 @@ class FlService {
   // The owners of this node's data sets in a running job whose consent it still waits for.
   std::vector<std::string> awaiting_consent(const FlJob& job) const;
   // This node's record of a data set it keeps, signed with its identity key, for the ledger.
-  Bytes data_record_tx(const DatasetSchema& schema, bool deleted) const;
+  // The owner's statement (fl::OwnerStatement) comes with the upload or the deletion.
+  Bytes data_record_tx(const DatasetSchema& schema, bool deleted, fl::OwnerStatement statement) const;
 
   static constexpr size_t kParkedMax = 16;
   static constexpr int64_t kParkMs = 3000;

@@ -102,6 +102,7 @@ Result<Message> decode_message(ByteView payload) {
     }
     case kTypeReady: {
       SN_ASSIGN(uint8_t ns, r.u8());
+      if (ns > 1) return make_error("ta.frame", "bad namespaces flag");  // one encoding per message
       SN_TRY(r.finish());
       return Message(Ready{ns != 0});
     }

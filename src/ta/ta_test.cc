@@ -49,6 +49,7 @@ TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
   EXPECT_EQ(std::get<TaskResult>(*rb).syscall, 257);
   EXPECT_EQ(std::get<TaskResult>(*rb).outcome, Outcome::kGas);
   EXPECT_TRUE(std::get<Ready>(decode_message(encode_message(Ready{true})).value()).namespaces);
+  EXPECT_FALSE(decode_message(Bytes{3, 4}).ok());  // found by fuzz_ta_frame: one encoding per message
   EXPECT_EQ(std::get<Violation>(decode_message(encode_message(Violation{59})).value()).syscall, 59);
   // Every truncation fails, as do unknown types, kinds, outcomes and limits out of range.
   Bytes enc = encode_message(t);
