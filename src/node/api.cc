@@ -483,10 +483,10 @@ int write_refusal_status(const Error& e) { return e.code == "kv.reserved" ? 400 
 }  // namespace
 
 std::variant<Bytes, ApiResponse> ApiHandler::write_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
-  json j = json::parse(body, nullptr, false);
+  json j = json::parse(body, nullptr, false);  // once: this is the write path
   if (j.is_object() && j.contains("tx")) {
-    auto tx = signed_tx_body(body, "a key-value write or table claim signed by this client (supernet tx submit, supernet kv claim make one)");
-    if (!tx.ok()) return error(400, tx.error().code, tx.error().message);
+    auto tx = j["tx"].is_string() ? from_hex(j["tx"].get<std::string>()) : Result<Bytes>(make_error("bad_request", "'tx' must be a hex string"));
+    if (!tx.ok()) return error(400, "bad_request", "expected {\"tx\": hex}: a key-value write or table claim signed by this client (supernet tx submit, supernet kv claim make one)");
     Bytes spki;
     if (auto w = ledger::SignedKvWrite::decode(*tx); w.ok()) spki = w->client_spki;
     else if (auto c = ledger::TableClaim::decode(*tx); c.ok()) spki = c->client_spki;
@@ -499,7 +499,7 @@ std::variant<Bytes, ApiResponse> ApiHandler::write_tx(const std::string& body, c
     if (auto s = ledger::check_write(**w, node_.store().view()); !s.ok()) return error(write_refusal_status(s.error()), s.error().code, s.error().message);
     return std::move(tx).value();
   }
-  auto w = parse_write_request(body, client.name);
+  auto w = parse_write_object(j, client.name);
   if (!w.ok()) return error(400, w.error().code, w.error().message);
   if (auto s = ledger::check_write({w->table, w->key, {}, client.name, false, false}, node_.store().view()); !s.ok()) {
     return error(write_refusal_status(s.error()), s.error().code, s.error().message);

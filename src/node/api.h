@@ -37,6 +37,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "fl/wire.h"
 #include "ledger/tx.h"
 #include "net/http_server.h"
@@ -187,6 +189,8 @@ class ApiServer {
 
 // Request bodies, parsed (pure functions of outside bytes, fuzzed). Error codes are the API's.
 Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client);
+// The same, of a body already parsed (POST /v1/tx reads its body once).
+Result<ledger::KvWrite> parse_write_object(const nlohmann::json& body, const std::string& client);
 // POST /v1/tx/batch: the batch's shape is checked as a whole, each write on its own.
 Result<std::vector<Result<ledger::KvWrite>>> parse_batch_request(std::string_view body, const std::string& client);
 Result<consensus::GovernanceTx> parse_governance_request(std::string_view body, Bytes* tx_out);

@@ -48,6 +48,10 @@ Result<ledger::KvWrite> write_of(const json& j, const std::string& client) {
 
 Result<ledger::KvWrite> parse_write_request(std::string_view body, const std::string& client) {
   json j = json::parse(body, nullptr, false);
+  return parse_write_object(j, client);
+}
+
+Result<ledger::KvWrite> parse_write_object(const json& j, const std::string& client) {
   if (j.is_discarded() || !j.is_object()) return make_error("bad_json", "the body must be a JSON object");
   return write_of(j, client);
 }

@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <functional>
+
 namespace supernet::ta {
 
 const std::vector<NativeAttempt>& native_attempts() {
@@ -95,6 +97,17 @@ const std::vector<LuaAttempt>& lua_attempts() {
   return list;
 }
 
+namespace {
+
+// Runs one attempt in its own tenant's worker; `refused` judges the result.
+Verdict attempt(Pool& pool, const char* name, const Task& t, const std::function<bool(const TaskResult&)>& refused) {
+  auto r = pool.run(std::string("selftest/") + name, t);
+  if (!r.ok()) return {name, false, "could not run: " + r.error().to_string()};
+  return {name, refused(*r), std::string(outcome_name(r->outcome)) + ": " + (r->outcome == Outcome::kOk ? r->output : r->message)};
+}
+
+}  // namespace
+
 std::vector<Verdict> run_selftest(Pool& pool) {
   std::vector<Verdict> out;
   uint64_t id = 1;
@@ -104,17 +117,10 @@ std::vector<Verdict> run_selftest(Pool& pool) {
     t.kind = TaskKind::kSelftest;
     t.code = a.name;
     t.limits.timeout_ms = 5000;
-    auto r = pool.run(std::string("selftest/") + a.name, t);
-    Verdict v{a.name, false, ""};
-    if (!r.ok()) {
-      v.reason = "could not run: " + r.error().to_string();
-    } else {
-      v.reason = std::string(outcome_name(r->outcome)) + ": " + (r->outcome == Outcome::kOk ? r->output : r->message);
-      bool segfault = std::string(a.name) == "segfault";
-      v.refused = segfault ? r->outcome == Outcome::kCrashed && r->message.find("SIGSEGV") != std::string::npos
-                           : r->outcome == Outcome::kForbiddenCall;
-    }
-    out.push_back(std::move(v));
+    bool segfault = std::string(a.name) == "segfault";
+    out.push_back(attempt(pool, a.name, t, [segfault](const TaskResult& r) {
+      return segfault ? r.outcome == Outcome::kCrashed && r.message.find("SIGSEGV") != std::string::npos : r.outcome == Outcome::kForbiddenCall;
+    }));
   }
   for (const auto& a : lua_attempts()) {
     Task t;
@@ -125,15 +131,9 @@ std::vector<Verdict> run_selftest(Pool& pool) {
     t.limits.gas = 50'000'000;
     t.limits.memory_bytes = 32u << 20;
     t.limits.timeout_ms = 10000;
-    auto r = pool.run(std::string("selftest/") + a.name, t);
-    Verdict v{a.name, false, ""};
-    if (!r.ok()) {
-      v.reason = "could not run: " + r.error().to_string();
-    } else {
-      v.reason = std::string(outcome_name(r->outcome)) + ": " + (r->outcome == Outcome::kOk ? r->output : r->message);
-      v.refused = r->outcome == a.expected && r->message.find(a.expected_text) != std::string::npos;
-    }
-    out.push_back(std::move(v));
+    out.push_back(attempt(pool, a.name, t, [&a](const TaskResult& r) {
+      return r.outcome == a.expected && r.message.find(a.expected_text) != std::string::npos;
+    }));
   }
   // The node is unharmed: its pool still serves, in a fresh worker.
   Task ping;
