@@ -24,6 +24,15 @@ echo 'function handle() while true do end end' > "$work/loop.lua"
 echo 'function handle() local t = {} local i = 0 while true do i = i + 1 t[i] = string.rep("x", 100) .. i end end' > "$work/grow.lua"
 echo 'function handle() return io.open("/etc/passwd") end' > "$work/io.lua"
 echo '{not json' > "$work/bad.json"
+cat > "$work/kv.lua" <<'LUA'
+function handle(input)
+  kv.put("count", (kv.get("count") or 0) + input.n)
+  kv.put("count", kv.get("count") + 1)
+  return {count = kv.get("count"), gone = kv.get("never written") == nil}
+end
+LUA
+echo '{"n": 41}' > "$work/n.json"
+echo 'function handle() kv.put(string.rep("k", 300), 1) end' > "$work/longkey.lua"
 
 out=$("$sn" ta run "$work/sum.lua" --input "$work/in.json" 2>"$work/err")
 if [ "$out" != '{"mean":2.5,"sum":10}' ] || ! grep -q "^gas [0-9]*, memory [0-9]* bytes at peak, time" "$work/err" || ! grep -q "log: summing 4" "$work/err"; then
@@ -32,6 +41,14 @@ if [ "$out" != '{"mean":2.5,"sum":10}' ] || ! grep -q "^gas [0-9]*, memory [0-9]
 else
   echo "ok: ta run sum.lua -> $out"
 fi
+out=$("$sn" ta run "$work/kv.lua" --input "$work/n.json" 2>"$work/err")
+if [ "$out" != '{"count":42,"gone":true}' ]; then
+  echo "FAIL: ta run kv.lua printed '$out', stderr: $(cat "$work/err")"
+  failures=$((failures + 1))
+else
+  echo "ok: ta run kv.lua (the tenant's store) -> $out"
+fi
+check 1 "kv.put: a key is 1 to 256 bytes" -- "$sn" ta run "$work/longkey.lua"
 check 1 "ta.script error: script:3: attempt to index a nil value" -- "$sn" ta run "$work/error.lua"
 check 1 "ta.gas: gas limit of 100000 instructions reached" -- "$sn" ta run "$work/loop.lua" --gas 100000
 check 1 "ta.time: time limit of 300 ms reached" -- "$sn" ta run "$work/loop.lua" --gas 1000000000000 --timeout-ms 300

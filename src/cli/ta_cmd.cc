@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "crypto/secure.h"
+#include "ta/kv_store.h"
 #include "ta/selftest.h"
 #include "ta/worker.h"
 #include "util/file.h"
@@ -53,7 +54,12 @@ int run_ta(const RunArgs& a) {
   o.address_space_bytes = (a.memory_mb << 20) + (1ull << 30);
   auto w = ta::Worker::start(o);
   if (!w.ok()) return fail(w.error(), kExitCheckFailed);
-  ta::TaskResult r = (*w)->run(t);
+  // The script's store lives as long as this run: a key of its own, the entries in memory.
+  ta::MemoryKvStore store;
+  crypto::SecureBytes root(crypto::random_bytes(32));
+  t.key = ta::tenant_key(root.view(), "supernet-ta-run");
+  t.nonce_seed = crypto::random_bytes(ta::kTaNonceSeedBytes);
+  ta::TaskResult r = (*w)->run(t, &store, "supernet-ta-run");
   for (const auto& line : r.log) std::fprintf(stderr, "log: %s\n", line.c_str());
   std::fprintf(stderr, "gas %llu, memory %llu bytes at peak, time %.3f ms\n", static_cast<unsigned long long>(r.gas_used),
                static_cast<unsigned long long>(r.peak_memory), r.micros / 1000.0);

@@ -7,6 +7,7 @@
 
 #include "ledger/store.h"
 #include "util/codec.h"
+#include "util/sqlite_stmt.h"
 
 namespace supernet::ledger {
 
@@ -19,30 +20,6 @@ CREATE TABLE IF NOT EXISTS kv (tbl TEXT NOT NULL, key TEXT NOT NULL, value BLOB 
 CREATE TABLE IF NOT EXISTS vote (id INTEGER PRIMARY KEY CHECK (id = 1), record BLOB NOT NULL);
 )";
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt* get() { return s_; }
-  bool ok() const { return s_ != nullptr; }
-  void blob(int i, ByteView b) { sqlite3_bind_blob(s_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT); }
-  void text(int i, const std::string& t) { sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT); }
-  void integer(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  int step() { return sqlite3_step(s_); }
-  void reset() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Bytes column_blob(int i) {
-    auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s_, i));
-    return Bytes(p, p + sqlite3_column_bytes(s_, i));
-  }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
 
 class SqliteStore : public Store {
  public:
@@ -228,12 +205,7 @@ class SqliteStore : public Store {
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return make_error("store.open", "cannot open '" + path + "': " + why);
-  }
+  SN_ASSIGN(sqlite3* db, open_sqlite(path, "store.open"));
   auto store = std::make_unique<SqliteStore>(db);
   if (auto s = store->init(); !s.ok()) return make_error(s.error().code, path + ": " + s.error().message);
   return std::unique_ptr<Store>(std::move(store));

@@ -6,13 +6,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ta/kv_store.h"
 #include "util/codec.h"
 
 namespace supernet::ta {
 
 namespace {
 
-enum : uint8_t { kTypeTask = 1, kTypeResult = 2, kTypeReady = 3, kTypeViolation = 4 };
+enum : uint8_t { kTypeTask = 1, kTypeResult = 2, kTypeReady = 3, kTypeViolation = 4, kTypeKvCall = 5, kTypeKvAnswer = 6 };
 
 void limits(Writer& w, const Limits& l) { w.u64(l.gas).u64(l.memory_bytes).u32(l.timeout_ms); }
 
@@ -42,7 +43,7 @@ Bytes encode_message(const Message& m) {
   if (const auto* t = std::get_if<Task>(&m)) {
     w.u8(kTypeTask).u64(t->id).u8(static_cast<uint8_t>(t->kind));
     limits(w, t->limits);
-    w.u64(t->seed).str(t->code).str(t->input);
+    w.u64(t->seed).str(t->code).str(t->input).bytes(t->key.view()).bytes(t->nonce_seed);
   } else if (const auto* r = std::get_if<TaskResult>(&m)) {
     w.u8(kTypeResult).u64(r->id).u8(static_cast<uint8_t>(r->outcome)).str(r->output).str(r->message);
     w.u64(r->gas_used).u64(r->peak_memory).u64(r->micros).u32(static_cast<uint32_t>(r->syscall));
@@ -50,8 +51,13 @@ Bytes encode_message(const Message& m) {
     for (const auto& line : r->log) w.str(line);
   } else if (const auto* ready = std::get_if<Ready>(&m)) {
     w.u8(kTypeReady).u8(ready->namespaces ? 1 : 0);
+  } else if (const auto* v = std::get_if<Violation>(&m)) {
+    w.u8(kTypeViolation).u32(static_cast<uint32_t>(v->syscall));
+  } else if (const auto* c = std::get_if<KvCall>(&m)) {
+    w.u8(kTypeKvCall).u8(static_cast<uint8_t>(c->op)).bytes(c->index).bytes(c->blob);
   } else {
-    w.u8(kTypeViolation).u32(static_cast<uint32_t>(std::get<Violation>(m).syscall));
+    const auto& a = std::get<KvAnswer>(m);
+    w.u8(kTypeKvAnswer).u8(a.ok ? 1 : 0).u8(a.found ? 1 : 0).bytes(a.blob).str(a.error);
   }
   return w.take();
 }
@@ -76,6 +82,13 @@ Result<Message> decode_message(ByteView payload) {
       SN_ASSIGN(t.seed, r.u64());
       SN_ASSIGN(t.code, str(r, kTaCodeBytesMax));
       SN_ASSIGN(t.input, str(r, kTaFrameBytesMax));
+      SN_ASSIGN(ByteView key, r.bytes(kTaTenantKeyBytes));
+      SN_ASSIGN(ByteView seed, r.bytes(kTaNonceSeedBytes));
+      if (key.size() != seed.size() * 2 || (!key.empty() && key.size() != kTaTenantKeyBytes)) {
+        return make_error("ta.frame", "a task's key and nonce seed come together, at their sizes");
+      }
+      t.key = crypto::SecureBytes(key);
+      t.nonce_seed = to_bytes(seed);
       SN_TRY(r.finish());
       return Message(std::move(t));
     }
@@ -110,6 +123,37 @@ Result<Message> decode_message(ByteView payload) {
       SN_ASSIGN(uint32_t sc, r.u32());
       SN_TRY(r.finish());
       return Message(Violation{static_cast<int32_t>(sc)});
+    }
+    case kTypeKvCall: {
+      KvCall c;
+      SN_ASSIGN(uint8_t op, r.u8());
+      if (op < 1 || op > 3) return make_error("ta.frame", "unknown kv operation " + std::to_string(op));
+      c.op = static_cast<KvOp>(op);
+      SN_ASSIGN(ByteView index, r.bytes(kTaKvIndexBytes));
+      if (index.size() != kTaKvIndexBytes) return make_error("ta.frame", "a kv index is " + std::to_string(kTaKvIndexBytes) + " bytes");
+      SN_ASSIGN(ByteView blob, r.bytes(kTaKvBlobBytesMax));
+      if (c.op != KvOp::kPut && !blob.empty()) return make_error("ta.frame", "only a kv put carries a value");
+      c.index = to_bytes(index);
+      c.blob = to_bytes(blob);
+      SN_TRY(r.finish());
+      return Message(std::move(c));
+    }
+    case kTypeKvAnswer: {
+      KvAnswer a;
+      SN_ASSIGN(uint8_t ok, r.u8());
+      SN_ASSIGN(uint8_t found, r.u8());
+      if (ok > 1 || found > 1) return make_error("ta.frame", "bad kv answer flags");
+      a.ok = ok != 0;
+      a.found = found != 0;
+      SN_ASSIGN(ByteView blob, r.bytes(kTaKvBlobBytesMax));
+      a.blob = to_bytes(blob);
+      SN_ASSIGN(a.error, str(r, 4096));
+      // One encoding per answer: a failure carries only its reason, a miss nothing.
+      if ((!a.ok && (a.found || !a.blob.empty())) || (a.ok && !a.error.empty()) || (!a.found && !a.blob.empty())) {
+        return make_error("ta.frame", "an inconsistent kv answer");
+      }
+      SN_TRY(r.finish());
+      return Message(std::move(a));
     }
     default:
       return make_error("ta.frame", "unknown message type " + std::to_string(type));

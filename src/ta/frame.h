@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "crypto/secure.h"
 #include "util/bytes.h"
 #include "util/result.h"
 
@@ -46,6 +47,11 @@ struct Task {
   uint64_t seed = 0;   // math.random's seed: a task replays exactly
   std::string code;
   std::string input;   // JSON
+  // The tenant's store (ta/kv_store.h), when the node keeps one for it: the tenant's key (the
+  // only key the worker ever holds) and a fresh random seed for this task's nonces. Empty: the
+  // task has no store and kv calls fail.
+  crypto::SecureBytes key;
+  Bytes nonce_seed;
 };
 
 enum class Outcome : uint8_t {
@@ -82,7 +88,23 @@ struct Violation {
   int32_t syscall = -1;
 };
 
-using Message = std::variant<Task, TaskResult, Ready, Violation>;
+// A script's kv call, from the worker while a task runs: the index and the sealed blob only
+// (the worker encrypted; the node never sees a key name or a value).
+enum class KvOp : uint8_t { kGet = 1, kPut = 2, kDelete = 3 };
+struct KvCall {
+  KvOp op = KvOp::kGet;
+  Bytes index;  // kTaKvIndexBytes
+  Bytes blob;   // kPut only
+};
+// The node's answer to a KvCall.
+struct KvAnswer {
+  bool ok = true;
+  bool found = false;  // kGet
+  Bytes blob;          // kGet, when found
+  std::string error;   // when !ok: which bound or failure
+};
+
+using Message = std::variant<Task, TaskResult, Ready, Violation, KvCall, KvAnswer>;
 Bytes encode_message(const Message& m);
 Result<Message> decode_message(ByteView payload);
 

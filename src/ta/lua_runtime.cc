@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fl/model.h"
+#include "ta/kv_store.h"
 
 namespace supernet::ta {
 
@@ -28,6 +29,8 @@ struct Context {
   // the task
   const std::string_view* input = nullptr;
   std::vector<std::string>* log = nullptr;
+  KvAccess* kv = nullptr;
+  uint32_t kv_calls = 0;
 };
 
 Context* context_of(lua_State* L) { return *static_cast<Context**>(lua_getextraspace(L)); }
@@ -64,6 +67,20 @@ void gas_hook(lua_State* L, lua_Debug*) {
     lua_sethook(L, gas_hook, LUA_MASKCOUNT, 1);
   }
   luaL_error(L, "gas exhausted");
+}
+
+// Charges `cost` at once (host functions); raises once the budget is spent. Call it with no
+// C++ object live in the frame.
+int charge_gas(lua_State* L, uint64_t cost) {
+  Context* c = context_of(L);
+  if (c->gas_used + cost > c->gas_limit) {
+    c->gas_used = c->gas_limit;
+    c->gas_hit = true;
+    if (lua_gethook(L) != nullptr) lua_sethook(L, gas_hook, LUA_MASKCOUNT, 1);
+    return luaL_error(L, "gas exhausted");
+  }
+  c->gas_used += cost;
+  return 0;
 }
 
 // --- JSON <-> Lua ---
@@ -426,14 +443,7 @@ int l_model_predict(lua_State* L) {
   size_t rows = lua_rawlen(L, 2);
   if (rows > kPredictRowsMax) return luaL_error(L, "model.predict: at most %d rows per call", static_cast<int>(kPredictRowsMax));
   // The whole call's cost, charged before it runs.
-  Context* c = context_of(L);
-  uint64_t cost = (static_cast<uint64_t>(rows) * count) / kPredictMacsPerGas + 1;
-  if (c->gas_used + cost > c->gas_limit) {
-    c->gas_used = c->gas_limit;
-    c->gas_hit = true;
-    return luaL_error(L, "gas exhausted");
-  }
-  c->gas_used += cost;
+  charge_gas(L, (static_cast<uint64_t>(rows) * count) / kPredictMacsPerGas + 1);
   p->x.resize(spec.inputs);
   lua_createtable(L, static_cast<int>(rows), 0);
   for (size_t r = 0; r < rows; r++) {
@@ -462,6 +472,91 @@ int l_model_predict(lua_State* L) {
     lua_rawseti(L, -2, static_cast<lua_Integer>(r + 1));
   }
   return 1;
+}
+
+// --- the tenant's store ---
+
+// The key argument, checked, and the call counted and charged.
+const char* kv_begin(lua_State* L, const char* fn, size_t* n) {
+  Context* c = context_of(L);
+  const char* key = luaL_checklstring(L, 1, n);
+  if (c->kv == nullptr) {
+    luaL_error(L, "%s: this task has no store (its node keeps none for it)", fn);
+    return nullptr;
+  }
+  if (*n == 0 || *n > kTaKvKeyBytesMax) {
+    luaL_error(L, "%s: a key is 1 to %d bytes", fn, static_cast<int>(kTaKvKeyBytesMax));
+    return nullptr;
+  }
+  if (++c->kv_calls > kTaKvCallsMax) {
+    luaL_error(L, "%s: more than %d kv calls in one task", fn, static_cast<int>(kTaKvCallsMax));
+    return nullptr;
+  }
+  charge_gas(L, kKvCallGas + *n / 16);
+  return key;
+}
+
+int l_kv_get(lua_State* L) {
+  size_t n = 0;
+  const char* key = kv_begin(L, "kv.get", &n);
+  lua_settop(L, 1);
+  std::string* value = push_owned<std::string>(L, "supernet.string");
+  int state = 0;  // 0 absent, 1 found, 2 failed
+  {
+    auto r = context_of(L)->kv->get(std::string_view(key, n));
+    if (!r.ok()) {
+      *value = r.error().message;
+      state = 2;
+    } else if (r->has_value()) {
+      *value = std::move(**r);
+      state = 1;
+    }
+  }
+  if (state == 2) return luaL_error(L, "kv.get: %s", value->c_str());
+  if (state == 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  charge_gas(L, value->size() / 16);
+  const char* why = nullptr;
+  if (!push_decoded(L, value->data(), value->size(), &why)) return luaL_error(L, "kv.get: the stored value: %s", why);
+  return 1;
+}
+
+int kv_erase(lua_State* L, const char* key, size_t n, const char* fn) {
+  std::string* failure = push_owned<std::string>(L, "supernet.string");
+  {
+    auto s = context_of(L)->kv->erase(std::string_view(key, n));
+    if (!s.ok()) *failure = s.error().message;
+  }
+  if (!failure->empty()) return luaL_error(L, "%s: %s", fn, failure->c_str());
+  return 0;
+}
+
+int l_kv_put(lua_State* L) {
+  size_t n = 0;
+  const char* key = kv_begin(L, "kv.put", &n);
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) return kv_erase(L, key, n, "kv.put");
+  std::string* text = nullptr;
+  const char* why = nullptr;
+  if (!push_encoded_owner(L, 2, &text, &why)) return luaL_error(L, "kv.put: %s", why);
+  if (text->size() > kTaKvValueBytesMax) return luaL_error(L, "kv.put: a value is at most %d bytes as JSON", static_cast<int>(kTaKvValueBytesMax));
+  charge_gas(L, text->size() / 16);
+  std::string* failure = push_owned<std::string>(L, "supernet.string");
+  {
+    auto s = context_of(L)->kv->put(std::string_view(key, n), *text);
+    if (!s.ok()) *failure = s.error().message;
+  }
+  if (!failure->empty()) return luaL_error(L, "kv.put: %s", failure->c_str());
+  return 0;
+}
+
+int l_kv_delete(lua_State* L) {
+  size_t n = 0;
+  const char* key = kv_begin(L, "kv.delete", &n);
+  lua_settop(L, 1);
+  return kv_erase(L, key, n, "kv.delete");
 }
 
 // setmetatable without finalizers: Lua runs __gc metamethods with hooks off (so unmetered by
@@ -535,6 +630,14 @@ void open_sandboxed_libraries(lua_State* L, uint64_t seed) {
   lua_pushcfunction(L, l_model_predict);
   lua_setfield(L, -2, "predict");
   lua_setglobal(L, "model");
+  lua_createtable(L, 0, 3);
+  lua_pushcfunction(L, l_kv_get);
+  lua_setfield(L, -2, "get");
+  lua_pushcfunction(L, l_kv_put);
+  lua_setfield(L, -2, "put");
+  lua_pushcfunction(L, l_kv_delete);
+  lua_setfield(L, -2, "delete");
+  lua_setglobal(L, "kv");
 }
 
 // Protected: opens the libraries.
@@ -566,13 +669,14 @@ std::string error_text(lua_State* L) {
 
 }  // namespace
 
-LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered) {
+LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered, KvAccess* kv) {
   LuaRun out;
   Context c;
   c.cap = limits.memory_bytes;
   c.gas_limit = limits.gas;
   c.input = &input_json;
   c.log = &out.log;
+  c.kv = kv;
   lua_State* L = lua_newstate(allocate, &c);
   if (L == nullptr) {
     out.outcome = Outcome::kMemory;

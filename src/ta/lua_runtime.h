@@ -7,7 +7,11 @@
 // exactly), utf8, coroutine; no io, os, package, require or debug; setmetatable refuses __gc
 // (Lua runs finalizers with hooks off: gas would not bound them). Host functions: json.encode,
 // json.decode, log (at most kTaLogLinesMax lines of kTaLogLineBytesMax bytes) and
-// model.predict (the federated learning models' inference, natively, its cost charged as gas).
+// model.predict (the federated learning models' inference, natively, its cost charged as gas),
+// and the tenant's private store: kv.get(key) (the value, or nil), kv.put(key, value) (any
+// value JSON holds; nil deletes), kv.delete(key); keys are strings of 1 to kTaKvKeyBytesMax
+// bytes, values at most kTaKvValueBytesMax as JSON, at most kTaKvCallsMax calls per task, each
+// charged kKvCallGas plus one per 16 bytes moved (ta/kv_store.h says what the node sees).
 //
 // Bounds: gas counts VM instructions (a count hook every kLuaGasQuantum); once spent, every
 // further instruction raises the error, so pcall cannot run on. The heap is capped by the
@@ -17,6 +21,7 @@
 // anything outside its own Lua state.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +32,17 @@ namespace supernet::ta {
 
 inline constexpr int kLuaGasQuantum = 1000;
 inline constexpr int kJsonDepthMax = 100;  // nesting of input, output and json.decode
+inline constexpr uint64_t kKvCallGas = 1000;
+
+// The store as a script sees it: plain keys and JSON texts. In a worker, the implementation
+// encrypts and asks the node over the pipe; null: the task has no store.
+class KvAccess {
+ public:
+  virtual ~KvAccess() = default;
+  virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
+  virtual Status put(std::string_view key, std::string_view value_json) = 0;
+  virtual Status erase(std::string_view key) = 0;
+};
 
 struct LuaRun {
   Outcome outcome = Outcome::kOk;
@@ -38,6 +54,7 @@ struct LuaRun {
 };
 
 // `metered` false runs without the count hook (the benchmark's baseline only: no gas bound).
-LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered = true);
+LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered = true,
+               KvAccess* kv = nullptr);
 
 }  // namespace supernet::ta

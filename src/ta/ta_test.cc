@@ -2,12 +2,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "fl/model.h"
 #include "fl/wire.h"
+#include "crypto/secure.h"
 #include "ta/frame.h"
+#include "ta/kv_store.h"
 #include "ta/lua_runtime.h"
 #include "ta/selftest.h"
 #include "ta/worker.h"
@@ -73,6 +79,71 @@ TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
   TaskResult many;
   many.log.assign(kTaLogLinesMax + 1, "x");
   EXPECT_FALSE(decode_message(encode_message(many)).ok());
+}
+
+TEST(TaFrame, TaskKeysAndKvMessagesHaveOneEncodingEach) {
+  Task t;
+  t.id = 1;
+  t.kind = TaskKind::kLua;
+  t.key = crypto::SecureBytes(Bytes(kTaTenantKeyBytes, 7));
+  t.nonce_seed = Bytes(kTaNonceSeedBytes, 8);
+  auto back = decode_message(encode_message(t));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(to_bytes(std::get<Task>(*back).key.view()), Bytes(kTaTenantKeyBytes, 7));
+  EXPECT_EQ(std::get<Task>(*back).nonce_seed, Bytes(kTaNonceSeedBytes, 8));
+  Task no_seed = t;
+  no_seed.nonce_seed.clear();
+  EXPECT_FALSE(decode_message(encode_message(no_seed)).ok());
+  Task short_key = t;
+  short_key.key = crypto::SecureBytes(Bytes(16, 1));
+  short_key.nonce_seed = Bytes(8, 1);
+  EXPECT_FALSE(decode_message(encode_message(short_key)).ok());
+  KvCall c{KvOp::kPut, Bytes(kTaKvIndexBytes, 1), Bytes{1, 2, 3}};
+  auto cb = decode_message(encode_message(c));
+  ASSERT_TRUE(cb.ok());
+  EXPECT_EQ(std::get<KvCall>(*cb).blob, (Bytes{1, 2, 3}));
+  EXPECT_FALSE(decode_message(encode_message(KvCall{KvOp::kGet, Bytes(kTaKvIndexBytes, 1), Bytes{1}})).ok());  // a get carries no value
+  EXPECT_FALSE(decode_message(encode_message(KvCall{KvOp::kGet, Bytes(31, 1), {}})).ok());
+  Bytes bad_op = encode_message(c);
+  bad_op[1] = 4;
+  EXPECT_FALSE(decode_message(bad_op).ok());
+  KvAnswer found{true, true, Bytes{9}, ""};
+  EXPECT_EQ(std::get<KvAnswer>(decode_message(encode_message(found)).value()).blob, Bytes{9});
+  EXPECT_TRUE(decode_message(encode_message(KvAnswer{false, false, {}, "full"})).ok());
+  EXPECT_FALSE(decode_message(encode_message(KvAnswer{false, true, {}, "x"})).ok());
+  EXPECT_FALSE(decode_message(encode_message(KvAnswer{true, false, Bytes{1}, ""})).ok());
+  EXPECT_FALSE(decode_message(encode_message(KvAnswer{true, true, Bytes{1}, "why"})).ok());
+}
+
+TEST(TaKv, EachTenantsKeyIndexesAndSealsItsOwnEntriesOnly) {
+  Bytes root(32, 3);
+  auto ka = tenant_key(root, "agent/a"), kb = tenant_key(root, "agent/b");
+  EXPECT_NE(to_bytes(ka.view()), to_bytes(kb.view()));
+  EXPECT_NE(to_bytes(tenant_key(Bytes(32, 4), "agent/a").view()), to_bytes(ka.view()));  // another node's root
+  KvCipher a(ka.view(), Bytes(kTaNonceSeedBytes, 1)), b(kb.view(), Bytes(kTaNonceSeedBytes, 1));
+  Bytes ia = a.index("balance");
+  EXPECT_EQ(ia, a.index("balance"));
+  EXPECT_NE(ia, b.index("balance"));
+  Bytes blob = a.seal(ia, "balance", "42");
+  EXPECT_NE(blob, a.seal(ia, "balance", "42"));  // a nonce per seal
+  EXPECT_EQ(a.open(ia, "balance", blob).value(), "42");
+  // What a host could try: another tenant's key, another index, an altered byte.
+  EXPECT_EQ(b.open(ia, "balance", blob).error().code, "ta.kv_corrupt");
+  EXPECT_EQ(a.open(a.index("other"), "other", blob).error().code, "ta.kv_corrupt");
+  Bytes altered = blob;
+  altered.back() ^= 1;
+  EXPECT_EQ(a.open(ia, "balance", altered).error().code, "ta.kv_corrupt");
+  EXPECT_EQ(a.open(ia, "balance", Bytes(5, 0)).error().code, "ta.kv_corrupt");
+  // The node's store: bounded per tenant.
+  MemoryKvStore store;
+  for (size_t i = 0; i < kTaKvEntriesMax; i++) ASSERT_TRUE(store.put("t", a.index(std::to_string(i)), Bytes{1}).ok());
+  EXPECT_EQ(store.put("t", a.index("one more"), Bytes{1}).error().code, "ta.kv_full");
+  EXPECT_TRUE(store.put("t", a.index("0"), Bytes{2}).ok());  // overwriting is not a new entry
+  EXPECT_TRUE(store.put("u", a.index("one more"), Bytes{1}).ok());
+  EXPECT_EQ(store.put("t", Bytes(3, 0), Bytes{1}).error().code, "ta.kv_bad");
+  EXPECT_EQ(store.put("u", a.index("big"), Bytes(kTaKvBlobBytesMax + 1, 0)).error().code, "ta.kv_bad");
+  ASSERT_TRUE(store.erase("t", a.index("0")).ok());
+  EXPECT_EQ(store.count("t").value(), kTaKvEntriesMax - 1);
 }
 
 TEST(TaFrame, PipeFramesAreBoundedAndTheNodesReadHasADeadline) {
@@ -183,6 +254,57 @@ TEST(TaLua, ModelPredictRunsTheFlModels) {
   for (int i = 0; i < 20000; i++) many["rows"].push_back({1, 2});
   auto costly = lua("function handle(x) return #model.predict(x.model, x.rows) end", many.dump(), {10'000, 256u << 20, 1000});
   EXPECT_EQ(costly.outcome, Outcome::kGas) << costly.message;
+}
+
+// A plain map standing in for the worker's encrypting store.
+class MapKv : public KvAccess {
+ public:
+  Result<std::optional<std::string>> get(std::string_view key) override {
+    auto it = m.find(std::string(key));
+    if (it == m.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  Status put(std::string_view key, std::string_view value) override {
+    if (fail) return make_error("ta.kv_full", "full");
+    m[std::string(key)] = value;
+    return ok_status();
+  }
+  Status erase(std::string_view key) override {
+    m.erase(std::string(key));
+    return ok_status();
+  }
+  std::map<std::string, std::string> m;
+  bool fail = false;
+};
+
+TEST(TaLua, TheTenantsStoreHoldsJsonValuesWithinItsBounds) {
+  MapKv kv;
+  auto run = [&](const std::string& src, uint64_t gas = 10'000'000) { return run_lua(src, "null", Limits{gas, 64u << 20, 1000}, 1, true, &kv); };
+  auto r = run("function handle() kv.put('n', {a = 1, b = {'x'}}) kv.put('s', 'text') local n = kv.get('n') "
+               "return {n.a, n.b[1], kv.get('s'), kv.get('missing') == nil} end");
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  EXPECT_EQ(r.output, R"([1,"x","text",true])");
+  EXPECT_EQ(kv.m["s"], "\"text\"");
+  EXPECT_GE(r.gas_used, 4 * kKvCallGas);  // each call is charged
+  r = run("function handle() kv.delete('s') kv.put('n', nil) return {kv.get('s') == nil, kv.get('n') == nil} end");
+  EXPECT_EQ(r.output, "[true,true]") << r.message;
+  EXPECT_TRUE(kv.m.empty());
+  // Bounds, each named.
+  EXPECT_NE(run("function handle() kv.put('', 1) end").message.find("a key is 1 to 256 bytes"), std::string::npos);
+  EXPECT_NE(run("function handle() kv.get(string.rep('k', 257)) end").message.find("a key is 1 to 256 bytes"), std::string::npos);
+  EXPECT_NE(run("function handle() kv.put('big', string.rep('v', 1048577)) end").message.find("at most 1048576 bytes"), std::string::npos);
+  EXPECT_NE(run("function handle() kv.put('f', function() end) end").message.find("kv.put"), std::string::npos);
+  r = run("function handle() for i = 1, 10001 do kv.get('k') end end", 1'000'000'000'000);
+  EXPECT_NE(r.message.find("more than 10000 kv calls"), std::string::npos) << r.message;
+  r = run("function handle() while true do kv.get('k') end end", 100'000);
+  EXPECT_EQ(r.outcome, Outcome::kGas) << r.message;
+  kv.fail = true;
+  r = run("function handle() kv.put('x', 1) end");
+  EXPECT_EQ(r.outcome, Outcome::kScriptError);
+  EXPECT_NE(r.message.find("kv.put: full"), std::string::npos) << r.message;
+  // A task without a store.
+  r = run_lua("function handle() return kv.get('x') end", "null", Limits{}, 1, true, nullptr);
+  EXPECT_NE(r.message.find("this task has no store"), std::string::npos) << r.message;
 }
 
 TEST(TaLua, GasMemoryAndSeedBoundTheScript) {
@@ -343,6 +465,72 @@ TEST(TaPool, OneWorkerPerTenantReplacedWhenItDiesAndBounded) {
   for (size_t i = 0; i < kTaWorkersMax + 2; i++) ASSERT_EQ(pool.run("t" + std::to_string(i), ping)->outcome, Outcome::kOk);
   EXPECT_LE(pool.stats().live, kTaWorkersMax);
   EXPECT_GE(pool.stats().evicted, 2u);
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(TaPool, EachTenantsStoreIsPrivateSealedAndSurvivesARestart) {
+  namespace fs = std::filesystem;
+  std::string dir = testing::TempDir() + "ta-kv-" + std::to_string(getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string path = dir + "/tenants.sqlite";
+  Bytes root(32, 5);
+  Task put, get;
+  put.kind = get.kind = TaskKind::kLua;
+  put.id = 1;
+  put.code = "function handle(x) kv.put('patient-secret-key', x) return kv.get('patient-secret-key') end";
+  put.input = R"("diagnosis-plaintext-value")";
+  get.id = 2;
+  get.code = "function handle() return kv.get('patient-secret-key') end";
+  get.input = "null";
+  {
+    auto store = open_sqlite_kv_store(path);
+    ASSERT_TRUE(store.ok()) << store.error().to_string();
+    Pool pool(node_worker(), 0);
+    pool.set_store(store->get(), crypto::SecureBytes(root));
+    auto r = pool.run("agent/a", put);
+    ASSERT_EQ(r->outcome, Outcome::kOk) << r->message;
+    EXPECT_EQ(r->output, R"("diagnosis-plaintext-value")");
+    EXPECT_EQ(pool.run("agent/a", get)->output, R"("diagnosis-plaintext-value")");
+    EXPECT_EQ(pool.run("agent/b", get)->output, "null");  // another tenant finds nothing
+    EXPECT_EQ((*store)->count("agent/a").value(), 1u);
+    // A host that moves tenant a's entry under tenant b's index: b's worker cannot open it.
+    KvCipher a(tenant_key(root, "agent/a").view(), Bytes(16, 0)), b(tenant_key(root, "agent/b").view(), Bytes(16, 0));
+    auto blob = (*store)->get("agent/a", a.index("patient-secret-key")).value();
+    ASSERT_TRUE(blob.has_value());
+    ASSERT_TRUE((*store)->put("agent/b", b.index("patient-secret-key"), *blob).ok());
+    r = pool.run("agent/b", get);
+    EXPECT_EQ(r->outcome, Outcome::kScriptError);
+    EXPECT_NE(r->message.find("does not open with this tenant's key"), std::string::npos) << r->message;
+    // A pool without a store hands out no key; its scripts have no store.
+    Pool bare(node_worker(), 0);
+    r = bare.run("agent/a", get);
+    EXPECT_NE(r->message.find("no store"), std::string::npos) << r->message;
+  }
+  // Nothing readable on disk: neither the key's name nor the value.
+  std::string disk;
+  for (const auto& e : fs::directory_iterator(dir)) disk += file_text(e.path().string());
+  EXPECT_EQ(disk.find("patient-secret-key"), std::string::npos);
+  EXPECT_EQ(disk.find("diagnosis-plaintext-value"), std::string::npos);
+  {
+    // The node restarts (a new pool, the same file and sealing key): the value is there.
+    auto store = open_sqlite_kv_store(path);
+    ASSERT_TRUE(store.ok());
+    Pool pool(node_worker(), 0);
+    pool.set_store(store->get(), crypto::SecureBytes(root));
+    EXPECT_EQ(pool.run("agent/a", get)->output, R"("diagnosis-plaintext-value")");
+    // Another node's sealing key (or another program's) derives other keys: nothing opens.
+    Pool other(node_worker(), 0);
+    other.set_store(store->get(), crypto::SecureBytes(Bytes(32, 6)));
+    EXPECT_EQ(other.run("agent/a", get)->output, "null");
+  }
+  fs::remove_all(dir);
 }
 
 TEST(TaSelftest, EveryEscapeAttemptIsRefusedWithItsReason) {

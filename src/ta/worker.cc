@@ -10,7 +10,9 @@
 #include <cstring>
 #include <thread>
 
+#include "crypto/secure.h"
 #include "fl/wire.h"
+#include "ta/kv_store.h"
 #include "ta/lua_runtime.h"
 #include "ta/sandbox.h"
 #include "ta/selftest.h"
@@ -23,6 +25,52 @@ using Clock = std::chrono::steady_clock;
 
 // --- the worker ---
 
+// The tenant's store from inside the worker: sealed here, kept by the node (ta/kv_store.h).
+class PipeKv : public KvAccess {
+ public:
+  PipeKv(ByteView key, ByteView nonce_seed) : cipher_(key, nonce_seed) {}
+
+  Result<std::optional<std::string>> get(std::string_view key) override {
+    Bytes index = cipher_.index(key);
+    SN_ASSIGN(KvAnswer a, call(KvCall{KvOp::kGet, index, {}}));
+    if (!a.found) return std::optional<std::string>();
+    SN_ASSIGN(std::string value, cipher_.open(index, key, a.blob));
+    return std::optional<std::string>(std::move(value));
+  }
+  Status put(std::string_view key, std::string_view value) override {
+    Bytes index = cipher_.index(key);
+    Bytes blob = cipher_.seal(index, key, value);
+    SN_TRY(call(KvCall{KvOp::kPut, std::move(index), std::move(blob)}));
+    return ok_status();
+  }
+  Status erase(std::string_view key) override {
+    SN_TRY(call(KvCall{KvOp::kDelete, cipher_.index(key), {}}));
+    return ok_status();
+  }
+
+ private:
+  Result<KvAnswer> call(KvCall c) {
+    SN_TRY(write_frame(kWorkerOutFd, encode_message(c)));
+    SN_ASSIGN(Bytes frame, read_frame(kWorkerInFd));
+    auto m = decode_message(frame);
+    if (!m.ok() || !std::holds_alternative<KvAnswer>(*m)) return make_error("ta.kv", "the node's answer was not a kv answer");
+    KvAnswer a = std::move(std::get<KvAnswer>(*m));
+    if (!a.ok) return make_error("ta.kv", a.error);
+    return a;
+  }
+  KvCipher cipher_;
+};
+
+// OpenSSL sets itself up on first use (its providers, CPU features), which may open files:
+// done once before the filter is on, so that the store's crypto needs no system call later.
+void warm_crypto() {
+  Bytes key(kTaTenantKeyBytes, 1), seed(kTaNonceSeedBytes, 2);
+  KvCipher c(key, seed);
+  Bytes index = c.index("warm");
+  Bytes blob = c.seal(index, "warm", "up");
+  (void)c.open(index, "warm", blob);
+}
+
 TaskResult execute(const Task& t, int parent_pid) {
   TaskResult r;
   r.id = t.id;
@@ -31,7 +79,9 @@ TaskResult execute(const Task& t, int parent_pid) {
       r.output = "null";
       return r;
     case TaskKind::kLua: {
-      LuaRun run = run_lua(t.code, t.input, t.limits, t.seed);
+      std::optional<PipeKv> kv;
+      if (!t.key.empty()) kv.emplace(t.key.view(), t.nonce_seed);
+      LuaRun run = run_lua(t.code, t.input, t.limits, t.seed, true, kv ? &*kv : nullptr);
       r.outcome = run.outcome;
       r.output = std::move(run.output);
       r.message = std::move(run.message);
@@ -67,6 +117,7 @@ TaskResult execute(const Task& t, int parent_pid) {
 }
 
 int worker_main(int parent_pid, uint64_t address_space, uint32_t cpu_seconds) {
+  warm_crypto();
   auto state = enter_sandbox({parent_pid, address_space, cpu_seconds});
   if (!state.ok()) {
     // The node waits for Ready; what it gets instead says why (the filter is not on yet).
@@ -81,6 +132,7 @@ int worker_main(int parent_pid, uint64_t address_space, uint32_t cpu_seconds) {
     auto frame = read_frame(kWorkerInFd);
     if (!frame.ok()) return frame.error().code == "ta.eof" ? 0 : 3;
     auto m = decode_message(*frame);
+    crypto::zeroize(frame->data(), frame->size());  // a task may carry its tenant's key
     if (!m.ok() || !std::holds_alternative<Task>(*m)) return 3;
     TaskResult r = execute(std::get<Task>(*m), parent_pid);
     if (!write_frame(kWorkerOutFd, encode_message(r)).ok()) return 3;
@@ -202,7 +254,37 @@ std::string Worker::reap(bool kill_first) {
   return got > 0 ? describe(status) : "could not be reaped";
 }
 
-TaskResult Worker::run(const Task& task) {
+// A worker's kv call, answered from `store` (null: the task has none).
+KvAnswer answer_kv(KvStore* store, const std::string& tenant, const KvCall& c) {
+  KvAnswer a;
+  auto fail = [&](const Error& e) {
+    a = KvAnswer{};
+    a.ok = false;
+    a.error = e.message;
+    return a;
+  };
+  if (store == nullptr) return fail(make_error("ta.kv", "this task has no store"));
+  switch (c.op) {
+    case KvOp::kGet: {
+      auto r = store->get(tenant, c.index);
+      if (!r.ok()) return fail(r.error());
+      if (r->has_value()) {
+        a.found = true;
+        a.blob = std::move(**r);
+      }
+      return a;
+    }
+    case KvOp::kPut:
+      if (auto s = store->put(tenant, c.index, c.blob); !s.ok()) return fail(s.error());
+      return a;
+    case KvOp::kDelete:
+      if (auto s = store->erase(tenant, c.index); !s.ok()) return fail(s.error());
+      return a;
+  }
+  return fail(make_error("ta.kv", "unknown kv operation"));
+}
+
+TaskResult Worker::run(const Task& task, KvStore* store, const std::string& tenant) {
   TaskResult r;
   r.id = task.id;
   auto begun = Clock::now();
@@ -213,11 +295,31 @@ TaskResult Worker::run(const Task& task) {
     return r;
   };
   if (pid_ <= 0) return finish(Outcome::kCrashed, "the worker is not running");
-  if (auto s = write_frame(to_, encode_message(task)); !s.ok()) {
-    std::string how = reap(false);
-    return finish(Outcome::kCrashed, "the worker took no task (" + s.error().message + "); it " + how);
+  {
+    Bytes encoded = encode_message(task);
+    auto s = write_frame(to_, encoded);
+    crypto::zeroize(encoded.data(), encoded.size());  // it may carry the tenant's key
+    if (!s.ok()) {
+      std::string how = reap(false);
+      return finish(Outcome::kCrashed, "the worker took no task (" + s.error().message + "); it " + how);
+    }
   }
-  auto frame = read_frame_until(from_, begun + std::chrono::milliseconds(task.limits.timeout_ms));
+  auto deadline = begun + std::chrono::milliseconds(task.limits.timeout_ms);
+  auto frame = read_frame_until(from_, deadline);
+  // The script's kv calls, answered while the task runs (under the same deadline).
+  for (uint32_t calls = 0; frame.ok(); calls++) {
+    auto call = decode_message(*frame);
+    if (!call.ok() || !std::holds_alternative<KvCall>(*call)) break;
+    if (calls >= kTaKvCallsMax) {
+      reap(true);
+      return finish(Outcome::kBadTask, "the worker made more than " + std::to_string(kTaKvCallsMax) + " kv calls in one task and was killed");
+    }
+    if (auto s = write_frame(to_, encode_message(answer_kv(store, tenant, std::get<KvCall>(*call)))); !s.ok()) {
+      std::string how = reap(false);
+      return finish(Outcome::kCrashed, "the worker " + how);
+    }
+    frame = read_frame_until(from_, deadline);
+  }
   if (!frame.ok()) {
     if (frame.error().code == "ta.timeout") {
       reap(true);
@@ -265,6 +367,12 @@ Status Pool::warm() {
   return refill();
 }
 
+void Pool::set_store(KvStore* store, crypto::SecureBytes root) {
+  std::lock_guard lock(mu_);
+  store_ = store;
+  root_ = std::move(root);
+}
+
 Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
   std::lock_guard lock(mu_);
   auto it = tenants_.find(tenant);
@@ -294,7 +402,16 @@ Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
     it = tenants_.emplace(tenant, Assigned{std::move(w), 0}).first;
   }
   it->second.last_used = ++clock_;
-  TaskResult r = it->second.worker->run(task);
+  TaskResult r;
+  if (store_ != nullptr && task.kind == TaskKind::kLua) {
+    // Only a script's task gets its tenant's key, with a fresh seed for its nonces.
+    Task keyed = task;
+    keyed.key = tenant_key(root_.view(), tenant);
+    keyed.nonce_seed = crypto::random_bytes(kTaNonceSeedBytes);
+    r = it->second.worker->run(keyed, store_, tenant);
+  } else {
+    r = it->second.worker->run(task);
+  }
   stats_.tasks++;
   return r;
 }

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "crypto/secure.h"
 #include "ta/frame.h"
+#include "ta/kv_store.h"
 #include "util/bytes.h"
 #include "util/result.h"
 
@@ -46,8 +48,9 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Runs one task. A worker that overran, crashed or made a forbidden call is dead afterwards
-  // (alive() false) and the result says what happened; the caller replaces it.
-  TaskResult run(const Task& task);
+  // (alive() false) and the result says what happened; the caller replaces it. The script's kv
+  // calls go to `store` under `tenant` (none: they fail), at most kTaKvCallsMax per task.
+  TaskResult run(const Task& task, KvStore* store = nullptr, const std::string& tenant = {});
   bool alive() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   bool namespaces() const { return namespaces_; }
@@ -71,6 +74,10 @@ class Pool {
   explicit Pool(WorkerOptions o, size_t spares = 1) : options_(std::move(o)), spares_(std::min(spares, kTaSparesMax)) {}
   // Runs `task` in `tenant`'s worker (a spare if it has none, else a new one started now).
   Result<TaskResult> run(const std::string& tenant, const Task& task);
+  // Gives the pool's scripts their tenants' stores: each Lua task carries its tenant's key,
+  // derived from `root` (the node's sealing key), and its kv calls go to `store`. Without it a
+  // pool hands out no key at all.
+  void set_store(KvStore* store, crypto::SecureBytes root);
   // Starts spares up to the configured count. Callers do it off their critical path (after a
   // new tenant's first answer went out), so that the next new tenant finds one.
   Status warm();
@@ -93,6 +100,8 @@ class Pool {
   std::map<std::string, Assigned> tenants_;
   uint64_t clock_ = 0;
   Stats stats_;
+  KvStore* store_ = nullptr;
+  crypto::SecureBytes root_;
 };
 
 }  // namespace supernet::ta
