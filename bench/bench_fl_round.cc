@@ -17,7 +17,11 @@
 // switch is compile-time and exists only in that executable; the product has no unprotected
 // mode (ctest build.no_unprotected_code checks its binaries).
 //
-// The driver runs whole jobs in child processes, alternating the two executables, and reports
+// A third variant, "in-process training", is this executable with --train-in-process: the same
+// protections, but each party trains in the node's own process, so that the cost of the TA
+// workers is measured apart from the rest (the goal: at most 5%).
+//
+// The driver runs whole jobs in child processes, rotating the variants, and reports
 // medians: a round (from one round record's commit to the next's: requests, local training,
 // updates, aggregation, evaluation, the record's consensus), the first round (which also
 // exchanges the standardization statistics and unseals each party's data set), and the job.
@@ -33,6 +37,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -62,12 +67,25 @@ constexpr bool kProtected = true;
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-// User and system CPU time of this process (all threads), in milliseconds.
+// User and system CPU time of this process (all threads) and of its live children (the TA
+// workers, which run until the job ends), in milliseconds.
 double cpu_ms() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
   auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
-  return ms(u.ru_utime) + ms(u.ru_stime);
+  double total = ms(u.ru_utime) + ms(u.ru_stime);
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream children(task.path() / "children");
+    int pid;
+    while (children >> pid) {
+      // The first field of schedstat: nanoseconds on a CPU (exact, unlike stat's clock ticks).
+      std::ifstream sched("/proc/" + std::to_string(pid) + "/schedstat");
+      double ns = 0;
+      if (sched >> ns) total += ns / 1e6;
+    }
+  }
+  return total;
 }
 
 struct JobResult {
@@ -81,7 +99,7 @@ struct JobResult {
 };
 
 // One job on a fresh network, in this process.
-Result<JobResult> run_job(const std::string& data_path, const std::string& job_path) {
+Result<JobResult> run_job(const std::string& data_path, const std::string& job_path, bool train_in_process) {
   SN_ASSIGN(fl::Dataset all, fl::load_csv(data_path));
   SN_ASSIGN(Bytes job_text, read_file(job_path, 64 * 1024));
   SN_ASSIGN(fl::JobSpec spec, fl::parse_job(to_string(job_text), job_path));
@@ -115,11 +133,14 @@ Result<JobResult> run_job(const std::string& data_path, const std::string& job_p
 #ifdef SUPERNET_BENCH_UNPROTECTED
       ta::Pool* pool = nullptr;  // unprotected: training in the node's own process
 #else
-      ta::WorkerOptions wo;
-      wo.program = SUPERNET_NODE_PATH;
-      trainers[i] = std::make_unique<ta::Pool>(wo, 1);
-      if (auto w = trainers[i]->warm(); !w.ok()) registered = w.error();
-      ta::Pool* pool = trainers[i].get();
+      ta::Pool* pool = nullptr;
+      if (!train_in_process) {
+        ta::WorkerOptions wo;
+        wo.program = SUPERNET_NODE_PATH;
+        trainers[i] = std::make_unique<ta::Pool>(wo, 1);
+        if (auto w = trainers[i]->warm(); !w.ok()) registered = w.error();
+        pool = trainers[i].get();
+      }
 #endif
       services[i] = std::make_unique<node::FlService>(*nn.node, stores[i].get(), nn.identity.secret_key, nullptr, pool);
       if (s.ok()) {
@@ -253,7 +274,7 @@ int main(int argc, char** argv) {
                             "which runs this one",
                kProtected ? "bench_fl_round" : "bench_fl_round_unprotected"};
   int jobs = 20;
-  bool one_job = false;
+  bool one_job = false, train_in_process = false;
   std::string data_path = std::string(SUPERNET_SOURCE_DIR) + "/data/breast_cancer.csv";
   std::string job_path = std::string(SUPERNET_SOURCE_DIR) + "/examples/breast-cancer-fedavg.toml";
   std::string unprotected = (fs::read_symlink("/proc/self/exe").parent_path() / "bench_fl_round_unprotected").string();
@@ -262,11 +283,14 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path, "the breast cancer CSV (make deps fetches it)")->capture_default_str();
   app.add_option("--unprotected", unprotected, "the unprotected executable")->capture_default_str();
   app.add_flag("--one-job", one_job, "run one job in this process and print its figures (what the driver runs)");
+  app.add_flag("--train-in-process", train_in_process,
+               "with --one-job: train in the nodes' own processes rather than in TA workers (the driver's third variant, to "
+               "measure the workers' cost)");
   CLI11_PARSE(app, argc, argv);
   set_log_level(LogLevel::kError);
 
   if (one_job) {
-    auto r = run_job(data_path, job_path);
+    auto r = run_job(data_path, job_path, train_in_process);
     if (!r.ok()) {
       std::fprintf(stderr, "%s\n", r.error().to_string().c_str());
       return 1;
@@ -295,26 +319,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string self = fs::read_symlink("/proc/self/exe").string();
-  std::vector<JobResult> results[2];  // 0 protected, 1 unprotected
+  // 0 protected (training in TA workers), 1 unprotected, 2 protected with in-process training.
+  const char* names[3] = {"protected", "unprotected", "in-process"};
+  std::vector<JobResult> results[3];
   for (int j = 0; j < jobs; j++) {
-    for (int k = 0; k < 2; k++) {
-      int which = (j % 2 == 0) ? k : 1 - k;  // alternate which goes first
-      auto out = run_child(which == 0 ? self : unprotected, {"--one-job", "--data", data_path, "--job", job_path});
+    for (int k = 0; k < 3; k++) {
+      int which = (j + k) % 3;  // rotate which goes first
+      std::vector<std::string> args{"--one-job", "--data", data_path, "--job", job_path};
+      if (which == 2) args.push_back("--train-in-process");
+      auto out = run_child(which == 1 ? unprotected : self, args);
       auto r = out ? decode(*out) : std::nullopt;
       if (!r) {
-        std::fprintf(stderr, "bench_fl_round: the %s job failed\n", which == 0 ? "protected" : "unprotected");
+        std::fprintf(stderr, "bench_fl_round: the %s job failed\n", names[which]);
         return 1;
       }
       std::fprintf(stderr, "  job %d/%d %-11s: %d rounds, median round %.2f ms, first round %.2f ms, accuracy %.4f\n", j + 1, jobs,
-                   which == 0 ? "protected" : "unprotected", rounds, quantile(r->round_ms, 0.5), r->first_ms, r->accuracy);
+                   names[which], rounds, quantile(r->round_ms, 0.5), r->first_ms, r->accuracy);
       results[which].push_back(std::move(*r));
     }
   }
   struct Summary {
     std::vector<double> rounds, first, job, reg, cpu;
-  } s[2];
+  } s[3];
   bool same_model = true;
-  for (int w = 0; w < 2; w++) {
+  for (int w = 0; w < 3; w++) {
     for (const auto& r : results[w]) {
       s[w].rounds.insert(s[w].rounds.end(), r.round_ms.begin(), r.round_ms.end());
       s[w].first.push_back(r.first_ms);
@@ -330,17 +358,22 @@ int main(int argc, char** argv) {
   };
   std::printf("bench_fl_round: the demo's job (%s: %d rounds, %s over nodes 1-3)\n", fs::path(job_path).filename().c_str(), rounds,
               fs::path(data_path).filename().c_str());
-  std::printf("on three tee-bft nodes over 127.0.0.1; %d jobs per variant, alternating; medians\n", jobs);
+  std::printf("on three tee-bft nodes over 127.0.0.1; %d jobs per variant, rotating; medians\n", jobs);
   std::printf("  %-44s %12s %12s   %7s\n", "", "protected", "unprotected", "overhead");
   row("a round (record committed to record committed)", s[0].rounds, s[1].rounds);
   std::printf("  %-44s %9.3f ms %9.3f ms\n", "  (interquartile range of rounds)", quantile(s[0].rounds, 0.75) - quantile(s[0].rounds, 0.25),
               quantile(s[1].rounds, 0.75) - quantile(s[1].rounds, 0.25));
   row("the first round (with standardization, unsealing)", s[0].first, s[1].first);
   row("the whole job, per round", s[0].job, s[1].job);
-  row("CPU time of a round, all three nodes", s[0].cpu, s[1].cpu);
+  row("CPU time of a round, nodes and their workers", s[0].cpu, s[1].cpu);
   row("registering the 3 data sets (once)", s[0].reg, s[1].reg);
-  std::printf("  the same final model in every job of both variants: %s (accuracy %.4f)\n", same_model ? "yes" : "NO",
+  std::printf("  the same final model in every job of every variant: %s (accuracy %.4f)\n", same_model ? "yes" : "NO",
               results[0].front().accuracy);
+  std::printf("  %-44s %12s %12s   %7s\n", "", "TA workers", "in-process", "");
+  row("a round, training in TA workers or not", s[0].rounds, s[2].rounds);
+  row("CPU time of a round, nodes and workers", s[0].cpu, s[2].cpu);
+  double ta_cost = 100 * (quantile(s[0].rounds, 0.5) / quantile(s[2].rounds, 0.5) - 1);
+  std::printf("  TA workers' cost per round: %+.1f%% (goal: at most 5%%)\n", ta_cost);
   double overhead = 100 * (quantile(s[0].rounds, 0.5) / quantile(s[1].rounds, 0.5) - 1);
   std::printf("  protections' overhead per round: %+.1f%% (goal: at most 5%%)\n", overhead);
   return same_model ? 0 : 1;

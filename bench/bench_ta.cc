@@ -177,11 +177,13 @@ int main(int argc, char** argv) {
   task.params.assign(task.spec.parameter_count(), 0.01f);
   task.options.epochs = 2;
   task.options.batch = 32;
-  task.data.rows = 190;
-  task.data.features = 30;
-  task.data.classes = 2;
-  for (size_t i = 0; i < 190 * 30; i++) task.data.x.push_back(static_cast<float>((i * 7919) % 1000) / 500.0f - 1.0f);
-  for (size_t i = 0; i < 190; i++) task.data.y.push_back(static_cast<int32_t>(i % 2));
+  fl::PartyData party;
+  party.train.rows = 190;
+  party.train.features = 30;
+  party.train.classes = 2;
+  for (size_t i = 0; i < 190 * 30; i++) party.train.x.push_back(static_cast<float>((i * 7919) % 1000) / 500.0f - 1.0f);
+  for (size_t i = 0; i < 190; i++) party.train.y.push_back(static_cast<int32_t>(i % 2));
+  party.test = party.train;
   auto trainer = ta::Worker::start(o);
   if (!trainer.ok()) {
     std::fprintf(stderr, "bench_ta: %s\n", trainer.error().to_string().c_str());
@@ -193,12 +195,15 @@ int main(int argc, char** argv) {
     ta::Task ft;
     ft.id = static_cast<uint64_t>(i + 1);
     ft.kind = ta::TaskKind::kFlFit;
-    ft.input = to_string(fl::encode_train_task(task));
+    // The first task carries the party's splits, as a node's first task to a job's worker does.
+    fl::TrainTask sent = task;
+    if (i == 0) sent.data = party;
+    ft.input = to_string(fl::encode_train_task(sent));
     auto r = (*trainer)->run(ft);
     auto res = fl::decode_train_result(as_bytes(r.output), task.params.size());
     in_worker.push_back(us_since(t));
     t = Clock::now();
-    auto local = fl::run_train_task(task);
+    auto local = fl::run_train_task(task, party.train);
     in_process.push_back(us_since(t));
     if (r.outcome != ta::Outcome::kOk || !res.ok() || !local.ok() || res->params != local->params) {
       std::fprintf(stderr, "bench_ta: the training in a worker failed or differs: %s\n", r.message.c_str());

@@ -710,27 +710,103 @@ Bytes make_claim_tx(const Bytes& job, uint32_t aggregator, int from_round, uint6
   return t.encode();
 }
 
-Bytes encode_train_task(const TrainTask& t) {
-  Writer w;
-  w.u8(t.spec.kind == ModelSpec::Kind::kMlp ? 1 : 0).u64(t.spec.inputs).u32(static_cast<uint32_t>(t.spec.classes));
-  w.u32(static_cast<uint32_t>(t.spec.hidden.size()));
-  for (size_t h : t.spec.hidden) w.u64(h);
-  put_floats(w, t.params);
-  put_options(w, t.options);
-  w.u64(t.data.rows).u64(t.data.features).u32(static_cast<uint32_t>(t.data.classes));
+namespace {
+
+void put_spec(Writer& w, const ModelSpec& spec, const std::vector<float>& params) {
+  w.u8(spec.kind == ModelSpec::Kind::kMlp ? 1 : 0).u64(spec.inputs).u32(static_cast<uint32_t>(spec.classes));
+  w.u32(static_cast<uint32_t>(spec.hidden.size()));
+  for (size_t h : spec.hidden) w.u64(h);
+  put_floats(w, params);
+}
+
+Status get_spec(Reader& r, ModelSpec& spec, std::vector<float>& params) {
+  SN_ASSIGN(uint8_t kind, r.u8());
+  if (kind > 1) return make_error("fl.wire", "unknown model kind");
+  spec.kind = kind == 1 ? ModelSpec::Kind::kMlp : ModelSpec::Kind::kLogistic;
+  SN_ASSIGN(spec.inputs, r.u64());
+  SN_ASSIGN(uint32_t classes, r.u32());
+  if (classes < 2 || classes > 1000) return make_error("fl.wire", "classes out of range");
+  spec.classes = static_cast<int>(classes);
+  SN_ASSIGN(uint32_t layers, r.count(2, 8));
+  for (uint32_t i = 0; i < layers; i++) {
+    SN_ASSIGN(uint64_t h, r.u64());
+    spec.hidden.push_back(h);
+  }
+  SN_TRY(spec.validate());
+  SN_ASSIGN(params, get_floats(r));
+  if (params.size() != spec.parameter_count()) return make_error("fl.wire", "the parameters do not fit the model");
+  return ok_status();
+}
+
+void put_rows(Writer& w, const Dataset& d) {
+  w.u64(d.rows).u64(d.features).u32(static_cast<uint32_t>(d.classes));
   // The rows in one block (big-endian float bits): they are most of a task's bytes.
-  w.u32(static_cast<uint32_t>(t.data.x.size()));
-  Bytes rows(t.data.x.size() * 4);
-  for (size_t i = 0; i < t.data.x.size(); i++) {
-    uint32_t u = float_bits(t.data.x[i]);
+  w.u32(static_cast<uint32_t>(d.x.size()));
+  Bytes rows(d.x.size() * 4);
+  for (size_t i = 0; i < d.x.size(); i++) {
+    uint32_t u = float_bits(d.x[i]);
     rows[4 * i] = static_cast<uint8_t>(u >> 24);
     rows[4 * i + 1] = static_cast<uint8_t>(u >> 16);
     rows[4 * i + 2] = static_cast<uint8_t>(u >> 8);
     rows[4 * i + 3] = static_cast<uint8_t>(u);
   }
   w.fixed(rows);
-  w.u32(static_cast<uint32_t>(t.data.y.size()));
-  for (int32_t y : t.data.y) w.u32(static_cast<uint32_t>(y));
+  w.u32(static_cast<uint32_t>(d.y.size()));
+  for (int32_t y : d.y) w.u32(static_cast<uint32_t>(y));
+}
+
+Result<Dataset> get_rows(Reader& r, const ModelSpec& spec, bool may_be_empty) {
+  Dataset d;
+  SN_ASSIGN(d.rows, r.u64());
+  SN_ASSIGN(d.features, r.u64());
+  SN_ASSIGN(uint32_t data_classes, r.u32());
+  d.classes = static_cast<int>(data_classes);
+  SN_ASSIGN(uint32_t nx, r.count(SIZE_MAX, 4));
+  if (d.features != spec.inputs || (d.rows == 0 && !may_be_empty) || nx / d.features != d.rows || nx % d.features != 0) {
+    return make_error("fl.wire", "the rows do not fit the model's inputs");
+  }
+  SN_ASSIGN(ByteView rows, r.fixed(size_t{nx} * 4));
+  d.x.resize(nx);
+  for (uint32_t i = 0; i < nx; i++) {
+    const uint8_t* p = rows.data() + 4 * size_t{i};
+    d.x[i] = bits_float((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
+    if (!std::isfinite(d.x[i])) return make_error("fl.wire", "a non-finite number");
+  }
+  SN_ASSIGN(uint32_t ny, r.count(SIZE_MAX, 4));
+  if (ny != d.rows) return make_error("fl.wire", "one label per row");
+  d.y.resize(ny);
+  for (uint32_t i = 0; i < ny; i++) {
+    SN_ASSIGN(uint32_t y, r.u32());
+    if (y >= static_cast<uint32_t>(spec.classes)) return make_error("fl.wire", "a label out of range");
+    d.y[i] = static_cast<int32_t>(y);
+  }
+  return d;
+}
+
+void put_party_data(Writer& w, const std::optional<PartyData>& data) {
+  w.u8(data ? 1 : 0);
+  if (!data) return;
+  put_rows(w, data->train);
+  put_rows(w, data->test);
+}
+
+Result<std::optional<PartyData>> get_party_data(Reader& r, const ModelSpec& spec) {
+  SN_ASSIGN(uint8_t has, r.u8());
+  if (has > 1) return make_error("fl.wire", "bad data flag");
+  if (has == 0) return std::optional<PartyData>();
+  PartyData d;
+  SN_ASSIGN(d.train, get_rows(r, spec, false));
+  SN_ASSIGN(d.test, get_rows(r, spec, true));
+  return std::optional<PartyData>(std::move(d));
+}
+
+}  // namespace
+
+Bytes encode_train_task(const TrainTask& t) {
+  Writer w;
+  put_spec(w, t.spec, t.params);
+  put_options(w, t.options);
+  put_party_data(w, t.data);
   put_double(w, t.local_clip);
   put_double(w, t.local_noise);
   w.u64(t.noise_seed);
@@ -740,50 +816,43 @@ Bytes encode_train_task(const TrainTask& t) {
 Result<TrainTask> decode_train_task(ByteView b) {
   Reader r(b);
   TrainTask t;
-  SN_ASSIGN(uint8_t kind, r.u8());
-  if (kind > 1) return make_error("fl.wire", "unknown model kind");
-  t.spec.kind = kind == 1 ? ModelSpec::Kind::kMlp : ModelSpec::Kind::kLogistic;
-  SN_ASSIGN(t.spec.inputs, r.u64());
-  SN_ASSIGN(uint32_t classes, r.u32());
-  if (classes < 2 || classes > 1000) return make_error("fl.wire", "classes out of range");
-  t.spec.classes = static_cast<int>(classes);
-  SN_ASSIGN(uint32_t layers, r.count(2, 8));
-  for (uint32_t i = 0; i < layers; i++) {
-    SN_ASSIGN(uint64_t h, r.u64());
-    t.spec.hidden.push_back(h);
-  }
-  SN_TRY(t.spec.validate());
-  SN_ASSIGN(t.params, get_floats(r));
-  if (t.params.size() != t.spec.parameter_count()) return make_error("fl.wire", "the parameters do not fit the model");
+  SN_TRY(get_spec(r, t.spec, t.params));
   SN_ASSIGN(t.options, get_options(r));
-  SN_ASSIGN(t.data.rows, r.u64());
-  SN_ASSIGN(t.data.features, r.u64());
-  SN_ASSIGN(uint32_t data_classes, r.u32());
-  t.data.classes = static_cast<int>(data_classes);
-  SN_ASSIGN(uint32_t nx, r.count(SIZE_MAX, 4));
-  if (t.data.features != t.spec.inputs || t.data.rows == 0 || nx / t.data.features != t.data.rows || nx % t.data.features != 0) {
-    return make_error("fl.wire", "the rows do not fit the model's inputs");
-  }
-  SN_ASSIGN(ByteView rows, r.fixed(size_t{nx} * 4));
-  t.data.x.resize(nx);
-  for (uint32_t i = 0; i < nx; i++) {
-    const uint8_t* p = rows.data() + 4 * size_t{i};
-    t.data.x[i] = bits_float((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
-    if (!std::isfinite(t.data.x[i])) return make_error("fl.wire", "a non-finite number");
-  }
-  SN_ASSIGN(uint32_t ny, r.count(SIZE_MAX, 4));
-  if (ny != t.data.rows) return make_error("fl.wire", "one label per row");
-  t.data.y.resize(ny);
-  for (uint32_t i = 0; i < ny; i++) {
-    SN_ASSIGN(uint32_t y, r.u32());
-    if (y >= classes) return make_error("fl.wire", "a label out of range");
-    t.data.y[i] = static_cast<int32_t>(y);
-  }
+  SN_ASSIGN(t.data, get_party_data(r, t.spec));
   SN_ASSIGN(t.local_clip, get_f64(r, 1e6));
   SN_ASSIGN(t.local_noise, get_f64(r, 1e3));
   SN_ASSIGN(t.noise_seed, r.u64());
   SN_TRY(r.finish());
   return t;
+}
+
+Bytes encode_eval_task(const EvalTask& t) {
+  Writer w;
+  put_spec(w, t.spec, t.params);
+  put_party_data(w, t.data);
+  return w.take();
+}
+
+Result<EvalTask> decode_eval_task(ByteView b) {
+  Reader r(b);
+  EvalTask t;
+  SN_TRY(get_spec(r, t.spec, t.params));
+  SN_ASSIGN(t.data, get_party_data(r, t.spec));
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes encode_metrics(const Metrics& m) {
+  Writer w;
+  put_metrics(w, m);
+  return w.take();
+}
+
+Result<Metrics> decode_metrics(ByteView b) {
+  Reader r(b);
+  SN_ASSIGN(Metrics m, get_metrics(r));
+  SN_TRY(r.finish());
+  return m;
 }
 
 Bytes encode_train_result(const TrainResult& res) {
@@ -803,19 +872,29 @@ Result<TrainResult> decode_train_result(ByteView b, size_t expected_params) {
   return res;
 }
 
-Result<TrainResult> run_train_task(const TrainTask& t) {
+Result<TrainResult> run_train_task(const TrainTask& t, const Dataset& rows) {
+  if (rows.features != t.spec.inputs || rows.rows == 0) {
+    return make_error("fl.train", "the data set does not fit the model");
+  }
   SN_ASSIGN(Model model, Model::create(t.spec, 0));
   model.params() = t.params;
   TrainOptions o = t.options;
   o.prox_center = o.prox_mu > 0 ? &t.params : nullptr;
   TrainResult res;
-  res.metrics = train(model, t.data, o);
+  res.metrics = train(model, rows, o);
   if (t.local_clip > 0) {
     std::mt19937_64 rng(t.noise_seed);
     local_dp(model.params(), t.params, t.local_clip, t.local_noise, rng);
   }
   res.params = std::move(model.params());
   return res;
+}
+
+Result<Metrics> run_eval_task(const EvalTask& t, const Dataset& test) {
+  if (test.features != t.spec.inputs) return make_error("fl.eval", "the data set does not fit the model");
+  SN_ASSIGN(Model model, Model::create(t.spec, 0));
+  model.params() = t.params;
+  return evaluate(model, test);
 }
 
 }  // namespace supernet::fl

@@ -74,14 +74,20 @@ Result<WireMessage> decode_wire(ByteView frame);
 
 // --- local training in a trusted application worker (ta::TaskKind::kFlFit) ---
 
-// What a party's node hands the training worker of a job: the job's model (its spec and the
-// round's parameters), the training options, the party's standardized rows and the owner's
-// local DP. The worker trains and answers a TrainResult; nothing else of the node reaches it.
+// What a party's node hands the worker of a job and data set (its tenant): the job's model (its
+// spec and the round's parameters), the training options and the owner's local DP; and, in the
+// first task a worker gets, the party's standardized splits, which it keeps for the job's later
+// tasks (a worker serves one tenant, so they are this job's and data set's). The worker trains
+// and answers a TrainResult, or evaluates and answers Metrics; nothing else of the node reaches it.
+struct PartyData {
+  Dataset train;  // rows, features, x, y, classes (no feature names); at least one row
+  Dataset test;   // the held-out split, the same shape; may be empty
+};
 struct TrainTask {
   ModelSpec spec;
   std::vector<float> params;
   TrainOptions options;  // prox_center: the round's parameters when prox_mu > 0
-  Dataset data;          // rows, features, x, y, classes (no feature names)
+  std::optional<PartyData> data;  // absent: the worker uses the splits it holds
   double local_clip = 0, local_noise = 0;
   uint64_t noise_seed = 0;
 };
@@ -89,12 +95,24 @@ struct TrainResult {
   std::vector<float> params;
   Metrics metrics;
 };
+// The round's aggregate on the party's held-out split (ta::TaskKind::kFlEval).
+struct EvalTask {
+  ModelSpec spec;
+  std::vector<float> params;
+  std::optional<PartyData> data;
+};
 Bytes encode_train_task(const TrainTask& t);
 Result<TrainTask> decode_train_task(ByteView b);
 Bytes encode_train_result(const TrainResult& r);
 Result<TrainResult> decode_train_result(ByteView b, size_t expected_params);
-// The training itself, as the worker runs it.
-Result<TrainResult> run_train_task(const TrainTask& t);
+Bytes encode_eval_task(const EvalTask& t);
+Result<EvalTask> decode_eval_task(ByteView b);
+Bytes encode_metrics(const Metrics& m);
+Result<Metrics> decode_metrics(ByteView b);
+// The training and the evaluation themselves, as the worker runs them (and the node, when it
+// has no workers: unit tests, the unprotected benchmark).
+Result<TrainResult> run_train_task(const TrainTask& t, const Dataset& train);
+Result<Metrics> run_eval_task(const EvalTask& t, const Dataset& test);
 
 // --- ledger transactions ---
 

@@ -864,7 +864,29 @@ void standardize(fl::Dataset& out, const fl::Dataset& raw, const std::vector<flo
   s.apply(out);
 }
 
+// The party's standardized splits as a worker receives them (no feature names).
+fl::PartyData party_splits(const fl::Dataset& train, const fl::Dataset& test) {
+  fl::PartyData d{train, test};
+  d.train.feature_names.clear();
+  d.test.feature_names.clear();
+  return d;
+}
+
+ta::Task worker_task(ta::TaskKind kind, uint32_t timeout_ms, const Bytes& input) {
+  static std::atomic<uint64_t> ids{0};
+  ta::Task t;
+  t.id = ++ids;
+  t.kind = kind;
+  t.limits.timeout_ms = timeout_ms;
+  t.input = to_string(input);
+  return t;
+}
+
 }  // namespace
+
+// Each job's work on each data set has its own worker (a tenant of the pool): the rows go to
+// that process only.
+static std::string trainer_tenant(const FlJob& job, const std::string& dataset) { return "fl/" + to_hex(job.id) + "/" + dataset; }
 
 // The job's model for this data set and the ledger's standardization; standardized copies of
 // the party's rows made once (immutable after, so the trainer's copy never changes under it).
@@ -919,8 +941,9 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
     local_clip = reg->second.policy->local_clip;
     local_noise = reg->second.policy->local_noise;
   }
-  // The training task: the job's model and options, this party's standardized rows and the
-  // owner's local DP (noise from this node's random source, never from the job's seed).
+  // The training task: the job's model and options and the owner's local DP (noise from this
+  // node's random source, never from the job's seed); the party's standardized splits go to the
+  // job's worker once, in its first task.
   fl::TrainTask task;
   task.spec = initial->spec();
   task.params = req.model;
@@ -928,25 +951,20 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
   task.local_clip = local_clip;
   task.local_noise = local_noise;
   task.noise_seed = crypto::random_u64();
-  // Each job's training of each data set has its own worker (a tenant of the pool): the rows
-  // go to that process only.
-  std::string tenant = "fl/" + to_hex(job.id) + "/" + data.dataset.key();
   uint32_t timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
   // Training runs off the io thread (in a trusted application worker when the node has a pool);
   // the reply goes out from the io thread.
   auto alive = alive_;
-  std::shared_ptr<const fl::Dataset> train = data.train_std;
-  asio::post(workers_, [this, alive, from, train, task = std::move(task), req = std::move(req), tenant, timeout_ms]() mutable {
+  std::shared_ptr<const fl::Dataset> train = data.train_std, test = data.test_std;
+  std::string tenant = trainer_tenant(job, data.dataset.key());
+  asio::post(workers_, [this, alive, from, train, test, task = std::move(task), req = std::move(req), tenant, timeout_ms]() mutable {
     Result<fl::TrainResult> result = make_error("fl.train", "not run");
     if (trainers_ != nullptr) {
-      task.data = *train;
-      task.data.feature_names.clear();
-      ta::Task t;
-      t.id = ++train_tasks_;
-      t.kind = ta::TaskKind::kFlFit;
-      t.limits.timeout_ms = timeout_ms;
-      t.input = to_string(fl::encode_train_task(task));
-      auto r = trainers_->run(tenant, t);
+      auto r = trainers_->run(tenant, [&](bool fresh) {
+        fl::TrainTask sent = task;
+        if (fresh) sent.data = party_splits(*train, *test);
+        return worker_task(ta::TaskKind::kFlFit, timeout_ms, fl::encode_train_task(sent));
+      });
       if (!r.ok()) {
         result = r.error();
       } else if (r->outcome != ta::Outcome::kOk) {
@@ -955,8 +973,7 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
         result = fl::decode_train_result(as_bytes(r->output), task.params.size());
       }
     } else {
-      task.data = *train;
-      result = fl::run_train_task(task);
+      result = fl::run_train_task(task, *train);
     }
     if (!result.ok()) {
       std::string why = result.error().message;
@@ -1001,12 +1018,46 @@ void FlService::party_eval(uint32_t from, const FlJob& job, PartyData& data, con
   data.evaluated_round = req.round;
   data.evaluated_for = from;
   keep_model(job.id, req.model);
-  m->params() = req.model;
-  fl::EvalReply reply;
-  reply.job = req.job;
-  reply.round = req.round;
-  reply.metrics = fl::evaluate(*m, *data.test_std);
-  node_.send_app(from, fl::encode_wire(reply));
+  // Inference on the held-out split, in the job's worker like its training (the worker has the
+  // splits from its first task; a fresh one gets them again).
+  fl::EvalTask task;
+  task.spec = m->spec();
+  task.params = req.model;
+  uint32_t timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
+  auto alive = alive_;
+  std::shared_ptr<const fl::Dataset> train = data.train_std, test = data.test_std;
+  std::string tenant = trainer_tenant(job, data.dataset.key());
+  asio::post(workers_, [this, alive, from, train, test, task = std::move(task), job_id = req.job, round = req.round, tenant, timeout_ms] {
+    Result<fl::Metrics> metrics = make_error("fl.eval", "not run");
+    if (trainers_ != nullptr) {
+      auto r = trainers_->run(tenant, [&](bool fresh) {
+        fl::EvalTask sent = task;
+        if (fresh) sent.data = party_splits(*train, *test);
+        return worker_task(ta::TaskKind::kFlEval, timeout_ms, fl::encode_eval_task(sent));
+      });
+      if (!r.ok()) {
+        metrics = r.error();
+      } else if (r->outcome != ta::Outcome::kOk) {
+        metrics = make_error("fl.eval", std::string("the evaluation worker: ") + ta::outcome_name(r->outcome) + ": " + r->message);
+      } else {
+        metrics = fl::decode_metrics(as_bytes(r->output));
+      }
+    } else {
+      metrics = fl::run_eval_task(task, *test);
+    }
+    asio::post(node_.io(), [this, alive, from, job_id, round, metrics = std::move(metrics)] {
+      if (!*alive) return;
+      if (!metrics.ok()) {
+        log(LogLevel::kWarn, "fl", "evaluation for job " + short_id(job_id) + " failed: " + metrics.error().message);
+        return refuse(from, job_id, round, {"evaluation_failed", metrics.error().message, false});
+      }
+      fl::EvalReply reply;
+      reply.job = job_id;
+      reply.round = round;
+      reply.metrics = *metrics;
+      node_.send_app(from, fl::encode_wire(reply));
+    });
+  });
 }
 
 }  // namespace supernet::node

@@ -235,7 +235,6 @@ class FlService {
   std::map<Bytes, PartyData> party_data_;
   void keep_model(const Bytes& job, const std::vector<float>& model);
   std::map<Bytes, std::deque<std::vector<float>>> models_;  // newest last, a few per job
-  std::atomic<uint64_t> train_tasks_{0};
   asio::thread_pool workers_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   LogLimiter log_limit_;  // warnings a peer can repeat at will

@@ -70,7 +70,7 @@ Result<Message> decode_message(ByteView payload) {
       Task t;
       SN_ASSIGN(t.id, r.u64());
       SN_ASSIGN(uint8_t kind, r.u8());
-      if (kind < 1 || kind > 4) return make_error("ta.frame", "unknown task kind " + std::to_string(kind));
+      if (kind < 1 || kind > 5) return make_error("ta.frame", "unknown task kind " + std::to_string(kind));
       t.kind = static_cast<TaskKind>(kind);
       SN_ASSIGN(t.limits.gas, r.u64());
       SN_ASSIGN(t.limits.memory_bytes, r.u64());

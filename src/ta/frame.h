@@ -27,6 +27,7 @@ enum class TaskKind : uint8_t {
   kLua = 2,       // code: Lua 5.4 source defining handle(input); input: JSON
   kSelftest = 3,  // code: the name of an escape attempt (ta/selftest.h) to make from native code
   kFlFit = 4,     // input: an fl::TrainTask (binary); output: the fl::TrainResult (binary)
+  kFlEval = 5,    // input: an fl::EvalTask (binary); output: the fl::Metrics (binary)
 };
 
 // What a task may use. The node enforces the deadline (it kills a worker that overruns); the

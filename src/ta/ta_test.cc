@@ -383,7 +383,7 @@ TEST(TaWorker, RunsTasksAndTheNodeEndsWhatOverrunsOrBreaksOut) {
 
 // A party's local training in a worker gives the very update the same training gives in the
 // node's process (and so the ledger's hashes do not depend on where it ran).
-TEST(TaWorker, TrainsAnFlTaskExactlyAsInProcess) {
+TEST(TaWorker, TrainsAndEvaluatesAnFlTaskExactlyAsInProcess) {
   fl::TrainTask task;
   task.spec.kind = fl::ModelSpec::Kind::kMlp;
   task.spec.inputs = 3;
@@ -393,47 +393,88 @@ TEST(TaWorker, TrainsAnFlTaskExactlyAsInProcess) {
   task.options.epochs = 3;
   task.options.batch = 4;
   task.options.prox_mu = 0.1f;
-  task.data.rows = 12;
-  task.data.features = 3;
-  task.data.classes = 2;
-  for (size_t i = 0; i < 12; i++) {
-    for (size_t f = 0; f < 3; f++) task.data.x.push_back(static_cast<float>((i * 7 + f * 3) % 11) / 5.0f - 1.0f);
-    task.data.y.push_back(static_cast<int32_t>(i % 2));
+  fl::PartyData party;
+  for (fl::Dataset* d : {&party.train, &party.test}) {
+    d->rows = d == &party.train ? 12 : 5;
+    d->features = 3;
+    d->classes = 2;
+    for (size_t i = 0; i < d->rows; i++) {
+      for (size_t f = 0; f < 3; f++) d->x.push_back(static_cast<float>((i * 7 + f * 3 + d->rows) % 11) / 5.0f - 1.0f);
+      d->y.push_back(static_cast<int32_t>(i % 2));
+    }
   }
   task.local_clip = 1.0;
   task.local_noise = 0.5;
   task.noise_seed = 42;
-  auto here = fl::run_train_task(task);
+  auto here = fl::run_train_task(task, party.train);
   ASSERT_TRUE(here.ok());
   auto w = Worker::start(node_worker());
   ASSERT_TRUE(w.ok());
   Task t;
   t.id = 1;
   t.kind = TaskKind::kFlFit;
+  // A fresh worker holds no data set: a task without one is refused, and the worker goes on.
   t.input = to_string(fl::encode_train_task(task));
   auto r = (*w)->run(t);
+  EXPECT_EQ(r.outcome, Outcome::kBadTask);
+  EXPECT_NE(r.message.find("holds none"), std::string::npos) << r.message;
+  EXPECT_EQ((*w)->answered(), 0u);
+  fl::TrainTask first = task;
+  first.data = party;
+  t.input = to_string(fl::encode_train_task(first));
+  r = (*w)->run(t);
   ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  EXPECT_EQ((*w)->answered(), 1u);
   auto there = fl::decode_train_result(as_bytes(r.output), task.params.size());
   ASSERT_TRUE(there.ok()) << there.error().to_string();
   EXPECT_EQ(there->params, here->params);
   EXPECT_EQ(there->metrics.loss, here->metrics.loss);
   EXPECT_NE(there->params, task.params);
-  // A malformed task is refused by the worker, which goes on serving.
-  fl::TrainTask bad = task;
-  bad.data.y[0] = 5;
+  // Later tasks use the splits the worker kept.
   t.id = 2;
+  t.input = to_string(fl::encode_train_task(task));
+  r = (*w)->run(t);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  EXPECT_EQ(fl::decode_train_result(as_bytes(r.output), task.params.size())->params, here->params);
+  fl::EvalTask eval;
+  eval.spec = task.spec;
+  eval.params = here->params;
+  auto expected = fl::run_eval_task(eval, party.test);
+  ASSERT_TRUE(expected.ok());
+  t.id = 3;
+  t.kind = TaskKind::kFlEval;
+  t.input = to_string(fl::encode_eval_task(eval));
+  r = (*w)->run(t);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  auto metrics = fl::decode_metrics(as_bytes(r.output));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->accuracy, expected->accuracy);
+  EXPECT_EQ(metrics->loss, expected->loss);
+  EXPECT_EQ(metrics->examples, 5u);
+  // A malformed task is refused by the worker, which goes on serving.
+  fl::TrainTask bad = first;
+  bad.data->train.y[0] = 5;
+  t.id = 4;
+  t.kind = TaskKind::kFlFit;
   t.input = to_string(fl::encode_train_task(bad));
   r = (*w)->run(t);
   EXPECT_EQ(r.outcome, Outcome::kBadTask);
   EXPECT_NE(r.message.find("label out of range"), std::string::npos) << r.message;
-  bad = task;
+  bad = first;
   bad.params.pop_back();
   EXPECT_FALSE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
-  bad = task;
-  bad.data.rows = 11;
+  bad = first;
+  bad.data->train.rows = 11;
   EXPECT_FALSE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
+  bad = first;
+  bad.data->train = fl::Dataset{{}, 0, 3, {}, {}, 2};  // training needs a row; the held-out split may be empty
+  EXPECT_FALSE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
+  bad = first;
+  bad.data->test = fl::Dataset{{}, 0, 3, {}, {}, 2};
+  EXPECT_TRUE(fl::decode_train_task(fl::encode_train_task(bad)).ok());
   EXPECT_FALSE(fl::decode_train_result(as_bytes(r.output), 3).ok());
-  t.id = 3;
+  EXPECT_FALSE(fl::decode_metrics(Bytes(23, 0)).ok());
+  t.id = 5;
   t.input = to_string(fl::encode_train_task(task));
   EXPECT_EQ((*w)->run(t).outcome, Outcome::kOk);
 }

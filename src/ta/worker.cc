@@ -71,9 +71,25 @@ void warm_crypto() {
   (void)c.open(index, "warm", blob);
 }
 
-TaskResult execute(const Task& t, int parent_pid) {
+// What a worker keeps between its tenant's tasks: a federated job's party splits, handed over
+// once (fl::TrainTask, fl::EvalTask).
+struct WorkerState {
+  std::optional<fl::PartyData> party;
+};
+
+TaskResult execute(const Task& t, int parent_pid, WorkerState& state) {
   TaskResult r;
   r.id = t.id;
+  auto bad = [&](std::string why) {
+    r.outcome = Outcome::kBadTask;
+    r.message = std::move(why);
+    return r;
+  };
+  auto failed = [&](std::string why) {
+    r.outcome = Outcome::kScriptError;
+    r.message = std::move(why);
+    return r;
+  };
   switch (t.kind) {
     case TaskKind::kPing:
       r.output = "null";
@@ -92,18 +108,22 @@ TaskResult execute(const Task& t, int parent_pid) {
     }
     case TaskKind::kFlFit: {
       auto task = fl::decode_train_task(as_bytes(t.input));
-      if (!task.ok()) {
-        r.outcome = Outcome::kBadTask;
-        r.message = "the training task: " + task.error().message;
-        return r;
-      }
-      auto res = fl::run_train_task(*task);
-      if (!res.ok()) {
-        r.outcome = Outcome::kScriptError;
-        r.message = "training failed: " + res.error().message;
-        return r;
-      }
+      if (!task.ok()) return bad("the training task: " + task.error().message);
+      if (task->data) state.party = std::move(task->data);
+      if (!state.party) return bad("the training task carries no data set and this worker holds none");
+      auto res = fl::run_train_task(*task, state.party->train);
+      if (!res.ok()) return failed("training failed: " + res.error().message);
       r.output = to_string(fl::encode_train_result(*res));
+      return r;
+    }
+    case TaskKind::kFlEval: {
+      auto task = fl::decode_eval_task(as_bytes(t.input));
+      if (!task.ok()) return bad("the evaluation task: " + task.error().message);
+      if (task->data) state.party = std::move(task->data);
+      if (!state.party) return bad("the evaluation task carries no data set and this worker holds none");
+      auto res = fl::run_eval_task(*task, state.party->test);
+      if (!res.ok()) return failed("evaluation failed: " + res.error().message);
+      r.output = to_string(fl::encode_metrics(*res));
       return r;
     }
     case TaskKind::kSelftest:
@@ -128,13 +148,14 @@ int worker_main(int parent_pid, uint64_t address_space, uint32_t cpu_seconds) {
     return 2;
   }
   if (!write_frame(kWorkerOutFd, encode_message(Ready{state->namespaces})).ok()) return 3;
+  WorkerState kept;
   for (;;) {
     auto frame = read_frame(kWorkerInFd);
     if (!frame.ok()) return frame.error().code == "ta.eof" ? 0 : 3;
     auto m = decode_message(*frame);
     crypto::zeroize(frame->data(), frame->size());  // a task may carry its tenant's key
     if (!m.ok() || !std::holds_alternative<Task>(*m)) return 3;
-    TaskResult r = execute(std::get<Task>(*m), parent_pid);
+    TaskResult r = execute(std::get<Task>(*m), parent_pid, kept);
     if (!write_frame(kWorkerOutFd, encode_message(r)).ok()) return 3;
   }
 }
@@ -343,6 +364,7 @@ TaskResult Worker::run(const Task& task, KvStore* store, const std::string& tena
     return finish(Outcome::kCrashed, "the worker sent a malformed answer and was killed");
   }
   r = std::move(std::get<TaskResult>(*m));
+  if (r.outcome == Outcome::kOk) answered_++;
   r.micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begun).count());
   if (r.outcome == Outcome::kTime || r.outcome == Outcome::kForbiddenCall || r.outcome == Outcome::kCrashed) {
     r.outcome = Outcome::kBadTask;  // only the node says these
@@ -374,6 +396,10 @@ void Pool::set_store(KvStore* store, crypto::SecureBytes root) {
 }
 
 Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
+  return run(tenant, [&task](bool) { return task; });
+}
+
+Result<TaskResult> Pool::run(const std::string& tenant, const std::function<Task(bool fresh)>& make) {
   std::lock_guard lock(mu_);
   auto it = tenants_.find(tenant);
   if (it != tenants_.end() && !it->second.worker->alive()) {
@@ -402,6 +428,7 @@ Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
     it = tenants_.emplace(tenant, Assigned{std::move(w), 0}).first;
   }
   it->second.last_used = ++clock_;
+  Task task = make(it->second.worker->answered() == 0);
   TaskResult r;
   if (store_ != nullptr && task.kind == TaskKind::kLua) {
     // Only a script's task gets its tenant's key, with a fresh seed for its nonces.

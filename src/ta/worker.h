@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ class Worker {
   bool alive() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   bool namespaces() const { return namespaces_; }
+  // Tasks this worker answered with success: none means it holds nothing of its tenant yet.
+  uint64_t answered() const { return answered_; }
   std::chrono::microseconds start_time() const { return started_in_; }
 
  private:
@@ -63,6 +66,7 @@ class Worker {
   pid_t pid_ = -1;
   int to_ = -1, from_ = -1;
   bool namespaces_ = false;
+  uint64_t answered_ = 0;
   std::chrono::microseconds started_in_{0};
 };
 
@@ -74,6 +78,10 @@ class Pool {
   explicit Pool(WorkerOptions o, size_t spares = 1) : options_(std::move(o)), spares_(std::min(spares, kTaSparesMax)) {}
   // Runs `task` in `tenant`'s worker (a spare if it has none, else a new one started now).
   Result<TaskResult> run(const std::string& tenant, const Task& task);
+  // The same, with the task made once the worker is chosen: `fresh` says that it has answered
+  // none of the tenant's tasks yet (a new worker, or one that replaced a dead one), so the task
+  // must carry whatever the tenant's worker keeps (a federated job's data sets).
+  Result<TaskResult> run(const std::string& tenant, const std::function<Task(bool fresh)>& make);
   // Gives the pool's scripts their tenants' stores: each Lua task carries its tenant's key,
   // derived from `root` (the node's sealing key), and its kv calls go to `store`. Without it a
   // pool hands out no key at all.
