@@ -15,13 +15,12 @@ struct CtxFree {
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 }  // namespace
 
-Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
-  assert(key.size() == kAesGcmKeyBytes);
+static Bytes gcm_seal(const EVP_CIPHER* cipher, ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
   assert(nonce.size() == kAesGcmNonceBytes);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   Bytes out(plaintext.size() + kAesGcmTagBytes);
   int len = 0;
-  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+  bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key.data(),
                                       nonce.data()) == 1;
   ok = ok && (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(),
                                                static_cast<int>(aad.size())) == 1);
@@ -35,17 +34,24 @@ Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaint
   return out;
 }
 
-Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ct, uint8_t* out) {
-  if (key.size() != kAesGcmKeyBytes || nonce.size() != kAesGcmNonceBytes) {
-    return make_error("aead.params", "AES-256-GCM needs a 32-byte key and a 12-byte nonce");
-  }
+Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
+  assert(key.size() == kAesGcmKeyBytes);
+  return gcm_seal(EVP_aes_256_gcm(), key, nonce, aad, plaintext);
+}
+
+Bytes aes128gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext) {
+  assert(key.size() == kAes128GcmKeyBytes);
+  return gcm_seal(EVP_aes_128_gcm(), key, nonce, aad, plaintext);
+}
+
+static Status gcm_open_into(const EVP_CIPHER* cipher, ByteView key, ByteView nonce, ByteView aad, ByteView ct, uint8_t* out) {
   if (ct.size() < kAesGcmTagBytes) {
     return make_error("aead.short", "ciphertext shorter than the 16-byte tag");
   }
   size_t body = ct.size() - kAesGcmTagBytes;
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(),
+  bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(),
                                       nonce.data()) == 1;
   ok = ok && (aad.empty() || EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(),
                                                static_cast<int>(aad.size())) == 1);
@@ -58,6 +64,22 @@ Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView 
     return make_error("aead.auth", "authentication tag does not verify (wrong key, AAD or data)");
   }
   return ok_status();
+}
+
+Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ct, uint8_t* out) {
+  if (key.size() != kAesGcmKeyBytes || nonce.size() != kAesGcmNonceBytes) {
+    return make_error("aead.params", "AES-256-GCM needs a 32-byte key and a 12-byte nonce");
+  }
+  return gcm_open_into(EVP_aes_256_gcm(), key, nonce, aad, ct, out);
+}
+
+Result<SecureBytes> aes128gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ct) {
+  if (key.size() != kAes128GcmKeyBytes || nonce.size() != kAesGcmNonceBytes) {
+    return make_error("aead.params", "AES-128-GCM needs a 16-byte key and a 12-byte nonce");
+  }
+  SecureBytes out(ct.size() >= kAesGcmTagBytes ? ct.size() - kAesGcmTagBytes : 0);
+  SN_TRY(gcm_open_into(EVP_aes_128_gcm(), key, nonce, aad, ct, out.data()));
+  return out;
 }
 
 Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ct) {

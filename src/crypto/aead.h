@@ -1,4 +1,4 @@
-// AES-256-GCM authenticated encryption.
+// AES-256-GCM authenticated encryption (and AES-128-GCM, for HPKE's suites).
 #pragma once
 
 #include "crypto/secure.h"
@@ -8,6 +8,7 @@
 namespace supernet::crypto {
 
 inline constexpr size_t kAesGcmKeyBytes = 32;
+inline constexpr size_t kAes128GcmKeyBytes = 16;
 inline constexpr size_t kAesGcmNonceBytes = 12;
 inline constexpr size_t kAesGcmTagBytes = 16;
 
@@ -17,6 +18,9 @@ Bytes aes256gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaint
 // Verifies the tag over (aad, ciphertext) before returning any plaintext.
 Result<SecureBytes> aes256gcm_open(ByteView key, ByteView nonce, ByteView aad,
                                    ByteView ciphertext_and_tag);
+
+Bytes aes128gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plaintext);
+Result<SecureBytes> aes128gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag);
 
 // Same as aes256gcm_open but writes into `out` (resized), for hot paths that reuse a buffer.
 Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag,

@@ -362,7 +362,7 @@ Result<Bytes> ecdsa_der_to_raw(ByteView der, size_t half_len) {
   return out;
 }
 
-static void sodium_ready() {
+void sodium_ready() {
   static const bool ready = sodium_init() >= 0;
   if (!ready) std::abort();
 }

@@ -90,6 +90,9 @@ Result<Bytes> ecdsa_der_to_raw(ByteView der, size_t half_len);
 // Little-endian fixed-width r and s (AMD SEV-SNP) to DER.
 Result<Bytes> ecdsa_le_to_der(ByteView r_le, ByteView s_le);
 
+// libsodium, initialized once for the process (aborts if it cannot be).
+void sodium_ready();
+
 // Ed25519 (libsodium): 32-byte public keys, 64-byte signatures.
 struct Ed25519KeyPair {
   Bytes public_key;
