@@ -118,6 +118,29 @@ size_t position(const std::vector<Commitment>& commitments, uint16_t identifier)
 
 }  // namespace
 
+crypto::SecureBytes scalar_add(const crypto::SecureBytes& a, const crypto::SecureBytes& b) { return add(a, b); }
+crypto::SecureBytes scalar_sub(const crypto::SecureBytes& a, const crypto::SecureBytes& b) { return sub(a, b); }
+crypto::SecureBytes scalar_mul(const crypto::SecureBytes& a, const crypto::SecureBytes& b) { return mul(a, b); }
+Result<Element> element_add(const Element& a, const Element& b) { return plus(a, b); }
+Result<Element> element_sub(const Element& a, const Element& b) {
+  Element r;
+  if (crypto_core_ed25519_sub(r.data(), a.data(), b.data()) != 0) return make_error("frost.element", "an invalid point");
+  return r;
+}
+Result<Element> element_times(const Element& p, const crypto::SecureBytes& s) { return times(p, s); }
+
+crypto::SecureBytes hash_to_scalar(std::string_view domain, std::initializer_list<ByteView> parts) {
+  crypto_hash_sha512_state st;
+  crypto_hash_sha512_init(&st);
+  crypto_hash_sha512_update(&st, reinterpret_cast<const uint8_t*>(domain.data()), domain.size());
+  for (ByteView p : parts) crypto_hash_sha512_update(&st, p.data(), p.size());
+  uint8_t d[64];
+  crypto_hash_sha512_final(&st, d);
+  Scalar s = reduce64(d);
+  sodium_memzero(d, sizeof d);
+  return s;
+}
+
 Result<crypto::SecureBytes> parse_scalar(ByteView b) {
   if (b.size() != kScalarBytes) return make_error("frost.scalar", "a scalar is 32 bytes");
   uint8_t wide[64] = {};

@@ -11,6 +11,8 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <string_view>
 #include <vector>
 
 #include "crypto/secure.h"
@@ -54,6 +56,16 @@ crypto::SecureBytes identifier_scalar(uint16_t identifier);
 crypto::SecureBytes polynomial_evaluate(uint16_t x, const std::vector<crypto::SecureBytes>& coefficients);
 // The Lagrange coefficient of `identifier` at 0 over `participants` (all distinct, nonzero).
 Result<crypto::SecureBytes> lagrange_at_zero(uint16_t identifier, const std::vector<uint16_t>& participants);
+
+// Arithmetic for the DKG and proofs built on this group.
+crypto::SecureBytes scalar_add(const crypto::SecureBytes& a, const crypto::SecureBytes& b);
+crypto::SecureBytes scalar_sub(const crypto::SecureBytes& a, const crypto::SecureBytes& b);
+crypto::SecureBytes scalar_mul(const crypto::SecureBytes& a, const crypto::SecureBytes& b);
+Result<Element> element_add(const Element& a, const Element& b);
+Result<Element> element_sub(const Element& a, const Element& b);
+Result<Element> element_times(const Element& p, const crypto::SecureBytes& s);  // fails on the identity
+// SHA-512(domain || parts...) reduced mod L.
+crypto::SecureBytes hash_to_scalar(std::string_view domain, std::initializer_list<ByteView> parts);
 
 // A trusted dealer's split (RFC 9591 appendix C): shares 1..n of `secret` with the polynomial's
 // other coefficients given (t - 1 of them). Tests, and a network that imports a key.
