@@ -55,6 +55,7 @@ void add_ledger_commands(CLI::App& app, int* exit_code);
 void add_tx_commands(CLI::App& app, int* exit_code);
 void add_data_commands(CLI::App& app, int* exit_code);
 void add_ta_commands(CLI::App& app, int* exit_code);
+void add_keys_commands(CLI::App& app, int* exit_code);
 void add_fl_commands(CLI::App& app, int* exit_code);
 void add_client_commands(CLI::App& app, int* exit_code);
 void add_recover_commands(CLI::App& app, int* exit_code);

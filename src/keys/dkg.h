@@ -71,6 +71,20 @@ using DkgMessage = std::variant<DkgRound1, DkgRound2, DkgComplaint, DkgAck>;
 Bytes encode_dkg(const DkgMessage& m);
 Result<DkgMessage> decode_dkg(ByteView b);
 
+// A DKG message on the ledger ("SNKG"): the participant's node id and its Ed25519 identity
+// signature over the session and the message, which every node checks before it counts it.
+inline constexpr size_t kDkgMessageBytesMax = 8 * 1024;
+struct DkgTx {
+  uint32_t node = 0;
+  Bytes message;    // encode_dkg
+  Bytes signature;  // 64 bytes
+  static Bytes signed_bytes(ByteView session, uint32_t node, ByteView message);
+  Bytes encode() const;
+  static Result<DkgTx> decode(ByteView tx);
+};
+bool is_dkg_tx(ByteView tx);
+Bytes make_dkg_tx(ByteView session, uint32_t node, const DkgMessage& m, const crypto::SecureBytes& identity_secret);
+
 struct DkgOutcome {
   frost::Element group_public_key{};
   std::vector<uint16_t> qualified;              // the dealers whose polynomials make the key

@@ -17,6 +17,7 @@
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
 #include "node/fl_service.h"
+#include "node/key_service.h"
 #include "util/log.h"
 #include "util/names.h"
 
@@ -266,7 +267,7 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
 const std::vector<ApiRoute>& api_routes() {
   static const std::vector<ApiRoute> routes = {
       {"POST", "/v1/tx"},           {"POST", "/v1/tx/batch"},       {"GET", "/v1/tx/{id}"},          {"GET", "/v1/kv/{table}/{key}"},
-      {"GET", "/v1/nodes"},         {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
+      {"GET", "/v1/nodes"},         {"GET", "/v1/keys"},            {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
       {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
       {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"}, {"POST", "/v1/data/{name}/policy"},
       {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
@@ -302,7 +303,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   for (const auto& r : api_routes()) known |= route_matches(r.path, p);
   // Services this node was started without answer 404.
   if ((p == "/v1/attestation" && platform_ == nullptr) || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ == nullptr) ||
-      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr)) {
+      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr) || (p == "/v1/keys" && keys_ == nullptr)) {
     known = false;
   }
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
@@ -337,6 +338,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
   if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
   if (p == "/v1/nodes") return get_nodes();
+  if (p == "/v1/keys") return get_keys();
   if (p == "/v1/attestation") return get_attestation(req);
   if (p == "/v1/recovery/state") return get_recovery_state();
   if (p == "/v1/recovery") return get_recoveries();
@@ -372,6 +374,8 @@ ApiResponse ApiHandler::get_recovery_state() {
   if (r.own_rotation() && !r.can_sign()) out["rotation"] = to_hex(*r.own_rotation());
   return reply(200, out);
 }
+
+ApiResponse ApiHandler::get_keys() { return reply(200, keys_->status()); }
 
 ApiResponse ApiHandler::get_recoveries() {
   json list = json::array();

@@ -16,6 +16,7 @@
 //                               (?wait_ms=N on these three: answered when committed or after N ms)
 //   GET  /v1/kv/{table}/{key}   the committed value
 //   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, evidence
+//   GET  /v1/keys               the network's group key (the validators' DKG): state, public_key, threshold
 //   POST /v1/governance         members: a member-signed proposal or approval {"tx": hex}
 //   GET  /v1/governance         members, approvals needed, allowed measurements, proposals
 //   POST /v1/data/{name}        register a CSV data set at this node, sealed (?label_column=C)
@@ -95,6 +96,7 @@ class ApiHandler {
   void set_datasets(DatasetStore* store) { datasets_ = store; }
   // Federated learning jobs (/v1/fl/...); without it those endpoints answer 404.
   void set_fl(class FlService* fl) { fl_ = fl; }
+  void set_keys(class KeyService* keys) { keys_ = keys; }
   // Fresh evidence for GET /v1/attestation, over each client's own TLS session; without it that
   // endpoint answers 404. The platform is used on the handler's (io) thread only.
   void set_attestation(tee::Platform* platform, std::shared_ptr<net::IdentityStore> certificates) {
@@ -150,6 +152,7 @@ class ApiHandler {
   ApiResponse get_fl(const std::string& rest, const Client& client);
   ApiResponse get_attestation(const ApiRequest& req);
   ApiResponse get_recovery_state();
+  ApiResponse get_keys();
   ApiResponse get_recoveries();
   ApiResponse post_recovery(const std::string& body, const Client& client);
 
@@ -159,6 +162,7 @@ class ApiHandler {
   std::map<int, uint64_t> responses_;
   DatasetStore* datasets_ = nullptr;
   class FlService* fl_ = nullptr;
+  class KeyService* keys_ = nullptr;
   tee::Platform* platform_ = nullptr;
   std::shared_ptr<net::IdentityStore> certificates_;
   std::function<std::string()> http_metrics_;

@@ -16,6 +16,7 @@
 #include "node/appraiser.h"
 #include "node/config.h"
 #include "node/fl_service.h"
+#include "node/key_service.h"
 #include "ta/worker.h"
 #include "node/node.h"
 #include "node/sign_state.h"
@@ -228,6 +229,9 @@ int run_node(const RunOptions& a) {
   }
   node::FlService fl(node, &datasets, identity->secret_key, &models, &trainers);
   api_handler.set_fl(&fl);
+  // The validators' distributed key generation: the network's group key (docs/keys.md).
+  node::KeyService keys(node, **platform, cfg->data_dir, identity->secret_key);
+  api_handler.set_keys(&keys);
   api_handler.set_attestation(platform->get(), certificates);
   node::ApiServer api(io, api_handler, certificates);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);

@@ -1,0 +1,202 @@
+#include "node/key_service.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "crypto/hash.h"
+#include "crypto/keys.h"
+#include "tee/seal.h"
+#include "util/codec.h"
+#include "util/file.h"
+#include "util/log.h"
+
+namespace supernet::node {
+
+namespace {
+
+constexpr std::string_view kSeedLabel = "supernet-dkg-seed-v1";
+
+// Faulty validators tolerated by count: tee-bft n = 2f + 1, bft n = 3f + 1.
+uint16_t threshold_for(consensus::Protocol p, size_t n) {
+  size_t f = p == consensus::Protocol::kTeeBft ? (n - 1) / 2 : (n - 1) / 3;
+  return static_cast<uint16_t>(f + 1);
+}
+
+}  // namespace
+
+KeyService::KeyService(Node& node, tee::Platform& platform, std::string dir, crypto::SecureBytes identity_secret)
+    : node_(node), platform_(platform), dir_(std::move(dir)), identity_secret_(std::move(identity_secret)), timer_(node.io()) {
+  start();
+  node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
+  asio::post(node_.io(), [this, alive = alive_] {
+    if (*alive) flush();
+  });
+  arm();
+}
+
+KeyService::~KeyService() {
+  *alive_ = false;
+  timer_.cancel();
+}
+
+void KeyService::start() {
+  const auto& genesis = node_.replica().genesis();
+  Writer s;
+  s.str("supernet-dkg-v1").str(genesis.chain_id);
+  session_ = crypto::sha256(s.data());
+  for (const auto& v : genesis.validators) {
+    if (v.id == 0 || v.id > 0xFFFF || parties_.size() >= keys::kDkgParticipantsMax) {
+      problem_ = "the genesis validators do not fit the DKG (at most 64, ids up to 65535): no group key";
+      return;
+    }
+    parties_.push_back(static_cast<uint16_t>(v.id));
+  }
+  std::sort(parties_.begin(), parties_.end());
+  threshold_ = threshold_for(genesis.protocol, parties_.size());
+  self_ = node_.replica().self();
+  bool party = std::binary_search(parties_.begin(), parties_.end(), static_cast<uint16_t>(self_ <= 0xFFFF ? self_ : 0));
+  // Did this node take part already (its messages on the restored ledger)?
+  bool took_part = false;
+  for (const auto& cb : node_.replica().chain()) {
+    for (const auto& tx : cb.block.txs) {
+      if (!keys::is_dkg_tx(tx)) continue;
+      auto t = keys::DkgTx::decode(tx);
+      took_part |= t.ok() && t->node == self_;
+    }
+  }
+  Bytes seed;
+  std::string path = dir_ + "/dkg-seed.sealed";
+  if (party) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      auto blob = read_file(path, 4096);
+      auto plain = blob.ok() ? tee::unseal(platform_, kSeedLabel, *blob) : Result<crypto::SecureBytes>(blob.error());
+      if (plain.ok() && plain->size() == 32) {
+        seed = to_bytes(plain->view());
+      } else {
+        problem_ = "the sealed DKG seed does not unseal (" + (plain.ok() ? std::string("wrong size") : plain.error().message) + "): this node only follows";
+      }
+    } else if (took_part) {
+      problem_ = "this node took part in the DKG but its sealed seed is gone (a rolled-back disk?): it only follows and holds no share";
+    } else {
+      // Sealed before anything is submitted: a restart gives the same secrets, never new ones.
+      Bytes fresh = crypto::random_bytes(32);
+      auto sealed = tee::seal(platform_, kSeedLabel, fresh);
+      Status written = sealed.ok() ? write_file_atomic(path, *sealed, 0600) : Status(sealed.error());
+      if (written.ok()) {
+        seed = std::move(fresh);
+      } else {
+        problem_ = "cannot seal the DKG seed (" + written.error().message + "): this node only follows";
+      }
+      crypto::zeroize(fresh.data(), fresh.size());
+    }
+  }
+  keys::DkgConfig config{session_, parties_, threshold_, 0, kDkgWindowBlocks};
+  auto dkg = keys::Dkg::create(config, seed.empty() ? 0 : static_cast<uint16_t>(self_), seed);
+  crypto::zeroize(seed.data(), seed.size());
+  if (!dkg.ok()) {
+    problem_ = "the DKG cannot start: " + dkg.error().message;
+    return;
+  }
+  dkg_ = std::move(dkg).value();
+  for (const auto& cb : node_.replica().chain()) record(cb);  // what the restored ledger holds
+}
+
+void KeyService::record(const consensus::CommittedBlock& cb) {
+  if (!dkg_) return;
+  uint64_t height = cb.block.header.height;
+  for (const auto& tx : cb.block.txs) {
+    if (!keys::is_dkg_tx(tx)) continue;
+    auto t = keys::DkgTx::decode(tx);
+    if (!t.ok() || t->node > 0xFFFF) continue;
+    // Counted only with its node's identity signature: a validator cannot speak for another.
+    const consensus::Validator* v = node_.replica().validators().find(t->node);
+    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, keys::DkgTx::signed_bytes(session_, t->node, t->message), t->signature)) continue;
+    auto m = keys::decode_dkg(t->message);
+    if (!m.ok()) continue;
+    if (t->node == self_) {
+      unconfirmed_.erase(t->message);
+      on_ledger_.insert(t->message);
+    }
+    (void)dkg_->on_ledger(static_cast<uint16_t>(t->node), *m, height);
+  }
+  dkg_->on_height(height);
+}
+
+void KeyService::on_commit(const consensus::CommittedBlock& cb) {
+  {
+    std::lock_guard lock(mu_);
+    record(cb);
+  }
+  // Posted: this runs inside the node's commit processing, which must not be re-entered.
+  asio::post(node_.io(), [this, alive = alive_] {
+    if (*alive) flush();
+  });
+}
+
+void KeyService::flush() {
+  std::lock_guard lock(mu_);
+  if (!dkg_) return;
+  for (auto& m : dkg_->outbox()) {
+    Bytes encoded = keys::encode_dkg(m);
+    if (on_ledger_.contains(encoded)) continue;  // replayed after a restart: it is there already
+    unconfirmed_.emplace(encoded, keys::make_dkg_tx(session_, self_, m, identity_secret_));
+  }
+  for (const auto& [encoded, tx] : unconfirmed_) (void)node_.submit(tx);
+  if (dkg_->done() && !logged_) {
+    logged_ = true;
+    if (dkg_->outcome()) {
+      const auto& o = *dkg_->outcome();
+      log(LogLevel::kInfo, "keys", "the network's group key is " + to_hex(o.group_public_key) + " (threshold " + std::to_string(threshold_) +
+                                       " of " + std::to_string(parties_.size()) + ", " + std::to_string(o.excluded.size()) + " excluded)" +
+                                       (o.share ? "; this node holds a share" : "; this node holds no share"));
+    } else {
+      log(LogLevel::kWarn, "keys", "the DKG failed: " + dkg_->failure().value_or("?"));
+    }
+  }
+}
+
+void KeyService::arm() {
+  timer_.expires_after(std::chrono::milliseconds(kDkgResubmitMs));
+  timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    flush();
+    arm();
+  });
+}
+
+nlohmann::json KeyService::status() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json j;
+  j["session"] = to_hex(session_);
+  j["threshold"] = threshold_;
+  j["parties"] = parties_.size();
+  j["epoch"] = 0;
+  j["checkpoint"] = nullptr;  // signed checkpoints are not built yet (docs/keys.md)
+  j["public_key"] = nullptr;
+  j["share"] = false;
+  if (!problem_.empty()) j["problem"] = problem_;
+  if (!dkg_) {
+    j["state"] = "off";
+    return j;
+  }
+  if (!dkg_->done()) {
+    j["state"] = "generating";
+    return j;
+  }
+  if (!dkg_->outcome()) {
+    j["state"] = "failed";
+    j["failure"] = dkg_->failure().value_or("");
+    return j;
+  }
+  const auto& o = *dkg_->outcome();
+  j["state"] = "ready";
+  j["public_key"] = to_hex(o.group_public_key);
+  j["qualified"] = o.qualified;
+  j["excluded"] = nlohmann::json::object();
+  for (const auto& [id, why] : o.excluded) j["excluded"][std::to_string(id)] = why;
+  j["share"] = o.share.has_value();
+  return j;
+}
+
+}  // namespace supernet::node

@@ -1,0 +1,68 @@
+// The node's side of the key management module (docs/keys.md): it runs the validators'
+// distributed key generation (keys::Dkg) over the ledger, so that the network gets one FROST
+// group key while no node holds its secret, and it keeps this node's share.
+//
+// The run is the genesis validators' (session: "supernet-dkg-v1", the chain id), threshold
+// f + 1. Its messages are ledger transactions (keys::DkgTx) signed by each node's identity
+// key; every node feeds the ordered ones to its keys::Dkg, so every node learns the same
+// outcome. This node's secrets come from a 32-byte seed that it seals to its data directory
+// before it submits anything: after a restart it unseals the seed and replays the ledger, which
+// gives it the very same state and share. A node that lost its seed after it took part, or
+// cannot seal (TDX today), only follows: it learns the key, holds no share, and says why.
+#pragma once
+
+#include <asio.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+
+#include "crypto/secure.h"
+#include "keys/dkg.h"
+#include "node/node.h"
+#include "tee/platform.h"
+
+namespace supernet::node {
+
+inline constexpr uint64_t kDkgWindowBlocks = 100;   // a phase waits this many blocks for the missing
+inline constexpr int kDkgResubmitMs = 1000;        // this node's messages not yet on the ledger, again
+
+class KeyService {
+ public:
+  KeyService(Node& node, tee::Platform& platform, std::string dir, crypto::SecureBytes identity_secret);
+  ~KeyService();
+  KeyService(const KeyService&) = delete;
+  KeyService& operator=(const KeyService&) = delete;
+
+  // GET /v1/keys and `supernet keys status`: state, public_key (hex), threshold, parties,
+  // epoch, checkpoint, qualified, excluded, share.
+  nlohmann::json status() const;
+
+ private:
+  void start();
+  void on_commit(const consensus::CommittedBlock& cb);
+  void record(const consensus::CommittedBlock& cb);
+  void flush();
+  void arm();
+
+  Node& node_;
+  tee::Platform& platform_;
+  std::string dir_;
+  crypto::SecureBytes identity_secret_;
+  Bytes session_;
+  uint32_t self_ = 0;
+  uint16_t threshold_ = 0;
+  std::vector<uint16_t> parties_;
+  std::optional<keys::Dkg> dkg_;
+  std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (encoded) not yet on the ledger -> their tx
+  std::set<Bytes> on_ledger_;           // this node's messages the ledger holds
+  std::string problem_;                 // why this node runs no DKG, or holds no share
+  bool logged_ = false;
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  mutable std::mutex mu_;
+};
+
+}  // namespace supernet::node
