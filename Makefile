@@ -38,6 +38,7 @@ bench: deps build
 	./$(BUILD_DIR)/bench/bench_aggregation
 	./$(BUILD_DIR)/bench/bench_fl_round
 	./$(BUILD_DIR)/bench/bench_ta
+	./$(BUILD_DIR)/bench/bench_keys
 	./bench/takeover.sh ./$(BUILD_DIR)/supernet data 10
 	./bench/api/setup.sh
 	./$(BUILD_DIR)/bench/bench_api
