@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "none", "rogue-rotation", "fake-genesis", "lock-amnesia", "slow-host", "total-stop", "long-crash"}))
       ->capture_default_str();
   app.add_flag("--verbose", verbose, "print every event of the run");
+  bool dkg = false;
+  app.add_flag("--dkg", dkg, "also run the validators' distributed key generation over the ledger and check its outcome");
   CLI11_PARSE(app, argc, argv);
 
   auto started = std::chrono::steady_clock::now();
@@ -40,12 +42,13 @@ int main(int argc, char** argv) {
     cfg.faults = !no_faults;
     cfg.verbose = verbose;
     cfg.adversary = adversary;
+    cfg.dkg = dkg;
     sim::SimResult r = sim::run_simulation(cfg);
     if (!r.ok) {
       failures++;
       std::string flags = (nodes > 0 ? " --nodes " + std::to_string(nodes) : "") +
                           (byzantine >= 0 ? " --byzantine " + std::to_string(byzantine) : "") +
-                          (adversary != "auto" ? " --adversary " + adversary : "") + (no_faults ? " --no-faults" : "");
+                          (adversary != "auto" ? " --adversary " + adversary : "") + (no_faults ? " --no-faults" : "") + (dkg ? " --dkg" : "");
       std::printf("FAIL seed %llu: %s\n  %s\n  replay: supernet_sim --protocol %s%s --seed %llu --verbose\n",
                   static_cast<unsigned long long>(s), r.failure.c_str(), r.summary.c_str(), protocol.c_str(), flags.c_str(),
                   static_cast<unsigned long long>(s));

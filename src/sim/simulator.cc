@@ -14,6 +14,7 @@
 #include "consensus/signer.h"
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "keys/dkg.h"
 #include "sim/adversary.h"
 #include "sim/sim_platform.h"
 
@@ -47,6 +48,12 @@ struct Node {
   TimeMs up_since = 0;
   std::optional<TimeMs> down_since;
   bool down_checked = false;
+  // The DKG (cfg.dkg): its seed survives restarts (sealed), its state is rebuilt from the disk.
+  Bytes dkg_seed;
+  std::optional<keys::Dkg> dkg;
+  std::map<Bytes, Bytes> dkg_unconfirmed;  // own message encodings not yet committed -> tx
+  std::set<Bytes> dkg_committed;           // own message encodings on its chain
+  bool ever_down = false;
 };
 
 enum class Kind { kDeliver, kTick, kSubmit, kCrash, kRestart, kPartition, kHeal, kHeartbeat };
@@ -202,6 +209,12 @@ class Simulation : public World {
     }
     choose_adversary(byz);
     genesis_ = ValidatorSet(vals, 0);
+    if (cfg_.dkg) {
+      for (auto& nd : nodes_) {
+        std::string label = "supernet-sim-dkg-seed-" + std::to_string(cfg_.seed) + "-" + std::to_string(nd->id);
+        nd->dkg_seed = crypto::sha256(as_bytes(label));  // apart from the event stream
+      }
+    }
     // Two members (both must approve): they recover the network after a total stop.
     GovernanceRules rules;
     for (int m = 0; m < 2; m++) {
@@ -225,6 +238,7 @@ class Simulation : public World {
         signer = std::make_unique<PlainSigner>(node.id, node.bft_key.secret_key, node.bft_key.public_key, node.sign_state);
       }
       node.replica = std::make_unique<Replica>(replica_config(node), std::move(signer));
+      dkg_start(node);
       start_detector(node);
       Output out;
       node.replica->start(0, out);
@@ -315,6 +329,13 @@ class Simulation : public World {
             to_bytes("post-" + std::to_string(i)), 0});
     }
     push({cfg_.heal_at_ms, 0, Kind::kHeal, 0, 0, {}, 0});
+    // The DKG's windows are counted in blocks: load after the heal keeps blocks coming, so that
+    // a phase waiting for a silent participant ends. Its own generator: the schedule stays.
+    if (cfg_.dkg) {
+      for (int i = 0; i < 60; i++) {
+        push({cfg_.heal_at_ms + 120 + i * 40, 0, Kind::kSubmit, 0, h[static_cast<size_t>(i) % h.size()]->id, to_bytes("fill-" + std::to_string(i)), 0});
+      }
+    }
     if (!cfg_.faults) return;
     for (int i = 0, k = static_cast<int>(rand(1, 2)); i < k; i++) {
       TimeMs start = static_cast<TimeMs>(rand(100, cfg_.heal_at_ms - 900));
@@ -369,6 +390,7 @@ class Simulation : public World {
         }
       }
       from.disk.push_back(cb);
+      dkg_feed(from, cb);
       log("node " + std::to_string(from.id) + " committed height " + std::to_string(cb.block.header.height) + " (" +
           std::to_string(cb.block.txs.size()) + " txs)");
     }
@@ -510,6 +532,7 @@ class Simulation : public World {
           nd->replica->on_tick(now_, out);
           emit(*nd, out);
           byzantine_tick(*nd);
+          dkg_tick(*nd);
         }
         detect_failures();
         if (adversary_) adversary_->on_tick(*this);
@@ -549,6 +572,103 @@ class Simulation : public World {
     }
   }
 
+  // --- the DKG over the ledger (cfg.dkg) ---
+  keys::DkgConfig dkg_config() const {
+    keys::DkgConfig c;
+    c.session = to_bytes("supernet-sim-dkg-" + std::to_string(cfg_.seed));
+    for (int i = 1; i <= n_; i++) c.participants.push_back(static_cast<uint16_t>(i));
+    c.threshold = static_cast<uint16_t>(f() + 1);
+    c.window = 6;
+    return c;
+  }
+
+  void dkg_start(Node& nd) {
+    if (!cfg_.dkg || nd.byz != Byz::kNone) return;
+    nd.dkg = keys::Dkg::create(dkg_config(), static_cast<uint16_t>(nd.id), nd.dkg_seed).value();
+    nd.dkg_unconfirmed.clear();
+    nd.dkg_committed.clear();
+    for (const auto& cb : nd.disk) dkg_feed(nd, cb);
+  }
+
+  void dkg_feed(Node& nd, const CommittedBlock& cb) {
+    if (!nd.dkg) return;
+    Bytes session = dkg_config().session;
+    for (const auto& tx : cb.block.txs) {
+      if (!keys::is_dkg_tx(tx)) continue;
+      auto t = keys::DkgTx::decode(tx);
+      if (!t.ok()) continue;
+      const Validator* v = genesis_.find(t->node);
+      if (v == nullptr || !crypto::ed25519_verify(v->identity_key, keys::DkgTx::signed_bytes(session, t->node, t->message), t->signature)) continue;
+      auto m = keys::decode_dkg(t->message);
+      if (!m.ok()) continue;
+      if (t->node == nd.id) {
+        nd.dkg_unconfirmed.erase(t->message);
+        nd.dkg_committed.insert(t->message);
+      }
+      (void)nd.dkg->on_ledger(static_cast<uint16_t>(t->node), *m, cb.block.header.height);
+    }
+    nd.dkg->on_height(cb.block.header.height);
+  }
+
+  // Every tick: new messages join the unconfirmed ones; every 100 ms they are submitted again.
+  void dkg_tick(Node& nd) {
+    if (!nd.dkg || !nd.up) return;
+    for (auto& m : nd.dkg->outbox()) {
+      Bytes encoded = keys::encode_dkg(m);
+      if (nd.dkg_committed.contains(encoded)) continue;
+      nd.dkg_unconfirmed.emplace(encoded, keys::make_dkg_tx(dkg_config().session, nd.id, m, nd.identity.secret_key));
+    }
+    if (now_ % 100 != 0) return;
+    for (const auto& [encoded, tx] : nd.dkg_unconfirmed) push({now_ + 1, 0, Kind::kSubmit, 0, nd.id, tx, 0});
+  }
+
+  void dkg_check() {
+    if (!cfg_.dkg) return;
+    std::optional<keys::DkgOutcome> agreed;
+    std::optional<std::string> failure;
+    bool first = true;
+    for (Node* nd : honest()) {
+      if (!nd->up) continue;
+      if (!nd->dkg || !nd->dkg->done()) {
+        // Its windows are counted in blocks: a chain a nemesis kept this short cannot end them.
+        uint64_t needed = 3 * dkg_config().window + 10;
+        if (min_honest_height() < needed) {
+          result_.dkg = "unfinished: the chain reached " + std::to_string(min_honest_height()) + " blocks, the DKG's windows need " + std::to_string(needed);
+          return;
+        }
+        return fail("dkg: node " + std::to_string(nd->id) + " did not finish the DKG");
+      }
+      if (first) {
+        agreed = nd->dkg->outcome();
+        failure = nd->dkg->failure();
+        first = false;
+        continue;
+      }
+      if (nd->dkg->failure() != failure || nd->dkg->outcome().has_value() != agreed.has_value() ||
+          (agreed && (nd->dkg->outcome()->group_public_key != agreed->group_public_key || nd->dkg->outcome()->excluded != agreed->excluded))) {
+        return fail("dkg: honest nodes ended with different outcomes");
+      }
+    }
+    if (!agreed) {
+      result_.dkg = "no key: " + failure.value_or("?");
+      return;
+    }
+    for (const auto& [id, why] : agreed->excluded) {
+      const Node& nd = node(id);
+      // An honest node may miss a window only while it was down or cut off (crashes, partitions
+      // and drops before the heal); any other reason is a bug.
+      bool missed = why.find("within its window") != std::string::npos && (nd.ever_down || cfg_.faults);
+      if (nd.byz == Byz::kNone && !missed) return fail("dkg: honest node " + std::to_string(id) + " excluded: " + why);
+    }
+    for (Node* nd : honest()) {
+      if (nd->up && !agreed->excluded.contains(static_cast<uint16_t>(nd->id)) && !nd->dkg->outcome()->share) {
+        return fail("dkg: honest node " + std::to_string(nd->id) + " holds no share");
+      }
+    }
+    result_.dkg = "key " + to_hex(ByteView(agreed->group_public_key.data(), 8)) + " qualified " + std::to_string(agreed->qualified.size()) +
+                  " excluded " + std::to_string(agreed->excluded.size());
+  }
+
   void start_detector(Node& n) {
     n.fd = FailureDetector();
     n.up_since = now_;
@@ -560,6 +680,7 @@ class Simulation : public World {
 
   void went_down(Node& n) {
     n.up = false;
+    n.ever_down = true;
     n.replica.reset();
     n.down_since = now_;
     n.down_checked = false;
@@ -657,6 +778,7 @@ class Simulation : public World {
     Status s = nd.replica->restore(stored);
     if (!s.ok()) return fail("node " + std::to_string(nd.id) + " cannot restore its own ledger: " + s.error().to_string());
     nd.disk = nd.replica->chain();
+    dkg_start(nd);  // the sealed seed and what the disk holds
     nd.up = true;
     start_detector(nd);
     log("restart node " + std::to_string(nd.id) + " at height " + std::to_string(nd.replica->next_height()));
@@ -735,6 +857,7 @@ class Simulation : public World {
       result_.evidence_recorded = std::max(result_.evidence_recorded, recorded);
     }
     result_.min_height = min_honest_height();
+    dkg_check();
     if (adversary_) {
       result_.adversary_outcome = adversary_->outcome();
       result_.summary += " (" + result_.adversary_outcome + ")";
@@ -743,6 +866,7 @@ class Simulation : public World {
       result_.chain = nodes_[0]->disk;
       result_.validators = genesis_;
     }
+    if (cfg_.dkg) result_.summary += " dkg=" + (result_.dkg.empty() ? std::string("?") : result_.dkg);
     result_.summary += " heights=" + std::to_string(result_.min_height) + " messages=" + std::to_string(result_.messages) +
                        " isolations=" + std::to_string(result_.misbehaviour_reports) +
                        " evidence=" + std::to_string(result_.evidence_recorded) + " suspicions=" + std::to_string(result_.suspicions);

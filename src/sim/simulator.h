@@ -38,6 +38,12 @@ struct SimConfig {
   // (or none), "none", "rogue-rotation", "fake-genesis" (tee-bft), "lock-amnesia" (bft),
   // "slow-host", "total-stop", "long-crash".
   std::string adversary = "auto";
+  // Run the validators' distributed key generation (keys::Dkg) over the ledger as the nodes do
+  // (node::KeyService): honest nodes submit their DKG transactions and feed every committed one
+  // to their Dkg; a restarted node keeps its (sealed) seed and replays its disk. Checked at the
+  // end: every honest node finished, all with the same outcome, and an honest node is excluded
+  // only for missing a window while faults were on (down, partitioned, its messages dropped).
+  bool dkg = false;
 };
 
 struct SimResult {
@@ -50,7 +56,8 @@ struct SimResult {
   size_t evidence_recorded = 0;
   size_t suspicions = 0;  // failure detector: times a node began to suspect another
   std::string adversary;          // the strategy that ran, or "none"
-  std::string adversary_outcome;  // how far it got  // evidence transactions on an honest node's ledger (the most of any)
+  std::string adversary_outcome;  // how far it got
+  std::string dkg;                // with dkg: the outcome ("key ..., excluded ...") or why none  // evidence transactions on an honest node's ledger (the most of any)
   std::vector<consensus::CommittedBlock> chain;  // with capture_chain
   consensus::ValidatorSet validators;           // with capture_chain
 };
