@@ -1,4 +1,4 @@
-// DKG messages as the ledger delivers them (any validator's, or a host's forgery that a broken
+// DKG transactions and messages as the ledger delivers them (any validator's, or a host's forgery that a broken
 // validator ordered): decoding gives one encoding per message, and a node fed them never crashes.
 #include <cstdlib>
 
@@ -7,6 +7,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace supernet;
   using namespace supernet::keys;
+  // The ledger transaction around a message (what every node decodes from a block).
+  if (auto t = DkgTx::decode(ByteView(data, size)); t.ok() && t->encode() != Bytes(data, data + size)) std::abort();
   auto m = decode_dkg(ByteView(data, size));
   if (!m.ok()) return 0;
   if (encode_dkg(*m) != Bytes(data, data + size)) std::abort();
