@@ -284,20 +284,21 @@ Result<Bytes> sign(const KeyShare& share, Nonces& nonces, const std::vector<Comm
   return to_bytes(z.view());
 }
 
-Status verify_share(uint16_t identifier, const Element& public_share, ByteView sig_share, const std::vector<Commitment>& commitments,
-                    const Element& group_public_key, ByteView message) {
+namespace {
+
+// One share against a signing package whose binding factors, group commitment and challenge
+// are computed once (the coordinator checks every share against the same package).
+Status verify_share_in(uint16_t identifier, const Element& public_share, ByteView sig_share, const std::vector<Commitment>& commitments,
+                       const std::vector<Scalar>& factors, const Scalar& c) {
   auto who = [&] { return "signer " + std::to_string(identifier) + "'s share"; };
   auto z = parse_scalar(sig_share);
   if (!z.ok()) return make_error("frost.share", who() + " is not a scalar");
   SN_TRY(parse_element(public_share));
-  SN_ASSIGN(auto factors, binding_factors(group_public_key, commitments, message));
   size_t me = position(commitments, identifier);
   if (me == commitments.size()) return make_error("frost.share", who() + " has no commitment");
-  SN_ASSIGN(Element r, group_commitment(commitments, factors));
   SN_ASSIGN(Element bound, times(commitments[me].binding, factors[me]));
   SN_ASSIGN(Element comm_share, plus(commitments[me].hiding, bound));
   SN_ASSIGN(Scalar lambda, lagrange_at_zero(identifier, identifiers(commitments)));
-  Scalar c = challenge(r, group_public_key, message);
   SN_ASSIGN(Element pk_term, times(public_share, mul(c, lambda)));
   SN_ASSIGN(Element rhs, plus(comm_share, pk_term));
   auto lhs = base_times(*z);
@@ -305,16 +306,26 @@ Status verify_share(uint16_t identifier, const Element& public_share, ByteView s
   return ok_status();
 }
 
+}  // namespace
+
+Status verify_share(uint16_t identifier, const Element& public_share, ByteView sig_share, const std::vector<Commitment>& commitments,
+                    const Element& group_public_key, ByteView message) {
+  SN_ASSIGN(auto factors, binding_factors(group_public_key, commitments, message));
+  SN_ASSIGN(Element r, group_commitment(commitments, factors));
+  return verify_share_in(identifier, public_share, sig_share, commitments, factors, challenge(r, group_public_key, message));
+}
+
 Result<Bytes> aggregate(const std::vector<Commitment>& commitments, ByteView message, const Element& group_public_key,
                         const std::vector<Bytes>& sig_shares, const std::vector<Element>& public_shares) {
   if (sig_shares.size() != commitments.size() || public_shares.size() != commitments.size()) {
     return make_error("frost.aggregate", "one share and one public share per commitment");
   }
-  for (size_t i = 0; i < commitments.size(); i++) {
-    SN_TRY(verify_share(commitments[i].identifier, public_shares[i], sig_shares[i], commitments, group_public_key, message));
-  }
   SN_ASSIGN(auto factors, binding_factors(group_public_key, commitments, message));
   SN_ASSIGN(Element r, group_commitment(commitments, factors));
+  Scalar c = challenge(r, group_public_key, message);
+  for (size_t i = 0; i < commitments.size(); i++) {
+    SN_TRY(verify_share_in(commitments[i].identifier, public_shares[i], sig_shares[i], commitments, factors, c));
+  }
   Scalar z = zero();
   for (const auto& s : sig_shares) z = add(z, parse_scalar(s).value());
   Bytes sig(r.begin(), r.end());
