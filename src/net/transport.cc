@@ -68,6 +68,12 @@ Bytes hello_bytes(ByteView exporter, uint32_t id, ByteView instance) {
 
 }  // namespace
 
+// GCC 12 reports a mismatched new/delete inside Asio's coroutine frames (its own operator new
+// and delete, paired correctly); a known false positive of its coroutine lowering.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   struct Link {
     std::shared_ptr<Stream> stream;
@@ -96,6 +102,29 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   Bytes instance;  // this process's instance id
   std::map<uint32_t, Bytes> peer_instance;                 // the live instance of each validator
   std::map<uint32_t, std::deque<Bytes>> superseded;        // instances a newer one replaced
+  std::map<uint32_t, Appraisal> appraisals;                // the last one of each peer
+
+  // What a session keeps from its handshake to attest the peer again later.
+  struct Attested {
+    uint32_t peer = 0;
+    Bytes exporter;
+    std::optional<crypto::Certificate> cert;
+    std::optional<tee::Claims> claims;
+    Binding binding;
+  };
+  // One re-attestation in flight per session.
+  struct Reattest {
+    Bytes nonce;  // empty: none pending
+  };
+
+  void appraised(uint32_t peer, bool passed, std::string verdict) {
+    Appraisal& a = appraisals[peer];
+    a.unix_ms = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch()).count());
+    a.passed = passed;
+    a.verdict = std::move(verdict);
+    a.count++;
+  }
 
   Link& link(uint32_t id) {
     Link& l = links[id];
@@ -213,17 +242,25 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       }
     });
     try {
-      peer = co_await self->attest(*stream, server, expected);
+      Attested attested = co_await self->attest(*stream, server, expected);
+      peer = attested.peer;
       self->attesting_streams.erase(seq);
       if (self->stopped) throw SessionEnd{"stopped"};
       admitted = true;
       *attesting = false;
       deadline.cancel();
       self->admit(peer, stream);
+      auto pending = std::make_shared<Reattest>();
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
+      if (self->cfg.reattest_ms > 0) asio::co_spawn(self->io, reattester(self, peer, stream, pending), asio::detached);
+#endif
       while (true) {
         Bytes frame = co_await read_frame(*stream);
         // A read that completed just before stop() must not reach an owner that is gone.
         if (self->stopped) break;
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
+        if (self->reattest_frame(peer, attested, *pending, frame)) continue;
+#endif
         self->on_frame(peer, std::move(frame));
       }
     } catch (const SessionEnd& e) {
@@ -258,17 +295,19 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   }
 
 #if defined(SUPERNET_BENCH_UNPROTECTED)
-  awaitable<uint32_t> attest(Stream& stream, bool server, uint32_t expected) {
+  awaitable<Attested> attest(Stream& stream, bool server, uint32_t expected) {
     Writer hello;
     hello.u32(cfg.self);
     co_await write_frame(stream, hello.data());
     Bytes theirs = co_await read_frame(stream);
     Reader r(theirs);
     auto id = r.u32();
-    co_return admissible(r.done() ? id : Result<uint32_t>(make_error("net.hello", "malformed")), server, expected);
+    Attested a;
+    a.peer = admissible(r.done() ? id : Result<uint32_t>(make_error("net.hello", "malformed")), server, expected);
+    co_return a;
   }
 #else
-  awaitable<uint32_t> attest(Stream& stream, bool server, uint32_t expected) {
+  awaitable<Attested> attest(Stream& stream, bool server, uint32_t expected) {
     PeerVerification pv;
     pv.cfg = &cfg.ratls;
     attach_verification(stream.native_handle(), &pv);
@@ -284,6 +323,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     co_await write_frame(stream, *mine);
     Bytes theirs = co_await read_frame(stream);
     if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, pv.binding, theirs); !s.ok()) {
+      if (expected != 0) appraised(expected, false, s.error().to_string());
       throw SessionEnd{s.error().to_string()};
     }
     // Hello: bind the session to validator ids with the identity keys.
@@ -309,7 +349,71 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     co_await write_frame(stream, as_bytes(kAttestedConfirmation));
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
-    co_return peer;
+    appraised(peer, true, "passed");
+    co_return Attested{peer, to_bytes(*exporter), std::move(pv.cert), std::move(pv.claims), pv.binding};
+  }
+#endif
+
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
+  // Re-attestation frames on a live session ("SNRA" nonce: attest again; "SNRB" evidence: the
+  // answer). The evidence binds the session's exporter and the nonce; a failure ends the
+  // session with the check that failed. True when the frame was one of these.
+  static Bytes reattest_binding(ByteView exporter, ByteView nonce) {
+    Writer w;
+    w.str("supernet-reattest-v1").fixed(exporter).fixed(nonce);
+    return crypto::sha256(w.data());
+  }
+
+  bool reattest_frame(uint32_t peer, const Attested& a, Reattest& pending, const Bytes& frame) {
+    if (frame.size() < 4) return false;
+    std::string magic(frame.begin(), frame.begin() + 4);
+    if (magic == "SNRA") {
+      if (frame.size() != 4 + 32) throw SessionEnd{"malformed re-attestation request"};
+      auto evidence = make_fresh_evidence(cfg.ratls, reattest_binding(a.exporter, ByteView(frame).subspan(4)));
+      if (!evidence.ok()) throw SessionEnd{"cannot attest again: " + evidence.error().to_string()};
+      Bytes answer = to_bytes("SNRB");
+      answer.insert(answer.end(), evidence->begin(), evidence->end());
+      send(peer, std::move(answer));
+      return true;
+    }
+    if (magic != "SNRB") return false;
+    if (pending.nonce.empty()) throw SessionEnd{"an unrequested re-attestation answer"};
+    Bytes nonce = std::move(pending.nonce);
+    pending.nonce.clear();
+    auto s = check_fresh_evidence(cfg.ratls, reattest_binding(a.exporter, nonce), *a.cert, *a.claims, a.binding, ByteView(frame).subspan(4));
+    if (!s.ok()) {
+      appraised(peer, false, "re-attestation failed: " + s.error().to_string());
+      log(LogLevel::kWarn, "transport", "node " + std::to_string(peer) + " failed its re-attestation: " + s.error().to_string());
+      throw SessionEnd{"re-attestation failed: " + s.error().to_string()};
+    }
+    appraised(peer, true, "passed");
+    return true;
+  }
+
+  // Every reattest_ms while this session is the peer's link: a fresh nonce; no answer within
+  // reattest_timeout_ms closes the session.
+  static awaitable<void> reattester(std::shared_ptr<Impl> self, uint32_t peer, std::shared_ptr<Stream> stream, std::shared_ptr<Reattest> pending) {
+    asio::steady_timer timer(self->io);
+    while (!self->stopped) {
+      timer.expires_after(std::chrono::milliseconds(self->cfg.reattest_ms));
+      asio::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (self->stopped || self->link(peer).stream != stream) co_return;
+      Bytes nonce = crypto::random_bytes(32);
+      pending->nonce = nonce;
+      Bytes request = to_bytes("SNRA");
+      request.insert(request.end(), nonce.begin(), nonce.end());
+      self->send(peer, std::move(request));
+      timer.expires_after(std::chrono::milliseconds(self->cfg.reattest_timeout_ms));
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (self->stopped || self->link(peer).stream != stream) co_return;
+      if (pending->nonce == nonce) {
+        self->appraised(peer, false, "no answer to a re-attestation within " + std::to_string(self->cfg.reattest_timeout_ms) + " ms");
+        asio::error_code ignored;
+        stream->lowest_layer().close(ignored);
+        co_return;
+      }
+    }
   }
 #endif
 
@@ -434,6 +538,11 @@ void Transport::broadcast(const Bytes& frame) {
 bool Transport::connected(uint32_t peer) const {
   auto it = impl_->links.find(peer);
   return it != impl_->links.end() && it->second.stream != nullptr;
+}
+std::optional<Appraisal> Transport::appraisal(uint32_t peer) const {
+  auto it = impl_->appraisals.find(peer);
+  if (it == impl_->appraisals.end()) return std::nullopt;
+  return it->second;
 }
 void Transport::ban(uint32_t peer) { impl_->ban(peer); }
 void Transport::add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddress> dial) {

@@ -52,6 +52,20 @@ struct TransportConfig {
   // it, the oldest is closed. Silent or slow connections cannot pile up file descriptors, and
   // a real peer's handshake (milliseconds) outruns a flood that evicts the oldest first.
   size_t attesting_max = 64;
+  // Live sessions are attested again at this interval: a fresh nonce, fresh evidence over the
+  // existing channel (bound to the session and the nonce), appraised against the policy in
+  // force now. A peer whose evidence fails, or that does not answer within reattest_timeout_ms,
+  // is disconnected (and its next handshake is appraised the same way). 0: never.
+  int64_t reattest_ms = 60'000;
+  int64_t reattest_timeout_ms = 10'000;
+};
+
+// The last appraisal of a peer's evidence: at the handshake, or a later re-attestation.
+struct Appraisal {
+  int64_t unix_ms = 0;
+  bool passed = false;
+  std::string verdict;  // "passed", or which check failed
+  uint64_t count = 0;   // appraisals of this peer so far
 };
 
 class Transport {
@@ -68,6 +82,7 @@ class Transport {
   void send(uint32_t to, Bytes frame);
   void broadcast(const Bytes& frame);
   bool connected(uint32_t peer) const;
+  std::optional<Appraisal> appraisal(uint32_t peer) const;
   // Closes the peer's connection and refuses it from now on (a misbehaving node).
   void ban(uint32_t peer);
   // Membership changes: a new validator (dialled when `dial` is given: this node has the lower

@@ -72,6 +72,8 @@ class TransportTest : public ::testing::Test {
     cfg.ratls.platform = node.platform.get();
     cfg.identity_secret = identity_override ? *identity_override : node.identity.secret_key;
     cfg.identity_keys = identity_keys_;
+    cfg.reattest_ms = reattest_ms_;
+    cfg.reattest_timeout_ms = 2000;
     node.transport = std::make_unique<Transport>(io_, std::move(cfg), [&node](uint32_t from, Bytes frame) {
       node.received.emplace_back(from, to_string(frame));
     });
@@ -88,6 +90,7 @@ class TransportTest : public ::testing::Test {
   std::map<uint32_t, Bytes> identity_keys_;
   std::map<uint32_t, uint16_t> ports_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
+  int64_t reattest_ms_ = 60'000;
 };
 
 TEST_F(TransportTest, ThreeNodesAttestAndExchangeFrames) {
@@ -108,6 +111,38 @@ TEST_F(TransportTest, ThreeNodesAttestAndExchangeFrames) {
   for (auto& n : nodes_) {
     for (auto& [from, text] : n->received) EXPECT_EQ(text, "hello from " + std::to_string(from));
   }
+}
+
+// Live sessions are attested again (fresh nonce, fresh evidence over the same channel); when
+// the policy no longer admits a peer, its session is cut at the next re-attestation, the
+// appraisal says which check failed, and its reconnection is refused.
+TEST_F(TransportTest, LiveSessionsAreReattestedAndAPeerTheNewPolicyRefusesIsCutOff) {
+  reattest_ms_ = 100;
+  make_nodes(2);
+  start(1);
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2) && nodes_[1]->transport->connected(1); }));
+  ASSERT_TRUE(run_until([&] {
+    auto a = nodes_[0]->transport->appraisal(2);
+    auto b = nodes_[1]->transport->appraisal(1);
+    return a && b && a->count >= 3 && b->count >= 3;
+  }));
+  EXPECT_TRUE(nodes_[0]->transport->appraisal(2)->passed);
+  EXPECT_EQ(nodes_[0]->transport->appraisal(2)->verdict, "passed");
+  EXPECT_TRUE(nodes_[0]->transport->connected(2));
+  EXPECT_TRUE(nodes_[0]->received.empty());  // re-attestation frames never reach the owner
+  // Node 1's members revoke the measurement node 2 runs.
+  tee::Policy revoked = policy_;
+  revoked.platforms[tee::Kind::kVirtual].measurements = {Bytes(32, 0xAB)};
+  nodes_[0]->transport->set_policy(revoked);
+  ASSERT_TRUE(run_until([&] {
+    auto a = nodes_[0]->transport->appraisal(2);
+    return a && !a->passed;
+  }, 3000));
+  EXPECT_NE(nodes_[0]->transport->appraisal(2)->verdict.find("re-attestation failed"), std::string::npos)
+      << nodes_[0]->transport->appraisal(2)->verdict;
+  // It stays out: every new handshake is appraised under the new policy.
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
 }
 
 TEST_F(TransportTest, ForgedIdentityIsRefused) {

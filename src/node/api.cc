@@ -1018,6 +1018,14 @@ ApiResponse ApiHandler::get_nodes() {
               // suspected node. null with fault detection off.
               {"suspected", node_.phi_accrual() ? json(!node_.healthy(v.id)) : json(nullptr)},
               {"phi", node_.phi_accrual() && v.id != node_.replica().self() ? json(std::round(node_.phi(v.id) * 10) / 10) : json(nullptr)}};
+    // The last appraisal of its evidence: the handshake, or the live session's re-attestation.
+    if (auto a = node_.appraisal(v.id)) {
+      n["appraised_at_ms"] = a->unix_ms;
+      n["appraisal"] = a->verdict;
+    } else {
+      n["appraised_at_ms"] = nullptr;
+      n["appraisal"] = nullptr;
+    }
     for (const auto& g : genesis_.validators) {
       if (g.id == v.id) {
         n["peer"] = g.peer.text();

@@ -90,6 +90,8 @@ class Node {
   // Refused (and the old one kept) when weaker than the floor.
   Status set_policy(const tee::Policy& policy);
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
+  // The last appraisal of a peer's evidence (its handshake or a re-attestation of the session).
+  std::optional<net::Appraisal> appraisal(uint32_t peer) const { return transport_.appraisal(peer); }
   // Health for the scheduler: this node, and any validator the failure detector does not
   // suspect (with fault detection off: every validator).
   bool healthy(uint32_t peer) const;

@@ -94,7 +94,7 @@ const std::string& openapi_json() {
                       "401": {"description": "unauthenticated"}, "403": {"description": "not a member"}}}},
     "/v1/keys": {"get": {"summary": "The network's group key from the validators' distributed key generation (docs/keys.md): state (generating, ready, failed, off), public_key (hex Ed25519, null until ready), threshold, parties, epoch, checkpoint (null: signed checkpoints are not built yet), qualified and excluded dealers (with the reason), whether this node holds a share, and a problem when it only follows",
       "responses": {"200": {"description": "state, public_key, threshold, parties, epoch, checkpoint, qualified, excluded, share"}, "401": {"description": "unauthenticated"}, "404": {"description": "this node runs no key service"}}}},
-    "/v1/nodes": {"get": {"summary": "Validators: weight, keys, addresses, attested connection, isolation and its evidence, and this node's failure detector's view (suspected, phi)",
+    "/v1/nodes": {"get": {"summary": "Validators: weight, keys, addresses, attested connection, the last appraisal of its evidence (appraised_at_ms, appraisal: passed or the failed check; live sessions are attested again every 60 s), isolation and its evidence, and this node's failure detector's view (suspected, phi)",
       "responses": {"200": {"description": "chain_id, protocol, epoch, total_weight, quorum_weight, nodes"}, "401": {"description": "unauthenticated"}}}},
     "/v1/governance": {
       "get": {"summary": "Members, approvals needed, measurements allowed by governance, and every proposal with its approvals and status",
