@@ -21,7 +21,9 @@ status_of() {
   done
   return 1
 }
-field() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); v=j.get(sys.argv[2]); print(str(v).lower() if isinstance(v,bool) else v)" "$1" "$2"; }
+# A top-level field of `keys status --json` (pretty-printed, one field per line): no JSON tool
+# is installed on a fresh machine.
+field() { sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1"; }
 
 "$sn" up --nodes 3 --dir "$net" --base-port "$base_port" > /dev/null || fail "up"
 
