@@ -115,6 +115,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   // One re-attestation in flight per session.
   struct Reattest {
     Bytes nonce;  // empty: none pending
+    std::optional<std::chrono::steady_clock::time_point> answered;  // when this side last answered
+    std::unique_ptr<asio::steady_timer> timer;  // the requester's; an answer cancels its wait
   };
 
   void appraised(uint32_t peer, bool passed, std::string verdict) {
@@ -241,6 +243,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         stream->lowest_layer().close(ignored);
       }
     });
+    // The session's re-attestation state; its end cancels the requester's wait (which holds
+    // the stream), so that a peer that reconnects often leaves no closed streams behind.
+    auto pending = std::make_shared<Reattest>();
     try {
       Attested attested = co_await self->attest(*stream, server, expected);
       peer = attested.peer;
@@ -250,7 +255,6 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       *attesting = false;
       deadline.cancel();
       self->admit(peer, stream);
-      auto pending = std::make_shared<Reattest>();
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
       if (self->cfg.reattest_ms > 0) asio::co_spawn(self->io, reattester(self, peer, stream, pending), asio::detached);
 #endif
@@ -270,6 +274,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     *attesting = false;
     deadline.cancel();
+    if (pending->timer) pending->timer->cancel();
     self->attesting_streams.erase(seq);
     if (admitted) {
       Link& l = self->link(peer);
@@ -369,6 +374,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::string magic(frame.begin(), frame.begin() + 4);
     if (magic == "SNRA") {
       if (frame.size() != 4 + 32) throw SessionEnd{"malformed re-attestation request"};
+      auto now = std::chrono::steady_clock::now();
+      if (pending.answered && now - *pending.answered < std::chrono::milliseconds(cfg.reattest_answer_min_ms)) {
+        throw SessionEnd{"re-attestation requested more often than every " + std::to_string(cfg.reattest_answer_min_ms) + " ms"};
+      }
+      pending.answered = now;
       auto evidence = make_fresh_evidence(cfg.ratls, reattest_binding(a.exporter, ByteView(frame).subspan(4)));
       if (!evidence.ok()) throw SessionEnd{"cannot attest again: " + evidence.error().to_string()};
       Bytes answer = to_bytes("SNRB");
@@ -387,13 +397,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       throw SessionEnd{"re-attestation failed: " + s.error().to_string()};
     }
     appraised(peer, true, "passed");
+    if (pending.timer) pending.timer->cancel();  // the next interval starts now
     return true;
   }
 
   // Every reattest_ms while this session is the peer's link: a fresh nonce; no answer within
   // reattest_timeout_ms closes the session.
   static awaitable<void> reattester(std::shared_ptr<Impl> self, uint32_t peer, std::shared_ptr<Stream> stream, std::shared_ptr<Reattest> pending) {
-    asio::steady_timer timer(self->io);
+    pending->timer = std::make_unique<asio::steady_timer>(self->io);
+    asio::steady_timer& timer = *pending->timer;
     while (!self->stopped) {
       timer.expires_after(std::chrono::milliseconds(self->cfg.reattest_ms));
       asio::error_code ec;
@@ -405,7 +417,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       request.insert(request.end(), nonce.begin(), nonce.end());
       self->send(peer, std::move(request));
       timer.expires_after(std::chrono::milliseconds(self->cfg.reattest_timeout_ms));
-      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));  // ends early on the answer
       if (self->stopped || self->link(peer).stream != stream) co_return;
       if (pending->nonce == nonce) {
         self->appraised(peer, false, "no answer to a re-attestation within " + std::to_string(self->cfg.reattest_timeout_ms) + " ms");

@@ -58,6 +58,9 @@ struct TransportConfig {
   // is disconnected (and its next handshake is appraised the same way). 0: never.
   int64_t reattest_ms = 60'000;
   int64_t reattest_timeout_ms = 10'000;
+  // Each answer costs fresh evidence (a hardware quote): a peer that asks more often than this
+  // is disconnected.
+  int64_t reattest_answer_min_ms = 1'000;
 };
 
 // The last appraisal of a peer's evidence: at the handshake, or a later re-attestation.

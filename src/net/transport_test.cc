@@ -74,6 +74,7 @@ class TransportTest : public ::testing::Test {
     cfg.identity_keys = identity_keys_;
     cfg.reattest_ms = reattest_ms_;
     cfg.reattest_timeout_ms = 2000;
+    cfg.reattest_answer_min_ms = reattest_answer_min_ms_;
     node.transport = std::make_unique<Transport>(io_, std::move(cfg), [&node](uint32_t from, Bytes frame) {
       node.received.emplace_back(from, to_string(frame));
     });
@@ -91,6 +92,7 @@ class TransportTest : public ::testing::Test {
   std::map<uint32_t, uint16_t> ports_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
   int64_t reattest_ms_ = 60'000;
+  int64_t reattest_answer_min_ms_ = 50;
 };
 
 TEST_F(TransportTest, ThreeNodesAttestAndExchangeFrames) {
@@ -143,6 +145,32 @@ TEST_F(TransportTest, LiveSessionsAreReattestedAndAPeerTheNewPolicyRefusesIsCutO
       << nodes_[0]->transport->appraisal(2)->verdict;
   // It stays out: every new handshake is appraised under the new policy.
   EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
+}
+
+// Fresh evidence costs a quote: a peer that asks for it too often is cut off.
+TEST_F(TransportTest, APeerThatAsksForReattestationTooOftenIsCutOff) {
+  make_nodes(2);
+  reattest_answer_min_ms_ = 1000;
+  start(1);  // node 2 answers at most once a second
+  reattest_ms_ = 20;
+  start(0);  // node 1 asks every 20 ms
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2); }));
+  // Node 2 ends the session at node 1's second request; node 1's appraisals stop short.
+  EXPECT_TRUE(run_until([&] { return !nodes_[1]->transport->connected(1); }, 3000));
+}
+
+// What an attested peer could forge on a live session: an answer nobody asked for, a request
+// of the wrong size. Each ends the session; neither reaches the owner as a frame.
+TEST_F(TransportTest, ForgedReattestationFramesEndTheSession) {
+  make_nodes(2);
+  start(1);
+  start(0);
+  for (const std::string& forged : {std::string("SNRB") + std::string(100, 'x'), std::string("SNRA") + "short"}) {
+    ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2) && nodes_[1]->transport->connected(1); }));
+    nodes_[0]->transport->send(2, to_bytes(forged));
+    EXPECT_TRUE(run_until([&] { return !nodes_[1]->transport->connected(1); }, 3000)) << forged.substr(0, 4);
+  }
+  EXPECT_TRUE(nodes_[1]->received.empty());
 }
 
 TEST_F(TransportTest, ForgedIdentityIsRefused) {
