@@ -872,14 +872,9 @@ fl::PartyData party_splits(const fl::Dataset& train, const fl::Dataset& test) {
   return d;
 }
 
-ta::Task worker_task(ta::TaskKind kind, uint32_t timeout_ms, const Bytes& input) {
-  static std::atomic<uint64_t> ids{0};
-  ta::Task t;
-  t.id = ++ids;
-  t.kind = kind;
-  t.limits.timeout_ms = timeout_ms;
-  t.input = to_string(input);
-  return t;
+// A worker's task ends with the job's round: at least 1 s, at most the TA bound.
+uint32_t worker_timeout_ms(const FlJob& job) {
+  return static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
 }
 
 }  // namespace
@@ -951,7 +946,7 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
   task.local_clip = local_clip;
   task.local_noise = local_noise;
   task.noise_seed = crypto::random_u64();
-  uint32_t timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
+  uint32_t timeout_ms = worker_timeout_ms(job);
   // Training runs off the io thread (in a trusted application worker when the node has a pool);
   // the reply goes out from the io thread.
   auto alive = alive_;
@@ -960,18 +955,12 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
   asio::post(workers_, [this, alive, from, train, test, task = std::move(task), req = std::move(req), tenant, timeout_ms]() mutable {
     Result<fl::TrainResult> result = make_error("fl.train", "not run");
     if (trainers_ != nullptr) {
-      auto r = trainers_->run(tenant, [&](bool fresh) {
+      auto out = in_worker(tenant, ta::TaskKind::kFlFit, timeout_ms, "training", [&](bool fresh) {
         fl::TrainTask sent = task;
         if (fresh) sent.data = party_splits(*train, *test);
-        return worker_task(ta::TaskKind::kFlFit, timeout_ms, fl::encode_train_task(sent));
+        return fl::encode_train_task(sent);
       });
-      if (!r.ok()) {
-        result = r.error();
-      } else if (r->outcome != ta::Outcome::kOk) {
-        result = make_error("fl.train", std::string("the training worker: ") + ta::outcome_name(r->outcome) + ": " + r->message);
-      } else {
-        result = fl::decode_train_result(as_bytes(r->output), task.params.size());
-      }
+      result = out.ok() ? fl::decode_train_result(as_bytes(*out), task.params.size()) : Result<fl::TrainResult>(out.error());
     } else {
       result = fl::run_train_task(task, *train);
     }
@@ -996,6 +985,24 @@ void FlService::party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::
     });
     if (trainers_ != nullptr) (void)trainers_->warm();  // a spare for the next job, after the reply
   });
+}
+
+Result<std::string> FlService::in_worker(const std::string& tenant, ta::TaskKind kind, uint32_t timeout_ms, const char* what,
+                                         const std::function<Bytes(bool fresh)>& input) {
+  static std::atomic<uint64_t> ids{0};
+  auto r = trainers_->run(tenant, [&](bool fresh) {
+    ta::Task t;
+    t.id = ++ids;
+    t.kind = kind;
+    t.limits.timeout_ms = timeout_ms;
+    t.input = to_string(input(fresh));
+    return t;
+  });
+  if (!r.ok()) return r.error();
+  if (r->outcome != ta::Outcome::kOk) {
+    return make_error(std::string("fl.") + what, std::string("the ") + what + " worker: " + ta::outcome_name(r->outcome) + ": " + r->message);
+  }
+  return std::move(r->output);
 }
 
 void FlService::party_eval(uint32_t from, const FlJob& job, PartyData& data, const fl::EvalRequest& req) {
@@ -1023,25 +1030,19 @@ void FlService::party_eval(uint32_t from, const FlJob& job, PartyData& data, con
   fl::EvalTask task;
   task.spec = m->spec();
   task.params = req.model;
-  uint32_t timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(job.spec.config.round_timeout_ms, 1000, ta::kTaTimeoutMsMax));
+  uint32_t timeout_ms = worker_timeout_ms(job);
   auto alive = alive_;
   std::shared_ptr<const fl::Dataset> train = data.train_std, test = data.test_std;
   std::string tenant = trainer_tenant(job, data.dataset.key());
   asio::post(workers_, [this, alive, from, train, test, task = std::move(task), job_id = req.job, round = req.round, tenant, timeout_ms] {
     Result<fl::Metrics> metrics = make_error("fl.eval", "not run");
     if (trainers_ != nullptr) {
-      auto r = trainers_->run(tenant, [&](bool fresh) {
+      auto out = in_worker(tenant, ta::TaskKind::kFlEval, timeout_ms, "evaluation", [&](bool fresh) {
         fl::EvalTask sent = task;
         if (fresh) sent.data = party_splits(*train, *test);
-        return worker_task(ta::TaskKind::kFlEval, timeout_ms, fl::encode_eval_task(sent));
+        return fl::encode_eval_task(sent);
       });
-      if (!r.ok()) {
-        metrics = r.error();
-      } else if (r->outcome != ta::Outcome::kOk) {
-        metrics = make_error("fl.eval", std::string("the evaluation worker: ") + ta::outcome_name(r->outcome) + ": " + r->message);
-      } else {
-        metrics = fl::decode_metrics(as_bytes(r->output));
-      }
+      metrics = out.ok() ? fl::decode_metrics(as_bytes(*out)) : Result<fl::Metrics>(out.error());
     } else {
       metrics = fl::run_eval_task(task, *test);
     }

@@ -215,6 +215,9 @@ class FlService {
   void retry_parked(bool final);
   void party_fit(uint32_t from, const FlJob& job, PartyData& data, fl::FitRequest req);
   void party_eval(uint32_t from, const FlJob& job, PartyData& data, const fl::EvalRequest& req);
+  // One task in the job's trusted application worker (trainers_): its output, or why not.
+  Result<std::string> in_worker(const std::string& tenant, ta::TaskKind kind, uint32_t timeout_ms, const char* what,
+                                const std::function<Bytes(bool fresh)>& input);
   void party_stats(uint32_t from, const FlJob& job, PartyData& data);
   bool is_party(const FlJob& job) const;
   std::vector<std::string> available_parties(const FlJob& job) const;
