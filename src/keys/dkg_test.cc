@@ -184,7 +184,6 @@ TEST(Dkg, HonestRunGivesOneKeyThatSigns) {
   ASSERT_TRUE(o.has_value());
   EXPECT_EQ(o->qualified, (std::vector<uint16_t>{1, 2, 3, 4}));
   EXPECT_TRUE(o->excluded.empty());
-  // An observer (a node that joined later, say) following the same ledger learns the same key.
 }
 
 TEST(Dkg, EachByzantineBehaviourExcludesItsAuthorAlone) {

@@ -396,11 +396,18 @@ void Pool::set_store(KvStore* store, crypto::SecureBytes root) {
 }
 
 Result<TaskResult> Pool::run(const std::string& tenant, const Task& task) {
-  return run(tenant, [&task](bool) { return task; });
+  std::lock_guard lock(mu_);
+  SN_ASSIGN(Worker * w, assign(tenant));
+  return dispatch(*w, tenant, task);
 }
 
 Result<TaskResult> Pool::run(const std::string& tenant, const std::function<Task(bool fresh)>& make) {
   std::lock_guard lock(mu_);
+  SN_ASSIGN(Worker * w, assign(tenant));
+  return dispatch(*w, tenant, make(w->answered() == 0));
+}
+
+Result<Worker*> Pool::assign(const std::string& tenant) {
   auto it = tenants_.find(tenant);
   if (it != tenants_.end() && !it->second.worker->alive()) {
     tenants_.erase(it);
@@ -428,19 +435,17 @@ Result<TaskResult> Pool::run(const std::string& tenant, const std::function<Task
     it = tenants_.emplace(tenant, Assigned{std::move(w), 0}).first;
   }
   it->second.last_used = ++clock_;
-  Task task = make(it->second.worker->answered() == 0);
-  TaskResult r;
-  if (store_ != nullptr && task.kind == TaskKind::kLua) {
-    // Only a script's task gets its tenant's key, with a fresh seed for its nonces.
-    Task keyed = task;
-    keyed.key = tenant_key(root_.view(), tenant);
-    keyed.nonce_seed = crypto::random_bytes(kTaNonceSeedBytes);
-    r = it->second.worker->run(keyed, store_, tenant);
-  } else {
-    r = it->second.worker->run(task);
-  }
+  return it->second.worker.get();
+}
+
+TaskResult Pool::dispatch(Worker& w, const std::string& tenant, const Task& task) {
   stats_.tasks++;
-  return r;
+  if (store_ == nullptr || task.kind != TaskKind::kLua) return w.run(task);
+  // Only a script's task gets its tenant's key, with a fresh seed for its nonces.
+  Task keyed = task;
+  keyed.key = tenant_key(root_.view(), tenant);
+  keyed.nonce_seed = crypto::random_bytes(kTaNonceSeedBytes);
+  return w.run(keyed, store_, tenant);
 }
 
 Pool::Stats Pool::stats() {

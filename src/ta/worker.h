@@ -97,6 +97,9 @@ class Pool {
 
  private:
   Status refill();
+  // The tenant's worker (a spare, or one started now), under mu_.
+  Result<Worker*> assign(const std::string& tenant);
+  TaskResult dispatch(Worker& w, const std::string& tenant, const Task& task);
   WorkerOptions options_;
   size_t spares_;
   std::mutex mu_;
