@@ -41,10 +41,8 @@ printf 'name = "j"\n[model]\nkind = "mlp"\nhidden = [8]\n[strategy]\nname = "kru
 seed fuzz_consensus_message
 seed fuzz_ledger
 
-targets=(fuzz_snp_report fuzz_dcap_quote fuzz_cbor fuzz_evidence fuzz_pck_extension
-         fuzz_ratls_certificate fuzz_collateral fuzz_policy fuzz_sealed_blob fuzz_tpm_attestation
-         fuzz_consensus_message fuzz_ledger fuzz_membership fuzz_api_request fuzz_csv fuzz_job fuzz_fl_wire
-         fuzz_genesis_sign_state)
+# Every target fuzz/CMakeLists.txt builds.
+mapfile -t targets < <(sed -n "/set(FUZZ_TARGETS/,/)/p" "$root/fuzz/CMakeLists.txt" | tr -d "()" | tr " " "\n" | grep "^fuzz_")
 run_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"

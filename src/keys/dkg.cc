@@ -154,39 +154,10 @@ Result<DkgMessage> decode_dkg(ByteView bytes) {
   return out;
 }
 
-bool is_dkg_tx(ByteView tx) { return tx.size() >= 4 && to_string(tx.first(4)) == "SNKG"; }
-
-Bytes DkgTx::signed_bytes(ByteView session, uint32_t node, ByteView message) {
-  Writer w;
-  w.str("supernet-dkg-tx-v1").bytes(session).u32(node).bytes(message);
-  return w.take();
-}
-
-Bytes DkgTx::encode() const {
-  Writer w;
-  w.fixed(as_bytes(std::string_view("SNKG"))).u32(node).bytes(message).fixed(signature);
-  return w.take();
-}
-
-Result<DkgTx> DkgTx::decode(ByteView tx) {
-  if (!is_dkg_tx(tx)) return make_error("dkg.tx", "not a DKG transaction");
-  Reader r(tx.subspan(4));
-  DkgTx t;
-  SN_ASSIGN(t.node, r.u32());
-  SN_ASSIGN(ByteView m, r.bytes(kDkgMessageBytesMax));
-  SN_ASSIGN(ByteView sig, r.fixed(64));
-  SN_TRY(r.finish());
-  t.message = to_bytes(m);
-  t.signature = to_bytes(sig);
-  return t;
-}
+bool is_dkg_tx(ByteView tx) { return DkgTx::is(tx); }
 
 Bytes make_dkg_tx(ByteView session, uint32_t node, const DkgMessage& m, const crypto::SecureBytes& identity_secret) {
-  DkgTx t;
-  t.node = node;
-  t.message = encode_dkg(m);
-  t.signature = crypto::ed25519_sign(identity_secret, DkgTx::signed_bytes(session, node, t.message));
-  return t.encode();
+  return DkgTx::make(session, node, encode_dkg(m), identity_secret);
 }
 
 Result<Dkg> Dkg::create(DkgConfig config, uint16_t self, ByteView seed32) {

@@ -29,6 +29,7 @@
 
 #include "crypto/secure.h"
 #include "keys/frost.h"
+#include "keys/ledger_tx.h"
 #include "util/bytes.h"
 #include "util/result.h"
 
@@ -74,14 +75,11 @@ Result<DkgMessage> decode_dkg(ByteView b);
 // A DKG message on the ledger ("SNKG"): the participant's node id and its Ed25519 identity
 // signature over the session and the message, which every node checks before it counts it.
 inline constexpr size_t kDkgMessageBytesMax = 8 * 1024;
-struct DkgTx {
-  uint32_t node = 0;
-  Bytes message;    // encode_dkg
-  Bytes signature;  // 64 bytes
-  static Bytes signed_bytes(ByteView session, uint32_t node, ByteView message);
-  Bytes encode() const;
-  static Result<DkgTx> decode(ByteView tx);
+struct DkgTxKind {
+  static constexpr std::string_view magic = "SNKG", domain = "supernet-dkg-tx-v1", error = "dkg.tx";
+  static constexpr size_t message_max = kDkgMessageBytesMax;
 };
+using DkgTx = SignedLedgerTx<DkgTxKind>;  // message: encode_dkg
 bool is_dkg_tx(ByteView tx);
 Bytes make_dkg_tx(ByteView session, uint32_t node, const DkgMessage& m, const crypto::SecureBytes& identity_secret);
 

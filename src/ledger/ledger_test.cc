@@ -436,5 +436,69 @@ TEST(ReceiptProof, MustBeCompleteInOrderAndOfThisChain) {
   EXPECT_FALSE(verify_receipt_proof(relabelled, consensus::Protocol::kTeeBft, consensus::Membership(other, b.appraiser)).ok());
 }
 
+
+// Issue 15 §2: a receipt with a signed checkpoint verifies with the group key alone; every
+// alteration of the link (a header left out, a header of another chain, a checkpoint of another
+// height or chain, another key, a bit of the signature) is refused, each by the check it broke,
+// and the file round-trips (older files without a checkpoint still decode).
+TEST(ReceiptProof, ACheckpointLinkVerifiesWithTheGroupKeyAloneAndEveryAlterationFails) {
+  ChainBuilder b("checkpoints");
+  uint64_t h = b.commit({to_bytes(std::string("write"))});
+  for (int i = 0; i < 3; i++) b.commit({to_bytes("later " + std::to_string(i))});
+  uint64_t top = b.chain->next_height() - 1;
+  crypto::Ed25519KeyPair group = crypto::ed25519_generate();
+  ReceiptProof p = b.proof(h, 0);
+  ReceiptProof without = p;
+  EXPECT_EQ(verify_receipt_checkpoint(without, group.public_key).error().code, "receipt.checkpoint");
+  CheckpointLink link;
+  for (uint64_t k = h + 1; k <= top; k++) link.headers.push_back(b.chain->blocks()[k - 1].block.header);
+  link.checkpoint.chain = b.genesis.hash();
+  link.checkpoint.height = top;
+  link.checkpoint.block_hash = b.chain->blocks()[top - 1].block.header.hash();
+  link.checkpoint.signature =
+      crypto::ed25519_sign(group.secret_key, Checkpoint::message(link.checkpoint.chain, top, link.checkpoint.block_hash));
+  p.checkpoint = link;
+  ASSERT_TRUE(verify_receipt_checkpoint(p, group.public_key).ok()) << verify_receipt_checkpoint(p, group.public_key).error().to_string();
+  auto back = ReceiptProof::decode(p.encode());
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  ASSERT_TRUE(back->checkpoint.has_value());
+  EXPECT_TRUE(verify_receipt_checkpoint(*back, group.public_key).ok());
+  EXPECT_EQ(back->encode(), p.encode());
+  auto old = ReceiptProof::decode(without.encode());
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->checkpoint.has_value());
+  // The genesis path still verifies the receipt with its checkpoint attached.
+  consensus::Membership genesis(b.genesis, b.appraiser);
+  EXPECT_TRUE(verify_receipt_proof(p, consensus::Protocol::kTeeBft, genesis).ok());
+
+  auto code = [&](const ReceiptProof& q, ByteView key) {
+    auto s = verify_receipt_checkpoint(q, key);
+    return s.ok() ? std::string("ok") : s.error().code;
+  };
+  EXPECT_EQ(code(p, crypto::ed25519_generate().public_key), "checkpoint.signature");
+  ReceiptProof bad = p;
+  bad.checkpoint->headers.erase(bad.checkpoint->headers.begin() + 1);
+  EXPECT_EQ(code(bad, group.public_key), "receipt.checkpoint");
+  bad = p;
+  bad.checkpoint->headers.pop_back();
+  EXPECT_EQ(code(bad, group.public_key), "receipt.checkpoint");
+  bad = p;
+  bad.checkpoint->headers[0].tx_count += 1;  // the next header's parent no longer matches
+  EXPECT_EQ(code(bad, group.public_key), "receipt.checkpoint");
+  bad = p;
+  bad.checkpoint->checkpoint.signature[5] ^= 1;
+  EXPECT_EQ(code(bad, group.public_key), "checkpoint.signature");
+  bad = p;
+  bad.checkpoint->checkpoint.chain[0] ^= 1;
+  EXPECT_EQ(code(bad, group.public_key), "receipt.chain");
+  bad = p;
+  bad.receipt.tx.push_back('!');
+  EXPECT_EQ(code(bad, group.public_key), "receipt.proof");
+  // A checkpoint signed for the receipt's own block needs no headers.
+  ReceiptProof direct = b.proof(top, 0);
+  direct.checkpoint = CheckpointLink{{}, link.checkpoint};
+  EXPECT_EQ(code(direct, group.public_key), "ok");
+}
+
 }  // namespace
 }  // namespace supernet::ledger

@@ -4,6 +4,7 @@
 
 #include "consensus/chain.h"
 #include "consensus/verify.h"
+#include "crypto/keys.h"
 #include "crypto/secure.h"
 #include "ledger/merkle.h"
 #include "util/codec.h"
@@ -82,10 +83,54 @@ Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validator
 
 namespace supernet::ledger {
 
+static constexpr char kCheckpointMagic[] = "SNCP";
+
+Bytes Checkpoint::message(ByteView chain, uint64_t height, ByteView block_hash) {
+  Writer w;
+  w.str("supernet-checkpoint-v1").bytes(chain).u64(height).bytes(block_hash);
+  return w.take();
+}
+
+Bytes Checkpoint::encode() const {
+  Writer w;
+  w.fixed(as_bytes(kCheckpointMagic)).fixed(chain).u64(height).fixed(block_hash).fixed(signature);
+  return w.take();
+}
+
+Result<Checkpoint> Checkpoint::decode(ByteView data) {
+  Reader r(data);
+  SN_ASSIGN(ByteView magic, r.fixed(4));
+  if (to_string(magic) != kCheckpointMagic) return make_error("checkpoint.format", "not a SuperNet checkpoint");
+  Checkpoint c;
+  SN_ASSIGN(ByteView chain, r.fixed(consensus::kHashBytes));
+  SN_ASSIGN(c.height, r.u64());
+  SN_ASSIGN(ByteView hash, r.fixed(consensus::kHashBytes));
+  SN_ASSIGN(ByteView sig, r.fixed(64));
+  SN_TRY(r.finish());
+  c.chain = to_bytes(chain);
+  c.block_hash = to_bytes(hash);
+  c.signature = to_bytes(sig);
+  return c;
+}
+
+Status Checkpoint::verify(ByteView group_public_key) const {
+  if (group_public_key.size() != 32) return make_error("checkpoint.key", "the service key is 32 bytes (64 hex digits)");
+  if (!crypto::ed25519_verify(group_public_key, message(chain, height, block_hash), signature)) {
+    return make_error("checkpoint.signature", "the checkpoint of height " + std::to_string(height) + " is not signed by this service key");
+  }
+  return ok_status();
+}
+
 Bytes ReceiptProof::encode() const {
   Writer w;
   w.fixed(as_bytes(kProofMagic)).fixed(genesis_hash).bytes(receipt.encode()).u32(static_cast<uint32_t>(epoch_changes.size()));
   for (const auto& r : epoch_changes) w.bytes(r.encode());
+  // Optional, last: proofs written before checkpoints existed end here.
+  if (checkpoint) {
+    w.u32(static_cast<uint32_t>(checkpoint->headers.size()));
+    for (const auto& h : checkpoint->headers) h.encode(w);
+    w.bytes(checkpoint->checkpoint.encode());
+  }
   return w.take();
 }
 
@@ -103,6 +148,17 @@ Result<ReceiptProof> ReceiptProof::decode(ByteView data) {
     SN_ASSIGN(ByteView one, r.bytes(kReceiptBytesMax));
     SN_ASSIGN(Receipt ec, Receipt::decode(one));
     out.epoch_changes.push_back(std::move(ec));
+  }
+  if (!r.done()) {
+    CheckpointLink link;
+    SN_ASSIGN(uint32_t headers, r.count(kCheckpointLinkHeadersMax, 8 + 32));
+    for (uint32_t i = 0; i < headers; i++) {
+      SN_ASSIGN(consensus::BlockHeader h, consensus::BlockHeader::decode(r));
+      link.headers.push_back(std::move(h));
+    }
+    SN_ASSIGN(ByteView cp, r.bytes(256));
+    SN_ASSIGN(link.checkpoint, Checkpoint::decode(cp));
+    out.checkpoint = std::move(link);
   }
   SN_TRY(r.finish());
   return out;
@@ -174,6 +230,39 @@ Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol,
     return make_error("receipt.epoch", "the receipt's block: " + s.error().message + " (the proof's membership changes are incomplete)");
   }
   return verify_receipt_in(p.receipt, state);
+}
+
+Status verify_receipt_checkpoint(const ReceiptProof& p, ByteView group_public_key) {
+  const Receipt& r = p.receipt;
+  if (!verify_inclusion(leaf_hash(r.tx), r.index, r.header.tx_count, r.proof, r.header.tx_root)) {
+    return make_error("receipt.proof", "transaction is not under the block's Merkle root");
+  }
+  if (!p.checkpoint) {
+    return make_error("receipt.checkpoint",
+                      "this receipt carries no signed checkpoint yet (the network signs one every few seconds: fetch it again with "
+                      "supernet tx get ID --receipt FILE --wait-checkpoint 30)");
+  }
+  const CheckpointLink& link = *p.checkpoint;
+  const consensus::BlockHeader* last = &r.header;
+  Hash last_hash = r.header.hash();
+  for (size_t i = 0; i < link.headers.size(); i++) {
+    const auto& h = link.headers[i];
+    if (h.height != last->height + 1 || !crypto::ct_equal(h.parent, last_hash) || !crypto::ct_equal(h.chain, r.header.chain)) {
+      return make_error("receipt.checkpoint", "the link's header " + std::to_string(i + 1) + " (height " + std::to_string(h.height) +
+                                                  ") does not follow the block before it");
+    }
+    last = &h;
+    last_hash = h.hash();
+  }
+  const Checkpoint& c = link.checkpoint;
+  if (c.height != last->height || !crypto::ct_equal(c.block_hash, last_hash)) {
+    return make_error("receipt.checkpoint", "the checkpoint (height " + std::to_string(c.height) + ") is not of the link's last block (height " +
+                                                std::to_string(last->height) + ")");
+  }
+  if (!crypto::ct_equal(c.chain, r.header.chain) || !crypto::ct_equal(c.chain, p.genesis_hash)) {
+    return make_error("receipt.chain", "the checkpoint is of another chain than the receipt's block");
+  }
+  return c.verify(group_public_key);
 }
 
 }  // namespace supernet::ledger

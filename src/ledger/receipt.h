@@ -5,6 +5,7 @@
 // proof puts the transaction under the header's root.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,37 @@ struct Receipt {
 // thing it has to trust. Every header pins its chain, its validator set and the digest of all
 // membership changes before it, so a proof that leaves one out, reorders them, or comes from
 // another chain is refused.
+// A signed checkpoint (docs/keys.md): the network's group key, a FROST threshold key no node
+// holds, signed that the block of `height` in chain `chain` has hash `block_hash`. Every
+// header pins its parent, so the checkpoint vouches for the whole chain below it.
+struct Checkpoint {
+  Bytes chain;       // the genesis hash
+  uint64_t height = 0;
+  Bytes block_hash;
+  Bytes signature;   // Ed25519 (R || z) by the group key
+  // What the group key signs: "supernet-checkpoint-v1", the chain, the height, the hash.
+  static Bytes message(ByteView chain, uint64_t height, ByteView block_hash);
+  Bytes encode() const;
+  static Result<Checkpoint> decode(ByteView data);
+  // The signature under `group_public_key` (32 bytes, as `supernet keys status` prints it).
+  Status verify(ByteView group_public_key) const;
+};
+
+// From a receipt's block to the first signed checkpoint at or above it: the headers of the
+// blocks after it up to the checkpoint's (each pins its parent), and the checkpoint.
+inline constexpr size_t kCheckpointLinkHeadersMax = 65536;
+struct CheckpointLink {
+  std::vector<consensus::BlockHeader> headers;
+  Checkpoint checkpoint;
+};
+
 struct ReceiptProof {
   Bytes genesis_hash;
   Receipt receipt;
   std::vector<Receipt> epoch_changes;
+  // Present once the network signed a checkpoint at or above the receipt's block: then the
+  // receipt verifies with the network's public key alone (verify_receipt_checkpoint).
+  std::optional<CheckpointLink> checkpoint;
 
   Bytes encode() const;
   static Result<ReceiptProof> decode(ByteView data);
@@ -54,5 +82,11 @@ Status verify_receipt(const Receipt& r, const consensus::ValidatorSet& validator
 // header pins the state all the changes reach and its certificate under that set. `protocol` is
 // the network's (a receipt naming another is refused).
 Status verify_receipt_proof(const ReceiptProof& p, consensus::Protocol protocol, const consensus::Membership& genesis);
+
+// Offline with the network's service key alone (`supernet receipt verify --service-key`): the
+// transaction is under its block's Merkle root, the link's headers chain from that block to the
+// checkpoint's, which names the same chain, and the checkpoint's signature verifies under
+// `group_public_key`. Needs no genesis and no membership history.
+Status verify_receipt_checkpoint(const ReceiptProof& p, ByteView group_public_key);
 
 }  // namespace supernet::ledger

@@ -98,6 +98,21 @@ json tx_json(ByteView tx) {
               {"model_hash", to_hex(r->record.model_hash)}};
     }
   }
+  if (keys::is_dkg_tx(tx)) {
+    if (auto d = keys::DkgTx::decode(tx); d.ok()) return {{"type", "keys_dkg"}, {"node", d->node}};
+  }
+  if (keys::is_checkpoint_tx(tx)) {
+    if (auto c = keys::CheckpointTx::decode(tx); c.ok()) {
+      json j = {{"type", "keys_checkpoint"}, {"node", c->node}};
+      if (auto m = keys::decode_checkpoint_message(c->message); m.ok()) {
+        std::visit([&j](const auto& v) { j["height"] = v.height; }, *m);
+        j["message"] = std::holds_alternative<keys::CheckpointCommit>(*m) ? "commit"
+                       : std::holds_alternative<keys::CheckpointShare>(*m) ? "share"
+                                                                            : "abandon";
+      }
+      return j;
+    }
+  }
   if (fl::is_claim_tx(tx)) {
     if (auto c = fl::ClaimTx::decode(tx); c.ok()) {
       return {{"type", "fl_claim"}, {"job", to_hex(c->job)}, {"aggregator", c->aggregator}, {"from_round", c->from_round},
@@ -929,6 +944,15 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
     if (!ec.ok()) return error(500, "receipt", ec.error().message);
     proof.epoch_changes.push_back(std::move(ec).value());
   }
+  // With a signed checkpoint at or above its block, the receipt verifies with the network's
+  // service key alone: the headers from its block up to the checkpoint's go with it.
+  std::optional<ledger::Checkpoint> cp = keys_ != nullptr ? keys_->checkpoint_covering(height) : std::nullopt;
+  if (cp && cp->height <= chain.size() && cp->height - height <= ledger::kCheckpointLinkHeadersMax) {
+    ledger::CheckpointLink link;
+    for (uint64_t h = height + 1; h <= cp->height; h++) link.headers.push_back(chain[h - 1].block.header);
+    link.checkpoint = *cp;
+    proof.checkpoint = std::move(link);
+  }
   json tx = tx_json(cb.block.txs[loc->index]);
   bool valid = tx["type"] != "unknown";
   std::string reason = "committed, but not a transaction this network's state machine applies";
@@ -942,7 +966,8 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
               {"index", loc->index},
               {"epoch", cb.block.header.epoch},
               {"tx", tx},
-              {"receipt", to_hex(proof.encode())}};
+              {"receipt", to_hex(proof.encode())},
+              {"checkpoint", proof.checkpoint ? json(proof.checkpoint->checkpoint.height) : json(nullptr)}};
   if (!valid) out["reason"] = reason;
   return reply(200, out);
 }

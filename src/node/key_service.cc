@@ -105,13 +105,16 @@ void KeyService::start() {
 void KeyService::record(const consensus::CommittedBlock& cb) {
   if (!dkg_) return;
   uint64_t height = cb.block.header.height;
+  // Checkpoint messages count once the group key was ready before this block (the same rule
+  // on every node, replay included).
+  record_checkpoints(cb);
   for (const auto& tx : cb.block.txs) {
     if (!keys::is_dkg_tx(tx)) continue;
     auto t = keys::DkgTx::decode(tx);
     if (!t.ok() || t->node > 0xFFFF) continue;
     // Counted only with its node's identity signature: a validator cannot speak for another.
     const consensus::Validator* v = node_.replica().validators().find(t->node);
-    if (v == nullptr || !crypto::ed25519_verify(v->identity_key, keys::DkgTx::signed_bytes(session_, t->node, t->message), t->signature)) continue;
+    if (v == nullptr || !t->verify(session_, v->identity_key)) continue;
     auto m = keys::decode_dkg(t->message);
     if (!m.ok()) continue;
     if (t->node == self_) {
@@ -121,6 +124,85 @@ void KeyService::record(const consensus::CommittedBlock& cb) {
     (void)dkg_->on_ledger(static_cast<uint16_t>(t->node), *m, height);
   }
   dkg_->on_height(height);
+  if (!signer_ && dkg_->done() && dkg_->outcome()) {
+    const auto& o = *dkg_->outcome();
+    keys::CheckpointConfig config{node_.replica().genesis_hash(), threshold_, o.group_public_key, o.public_shares};
+    std::optional<keys::frost::KeyShare> share;
+    if (o.share) {
+      share = keys::frost::KeyShare{o.share->identifier, crypto::SecureBytes(o.share->secret.view()), o.share->public_share,
+                                    o.share->group_public_key};
+    }
+    signer_.emplace(std::move(config), std::move(share));
+  }
+}
+
+void KeyService::record_checkpoints(const consensus::CommittedBlock& cb) {
+  uint64_t height = cb.block.header.height;
+  bool content = false;
+  for (const auto& tx : cb.block.txs) {
+    if (!keys::is_checkpoint_tx(tx)) {
+      content = true;
+      continue;
+    }
+    if (!signer_) continue;
+    auto t = keys::CheckpointTx::decode(tx);
+    if (!t.ok() || t->node > 0xFFFF) continue;
+    const consensus::Validator* v = node_.replica().validators().find(t->node);
+    if (v == nullptr || !t->verify(session_, v->identity_key)) {
+      continue;
+    }
+    auto m = keys::decode_checkpoint_message(t->message);
+    if (!m.ok()) continue;
+    if (t->node == self_) checkpoint_unconfirmed_.erase(t->message);
+    const auto& chain = node_.replica().chain();
+    (void)signer_->on_ledger(static_cast<uint16_t>(t->node), *m, height, [&chain](uint64_t h) -> std::optional<Bytes> {
+      if (h == 0 || h > chain.size()) return std::nullopt;
+      return chain[h - 1].block.header.hash();
+    });
+  }
+  if (content) content_height_ = height;
+}
+
+void KeyService::submit_checkpoint_messages() {
+  if (!signer_ || !signer_->can_sign()) return;
+  int64_t now = node_.now_ms();
+  auto latest = signer_->latest();
+  uint64_t last = latest ? latest->height : 0;
+  if (last != last_checkpoint_height_ || last_checkpoint_ms_ == 0) {
+    last_checkpoint_height_ = last;
+    last_checkpoint_ms_ = now;
+  }
+  // A change of attempt (opened, done, abandoned) makes this node's earlier shares and votes moot.
+  uint64_t attempt = signer_->attempt() ? signer_->attempt()->opened_at : 0;
+  if (attempt != seen_attempt_) {
+    seen_attempt_ = attempt;
+    seen_attempt_ms_ = now;
+    std::erase_if(checkpoint_unconfirmed_, [](const auto& kv) {
+      auto m = keys::decode_checkpoint_message(kv.first);
+      return !m.ok() || !std::holds_alternative<keys::CheckpointCommit>(*m);
+    });
+  }
+  std::optional<uint64_t> wanted;
+  uint64_t height = node_.height();
+  if (content_height_ > last && height > last &&
+      (now - last_checkpoint_ms_ >= kCheckpointIntervalMs || content_height_ - last >= kCheckpointEveryBlocks)) {
+    wanted = height;
+  }
+  auto add = [&](const keys::CheckpointMessage& m) {
+    checkpoint_unconfirmed_.emplace(keys::encode_checkpoint_message(m), keys::make_checkpoint_tx(session_, self_, m, identity_secret_));
+  };
+  for (const auto& m : signer_->poll(wanted)) {
+    if (std::holds_alternative<keys::CheckpointCommit>(m)) checkpoint_unconfirmed_.clear();  // a new commitment supersedes the rest
+    add(m);
+  }
+  if (attempt != 0 && now - seen_attempt_ms_ >= kCheckpointStallMs) {
+    if (auto v = signer_->abandon()) {
+      log(LogLevel::kInfo, "keys", "the checkpoint attempt for height " + std::to_string(signer_->attempt()->height) +
+                                       " is stalled (a chosen signer did not sign): voting to abandon it");
+      add(*v);
+    }
+  }
+  for (const auto& [encoded, tx] : checkpoint_unconfirmed_) (void)node_.submit(tx);
 }
 
 void KeyService::on_commit(const consensus::CommittedBlock& cb) {
@@ -143,6 +225,7 @@ void KeyService::flush() {
     unconfirmed_.emplace(encoded, keys::make_dkg_tx(session_, self_, m, identity_secret_));
   }
   for (const auto& [encoded, tx] : unconfirmed_) (void)node_.submit(tx);
+  submit_checkpoint_messages();
   if (dkg_->done() && !logged_) {
     logged_ = true;
     if (dkg_->outcome()) {
@@ -172,7 +255,7 @@ nlohmann::json KeyService::status() const {
   j["threshold"] = threshold_;
   j["parties"] = parties_.size();
   j["epoch"] = 0;
-  j["checkpoint"] = nullptr;  // signed checkpoints are not built yet (docs/keys.md)
+  j["checkpoint"] = nullptr;
   j["public_key"] = nullptr;
   j["share"] = false;
   if (!problem_.empty()) j["problem"] = problem_;
@@ -196,7 +279,23 @@ nlohmann::json KeyService::status() const {
   j["excluded"] = nlohmann::json::object();
   for (const auto& [id, why] : o.excluded) j["excluded"][std::to_string(id)] = why;
   j["share"] = o.share.has_value();
+  if (signer_) {
+    if (auto cp = signer_->latest()) {
+      j["checkpoint"] = {{"height", cp->height}, {"block_hash", to_hex(cp->block_hash)}, {"signature", to_hex(cp->signature)}};
+    }
+    nlohmann::json signing = {{"checkpoints", signer_->checkpoints().size()}, {"abandoned", signer_->abandoned()}};
+    if (const auto& a = signer_->attempt()) {
+      signing["attempt"] = {{"height", a->height}, {"opened_at", a->opened_at}, {"commitments", a->commits.size()}, {"shares", a->shares.size()}};
+    }
+    j["signing"] = signing;
+  }
   return j;
+}
+
+std::optional<ledger::Checkpoint> KeyService::checkpoint_covering(uint64_t height) const {
+  std::lock_guard lock(mu_);
+  if (!signer_) return std::nullopt;
+  return signer_->covering(height);
 }
 
 }  // namespace supernet::node

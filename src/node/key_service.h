@@ -20,6 +20,7 @@
 #include <string>
 
 #include "crypto/secure.h"
+#include "keys/checkpoint.h"
 #include "keys/dkg.h"
 #include "node/node.h"
 #include "tee/platform.h"
@@ -28,6 +29,13 @@ namespace supernet::node {
 
 inline constexpr uint64_t kDkgWindowBlocks = 100;   // a phase waits this many blocks for the missing
 inline constexpr int kDkgResubmitMs = 1000;        // this node's messages not yet on the ledger, again
+// Signed checkpoints (keys/checkpoint.h): a share holder proposes one when blocks with
+// transactions other than checkpoint messages were committed above the last checkpoint and
+// kCheckpointIntervalMs passed since it saw the last one done, or kCheckpointEveryBlocks such
+// blocks were committed; it votes to abandon an attempt open longer than kCheckpointStallMs.
+inline constexpr int64_t kCheckpointIntervalMs = 2000;
+inline constexpr uint64_t kCheckpointEveryBlocks = 256;
+inline constexpr int64_t kCheckpointStallMs = 3000;
 
 class KeyService {
  public:
@@ -39,6 +47,8 @@ class KeyService {
   // GET /v1/keys and `supernet keys status`: state, public_key (hex), threshold, parties,
   // epoch, checkpoint, qualified, excluded, share.
   nlohmann::json status() const;
+  // The first signed checkpoint at or above `height` (receipts that verify with the key alone).
+  std::optional<ledger::Checkpoint> checkpoint_covering(uint64_t height) const;
 
  private:
   void start();
@@ -46,6 +56,8 @@ class KeyService {
   void record(const consensus::CommittedBlock& cb);
   void flush();
   void arm();
+  void record_checkpoints(const consensus::CommittedBlock& cb);
+  void submit_checkpoint_messages();
 
   Node& node_;
   tee::Platform& platform_;
@@ -58,6 +70,13 @@ class KeyService {
   std::optional<keys::Dkg> dkg_;
   std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (encoded) not yet on the ledger -> their tx
   std::set<Bytes> on_ledger_;           // this node's messages the ledger holds
+  std::optional<keys::CheckpointSigner> signer_;  // once the group key is ready
+  std::map<Bytes, Bytes> checkpoint_unconfirmed_;  // this node's checkpoint messages (encoded) not yet on the ledger -> tx
+  uint64_t content_height_ = 0;   // the last block with a transaction that is not a checkpoint message
+  uint64_t seen_attempt_ = 0;     // the attempt this node last saw open, and when (node time)
+  int64_t seen_attempt_ms_ = 0;
+  int64_t last_checkpoint_ms_ = 0;  // when this node saw the last checkpoint done
+  uint64_t last_checkpoint_height_ = 0;
   std::string problem_;                 // why this node runs no DKG, or holds no share
   bool logged_ = false;
   asio::steady_timer timer_;

@@ -35,7 +35,8 @@ const std::string& openapi_json() {
                       "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "committed", "invalid"]},
                                      "height": {"type": "integer"}, "index": {"type": "integer"}, "epoch": {"type": "integer"},
                                      "tx": {"type": "object"},
-                                     "receipt": {"type": "string", "description": "hex receipt proof; check offline with `supernet receipt verify`"}}}
+                                     "receipt": {"type": "string", "description": "hex receipt proof; check offline with `supernet receipt verify`"},
+                                     "checkpoint": {"type": ["integer", "null"], "description": "height of the signed checkpoint the receipt carries (it then verifies with the service key alone), null before one covers it"}}}
     },
     "parameters": {
       "wait_ms": {"name": "wait_ms", "in": "query", "required": false,
@@ -92,7 +93,7 @@ const std::string& openapi_json() {
                          "approvals": {"type": "array", "items": {"type": "object", "properties": {"spki": {"type": "string"}, "signature": {"type": "string"}}}}}}}}},
         "responses": {"200": {"description": "state: applied, behind, or the approvals it still needs"}, "400": {"description": "malformed, or a recovery that can never apply here (reason given)"},
                       "401": {"description": "unauthenticated"}, "403": {"description": "not a member"}}}},
-    "/v1/keys": {"get": {"summary": "The network's group key from the validators' distributed key generation (docs/keys.md): state (generating, ready, failed, off), public_key (hex Ed25519, null until ready), threshold, parties, epoch, checkpoint (null: signed checkpoints are not built yet), qualified and excluded dealers (with the reason), whether this node holds a share, and a problem when it only follows",
+    "/v1/keys": {"get": {"summary": "The network's group key from the validators' distributed key generation (docs/keys.md): state (generating, ready, failed, off), public_key (hex Ed25519, null until ready), threshold, parties, epoch, checkpoint (the latest signed checkpoint: height, block_hash, signature; null before the first), signing (checkpoints, abandoned, the open attempt), qualified and excluded dealers (with the reason), whether this node holds a share, and a problem when it only follows",
       "responses": {"200": {"description": "state, public_key, threshold, parties, epoch, checkpoint, qualified, excluded, share"}, "401": {"description": "unauthenticated"}, "404": {"description": "this node runs no key service"}}}},
     "/v1/nodes": {"get": {"summary": "Validators: weight, keys, addresses, attested connection, the last appraisal of its evidence (appraised_at_ms, appraisal: passed or the failed check; live sessions are attested again every 60 s), isolation and its evidence, and this node's failure detector's view (suspected, phi)",
       "responses": {"200": {"description": "chain_id, protocol, epoch, total_weight, quorum_weight, nodes"}, "401": {"description": "unauthenticated"}}}},

@@ -598,7 +598,7 @@ class Simulation : public World {
       auto t = keys::DkgTx::decode(tx);
       if (!t.ok()) continue;
       const Validator* v = genesis_.find(t->node);
-      if (v == nullptr || !crypto::ed25519_verify(v->identity_key, keys::DkgTx::signed_bytes(session, t->node, t->message), t->signature)) continue;
+      if (v == nullptr || !t->verify(session, v->identity_key)) continue;
       auto m = keys::decode_dkg(t->message);
       if (!m.ok()) continue;
       if (t->node == nd.id) {
