@@ -273,7 +273,7 @@ Result<Bytes> make_fresh_evidence(const Config& cfg, ByteView exporter) {
 }
 
 Status check_fresh_evidence(const Config& cfg, ByteView exporter, const Certificate& peer_cert, const tee::Claims& peer_claims,
-                            const Binding& peer_binding, ByteView evidence) {
+                            const Binding& peer_binding, ByteView evidence, tee::Claims* fresh_claims) {
   auto fresh = tee::verify_evidence(evidence, cfg.collateral, now_unix());
   if (!fresh.ok()) return make_error("ratls.stale", "fresh evidence does not verify: " + fresh.error().to_string());
   Bytes expected = fresh_binding(exporter, peer_cert.public_key().spki_der(), peer_binding);
@@ -285,6 +285,7 @@ Status check_fresh_evidence(const Config& cfg, ByteView exporter, const Certific
     failure = "fresh evidence comes from another platform or measurement than the certificate's";
   }
   if (!failure.empty()) return make_error("ratls.stale", failure);
+  if (fresh_claims != nullptr) *fresh_claims = *fresh;
   return ok_status();
 }
 

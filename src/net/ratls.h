@@ -180,8 +180,10 @@ Bytes api_fresh_binding(ByteView exporter, ByteView spki_der, const Binding& bin
 Result<Bytes> make_fresh_evidence(const Config& cfg, ByteView exporter);
 // The peer's fresh evidence: verifies, passes the policy, binds the exporter and the peer's
 // certificate key, and comes from the same platform, measurement and signer as the certificate.
+// `fresh_claims`, when given, receives the fresh evidence's claims once they passed.
 Status check_fresh_evidence(const Config& cfg, ByteView exporter, const crypto::Certificate& peer_cert,
-                            const tee::Claims& peer_claims, const Binding& peer_binding, ByteView evidence);
+                            const tee::Claims& peer_claims, const Binding& peer_binding, ByteView evidence,
+                            tee::Claims* fresh_claims = nullptr);
 inline constexpr const char* kAttestedConfirmation = "attested";
 
 // OpenSSL writes to sockets with write(2): a peer that hangs up mid-write would raise SIGPIPE

@@ -10,6 +10,7 @@
 #include "crypto/secure.h"
 #include "util/codec.h"
 #include "util/log.h"
+#include "util/time.h"
 
 namespace supernet::net {
 
@@ -111,13 +112,45 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::optional<crypto::Certificate> cert;
     std::optional<tee::Claims> claims;
     Binding binding;
+    tee::Claims fresh;  // the handshake's fresh evidence
   };
   // One re-attestation in flight per session.
   struct Reattest {
     Bytes nonce;  // empty: none pending
     std::optional<std::chrono::steady_clock::time_point> answered;  // when this side last answered
     std::unique_ptr<asio::steady_timer> timer;  // the requester's; an answer cancels its wait
+    // The peer's latest fresh evidence that passed, and when: a policy change re-appraises it
+    // at once (reappraise_all), without waiting for the next re-attestation.
+    std::optional<tee::Claims> claims;
+    UnixSeconds checked_at = 0;
+    std::weak_ptr<Stream> stream;
   };
+  std::map<uint32_t, std::weak_ptr<Reattest>> live;  // peer -> its admitted session's
+
+  // The policy changed: every admitted peer's latest fresh evidence is appraised again under it
+  // (as of when it was checked, so that only the new rules decide), and a peer that no longer
+  // passes is cut off now. The others are re-attested at their next interval as always.
+  void reappraise_all() {
+    for (auto it = live.begin(); it != live.end();) {
+      auto r = it->second.lock();
+      auto stream = r ? r->stream.lock() : nullptr;
+      if (!r || !stream) {
+        it = live.erase(it);
+        continue;
+      }
+      uint32_t peer = it->first;
+      ++it;
+      if (!r->claims || link(peer).stream != stream) continue;
+      tee::Appraisal a = tee::appraise(cfg.ratls.policy, *r->claims, r->checked_at, ByteView(r->claims->report_data));
+      if (a.failures.empty()) continue;
+      std::string failure;
+      for (const auto& f : a.failures) failure += (failure.empty() ? "" : "; ") + f;
+      appraised(peer, false, "the policy changed and the peer's evidence no longer passes: " + failure);
+      log(LogLevel::kWarn, "transport", "node " + std::to_string(peer) + " no longer passes the policy: " + failure + " (disconnected)");
+      asio::error_code ignored;
+      stream->lowest_layer().close(ignored);
+    }
+  }
 
   void appraised(uint32_t peer, bool passed, std::string verdict) {
     Appraisal& a = appraisals[peer];
@@ -256,6 +289,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       deadline.cancel();
       self->admit(peer, stream);
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
+      pending->claims = attested.fresh;
+      pending->checked_at = now_unix();
+      pending->stream = stream;
+      self->live[peer] = pending;
       if (self->cfg.reattest_ms > 0) asio::co_spawn(self->io, reattester(self, peer, stream, pending), asio::detached);
 #endif
       while (true) {
@@ -327,7 +364,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (!mine.ok()) throw SessionEnd{mine.error().to_string()};
     co_await write_frame(stream, *mine);
     Bytes theirs = co_await read_frame(stream);
-    if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, pv.binding, theirs); !s.ok()) {
+    tee::Claims fresh;
+    if (auto s = check_fresh_evidence(cfg.ratls, *exporter, *pv.cert, *pv.claims, pv.binding, theirs, &fresh); !s.ok()) {
       if (expected != 0) appraised(expected, false, s.error().to_string());
       throw SessionEnd{s.error().to_string()};
     }
@@ -355,7 +393,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
     appraised(peer, true, "passed");
-    co_return Attested{peer, to_bytes(*exporter), std::move(pv.cert), std::move(pv.claims), pv.binding};
+    co_return Attested{peer, to_bytes(*exporter), std::move(pv.cert), std::move(pv.claims), pv.binding, std::move(fresh)};
   }
 #endif
 
@@ -390,13 +428,16 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (pending.nonce.empty()) throw SessionEnd{"an unrequested re-attestation answer"};
     Bytes nonce = std::move(pending.nonce);
     pending.nonce.clear();
-    auto s = check_fresh_evidence(cfg.ratls, reattest_binding(a.exporter, nonce), *a.cert, *a.claims, a.binding, ByteView(frame).subspan(4));
+    tee::Claims fresh;
+    auto s = check_fresh_evidence(cfg.ratls, reattest_binding(a.exporter, nonce), *a.cert, *a.claims, a.binding, ByteView(frame).subspan(4), &fresh);
     if (!s.ok()) {
       appraised(peer, false, "re-attestation failed: " + s.error().to_string());
       log(LogLevel::kWarn, "transport", "node " + std::to_string(peer) + " failed its re-attestation: " + s.error().to_string());
       throw SessionEnd{"re-attestation failed: " + s.error().to_string()};
     }
     appraised(peer, true, "passed");
+    pending.claims = std::move(fresh);
+    pending.checked_at = now_unix();
     if (pending.timer) pending.timer->cancel();  // the next interval starts now
     return true;
   }
@@ -561,7 +602,14 @@ void Transport::add_peer(uint32_t id, Bytes identity_key, std::optional<PeerAddr
   impl_->add_peer(id, std::move(identity_key), std::move(dial));
 }
 void Transport::remove_peer(uint32_t id) { impl_->remove_peer(id); }
-void Transport::set_policy(const tee::Policy& policy) { impl_->cfg.ratls.policy = policy; }
+void Transport::set_policy(const tee::Policy& policy) {
+  impl_->cfg.ratls.policy = policy;
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
+  asio::post(impl_->io, [self = impl_] {
+    if (!self->stopped) self->reappraise_all();
+  });
+#endif
+}
 void Transport::set_on_clone(std::function<void(uint32_t peer, const std::string& reason)> cb) { impl_->cfg.on_clone = std::move(cb); }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;

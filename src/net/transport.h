@@ -94,7 +94,9 @@ class Transport {
   void remove_peer(uint32_t id);
   // Replaces the clone callback (TransportConfig::on_clone).
   void set_on_clone(std::function<void(uint32_t peer, const std::string& reason)> cb);
-  // Replaces the appraisal policy for connections made from now on.
+  // Replaces the appraisal policy: for connections made from now on, and at once for the live
+  // sessions, whose peers' latest fresh evidence is appraised again (a peer that no longer
+  // passes is disconnected and its appraisal says why).
   void set_policy(const tee::Policy& policy);
   uint16_t listen_port() const;
 

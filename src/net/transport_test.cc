@@ -116,8 +116,9 @@ TEST_F(TransportTest, ThreeNodesAttestAndExchangeFrames) {
 }
 
 // Live sessions are attested again (fresh nonce, fresh evidence over the same channel); when
-// the policy no longer admits a peer, its session is cut at the next re-attestation, the
-// appraisal says which check failed, and its reconnection is refused.
+// a peer's fresh evidence no longer passes (its host swapped the program under the session),
+// its session is cut at the next re-attestation, the appraisal says which check failed, and
+// its reconnection is refused.
 TEST_F(TransportTest, LiveSessionsAreReattestedAndAPeerTheNewPolicyRefusesIsCutOff) {
   reattest_ms_ = 100;
   make_nodes(2);
@@ -133,10 +134,9 @@ TEST_F(TransportTest, LiveSessionsAreReattestedAndAPeerTheNewPolicyRefusesIsCutO
   EXPECT_EQ(nodes_[0]->transport->appraisal(2)->verdict, "passed");
   EXPECT_TRUE(nodes_[0]->transport->connected(2));
   EXPECT_TRUE(nodes_[0]->received.empty());  // re-attestation frames never reach the owner
-  // Node 1's members revoke the measurement node 2 runs.
-  tee::Policy revoked = policy_;
-  revoked.platforms[tee::Kind::kVirtual].measurements = {Bytes(32, 0xAB)};
-  nodes_[0]->transport->set_policy(revoked);
+  // Node 2's host swaps the program under the live session: its next fresh evidence names a
+  // measurement the policy does not allow (a policy change is APolicyChangeCutsOff... below).
+  nodes_[1]->platform->set_measurement_for_testing(Bytes(48, 0xAB));
   ASSERT_TRUE(run_until([&] {
     auto a = nodes_[0]->transport->appraisal(2);
     return a && !a->passed;
@@ -144,6 +144,31 @@ TEST_F(TransportTest, LiveSessionsAreReattestedAndAPeerTheNewPolicyRefusesIsCutO
   EXPECT_NE(nodes_[0]->transport->appraisal(2)->verdict.find("re-attestation failed"), std::string::npos)
       << nodes_[0]->transport->appraisal(2)->verdict;
   // It stays out: every new handshake is appraised under the new policy.
+  EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
+}
+
+// Issue 15 §4: a revocation acts at once, not at the next re-attestation. With the interval
+// at a minute, a policy that no longer admits the peer's measurement cuts the live session
+// within a second (from the evidence it last showed), and a policy change it still passes
+// leaves the session up.
+TEST_F(TransportTest, APolicyChangeCutsOffAPeerThatNoLongerPassesWithinASecond) {
+  reattest_ms_ = 60'000;
+  make_nodes(2);
+  start(1);
+  start(0);
+  ASSERT_TRUE(run_until([&] { return nodes_[0]->transport->connected(2) && nodes_[1]->transport->connected(1); }));
+  tee::Policy same = policy_;
+  nodes_[0]->transport->set_policy(same);
+  EXPECT_FALSE(run_until([&] { return !nodes_[0]->transport->connected(2); }, 500)) << "a policy the peer passes cut it off";
+  tee::Policy revoked = policy_;
+  revoked.platforms[tee::Kind::kVirtual].measurements = {Bytes(48, 0xAB)};
+  nodes_[0]->transport->set_policy(revoked);
+  ASSERT_TRUE(run_until([&] { return !nodes_[0]->transport->connected(2); }, 1000)) << "still connected a second after the revocation";
+  auto a = nodes_[0]->transport->appraisal(2);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->passed);
+  EXPECT_NE(a->verdict.find("no longer passes"), std::string::npos) << a->verdict;
+  EXPECT_NE(a->verdict.find("measurement"), std::string::npos) << a->verdict;
   EXPECT_FALSE(run_until([&] { return nodes_[0]->transport->connected(2); }, 1500));
 }
 
