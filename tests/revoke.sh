@@ -3,7 +3,8 @@
 # sessions at once. Members accept a second build of the node program; a fourth node running
 # that build joins by vote; the members then revoke its measurement, and within a second of the
 # commit every other node has cut its session with it, naming the failed check, and it stays
-# out while the three go on committing.
+# out while the three go on committing. The other revocation votes (set-min-tcb,
+# revoke-platform-key) apply on every node; malformed ones are refused.
 set -uo pipefail
 sn=$1
 base_port=$2
@@ -50,4 +51,21 @@ sleep 2
 for n in 1 2 3; do connected "$n" 4 && fail "node $n reconnected to the revoked node 4"; done
 "$sn" tx submit --dir "$net" --node 1 --table after --key k --value v > "$work/w.txt" 2>&1 || fail "a write after the revocation: $(cat "$work/w.txt")"
 echo "ok: nodes 1-3 commit without node 4, which reconnects to nobody"
+echo "== 4. the other revocation votes: a minimum TCB, a platform key; malformed ones refused"
+"$sn" governance propose set-min-tcb --dir "$net" --platform sev-snp --tcb snp=22 --tcb microcode=213 --note "CVE fix" > "$work/t.txt" 2>&1 ||
+  fail "set-min-tcb: $(cat "$work/t.txt")"
+grep -q "set_min_tcb.*status applied" "$work/t.txt" || fail "set-min-tcb not applied: $(cat "$work/t.txt")"
+key4=$(printf 'ab%.0s' $(seq 32))  # a platform key id no running node uses: the network goes on
+"$sn" governance propose revoke-platform-key --dir "$net" --platform-key "$key4" > "$work/k.txt" 2>&1 || fail "revoke-platform-key: $(cat "$work/k.txt")"
+grep -q "revoke_platform_key.*status applied" "$work/k.txt" || fail "revoke-platform-key not applied: $(cat "$work/k.txt")"
+for n in 1 2 3; do
+  grep -q "members raised a minimum TCB" "$net/node-$n/node.log" || fail "node $n did not apply the minimum TCB"
+  grep -q "members revoked a platform key" "$net/node-$n/node.log" || fail "node $n did not apply the key revocation"
+done
+"$sn" governance propose set-min-tcb --dir "$net" --platform sev-snp --tcb snp > /dev/null 2>&1; [ $? = 2 ] || fail "--tcb without a number is not a usage error"
+"$sn" governance propose set-min-tcb --dir "$net" --platform virtual --tcb snp=1 > "$work/v.txt" 2>&1 && fail "a minimum TCB for the virtual platform was accepted"
+grep -q "hardware platform" "$work/v.txt" || fail "the virtual platform refusal does not say why: $(cat "$work/v.txt")"
+"$sn" governance propose revoke-platform-key --dir "$net" --platform-key xyz > /dev/null 2>&1; [ $? = 2 ] || fail "a malformed platform key is not a usage error"
+"$sn" tx submit --dir "$net" --node 2 --table after --key k2 --value v > "$work/w2.txt" 2>&1 || fail "a write after the revocations: $(cat "$work/w2.txt")"
+echo "ok: set-min-tcb and revoke-platform-key applied on every node; malformed ones refused; the network goes on"
 echo "all revocation checks passed"

@@ -3,6 +3,7 @@
 // in its client certificate); nodes only order them.
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -77,6 +78,8 @@ struct ProposeArgs {
   int node = 0;
   uint64_t weight = 0;
   std::vector<std::string> measurements;
+  std::string platform, platform_key;
+  std::vector<std::string> tcb;
   std::string note;
 };
 
@@ -92,6 +95,30 @@ int run_propose(const ProposeArgs& a) {
     g.change.kind = consensus::ChangeKind::kRemoveNode;
   } else if (a.kind == "set-weight") {
     g.change.kind = consensus::ChangeKind::kSetWeight;
+  } else if (a.kind == "set-min-tcb") {
+    g.change.kind = consensus::ChangeKind::kSetMinTcb;
+    g.change.platform = a.platform;
+    for (const auto& t : a.tcb) {
+      auto eq = t.find('=');
+      uint64_t v = 0;
+      auto [end, ec] = eq == std::string::npos ? std::from_chars(t.data(), t.data(), v)
+                                               : std::from_chars(t.data() + eq + 1, t.data() + t.size(), v);
+      if (eq == std::string::npos || eq == 0 || ec != std::errc() || end != t.data() + t.size()) {
+        return fail(make_error("usage.tcb", "--tcb is COMPONENT=NUMBER (for example snp=23), not '" + t + "'"));
+      }
+      g.change.min_tcb[t.substr(0, eq)] = v;
+    }
+    if (a.platform.empty() || g.change.min_tcb.empty()) {
+      return fail(make_error("usage.tcb", "set-min-tcb needs --platform KIND and --tcb COMPONENT=NUMBER at least once"));
+    }
+  } else if (a.kind == "revoke-platform-key") {
+    g.change.kind = consensus::ChangeKind::kRevokePlatformKey;
+    g.change.platform_key = a.platform_key;
+    std::transform(g.change.platform_key.begin(), g.change.platform_key.end(), g.change.platform_key.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (g.change.platform_key.size() != 64 || !from_hex(g.change.platform_key).ok()) {
+      return fail(make_error("usage.platform_key", "--platform-key is a platform key id, 64 hex digits (the policy's trusted_virtual_platform_keys)"));
+    }
   } else {
     g.change.kind = consensus::ChangeKind::kSetMeasurements;
     for (auto m : a.measurements) {
@@ -99,7 +126,8 @@ int run_propose(const ProposeArgs& a) {
       g.change.measurements.push_back(m);
     }
   }
-  if (g.change.kind != consensus::ChangeKind::kSetMeasurements && a.node <= 0) return fail(make_error("usage.validator", "--validator is required"));
+  bool about_node = g.change.kind == consensus::ChangeKind::kRemoveNode || g.change.kind == consensus::ChangeKind::kSetWeight;
+  if (about_node && a.node <= 0) return fail(make_error("usage.validator", "--validator is required"));
   if (g.change.kind == consensus::ChangeKind::kSetWeight && a.weight == 0) return fail(make_error("usage.weight", "--weight is required"));
   if (g.change.kind == consensus::ChangeKind::kSetMeasurements && a.measurements.empty()) {
     return fail(make_error("usage.measurement", "give --measurement HEX at least once"));
@@ -223,14 +251,20 @@ void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) 
 
   auto p = std::make_shared<ProposeArgs>();
   CLI::App* propose = gov->add_subcommand(
-      "propose", "Propose removing a node, changing its stake, or the measurements nodes accept (adding a node: supernet node add)");
+      "propose",
+      "Propose removing a node, changing its stake, the measurements nodes accept, or a revocation: raise a minimum TCB, "
+      "distrust a platform key (adding a node: supernet node add). Revocations act on live sessions at once: a peer that no "
+      "longer passes is disconnected");
   p->net.add_to(propose);
-  propose->add_option("kind", p->kind, "remove-node, set-weight or set-measurements")
+  propose->add_option("kind", p->kind, "remove-node, set-weight, set-measurements, set-min-tcb or revoke-platform-key")
       ->required()
-      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements"}));
+      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements", "set-min-tcb", "revoke-platform-key"}));
   propose->add_option("--validator", p->node, "the validator it is about");
   propose->add_option("--weight", p->weight, "set-weight: the new stake");
   propose->add_option("--measurement", p->measurements, "set-measurements: an accepted measurement (hex); repeat for several");
+  propose->add_option("--platform", p->platform, "set-min-tcb: the platform kind (sev-snp, sgx, tdx, psa, cca, tpm)");
+  propose->add_option("--tcb", p->tcb, "set-min-tcb: COMPONENT=NUMBER, a component's new minimum (for sev-snp: bootloader, tee, snp, microcode); repeat for several");
+  propose->add_option("--platform-key", p->platform_key, "revoke-platform-key: the platform key id to distrust (hex)");
   propose->add_option("--note", p->note, "why (recorded on the ledger)");
   propose->callback([p, exit_code] { *exit_code = run_propose(*p); });
 

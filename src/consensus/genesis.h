@@ -7,6 +7,7 @@
 // a host cannot pair the real hash with a fake validator set (issue 10, B).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,11 @@ Bytes vote_key_binding(const Hash& genesis_hash, NodeId node, ByteView identity_
 struct PolicyAdjustments {
   std::vector<std::string> measurements;           // lower-case hex; replace the lists when not empty
   std::vector<std::string> virtual_platform_keys;  // key ids (hex SHA-256), trusted besides the policy's
+  // Members' revocations: minimum TCB components by platform kind name (they raise the
+  // policy's, never lower them), and platform key ids distrusted whatever the policy says.
+  std::map<std::string, std::map<std::string, uint64_t>> min_tcb;
+  std::vector<std::string> revoked_platform_keys;
+  bool operator==(const PolicyAdjustments&) const = default;
 };
 
 class EvidenceAppraiser {

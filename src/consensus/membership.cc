@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <set>
 
 #include "consensus/chain.h"
 #include "consensus/verify.h"
@@ -29,12 +30,16 @@ void encode_change(Writer& w, const Change& c) {
   w.u32(static_cast<uint32_t>(c.measurements.size()));
   for (const auto& m : c.measurements) w.str(m);
   w.str(c.note).u64(static_cast<uint64_t>(c.issued_at)).bytes(c.evidence).str(c.platform_key);
+  if (c.kind == ChangeKind::kSetMinTcb) {
+    w.str(c.platform).u32(static_cast<uint32_t>(c.min_tcb.size()));
+    for (const auto& [component, min] : c.min_tcb) w.str(component).u64(min);
+  }
 }
 
 Result<Change> decode_change(Reader& r) {
   Change c;
   SN_ASSIGN(uint8_t kind, r.u8());
-  if (kind < 1 || kind > 4) return make_error("governance.decode", "unknown kind of change");
+  if (kind < 1 || kind > 6) return make_error("governance.decode", "unknown kind of change");
   c.kind = static_cast<ChangeKind>(kind);
   SN_ASSIGN(c.node, r.u32());
   SN_ASSIGN(c.weight, r.u64());
@@ -59,6 +64,20 @@ Result<Change> decode_change(Reader& r) {
   c.evidence = to_bytes(evidence);
   SN_ASSIGN(ByteView platform_key, r.bytes(64));
   c.platform_key = to_string(platform_key);
+  if (c.kind == ChangeKind::kSetMinTcb) {
+    SN_ASSIGN(ByteView platform, r.bytes(16));
+    c.platform = to_string(platform);
+    SN_ASSIGN(uint32_t n, r.count(kMinTcbComponentsMax, 12));
+    for (uint32_t i = 0; i < n; i++) {
+      SN_ASSIGN(ByteView component, r.bytes(32));
+      SN_ASSIGN(uint64_t min, r.u64());
+      // One encoding: components sorted and distinct (as a map encodes them).
+      if (!c.min_tcb.empty() && to_string(component) <= c.min_tcb.rbegin()->first) {
+        return make_error("governance.decode", "minimum TCB components are not sorted and distinct");
+      }
+      c.min_tcb[to_string(component)] = min;
+    }
+  }
   return c;
 }
 
@@ -74,6 +93,10 @@ const char* change_kind_name(ChangeKind k) {
       return "set_weight";
     case ChangeKind::kSetMeasurements:
       return "set_measurements";
+    case ChangeKind::kSetMinTcb:
+      return "set_min_tcb";
+    case ChangeKind::kRevokePlatformKey:
+      return "revoke_platform_key";
   }
   return "?";
 }
@@ -355,6 +378,10 @@ Status Membership::check_change(const Change& c) const {
       if (!c.platform_key.empty() && (c.platform_key.size() != 64 || !is_lower_hex(c.platform_key))) {
         return make_error("governance.change", "a platform key id is 64 lower-case hex digits");
       }
+      if (!c.platform_key.empty() &&
+          std::find(revoked_platform_keys_.begin(), revoked_platform_keys_.end(), c.platform_key) != revoked_platform_keys_.end()) {
+        return make_error("governance.change", "the new node's platform key " + c.platform_key.substr(0, 16) + "... was revoked by the members");
+      }
       if (protocol() == Protocol::kTeeBft) {
         PolicyAdjustments adj = adjustments();
         if (!c.platform_key.empty()) adj.virtual_platform_keys.push_back(c.platform_key);
@@ -373,6 +400,24 @@ Status Membership::check_change(const Change& c) const {
       if (c.measurements.empty() || c.measurements.size() > kMeasurementsMax) return make_error("governance.change", "give 1 to 64 measurements");
       for (const auto& m : c.measurements) {
         if (!is_lower_hex(m) || m.size() > 256) return make_error("governance.change", "measurements are lower-case hex");
+      }
+      return ok_status();
+    case ChangeKind::kSetMinTcb: {
+      static const std::set<std::string> kHardware{"sev-snp", "sgx", "tdx", "psa", "cca", "tpm"};  // tee::kind_name
+      if (!kHardware.count(c.platform)) {
+        return make_error("governance.change", "set_min_tcb names a hardware platform kind (sev-snp, sgx, tdx, psa, cca, tpm), not '" + c.platform + "'");
+      }
+      if (c.min_tcb.empty() || c.min_tcb.size() > kMinTcbComponentsMax) return make_error("governance.change", "give 1 to 16 TCB components");
+      for (const auto& [component, min] : c.min_tcb) {
+        if (component.empty() || component.size() > 32 || component.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+          return make_error("governance.change", "TCB component names are lower-case letters, digits and _ (at most 32)");
+        }
+      }
+      return ok_status();
+    }
+    case ChangeKind::kRevokePlatformKey:
+      if (!is_lower_hex(c.platform_key) || c.platform_key.size() != 64) {
+        return make_error("governance.change", "revoke_platform_key names a platform key id: 64 lower-case hex digits");
       }
       return ok_status();
   }
@@ -444,6 +489,15 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
       break;
     case ChangeKind::kSetMeasurements:
       measurements_ = c.measurements;
+      break;
+    case ChangeKind::kSetMinTcb:
+      for (const auto& [component, min] : c.min_tcb) min_tcb_[c.platform][component] = min;
+      break;
+    case ChangeKind::kRevokePlatformKey:
+      std::erase(platform_keys_, c.platform_key);
+      if (std::find(revoked_platform_keys_.begin(), revoked_platform_keys_.end(), c.platform_key) == revoked_platform_keys_.end()) {
+        revoked_platform_keys_.push_back(c.platform_key);
+      }
       break;
   }
   p.status = ProposalState::Status::kApplied;

@@ -38,7 +38,15 @@
 
 namespace supernet::consensus {
 
-enum class ChangeKind : uint8_t { kAddNode = 1, kRemoveNode = 2, kSetWeight = 3, kSetMeasurements = 4 };
+enum class ChangeKind : uint8_t {
+  kAddNode = 1,
+  kRemoveNode = 2,
+  kSetWeight = 3,
+  kSetMeasurements = 4,
+  kSetMinTcb = 5,          // raise a platform kind's minimum TCB components
+  kRevokePlatformKey = 6,  // distrust a platform key (a virtual platform key id, hex)
+};
+inline constexpr size_t kMinTcbComponentsMax = 16;
 const char* change_kind_name(ChangeKind k);
 
 struct Change {
@@ -54,8 +62,13 @@ struct Change {
   int64_t issued_at = 0;
   Bytes evidence;
   // add_node: a virtual platform key id (hex) to trust from now on, the new "machine" of a
-  // development network (a production policy never accepts virtual evidence).
+  // development network (a production policy never accepts virtual evidence);
+  // revoke_platform_key: the key id to distrust.
   std::string platform_key;
+  // set_min_tcb: the platform kind ("sev-snp", "sgx", ...) and its components' minimums
+  // (encoded after the fields above, for these kinds only).
+  std::string platform;
+  std::map<std::string, uint64_t> min_tcb;
 };
 
 struct GovernanceTx {
@@ -165,7 +178,10 @@ class Membership {
   const std::vector<std::string>& measurements() const { return measurements_; }
   // Virtual platform keys the members trusted (add_node), besides the genesis policy's.
   const std::vector<std::string>& platform_keys() const { return platform_keys_; }
-  PolicyAdjustments adjustments() const { return {measurements_, platform_keys_}; }
+  // Minimum TCB components the members set, by platform kind name; revoked platform keys.
+  const std::map<std::string, std::map<std::string, uint64_t>>& min_tcb() const { return min_tcb_; }
+  const std::vector<std::string>& revoked_platform_keys() const { return revoked_platform_keys_; }
+  PolicyAdjustments adjustments() const { return {measurements_, platform_keys_, min_tcb_, revoked_platform_keys_}; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
   // Peer and API addresses of validators added by governance.
   const std::map<NodeId, std::pair<std::string, std::string>>& addresses() const { return addresses_; }
@@ -209,6 +225,8 @@ class Membership {
   std::map<std::string, ProposalState> proposals_;
   std::vector<std::string> measurements_;
   std::vector<std::string> platform_keys_;
+  std::map<std::string, std::map<std::string, uint64_t>> min_tcb_;
+  std::vector<std::string> revoked_platform_keys_;
   std::vector<EvidenceRecord> evidence_;
   std::map<NodeId, std::pair<std::string, std::string>> addresses_;
 };

@@ -154,6 +154,64 @@ TEST(Governance, StakeRemovalAndMeasurements) {
   EXPECT_EQ(m.state.check(m.propose(0, m.add_node(1))).error().code, "governance.change");  // 1 exists
 }
 
+// Issue 15 §4: members revoke by vote. A minimum TCB only merges upward per component; a
+// revoked platform key is listed in the adjustments, leaves the trusted keys and cannot come
+// back with a new node; malformed revocations are refused up front; the encodings round-trip.
+TEST(Governance, RevocationsRaiseAMinimumTcbAndDistrustAPlatformKey) {
+  Members m(1, 1);
+  Change t;
+  t.kind = ChangeKind::kSetMinTcb;
+  t.platform = "sev-snp";
+  t.min_tcb = {{"snp", 23}, {"microcode", 200}};
+  Bytes tx = m.propose(0, t);
+  auto back = GovernanceTx::decode(tx);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->encode(), tx);
+  EXPECT_EQ(back->change.min_tcb, t.min_tcb);
+  EXPECT_EQ(back->change.platform, "sev-snp");
+  ASSERT_TRUE(m.commit(tx).ok());
+  Change raise = t;
+  raise.min_tcb = {{"snp", 25}};
+  ASSERT_TRUE(m.commit(m.propose(0, raise, 2)).ok());
+  std::map<std::string, uint64_t> want{{"microcode", 200}, {"snp", 25}};
+  EXPECT_EQ(m.state.min_tcb().at("sev-snp"), want);
+  EXPECT_EQ(m.state.adjustments().min_tcb.at("sev-snp"), want);
+  EXPECT_EQ(m.state.set().epoch(), 0u);
+  for (auto [platform, tcb] : std::vector<std::pair<std::string, std::map<std::string, uint64_t>>>{
+           {"virtual", {{"snp", 1}}}, {"nosuch", {{"snp", 1}}}, {"sgx", {}}, {"tdx", {{"Bad!", 1}}}}) {
+    Change bad = t;
+    bad.platform = platform;
+    bad.min_tcb = tcb;
+    EXPECT_EQ(m.state.check(m.propose(0, bad, 3)).error().code, "governance.change") << platform;
+  }
+  Change many = t;
+  for (int i = 0; i < 17; i++) many.min_tcb["c" + std::to_string(i)] = 1;
+  EXPECT_FALSE(GovernanceTx::decode(m.propose(0, many, 3)).ok());  // over the bound: does not even decode
+
+  std::string key(64, 'a');
+  Change add = m.add_node(9);
+  add.platform_key = key;
+  Change revoke;
+  revoke.kind = ChangeKind::kRevokePlatformKey;
+  revoke.platform_key = key;
+  Bytes rtx = m.propose(0, revoke, 4);
+  ASSERT_TRUE(GovernanceTx::decode(rtx).ok());
+  EXPECT_EQ(GovernanceTx::decode(rtx)->encode(), rtx);
+  ASSERT_TRUE(m.commit(rtx).ok());
+  EXPECT_EQ(m.state.revoked_platform_keys(), std::vector<std::string>{key});
+  EXPECT_EQ(m.state.adjustments().revoked_platform_keys, std::vector<std::string>{key});
+  auto refused = m.state.check(m.propose(0, add, 5));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("revoked"), std::string::npos) << refused.error().message;
+  Change bad_key = revoke;
+  bad_key.platform_key = "XYZ";
+  EXPECT_EQ(m.state.check(m.propose(0, bad_key, 6)).error().code, "governance.change");
+  // An unknown kind does not decode.
+  Bytes unknown = m.propose(0, revoke, 7);
+  unknown[5] = 7;  // after "SNGV" and the action: the change's kind
+  EXPECT_FALSE(GovernanceTx::decode(unknown).ok());
+}
+
 TEST(Governance, AProposalThatNoLongerFitsFails) {
   Members m(2, 2);
   Bytes first = m.propose(0, m.add_node(4), 1);

@@ -902,7 +902,14 @@ ApiResponse ApiHandler::get_governance() {
                                                                                    : "failed"},
               {"proposed_at", p.proposed_at},
               {"note", c.note}};
-    if (c.kind != consensus::ChangeKind::kSetMeasurements) j["node"] = c.node;
+    if (c.kind == consensus::ChangeKind::kAddNode || c.kind == consensus::ChangeKind::kRemoveNode || c.kind == consensus::ChangeKind::kSetWeight) {
+      j["node"] = c.node;
+    }
+    if (c.kind == consensus::ChangeKind::kSetMinTcb) {
+      j["platform"] = c.platform;
+      j["min_tcb"] = c.min_tcb;
+    }
+    if (c.kind == consensus::ChangeKind::kRevokePlatformKey) j["platform_key"] = c.platform_key;
     if (c.kind == consensus::ChangeKind::kAddNode || c.kind == consensus::ChangeKind::kSetWeight) j["weight"] = c.weight;
     if (c.kind == consensus::ChangeKind::kAddNode) {
       j["peer"] = c.peer;
@@ -1074,7 +1081,10 @@ ApiResponse ApiHandler::get_nodes() {
                          {"protocol", consensus::protocol_name(genesis_.protocol)},
                          {"genesis_hash", to_hex(node_.replica().genesis_hash())},
                          // What governance changed of the genesis policy: clients appraise added nodes with it.
-                         {"policy_adjustments", {{"measurements", m.measurements()}, {"virtual_platform_keys", m.platform_keys()}}},
+                         {"policy_adjustments", {{"measurements", m.measurements()},
+                                                 {"virtual_platform_keys", m.platform_keys()},
+                                                 {"min_tcb", m.min_tcb()},
+                                                 {"revoked_platform_keys", m.revoked_platform_keys()}}},
                          {"epoch", set.epoch()},
                          {"total_weight", set.total_weight()},
                          {"quorum_weight", set.quorum(genesis_.protocol)},

@@ -1,5 +1,6 @@
 #include "node/appraiser.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "tee/evidence.h"
@@ -64,6 +65,21 @@ void apply_adjustments(tee::Policy& policy, const consensus::PolicyAdjustments& 
     bool known = false;
     for (const auto& k : policy.trusted_virtual_platform_keys) known = known || k == *b;
     if (!known) policy.trusted_virtual_platform_keys.push_back(std::move(b).value());
+  }
+  // Revocations: a revoked key is distrusted whatever the local policy lists; a minimum TCB
+  // the members set raises the policy's (a local policy stricter than the vote stays so).
+  for (const auto& hex : adjustments.revoked_platform_keys) {
+    if (auto b = from_hex(hex); b.ok()) std::erase(policy.trusted_virtual_platform_keys, *b);
+  }
+  for (const auto& [kind_name, components] : adjustments.min_tcb) {
+    auto kind = tee::parse_kind(kind_name);
+    if (!kind.ok()) continue;
+    auto it = policy.platforms.find(*kind);
+    if (it == policy.platforms.end()) continue;  // the policy does not admit that platform at all
+    for (const auto& [component, min] : components) {
+      uint64_t& local = it->second.min_tcb[component];
+      local = std::max(local, min);
+    }
   }
 }
 

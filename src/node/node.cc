@@ -90,8 +90,7 @@ Status Node::check_floor(const tee::Policy& policy) const {
 Status Node::set_policy(const tee::Policy& policy) {
   SN_TRY(check_floor(policy));
   base_policy_ = policy;
-  followed_measurements_.clear();
-  followed_platform_keys_.clear();
+  followed_adjustments_ = {};
   tee::Policy p = base_policy_;
   apply_adjustments(p, replica_.membership().adjustments());
   transport_.set_policy(p);
@@ -129,12 +128,13 @@ void Node::follow_membership() {
     }
   }
   // Governance's changes to the policy (measurements, trusted platform keys) apply to peers.
-  if (m.measurements() != followed_measurements_ || m.platform_keys() != followed_platform_keys_) {
-    if (m.measurements() != followed_measurements_ && !m.measurements().empty()) {
+  if (m.adjustments() != followed_adjustments_) {
+    if (m.measurements() != followed_adjustments_.measurements && !m.measurements().empty()) {
       log(LogLevel::kInfo, "node", "members set the accepted measurements (" + std::to_string(m.measurements().size()) + ")");
     }
-    followed_measurements_ = m.measurements();
-    followed_platform_keys_ = m.platform_keys();
+    if (m.min_tcb() != followed_adjustments_.min_tcb) log(LogLevel::kInfo, "node", "members raised a minimum TCB");
+    if (m.revoked_platform_keys() != followed_adjustments_.revoked_platform_keys) log(LogLevel::kInfo, "node", "members revoked a platform key");
+    followed_adjustments_ = m.adjustments();
     tee::Policy p = base_policy_;
     apply_adjustments(p, m.adjustments());
     transport_.set_policy(p);

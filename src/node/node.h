@@ -131,8 +131,7 @@ class Node {
   std::vector<PendingRecovery> recoveries_;
   void retry_recoveries();
   uint64_t followed_epoch_ = 0;
-  std::vector<std::string> followed_measurements_;
-  std::vector<std::string> followed_platform_keys_;
+  consensus::PolicyAdjustments followed_adjustments_;  // governance's changes the transport's policy has
   uint64_t committed_txs_ = 0;
   consensus::FailureDetector detector_;
   bool phi_accrual_ = true;

@@ -24,6 +24,33 @@
 namespace supernet::node {
 namespace {
 
+// Members' revocations applied to a node's policy (issue 15 §4): a voted minimum TCB raises a
+// component, never lowers one the local policy holds higher, and never admits a platform the
+// policy does not; a revoked platform key leaves the trusted keys even when the policy file
+// lists it, and a key governance trusted (add_node) that was then revoked is not trusted.
+TEST(PolicyAdjustments, RevocationsOnlyTightenThePolicy) {
+  tee::Policy p;
+  p.platforms[tee::Kind::kSevSnp].min_tcb = {{"snp", 30}, {"tee", 0}};
+  Bytes k1(32, 1), k2(32, 2);
+  p.trusted_virtual_platform_keys = {k1, k2};
+  consensus::PolicyAdjustments adj;
+  adj.min_tcb["sev-snp"] = {{"snp", 23}, {"microcode", 200}, {"tee", 1}};
+  adj.min_tcb["tdx"] = {{"tcb", 5}};
+  adj.revoked_platform_keys = {to_hex(k1)};
+  node::apply_adjustments(p, adj);
+  std::map<std::string, uint64_t> want{{"microcode", 200}, {"snp", 30}, {"tee", 1}};
+  EXPECT_EQ(p.platforms[tee::Kind::kSevSnp].min_tcb, want);
+  EXPECT_EQ(p.platforms.count(tee::Kind::kTdx), 0u);
+  EXPECT_EQ(p.trusted_virtual_platform_keys, std::vector<Bytes>{k2});
+  // Trusted by add_node, revoked later: revocation wins.
+  tee::Policy q;
+  consensus::PolicyAdjustments later;
+  later.virtual_platform_keys = {to_hex(k1)};
+  later.revoked_platform_keys = {to_hex(k1)};
+  node::apply_adjustments(q, later);
+  EXPECT_TRUE(q.trusted_virtual_platform_keys.empty());
+}
+
 using testing::NodeCluster;
 using testing::temp_path;
 using testing::test_dir;
