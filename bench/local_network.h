@@ -38,9 +38,9 @@ struct NetworkNode {
 class LocalNetwork {
  public:
   // Validators 1..n; `setup(i, node)` runs for each once its Node exists, before it starts (to
-  // attach services and observers).
+  // attach services and observers). `governance`: the member alone carries out proposals.
   LocalNetwork(consensus::Protocol protocol, int n, const std::string& dir, size_t block_txs,
-               const std::function<void(int, NetworkNode&)>& setup = {})
+               const std::function<void(int, NetworkNode&)>& setup = {}, bool governance = false)
       : n_(n), member_key_(crypto::PrivateKey::generate_ec(crypto::Curve::kP256)) {
     tee::Policy policy;
     policy.production = false;
@@ -66,8 +66,10 @@ class LocalNetwork {
     }
     policy.platforms[tee::Kind::kVirtual].measurements = {nodes_[1]->platform->measurement().value()};
     consensus::ValidatorSet set(vals, 0);
-    consensus::ChainGenesis genesis = consensus::genesis_for_set(protocol, set, "bench", {}, tee::policy_to_toml(policy));
-    genesis.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});  // signs jobs
+    consensus::GovernanceRules rules;
+    if (governance) rules = {{{"member", crypto::sha256(member_key_.public_key().spki_der())}}, 1};
+    consensus::ChainGenesis genesis = consensus::genesis_for_set(protocol, set, "bench", rules, tee::policy_to_toml(policy));
+    if (!governance) genesis.clients.push_back({"member", "member", crypto::sha256(member_key_.public_key().spki_der())});  // signs jobs
     Bytes genesis_bytes = genesis.encode();
     std::map<int, uint16_t> ports;
     for (int i = n; i >= 1; i--) {  // higher ids first: lower ones dial them

@@ -4,7 +4,8 @@
 # -9 and restarted unseals its seed, replays the ledger and holds the same share again; a node
 # whose sealed seed is gone (a rolled-back disk) follows with no share, and says why. The
 # network signs ledger checkpoints with the group key: a receipt verifies offline with that key
-# alone (`receipt verify --service-key`), also while one of the three is down.
+# alone (`receipt verify --service-key`), also while one of the three is down. A client that a
+# release policy names obtains a resource's key from any two validators, each release recorded.
 set -uo pipefail
 sn=$1
 base_port=$2
@@ -90,7 +91,35 @@ status_of 3 "$work/r3.json" || fail "node 3 after restart: $(cat "$work/r3.json"
 [ "$(field "$work/r3.json" share)" = "true" ] || fail "node 3 lost its share in a restart: $(cat "$work/r3.json")"
 echo "ok: node 3 restarted with its share"
 
-echo "== 4. the sealed seed gone: the node follows, holds no share, and says why"
+echo "== 4. key release to a client the release policy names, with a node killed too"
+"$sn" keys release --dir "$net" --as user --resource dataset:alpha --out "$work/none.key" > "$work/nopolicy.out" 2>&1 &&
+  fail "a key was released for a resource no policy names"
+grep -q "no release policy names resource 'dataset:alpha'" "$work/nopolicy.out" || fail "no policy: the refusal does not say so: $(cat "$work/nopolicy.out")"
+"$sn" governance propose set-release-policy --dir "$net" --resource dataset:alpha --client user --note "e2e" > "$work/pol.out" 2>&1 ||
+  fail "set-release-policy: $(cat "$work/pol.out")"
+grep -q "status applied" "$work/pol.out" || fail "the release policy was not applied: $(cat "$work/pol.out")"
+"$sn" keys release --dir "$net" --as user --resource dataset:alpha --out "$work/a.key" > "$work/rel.out" 2>&1 || fail "release: $(cat "$work/rel.out")"
+relkey=$(cat "$work/a.key")
+[ "${#relkey}" = 64 ] || fail "the released key is not 32 bytes of hex: $relkey"
+[ "$(stat -c %a "$work/a.key")" = 600 ] || fail "the key file is not mode 0600"
+"$sn" keys release --dir "$net" --as member --resource dataset:alpha --out "$work/m.key" > "$work/mem.out" 2>&1 &&
+  fail "a client the policy does not name obtained the key"
+grep -q "client 'member' may not obtain 'dataset:alpha'" "$work/mem.out" || fail "member: the refusal does not name the check: $(cat "$work/mem.out")"
+[ ! -e "$work/m.key" ] || fail "a refused release wrote a key file"
+# Every release is on the ledger (never the key): each node's log shows the records.
+"$sn" keys status --dir "$net" --node 3 --json > "$work/log.json" 2> /dev/null || fail "keys status for the release log"
+grep -q '"requester": "client:user"' "$work/log.json" || fail "the release log does not show the release: $(cat "$work/log.json")"
+grep -rqs "$relkey" "$net"/node-* && fail "the released key is on a node's disk"
+kill -9 "$(cat "$net/node-1/node.pid")"
+"$sn" keys release --dir "$net" --as user --resource dataset:alpha --out "$work/b.key" > "$work/rel2.out" 2>&1 ||
+  fail "release with node 1 killed: $(cat "$work/rel2.out")"
+[ "$(cat "$work/b.key")" = "$relkey" ] || fail "another pair of validators gave another key"
+grep -q "parts from nodes 2, 3" "$work/rel2.out" || fail "the parts did not come from nodes 2 and 3: $(cat "$work/rel2.out")"
+echo "ok: the key released to user (the same from nodes 1+2 and, with node 1 killed, 2+3); member refused; every release logged"
+start_node "$net" 1
+status_of 1 "$work/r1.json" || fail "node 1 after restart: $(cat "$work/r1.json" "$work/err")"
+
+echo "== 5. the sealed seed gone: the node follows, holds no share, and says why"
 kill -9 "$(cat "$net/node-3/node.pid")"
 sleep 0.5
 rm -f "$net/node-3/dkg-seed.sealed"

@@ -80,6 +80,8 @@ struct ProposeArgs {
   std::vector<std::string> measurements;
   std::string platform, platform_key;
   std::vector<std::string> tcb;
+  std::string resource;
+  std::vector<std::string> clients, packages;
   std::string note;
 };
 
@@ -110,6 +112,22 @@ int run_propose(const ProposeArgs& a) {
     }
     if (a.platform.empty() || g.change.min_tcb.empty()) {
       return fail(make_error("usage.tcb", "set-min-tcb needs --platform KIND and --tcb COMPONENT=NUMBER at least once"));
+    }
+  } else if (a.kind == "set-release-policy") {
+    g.change.kind = consensus::ChangeKind::kSetReleasePolicy;
+    if (a.resource.empty()) return fail(make_error("usage.resource", "set-release-policy needs --resource NAME"));
+    g.change.resource = a.resource;
+    g.change.clients = a.clients;
+    for (auto m : a.measurements) {
+      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      g.change.measurements.push_back(m);
+    }
+    for (auto d : a.packages) {
+      std::transform(d.begin(), d.end(), d.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      g.change.packages.push_back(d);
+    }
+    if (auto s = keys::check_release_policy({g.change.clients, g.change.measurements, g.change.packages}); !s.ok()) {
+      return fail(make_error("usage.release_policy", s.error().message));
     }
   } else if (a.kind == "revoke-platform-key") {
     g.change.kind = consensus::ChangeKind::kRevokePlatformKey;
@@ -253,18 +271,25 @@ void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) 
   CLI::App* propose = gov->add_subcommand(
       "propose",
       "Propose removing a node, changing its stake, the measurements nodes accept, or a revocation: raise a minimum TCB, "
-      "distrust a platform key (adding a node: supernet node add). Revocations act on live sessions at once: a peer that no "
+      "distrust a platform key; or who may obtain a resource's key (set-release-policy) (adding a node: supernet node add). Revocations act on live sessions at once: a peer that no "
       "longer passes is disconnected");
   p->net.add_to(propose);
-  propose->add_option("kind", p->kind, "remove-node, set-weight, set-measurements, set-min-tcb or revoke-platform-key")
+  propose->add_option("kind", p->kind, "remove-node, set-weight, set-measurements, set-min-tcb, revoke-platform-key or set-release-policy")
       ->required()
-      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements", "set-min-tcb", "revoke-platform-key"}));
+      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements", "set-min-tcb", "revoke-platform-key", "set-release-policy"}));
   propose->add_option("--validator", p->node, "the validator it is about");
   propose->add_option("--weight", p->weight, "set-weight: the new stake");
-  propose->add_option("--measurement", p->measurements, "set-measurements: an accepted measurement (hex); repeat for several");
+  propose->add_option("--measurement", p->measurements,
+                      "set-measurements: an accepted measurement (hex); set-release-policy: a node program whose TAs may obtain the key; "
+                      "repeat for several");
   propose->add_option("--platform", p->platform, "set-min-tcb: the platform kind (sev-snp, sgx, tdx, psa, cca, tpm)");
   propose->add_option("--tcb", p->tcb, "set-min-tcb: COMPONENT=NUMBER, a component's new minimum (for sev-snp: bootloader, tee, snp, microcode); repeat for several");
   propose->add_option("--platform-key", p->platform_key, "revoke-platform-key: the platform key id to distrust (hex)");
+  propose->add_option("--resource", p->resource, "set-release-policy: the resource whose key it governs (letters, digits, . _ - : /)");
+  propose->add_option("--client", p->clients, "set-release-policy: a registered client that may obtain the key; repeat for several");
+  propose->add_option("--package", p->packages,
+                      "set-release-policy: a package root digest (64 hex) a TA must run to obtain the key; repeat for several. "
+                      "With no --client, --measurement or --package the resource's policy is removed (no one obtains it)");
   propose->add_option("--note", p->note, "why (recorded on the ledger)");
   propose->callback([p, exit_code] { *exit_code = run_propose(*p); });
 

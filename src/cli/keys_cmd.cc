@@ -1,4 +1,5 @@
-// supernet keys status: the network's group key from the validators' DKG (docs/keys.md).
+// supernet keys status: the network's group key from the validators' DKG; supernet keys release:
+// a client's key release, its parts combined here (docs/keys.md).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -7,6 +8,9 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "keys/hpke.h"
+#include "keys/release.h"
+#include "util/file.h"
 
 namespace supernet::cli {
 
@@ -43,7 +47,7 @@ int run_status(const StatusArgs& a) {
     std::printf("state: %s (node %u)\n", state.c_str(), c.node_id());
     if (j["public_key"].is_string()) std::printf("public key: %s\n", j["public_key"].get<std::string>().c_str());
     std::printf("threshold: %d of %d, epoch %d\n", j.value("threshold", 0), j.value("parties", 0), j.value("epoch", 0));
-    std::printf("checkpoint: %s\n", j["checkpoint"].is_null() ? "none (signed checkpoints are not built yet)" : j["checkpoint"].dump().c_str());
+    std::printf("checkpoint: %s\n", j["checkpoint"].is_null() ? "none yet (the first is signed once blocks with transactions commit)" : j["checkpoint"].dump().c_str());
     if (j.contains("excluded") && !j["excluded"].empty()) {
       for (const auto& [id, why] : j["excluded"].items()) std::printf("excluded: node %s: %s\n", id.c_str(), why.get<std::string>().c_str());
     }
@@ -52,6 +56,100 @@ int run_status(const StatusArgs& a) {
     if (j.contains("problem")) std::printf("problem: %s\n", j["problem"].get<std::string>().c_str());
   }
   return j.value("state", "") == "ready" ? kExitOk : kExitCheckFailed;
+}
+
+struct ReleaseArgs {
+  NetFlags net;
+  std::string resource, out;
+};
+
+int run_release(const ReleaseArgs& a) {
+  if (auto s = keys::check_resource_name(a.resource); !s.ok()) return fail(make_error("usage.resource", s.error().message));
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  // The group key, threshold and public shares, from an attested node.
+  Clients c(*net, a.net.node);
+  auto r = c.request(false, "/v1/keys");
+  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+  if (r->status != 200) return fail(make_error("keys.status", error_text(*r)), kExitCheckFailed);
+  json status = json::parse(r->body, nullptr, false);
+  if (status.is_discarded() || !status.is_object() || status.value("state", "") != "ready") {
+    return fail(make_error("keys.status", "the network's group key is not ready (supernet keys status says why)"), kExitCheckFailed);
+  }
+  auto group = from_hex(status.value("public_key", ""));
+  int threshold = status.value("threshold", 0);
+  std::map<uint16_t, keys::frost::Element> shares;
+  if (status.contains("public_shares") && status["public_shares"].is_object()) {
+    for (const auto& [id, hex] : status["public_shares"].items()) {
+      auto b = hex.is_string() ? from_hex(hex.get<std::string>()) : Result<Bytes>(make_error("x", "x"));
+      auto e = b.ok() ? keys::frost::parse_element(*b) : Result<keys::frost::Element>(b.error());
+      int n = std::atoi(id.c_str());
+      if (e.ok() && n > 0 && n <= 0xFFFF) shares[static_cast<uint16_t>(n)] = *e;
+    }
+  }
+  auto gk = group.ok() ? keys::frost::parse_element(*group) : Result<keys::frost::Element>(group.error());
+  if (!gk.ok() || threshold < 1 || static_cast<int>(shares.size()) < threshold) {
+    return fail(make_error("keys.status", "the node's key status lacks the group key, threshold or public shares"), kExitCheckFailed);
+  }
+  // One ephemeral key for this release: only this process can open the parts.
+  keys::HpkeKeyPair ephemeral = keys::hpke_generate_key_pair();
+  keys::ReleaseRequest request{a.resource, ephemeral.public_key, {}, {}, {}};
+  std::string body = keys::release_request_json(request);
+  std::vector<keys::DerivedPart> parts;
+  std::vector<std::string> refusals, from;
+  for (const auto& [id, api] : net->apis) {
+    if (static_cast<int>(parts.size()) >= threshold) break;
+    Clients one(*net, static_cast<int>(id), false);
+    auto reply = one.request(true, "/v1/keys/release", body);
+    if (!reply.ok()) {
+      refusals.push_back("node " + std::to_string(id) + ": " + reply.error().message);
+      continue;
+    }
+    if (reply->status != 200) {
+      refusals.push_back("node " + std::to_string(id) + ": " + error_text(*reply));
+      continue;
+    }
+    json j = json::parse(reply->body, nullptr, false);
+    auto sealed = j.is_object() && j.contains("sealed") && j["sealed"].is_string() ? from_hex(j["sealed"].get<std::string>())
+                                                                                  : Result<Bytes>(make_error("x", "no sealed part"));
+    auto part = sealed.ok() ? keys::open_part(ephemeral.secret, ephemeral.public_key, net->genesis_hash, a.resource, *sealed)
+                            : Result<keys::DerivedPart>(sealed.error());
+    if (!part.ok()) {
+      refusals.push_back("node " + std::to_string(id) + ": its part does not open: " + part.error().message);
+      continue;
+    }
+    auto share = shares.find(part->identifier);
+    Status ok = share == shares.end() ? Status(make_error("release.part", "no public share for validator " + std::to_string(part->identifier)))
+                                      : keys::verify_part(*part, share->second, a.resource);
+    if (!ok.ok()) {
+      refusals.push_back("node " + std::to_string(id) + ": " + ok.error().message);
+      continue;
+    }
+    bool repeat = false;
+    for (const auto& p : parts) repeat |= p.identifier == part->identifier;
+    if (repeat) continue;
+    parts.push_back(*part);
+    from.push_back(std::to_string(id));
+    std::fprintf(stderr, "part %zu of %d from node %u (record %s)\n", parts.size(), threshold, id,
+                 j.value("record", "").substr(0, 16).c_str());
+  }
+  if (static_cast<int>(parts.size()) < threshold) {
+    std::string why;
+    for (const auto& s : refusals) why += "\n  " + s;
+    return fail(make_error("release.refused", std::to_string(parts.size()) + " of the " + std::to_string(threshold) +
+                                                  " parts needed for '" + a.resource + "':" + why),
+                kExitCheckFailed);
+  }
+  auto key = keys::combine_parts(parts, static_cast<uint16_t>(threshold), shares, *gk, a.resource);
+  if (!key.ok()) return fail(key.error(), kExitCheckFailed);
+  std::string text = to_hex(key->view()) + "\n";
+  Status w = write_file_atomic(a.out, as_bytes(text), 0600);
+  crypto::zeroize(text.data(), text.size());
+  if (!w.ok()) return fail(w.error());
+  std::string nodes;
+  for (const auto& n : from) nodes += (nodes.empty() ? "" : ", ") + n;
+  std::printf("released '%s': key written to %s (mode 0600; parts from nodes %s)\n", a.resource.c_str(), a.out.c_str(), nodes.c_str());
+  return kExitOk;
 }
 
 }  // namespace
@@ -67,6 +165,17 @@ void add_keys_commands(CLI::App& app, int* exit_code) {
   status->add_flag("--json", a->json_out, "print the node's JSON (public_key, threshold, parties, epoch, checkpoint, ...)");
   status->add_option("--wait", a->wait_s, "seconds to wait while the key is still being generated")->capture_default_str();
   status->callback([a, exit_code] { *exit_code = run_status(*a); });
+  auto r = std::make_shared<ReleaseArgs>();
+  CLI::App* release = keys->add_subcommand(
+      "release",
+      "Obtain a resource's key as a client (--as): each validator checks the resource's release policy (governance propose "
+      "set-release-policy) and records the release on the ledger, then returns its part encrypted to a key only this "
+      "command holds; t verified parts are combined here and the 32-byte key is written as hex to --out (mode 0600). Exit 0 "
+      "when released, 1 when refused (each node's reason is printed)");
+  r->net.add_to(release);
+  release->add_option("--resource", r->resource, "the resource's name")->required();
+  release->add_option("--out", r->out, "where to write the key (hex)")->required();
+  release->callback([r, exit_code] { *exit_code = run_release(*r); });
 }
 
 }  // namespace supernet::cli

@@ -34,12 +34,18 @@ void encode_change(Writer& w, const Change& c) {
     w.str(c.platform).u32(static_cast<uint32_t>(c.min_tcb.size()));
     for (const auto& [component, min] : c.min_tcb) w.str(component).u64(min);
   }
+  if (c.kind == ChangeKind::kSetReleasePolicy) {
+    w.str(c.resource).u32(static_cast<uint32_t>(c.clients.size()));
+    for (const auto& client : c.clients) w.str(client);
+    w.u32(static_cast<uint32_t>(c.packages.size()));
+    for (const auto& p : c.packages) w.str(p);
+  }
 }
 
 Result<Change> decode_change(Reader& r) {
   Change c;
   SN_ASSIGN(uint8_t kind, r.u8());
-  if (kind < 1 || kind > 6) return make_error("governance.decode", "unknown kind of change");
+  if (kind < 1 || kind > 7) return make_error("governance.decode", "unknown kind of change");
   c.kind = static_cast<ChangeKind>(kind);
   SN_ASSIGN(c.node, r.u32());
   SN_ASSIGN(c.weight, r.u64());
@@ -78,6 +84,20 @@ Result<Change> decode_change(Reader& r) {
       c.min_tcb[to_string(component)] = min;
     }
   }
+  if (c.kind == ChangeKind::kSetReleasePolicy) {
+    SN_ASSIGN(ByteView resource, r.bytes(keys::kResourceNameBytesMax));
+    c.resource = to_string(resource);
+    SN_ASSIGN(uint32_t clients, r.count(keys::kReleasePolicyEntriesMax, 4));
+    for (uint32_t i = 0; i < clients; i++) {
+      SN_ASSIGN(ByteView client, r.bytes(64));
+      c.clients.push_back(to_string(client));
+    }
+    SN_ASSIGN(uint32_t packages, r.count(keys::kReleasePolicyEntriesMax, 4));
+    for (uint32_t i = 0; i < packages; i++) {
+      SN_ASSIGN(ByteView p, r.bytes(64));
+      c.packages.push_back(to_string(p));
+    }
+  }
   return c;
 }
 
@@ -97,6 +117,8 @@ const char* change_kind_name(ChangeKind k) {
       return "set_min_tcb";
     case ChangeKind::kRevokePlatformKey:
       return "revoke_platform_key";
+    case ChangeKind::kSetReleasePolicy:
+      return "set_release_policy";
   }
   return "?";
 }
@@ -298,6 +320,7 @@ Membership::Membership(const ChainGenesis& genesis, std::shared_ptr<const Eviden
   trust->genesis_hash = genesis.hash();
   trust->policy = genesis.policy;
   trust->appraiser = std::move(appraiser);
+  for (const auto& client : genesis.clients) trust->clients.insert(client.name);
   changes_digest_ = crypto::sha256(concat({as_bytes("supernet-changes-v1"), trust->genesis_hash}));
   trust_ = std::move(trust);
 }
@@ -420,6 +443,16 @@ Status Membership::check_change(const Change& c) const {
         return make_error("governance.change", "revoke_platform_key names a platform key id: 64 lower-case hex digits");
       }
       return ok_status();
+    case ChangeKind::kSetReleasePolicy: {
+      if (auto s = keys::check_resource_name(c.resource); !s.ok()) return make_error("governance.change", s.error().message);
+      if (auto s = keys::check_release_policy({c.clients, c.measurements, c.packages}); !s.ok()) {
+        return make_error("governance.change", s.error().message);
+      }
+      for (const auto& client : c.clients) {
+        if (!trust_->clients.count(client)) return make_error("governance.change", "set_release_policy names client '" + client + "', which the genesis does not register");
+      }
+      return ok_status();
+    }
   }
   return make_error("governance.change", "unknown change");
 }
@@ -497,6 +530,13 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
       std::erase(platform_keys_, c.platform_key);
       if (std::find(revoked_platform_keys_.begin(), revoked_platform_keys_.end(), c.platform_key) == revoked_platform_keys_.end()) {
         revoked_platform_keys_.push_back(c.platform_key);
+      }
+      break;
+    case ChangeKind::kSetReleasePolicy:
+      if (c.clients.empty() && c.measurements.empty() && c.packages.empty()) {
+        release_policies_.erase(c.resource);
+      } else {
+        release_policies_[c.resource] = {c.clients, c.measurements, c.packages};
       }
       break;
   }

@@ -35,6 +35,7 @@
 #include "consensus/types.h"
 #include "crypto/keys.h"
 #include "crypto/secure.h"
+#include "keys/release.h"
 
 namespace supernet::consensus {
 
@@ -45,6 +46,7 @@ enum class ChangeKind : uint8_t {
   kSetMeasurements = 4,
   kSetMinTcb = 5,          // raise a platform kind's minimum TCB components
   kRevokePlatformKey = 6,  // distrust a platform key (a virtual platform key id, hex)
+  kSetReleasePolicy = 7,   // who may obtain a resource's key (keys/release.h); all empty: none
 };
 inline constexpr size_t kMinTcbComponentsMax = 16;
 const char* change_kind_name(ChangeKind k);
@@ -69,6 +71,10 @@ struct Change {
   // (encoded after the fields above, for these kinds only).
   std::string platform;
   std::map<std::string, uint64_t> min_tcb;
+  // set_release_policy: the resource, and who may obtain its key (`measurements` above are the
+  // node programs whose TAs may; encoded after the fields above, for this kind only).
+  std::string resource;
+  std::vector<std::string> clients, packages;
 };
 
 struct GovernanceTx {
@@ -181,6 +187,8 @@ class Membership {
   // Minimum TCB components the members set, by platform kind name; revoked platform keys.
   const std::map<std::string, std::map<std::string, uint64_t>>& min_tcb() const { return min_tcb_; }
   const std::vector<std::string>& revoked_platform_keys() const { return revoked_platform_keys_; }
+  // Release policies the members set, by resource (keys/release.h).
+  const std::map<std::string, keys::ReleasePolicy>& release_policies() const { return release_policies_; }
   PolicyAdjustments adjustments() const { return {measurements_, platform_keys_, min_tcb_, revoked_platform_keys_}; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
   // Peer and API addresses of validators added by governance.
@@ -217,6 +225,7 @@ class Membership {
     Hash genesis_hash;
     std::string policy;
     std::shared_ptr<const EvidenceAppraiser> appraiser;
+    std::set<std::string> clients;  // the genesis' registered client names
   };
   std::shared_ptr<const Trust> trust_ = std::make_shared<Trust>();
   Hash changes_digest_;
@@ -227,6 +236,7 @@ class Membership {
   std::vector<std::string> platform_keys_;
   std::map<std::string, std::map<std::string, uint64_t>> min_tcb_;
   std::vector<std::string> revoked_platform_keys_;
+  std::map<std::string, keys::ReleasePolicy> release_policies_;
   std::vector<EvidenceRecord> evidence_;
   std::map<NodeId, std::pair<std::string, std::string>> addresses_;
 };

@@ -7,6 +7,8 @@
 #include "crypto/hash.h"
 #include "sim/sim_platform.h"
 
+#include <functional>
+
 namespace supernet::consensus {
 namespace {
 
@@ -208,8 +210,61 @@ TEST(Governance, RevocationsRaiseAMinimumTcbAndDistrustAPlatformKey) {
   EXPECT_EQ(m.state.check(m.propose(0, bad_key, 6)).error().code, "governance.change");
   // An unknown kind does not decode.
   Bytes unknown = m.propose(0, revoke, 7);
-  unknown[5] = 7;  // after "SNGV" and the action: the change's kind
+  unknown[5] = 8;  // after "SNGV" and the action: the change's kind
   EXPECT_FALSE(GovernanceTx::decode(unknown).ok());
+}
+
+TEST(Governance, ReleasePoliciesAreSetReplacedAndRemovedByVote) {
+  Members m(2, 2);
+  Change p;
+  p.kind = ChangeKind::kSetReleasePolicy;
+  p.resource = "model:alpha";
+  p.clients = {"m1"};
+  p.measurements = {std::string(96, 'a')};
+  p.packages = {std::string(64, 'b')};
+  Bytes tx = m.propose(0, p, 1);
+  auto back = GovernanceTx::decode(tx);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->encode(), tx);
+  EXPECT_EQ(back->change.resource, "model:alpha");
+  EXPECT_EQ(back->change.clients, p.clients);
+  EXPECT_EQ(back->change.packages, p.packages);
+  ASSERT_TRUE(m.commit(tx).ok());
+  EXPECT_TRUE(m.state.release_policies().empty());  // one approval of the two needed
+  ASSERT_TRUE(m.commit(m.approve(1, tx)).ok());
+  ASSERT_EQ(m.state.release_policies().count("model:alpha"), 1u);
+  EXPECT_EQ(m.state.release_policies().at("model:alpha").clients, p.clients);
+  EXPECT_TRUE(m.state.release_policies().at("model:alpha").attested());
+  // Replaced as a whole, then removed by a policy that names no one.
+  Change narrower = p;
+  narrower.measurements.clear();
+  narrower.packages.clear();
+  Bytes n = m.propose(0, narrower, 3);
+  ASSERT_TRUE(m.commit(n).ok());
+  ASSERT_TRUE(m.commit(m.approve(1, n)).ok());
+  EXPECT_FALSE(m.state.release_policies().at("model:alpha").attested());
+  Change none;
+  none.kind = ChangeKind::kSetReleasePolicy;
+  none.resource = "model:alpha";
+  Bytes r = m.propose(0, none, 5);
+  ASSERT_TRUE(m.commit(r).ok());
+  ASSERT_TRUE(m.commit(m.approve(1, r)).ok());
+  EXPECT_TRUE(m.state.release_policies().empty());
+  // Refused: an unregistered client, a bad resource name, a bad digest, repeats.
+  for (auto mutate : std::vector<std::function<void(Change&)>>{
+           [](Change& c) { c.clients = {"nobody"}; }, [](Change& c) { c.resource = "bad name"; }, [](Change& c) { c.resource.clear(); },
+           [](Change& c) { c.packages = {"00"}; }, [](Change& c) { c.clients = {"m0", "m0"}; },
+           [](Change& c) { c.measurements = {"NOTHEX"}; }}) {
+    Change bad = p;
+    mutate(bad);
+    auto s = m.state.check(m.propose(0, bad, 7));
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, "governance.change");
+  }
+  // Over the bounds: does not decode.
+  Change many = p;
+  for (size_t i = 0; i <= keys::kReleasePolicyEntriesMax; i++) many.packages.push_back(std::string(64, 'c'));
+  EXPECT_FALSE(GovernanceTx::decode(m.propose(0, many, 8)).ok());
 }
 
 TEST(Governance, AProposalThatNoLongerFitsFails) {

@@ -610,6 +610,8 @@ void Transport::set_policy(const tee::Policy& policy) {
   });
 #endif
 }
+const tee::Policy& Transport::policy() const { return impl_->cfg.ratls.policy; }
+const tee::Collateral& Transport::collateral() const { return impl_->cfg.ratls.collateral; }
 void Transport::set_on_clone(std::function<void(uint32_t peer, const std::string& reason)> cb) { impl_->cfg.on_clone = std::move(cb); }
 uint16_t Transport::listen_port() const {
   asio::error_code ec;

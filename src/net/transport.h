@@ -98,6 +98,9 @@ class Transport {
   // sessions, whose peers' latest fresh evidence is appraised again (a peer that no longer
   // passes is disconnected and its appraisal says why).
   void set_policy(const tee::Policy& policy);
+  // The policy in force and the collateral peers are appraised with (on the io thread).
+  const tee::Policy& policy() const;
+  const tee::Collateral& collateral() const;
   uint16_t listen_port() const;
 
  private:

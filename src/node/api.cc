@@ -249,6 +249,9 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
     done(std::move(r));
   };
   const std::string& p = req.path;
+  if (p == "/v1/keys/release" && req.method == "POST" && client != nullptr && keys_ != nullptr) {
+    return post_key_release(req, *client, std::move(counted));
+  }
   bool is_tx = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0;
   if (!is_tx || client == nullptr) return counted(route(req, client));
   auto ms = wait_ms(req);
@@ -282,7 +285,8 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
 const std::vector<ApiRoute>& api_routes() {
   static const std::vector<ApiRoute> routes = {
       {"POST", "/v1/tx"},           {"POST", "/v1/tx/batch"},       {"GET", "/v1/tx/{id}"},          {"GET", "/v1/kv/{table}/{key}"},
-      {"GET", "/v1/nodes"},         {"GET", "/v1/keys"},            {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
+      {"GET", "/v1/nodes"},         {"GET", "/v1/keys"},            {"POST", "/v1/keys/nonce"},      {"POST", "/v1/keys/release"},
+      {"GET", "/v1/attestation"},     {"GET", "/v1/recovery/state"},   {"GET", "/v1/recovery"},
       {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
       {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"}, {"POST", "/v1/data/{name}/policy"},
       {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
@@ -318,7 +322,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   for (const auto& r : api_routes()) known |= route_matches(r.path, p);
   // Services this node was started without answer 404.
   if ((p == "/v1/attestation" && platform_ == nullptr) || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ == nullptr) ||
-      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr) || (p == "/v1/keys" && keys_ == nullptr)) {
+      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr) || (p.rfind("/v1/keys", 0) == 0 && keys_ == nullptr)) {
     known = false;
   }
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
@@ -343,6 +347,13 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     if (req.method == "DELETE") return delete_data(p.substr(9), req, *client);
     return error(405, "method", "use POST or DELETE");
   }
+  if (p == "/v1/keys/nonce") {
+    if (req.method != "POST") return error(405, "method", "use POST");
+    auto n = keys_->release_nonce();
+    if (!n.ok()) return error(n.error().code == "release.busy" ? 503 : 409, n.error().code, n.error().message);
+    return reply(200, json{{"nonce", to_hex(*n)}, {"expires_in_ms", keys::kReleaseNonceTtlMs}});
+  }
+  if (p == "/v1/keys/release") return error(405, "method", "use POST");
   if (p == "/v1/fl/jobs" && req.method == "POST") return post_fl_job(req.body, *client);
   if (p.rfind("/v1/fl/jobs/", 0) == 0 && p.ends_with("/consent")) {
     return req.method == "POST" ? post_consent(p.substr(12, p.size() - 12 - 8), req) : error(405, "method", "use POST");
@@ -391,6 +402,37 @@ ApiResponse ApiHandler::get_recovery_state() {
 }
 
 ApiResponse ApiHandler::get_keys() { return reply(200, keys_->status()); }
+
+void ApiHandler::post_key_release(const ApiRequest& req, const Client& client, Done done) {
+  auto request = keys::parse_release_request(req.body);
+  if (!request.ok()) return done(error(400, request.error().code, request.error().message));
+  auto granted = keys_->release(*request, client.name);
+  if (!granted.ok()) {
+    const std::string& code = granted.error().code;
+    int status = code == "release.resource" ? 404 : code == "release.share" ? 409 : code == "release.request" ? 400 : 403;
+    return done(error(status, code, granted.error().message));
+  }
+  // The release is on the ledger before the part leaves this node: a part nobody can see
+  // recorded is never handed out.
+  std::string id = consensus::tx_id(granted->record_tx);
+  if (!node_.submit(granted->record_tx)) {
+    return done(error(503, "release.log", "this node cannot take the release record now (its mempool is full); try again"));
+  }
+  auto sealed = std::make_shared<Bytes>(std::move(granted->sealed));
+  uint16_t identifier = granted->identifier;
+  wait_for({id}, kReleaseLogWaitMs, [this, done, id, sealed, identifier](const std::map<std::string, uint64_t>& heights) {
+    auto it = heights.find(id);
+    if (it == heights.end()) {
+      return done(error(503, "release.log", "the release record did not commit within " + std::to_string(kReleaseLogWaitMs) +
+                                                " ms, so the part was not released; try again"));
+    }
+    done(reply(200, json{{"validator", node_.replica().self()},
+                         {"identifier", identifier},
+                         {"sealed", to_hex(*sealed)},
+                         {"record", to_hex(as_bytes(id))},
+                         {"height", it->second}}));
+  });
+}
 
 ApiResponse ApiHandler::get_recoveries() {
   json list = json::array();
@@ -910,6 +952,10 @@ ApiResponse ApiHandler::get_governance() {
       j["min_tcb"] = c.min_tcb;
     }
     if (c.kind == consensus::ChangeKind::kRevokePlatformKey) j["platform_key"] = c.platform_key;
+    if (c.kind == consensus::ChangeKind::kSetReleasePolicy) {
+      j["resource"] = c.resource;
+      j["release_policy"] = {{"clients", c.clients}, {"measurements", c.measurements}, {"packages", c.packages}};
+    }
     if (c.kind == consensus::ChangeKind::kAddNode || c.kind == consensus::ChangeKind::kSetWeight) j["weight"] = c.weight;
     if (c.kind == consensus::ChangeKind::kAddNode) {
       j["peer"] = c.peer;

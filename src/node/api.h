@@ -16,7 +16,10 @@
 //                               (?wait_ms=N on these three: answered when committed or after N ms)
 //   GET  /v1/kv/{table}/{key}   the committed value
 //   GET  /v1/nodes              validators: weight, keys, attestation (connection) status, evidence
-//   GET  /v1/keys               the network's group key (the validators' DKG): state, public_key, threshold
+//   GET  /v1/keys               the network's group key (the validators' DKG): state, public_key, threshold,
+//                               public shares, the release log
+//   POST /v1/keys/nonce         a nonce for an attested requester's evidence (good once, 30 s)
+//   POST /v1/keys/release       this validator's part of a resource's key, sealed to the requester's key
 //   POST /v1/governance         members: a member-signed proposal or approval {"tx": hex}
 //   GET  /v1/governance         members, approvals needed, allowed measurements, proposals
 //   POST /v1/data/{name}        register a CSV data set at this node, sealed (?label_column=C)
@@ -59,6 +62,7 @@ inline constexpr size_t kApiDataBytesMax = 64 * 1024 * 1024;
 inline constexpr size_t kTxBatchMax = 1000;                   // writes in one POST /v1/tx/batch
 inline constexpr size_t kApiBatchBytesMax = 4 * 1024 * 1024;  // its body
 inline constexpr int64_t kApiWaitMsMax = 30000;               // ?wait_ms=N, at most
+inline constexpr int64_t kReleaseLogWaitMs = 10000;           // a key release waits this long for its record to commit
 
 struct ApiRequest {
   std::string method;
@@ -153,6 +157,7 @@ class ApiHandler {
   ApiResponse get_attestation(const ApiRequest& req);
   ApiResponse get_recovery_state();
   ApiResponse get_keys();
+  void post_key_release(const ApiRequest& req, const Client& client, Done done);
   ApiResponse get_recoveries();
   ApiResponse post_recovery(const std::string& body, const Client& client);
 

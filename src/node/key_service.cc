@@ -5,10 +5,13 @@
 
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "tee/evidence.h"
+#include "tee/policy.h"
 #include "tee/seal.h"
 #include "util/codec.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/time.h"
 
 namespace supernet::node {
 
@@ -108,6 +111,7 @@ void KeyService::record(const consensus::CommittedBlock& cb) {
   // Checkpoint messages count once the group key was ready before this block (the same rule
   // on every node, replay included).
   record_checkpoints(cb);
+  record_releases(cb);
   for (const auto& tx : cb.block.txs) {
     if (!keys::is_dkg_tx(tx)) continue;
     auto t = keys::DkgTx::decode(tx);
@@ -161,6 +165,66 @@ void KeyService::record_checkpoints(const consensus::CommittedBlock& cb) {
     });
   }
   if (content) content_height_ = height;
+}
+
+void KeyService::record_releases(const consensus::CommittedBlock& cb) {
+  for (const auto& tx : cb.block.txs) {
+    if (!keys::ReleaseTx::is(tx)) continue;
+    auto t = keys::ReleaseTx::decode(tx);
+    if (!t.ok()) continue;
+    // Only a validator's own signed record counts: a host cannot invent releases.
+    const consensus::Validator* v = node_.replica().validators().find(t->node);
+    if (v == nullptr || !t->verify(session_, v->identity_key)) continue;
+    auto r = keys::ReleaseRecord::decode(t->message);
+    if (!r.ok()) continue;
+    releases_total_++;
+    releases_.emplace_back(t->node, std::move(*r));
+    if (releases_.size() > kReleaseLogShown) releases_.pop_front();
+  }
+}
+
+Result<Bytes> KeyService::release_nonce() {
+  std::lock_guard lock(mu_);
+  if (!dkg_ || !dkg_->outcome() || !dkg_->outcome()->share) {
+    return make_error("release.share", "this node holds no key share" + (problem_.empty() ? std::string() : ": " + problem_));
+  }
+  return nonces_.issue(node_.now_ms());
+}
+
+Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& request, const std::string& client) {
+  std::lock_guard lock(mu_);
+  if (!dkg_ || !dkg_->done()) return make_error("release.share", "the network's group key is not generated yet");
+  if (!dkg_->outcome() || !dkg_->outcome()->share) {
+    return make_error("release.share", "this node holds no key share" + (problem_.empty() ? std::string() : ": " + problem_));
+  }
+  const auto& policies = node_.replica().membership().release_policies();
+  auto it = policies.find(request.resource);
+  std::optional<keys::ReleasePolicy> policy;
+  if (it != policies.end()) policy = it->second;
+  // Evidence passes what a peer's must pass now: the operator's policy with every revocation
+  // the members committed, and the exact report data.
+  keys::EvidenceCheck verify = [this](ByteView evidence, ByteView report_data) -> Result<tee::Claims> {
+    UnixSeconds now = now_unix();
+    SN_ASSIGN(tee::Claims claims, tee::verify_evidence(evidence, node_.collateral(), now));
+    tee::Appraisal a = tee::appraise(node_.policy(), claims, now, report_data);
+    if (!a.pass()) {
+      std::string why;
+      for (const auto& f : a.failures) why += (why.empty() ? "" : "; ") + f;
+      return make_error("release.evidence", why);
+    }
+    return claims;
+  };
+  const auto& share = *dkg_->outcome()->share;
+  SN_ASSIGN(keys::ReleaseGrant grant, keys::decide_release(request, policy, client, node_.replica().genesis_hash(), share, nonces_,
+                                                          verify, node_.now_ms()));
+  // The clock in the record is the wall clock (a record is for people); decide_release's is the node's.
+  grant.record.time_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  Release out;
+  out.sealed = std::move(grant.sealed);
+  out.identifier = share.identifier;
+  out.record_tx = keys::ReleaseTx::make(session_, self_, grant.record.encode(), identity_secret_);
+  return out;
 }
 
 void KeyService::submit_checkpoint_messages() {
@@ -279,6 +343,16 @@ nlohmann::json KeyService::status() const {
   j["excluded"] = nlohmann::json::object();
   for (const auto& [id, why] : o.excluded) j["excluded"][std::to_string(id)] = why;
   j["share"] = o.share.has_value();
+  // Each share holder's G·s_i: what a requester checks every released part against.
+  j["public_shares"] = nlohmann::json::object();
+  for (const auto& [id, s] : o.public_shares) j["public_shares"][std::to_string(id)] = to_hex(s);
+  nlohmann::json log = nlohmann::json::array();
+  for (const auto& [node, r] : releases_) {
+    log.push_back({{"validator", node}, {"resource", r.resource}, {"requester", r.requester}, {"measurement", r.measurement},
+                   {"package", r.package}, {"time", format_rfc3339(r.time_ms / 1000, static_cast<int>(r.time_ms % 1000))},
+                   {"request_key", to_hex(r.request_key)}});
+  }
+  j["releases"] = {{"total", releases_total_}, {"recent", log}};
   if (signer_) {
     if (auto cp = signer_->latest()) {
       j["checkpoint"] = {{"height", cp->height}, {"block_hash", to_hex(cp->block_hash)}, {"signature", to_hex(cp->signature)}};

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "crypto/secure.h"
 #include "keys/checkpoint.h"
 #include "keys/dkg.h"
+#include "keys/release.h"
 #include "node/node.h"
 #include "tee/platform.h"
 
@@ -36,6 +38,8 @@ inline constexpr int kDkgResubmitMs = 1000;        // this node's messages not y
 inline constexpr int64_t kCheckpointIntervalMs = 2000;
 inline constexpr uint64_t kCheckpointEveryBlocks = 256;
 inline constexpr int64_t kCheckpointStallMs = 3000;
+// Key release: GET /v1/keys shows the last kReleaseLogShown releases the ledger recorded.
+inline constexpr size_t kReleaseLogShown = 64;
 
 class KeyService {
  public:
@@ -50,6 +54,20 @@ class KeyService {
   // The first signed checkpoint at or above `height` (receipts that verify with the key alone).
   std::optional<ledger::Checkpoint> checkpoint_covering(uint64_t height) const;
 
+  // Key release (keys/release.h), on the io thread. A nonce for an attested requester's
+  // evidence (POST /v1/keys/nonce).
+  Result<Bytes> release_nonce();
+  // This validator's part for `request` from the client `client` (authenticated by its TLS
+  // certificate), appraised against the peer policy in force and the resource's release policy
+  // on the ledger: the sealed part and the signed SNRL transaction that records it, which the
+  // caller commits before it answers. Each refusal names its check (release.*).
+  struct Release {
+    Bytes sealed;
+    uint16_t identifier = 0;
+    Bytes record_tx;
+  };
+  Result<Release> release(const keys::ReleaseRequest& request, const std::string& client);
+
  private:
   void start();
   void on_commit(const consensus::CommittedBlock& cb);
@@ -58,6 +76,7 @@ class KeyService {
   void arm();
   void record_checkpoints(const consensus::CommittedBlock& cb);
   void submit_checkpoint_messages();
+  void record_releases(const consensus::CommittedBlock& cb);
 
   Node& node_;
   tee::Platform& platform_;
@@ -77,6 +96,9 @@ class KeyService {
   int64_t seen_attempt_ms_ = 0;
   int64_t last_checkpoint_ms_ = 0;  // when this node saw the last checkpoint done
   uint64_t last_checkpoint_height_ = 0;
+  keys::NonceBook nonces_;
+  std::deque<std::pair<uint32_t, keys::ReleaseRecord>> releases_;  // the last kReleaseLogShown, by validator
+  uint64_t releases_total_ = 0;
   std::string problem_;                 // why this node runs no DKG, or holds no share
   bool logged_ = false;
   asio::steady_timer timer_;

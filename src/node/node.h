@@ -89,6 +89,10 @@ class Node {
   const std::vector<PendingRecovery>& pending_recoveries() const { return recoveries_; }
   // Refused (and the old one kept) when weaker than the floor.
   Status set_policy(const tee::Policy& policy);
+  // The peer policy in force (the operator's with governance's revocations) and the collateral
+  // for hardware evidence: what any evidence this node appraises must pass (io thread).
+  const tee::Policy& policy() const { return transport_.policy(); }
+  const tee::Collateral& collateral() const { return transport_.collateral(); }
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
   // The last appraisal of a peer's evidence (its handshake or a re-attestation of the session).
   std::optional<net::Appraisal> appraisal(uint32_t peer) const { return transport_.appraisal(peer); }
