@@ -1,10 +1,12 @@
 // Key release inputs from outside: request bodies (any client's), the parts a requester opens
-// (any node's answer), release records on the ledger (a broken validator's): each parses to one
+// (any node's answer), release records on the ledger (a broken validator's), node-to-node key
+// frames, private table envelopes: each parses to one
 // encoding or a clear error, a validator fed a request never crashes, and no part opens or
 // verifies that was not made for the key.
 #include <cstdlib>
 
 #include "keys/hpke.h"
+#include "keys/private_table.h"
 #include "keys/release.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -40,6 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (auto rec = ReleaseRecord::decode(in); rec.ok() && rec->encode() != to_bytes(in)) std::abort();
   if (auto t = ReleaseTx::decode(in); t.ok() && t->encode() != to_bytes(in)) std::abort();
+  // A node-to-node key frame (any peer's).
+  if (auto k = KeyFrame::decode(in); k.ok() && k->encode() != to_bytes(in)) std::abort();
+  // A private table's stored value (a broken validator's block): opens only if sealed here.
+  static const crypto::SecureBytes ledger_key(Bytes(32, 3));
+  if (open_private_value(ledger_key, chain, "private.fuzz", "k", in).ok()) std::abort();
   (void)open_part(requester.secret, requester.public_key, chain, "fuzz", in);
   return 0;
 }

@@ -28,7 +28,7 @@ status_of() {
 # is installed on a fresh machine.
 field() { sed -n -e "s/^  \"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" -e "s/^  \"$2\": \([^\",]*\),\{0,1\}\$/\1/p" "$1"; }
 
-"$sn" up --nodes 3 --dir "$net" --base-port "$base_port" > /dev/null || fail "up"
+"$sn" up --nodes 3 --dir "$net" --base-port "$base_port" --users 2 > /dev/null || fail "up"
 
 echo "== 1. one group key, a share on every node"
 for n in 1 2 3; do
@@ -119,7 +119,28 @@ echo "ok: the key released to user (the same from nodes 1+2 and, with node 1 kil
 start_node "$net" 1
 status_of 1 "$work/r1.json" || fail "node 1 after restart: $(cat "$work/r1.json" "$work/err")"
 
-echo "== 5. the sealed seed gone: the node follows, holds no share, and says why"
+echo "== 5. a private table: sealed on the ledger, read by its writer and members only"
+secret="private-e2e-value-$$-$RANDOM"
+"$sn" tx submit --dir "$net" --as user --table private.notes --key k1 --value "$secret" > "$work/pw.out" 2>&1 || fail "private write: $(cat "$work/pw.out")"
+grep -q "committed at height" "$work/pw.out" || fail "the private write did not commit: $(cat "$work/pw.out")"
+for who in user member; do
+  "$sn" kv get --dir "$net" --as "$who" private.notes k1 > "$work/pr-$who.out" 2>&1 || fail "$who cannot read the private value: $(cat "$work/pr-$who.out")"
+  grep -q "\"value\": \"$secret\"" "$work/pr-$who.out" || fail "$who reads another value: $(cat "$work/pr-$who.out")"
+done
+"$sn" kv get --dir "$net" --as user2 private.notes k1 > "$work/pr-user2.out" 2>&1 && fail "another user read the private value"
+grep -q "only members and the client that wrote the key" "$work/pr-user2.out" || fail "user2: the refusal does not say why: $(cat "$work/pr-user2.out")"
+grep -rqs "$secret" "$net"/node-* && fail "the private value is on a node's disk in plaintext"
+# Node 1 was restarted above: it obtained the ledger key again by key release, with its own evidence.
+ok=0
+for _ in $(seq 40); do
+  "$sn" kv get --dir "$net" --node 1 --as user private.notes k1 > "$work/pr-n1.out" 2>&1 && { ok=1; break; }
+  sleep 0.25
+done
+[ "$ok" = 1 ] || fail "node 1 (restarted) does not read the private value: $(cat "$work/pr-n1.out")"
+grep -q "$secret" "$work/pr-n1.out" || fail "node 1 reads another value"
+echo "ok: a private value sealed on every disk, read by its writer and a member, refused to user2, read by a restarted node"
+
+echo "== 6. the sealed seed gone: the node follows, holds no share, and says why"
 kill -9 "$(cat "$net/node-3/node.pid")"
 sleep 0.5
 rm -f "$net/node-3/dkg-seed.sealed"

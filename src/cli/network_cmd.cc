@@ -162,12 +162,14 @@ struct UpArgs {
   std::string consensus = "tee-bft";
   int base_port = 17100;
   int members = 1;
+  int users = 1;
   std::string fault_detection = "phi-accrual";
 };
 
 int run_up(const UpArgs& a) {
   if (a.nodes < 1 || a.nodes > 16) return fail(make_error("usage.nodes", "--nodes must be 1 to 16"));
   if (a.members < 1 || a.members > 16) return fail(make_error("usage.members", "--members must be 1 to 16"));
+  if (a.users < 1 || a.users > 16) return fail(make_error("usage.users", "--users must be 1 to 16"));
   if (fs::exists(a.dir + "/genesis.toml")) {
     return fail(make_error("up.exists", "a network already exists in " + a.dir + " (supernet down --dir " + a.dir +
                                             ", then remove it, or choose another --dir)"));
@@ -220,12 +222,12 @@ int run_up(const UpArgs& a) {
     if (!v.ok()) return fail(v.error());
     g.validators.push_back(*v);
   }
-  // Client credentials: one member (governance and writes) and one user (writes). Their keys
+  // Client credentials: members (governance and writes) and users (writes). Their keys
   // stay with their owner (0600 files here); the genesis lists only their public key hashes.
   fs::create_directories(a.dir + "/client", ec);
   std::vector<std::pair<std::string, std::string>> clients;  // name, role
   for (int m = 1; m <= a.members; m++) clients.push_back({m == 1 ? "member" : "member" + std::to_string(m), "member"});
-  clients.push_back({"user", "user"});
+  for (int u = 1; u <= a.users; u++) clients.push_back({u == 1 ? "user" : "user" + std::to_string(u), "user"});
   for (const auto& [name, role] : clients) {
     auto c = node::create_credentials(a.dir + "/client/" + name, name);
     if (!c.ok()) return fail(c.error());
@@ -322,6 +324,7 @@ void add_network_commands(CLI::App& app, int* exit_code) {
   up->add_option("--base-port", u->base_port, "node i listens for peers on base+i and for API clients on base+100+i")->capture_default_str();
   up->add_option("--members", u->members, "members (governance) in the genesis: member, member2, ...; a majority approves a change")
       ->capture_default_str();
+  up->add_option("--users", u->users, "users (clients without a vote) in the genesis: user, user2, ...")->capture_default_str();
   up->add_option("--fault-detection", u->fault_detection,
                  "phi-accrual (suspect a silent peer within about 1.5 s and move its tasks), or timeout (tasks move only "
                  "after 10 s without progress: the fixed timeout of before, to compare against)")

@@ -53,7 +53,11 @@ int run_submit(const SubmitArgs& a) {
   if (a.value.empty() == a.value_hex.empty()) return fail(make_error("usage.value", "give exactly one of --value or --value-hex"));
   uint64_t nonce = a.nonce.value_or(crypto::random_u64());
   json body;
-  if (a.unsigned_write) {
+  // A private table's value is sealed by the node that receives it, so the write goes unsigned
+  // (a signature would cover the plaintext); the node records this client as its writer.
+  bool private_table = ledger::is_private_table(a.table);
+  if (private_table && !a.unsigned_write) std::fprintf(stderr, "%s is a private table: the write goes unsigned and the node seals its value\n", a.table.c_str());
+  if (a.unsigned_write || private_table) {
     body = {{"table", a.table}, {"key", a.key}, {"nonce", nonce}};
     if (!a.value_hex.empty()) body["value_hex"] = a.value_hex;
     else body["value"] = a.value;

@@ -444,7 +444,7 @@ Status Membership::check_change(const Change& c) const {
       }
       return ok_status();
     case ChangeKind::kSetReleasePolicy: {
-      if (auto s = keys::check_resource_name(c.resource); !s.ok()) return make_error("governance.change", s.error().message);
+      if (auto s = keys::check_votable_resource(c.resource); !s.ok()) return make_error("governance.change", s.error().message);
       if (auto s = keys::check_release_policy({c.clients, c.measurements, c.packages}); !s.ok()) {
         return make_error("governance.change", s.error().message);
       }

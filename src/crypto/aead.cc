@@ -141,4 +141,51 @@ Status AesGcmOpener::open_into(ByteView nonce, ByteView aad, ByteView ct, uint8_
   return ok_status();
 }
 
+namespace {
+const EVP_CIPHER* siv_cipher(size_t key_bytes) {
+  // Fetched once per process from the default provider (OpenSSL 3.0 has no EVP_aes_*_siv()).
+  static EVP_CIPHER* siv128 = EVP_CIPHER_fetch(nullptr, "AES-128-SIV", nullptr);
+  static EVP_CIPHER* siv256 = EVP_CIPHER_fetch(nullptr, "AES-256-SIV", nullptr);
+  return key_bytes == 32 ? siv128 : key_bytes == 64 ? siv256 : nullptr;
+}
+}  // namespace
+
+Result<Bytes> aes_siv_seal(ByteView key, const std::vector<ByteView>& associated, ByteView plaintext) {
+  const EVP_CIPHER* cipher = siv_cipher(key.size());
+  if (cipher == nullptr) return make_error("aead.key", "an AES-SIV key is 32 or 64 bytes");
+  // OpenSSL never runs the cipher on an empty update, so it cannot seal an empty plaintext.
+  if (plaintext.empty()) return make_error("aead.empty", "AES-SIV here seals at least one byte");
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  Bytes out(kAesSivTagBytes + plaintext.size());
+  int len = 0;
+  bool ok = ctx && EVP_EncryptInit_ex2(ctx.get(), cipher, key.data(), nullptr, nullptr) == 1;
+  // Each header component is one AAD update (RFC 5297's vector of strings).
+  for (const auto& a : associated) ok = ok && EVP_EncryptUpdate(ctx.get(), nullptr, &len, a.data(), static_cast<int>(a.size())) == 1;
+  // The plaintext in one update (SIV takes one).
+  ok = ok && EVP_EncryptUpdate(ctx.get(), out.data() + kAesSivTagBytes, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1;
+  int fin = 0;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), out.data() + kAesSivTagBytes, &fin) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kAesSivTagBytes, out.data()) == 1;
+  if (!ok) std::abort();
+  return out;
+}
+
+Result<SecureBytes> aes_siv_open(ByteView key, const std::vector<ByteView>& associated, ByteView sealed) {
+  const EVP_CIPHER* cipher = siv_cipher(key.size());
+  if (cipher == nullptr) return make_error("aead.key", "an AES-SIV key is 32 or 64 bytes");
+  if (sealed.size() <= kAesSivTagBytes) return make_error("aead.short", "no ciphertext after the 16-byte synthetic IV");
+  size_t body = sealed.size() - kAesSivTagBytes;
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  SecureBytes out(body);
+  int len = 0;
+  bool ok = ctx && EVP_DecryptInit_ex2(ctx.get(), cipher, key.data(), nullptr, nullptr) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kAesSivTagBytes, const_cast<uint8_t*>(sealed.data())) == 1;
+  for (const auto& a : associated) ok = ok && EVP_DecryptUpdate(ctx.get(), nullptr, &len, a.data(), static_cast<int>(a.size())) == 1;
+  ok = ok && EVP_DecryptUpdate(ctx.get(), out.data(), &len, sealed.data() + kAesSivTagBytes, static_cast<int>(body)) == 1;
+  int fin = 0;
+  ok = ok && EVP_DecryptFinal_ex(ctx.get(), out.data(), &fin) == 1;
+  if (!ok) return make_error("aead.open", "the value does not authenticate (another key, header or altered bytes)");
+  return out;
+}
+
 }  // namespace supernet::crypto

@@ -1,5 +1,8 @@
-// AES-256-GCM authenticated encryption (and AES-128-GCM, for HPKE's suites).
+// AES-256-GCM authenticated encryption (and AES-128-GCM, for HPKE's suites); AES-SIV (RFC
+// 5297), deterministic authenticated encryption, for values every node must encrypt alike.
 #pragma once
+
+#include <vector>
 
 #include "crypto/secure.h"
 #include "util/bytes.h"
@@ -25,6 +28,16 @@ Result<SecureBytes> aes128gcm_open(ByteView key, ByteView nonce, ByteView aad, B
 // Same as aes256gcm_open but writes into `out` (resized), for hot paths that reuse a buffer.
 Status aes256gcm_open_into(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext_and_tag,
                            uint8_t* out);
+
+// AES-SIV (RFC 5297, OpenSSL's): deterministic, so the same key, associated data and plaintext
+// always give the same bytes, and misuse-resistant (no nonce to repeat). The key is 32 bytes
+// (AES-128-SIV) or 64 (AES-256-SIV); `associated` are the header components in order; the
+// plaintext at least one byte (OpenSSL's limit). Returns the synthetic IV (16 bytes) ||
+// ciphertext.
+inline constexpr size_t kAesSivTagBytes = 16;
+Result<Bytes> aes_siv_seal(ByteView key, const std::vector<ByteView>& associated, ByteView plaintext);
+// Verifies the IV over the header and plaintext before returning it.
+Result<SecureBytes> aes_siv_open(ByteView key, const std::vector<ByteView>& associated, ByteView sealed);
 
 // The sending side of a stream of records under one key (a session's write direction).
 class AesGcmSealer {

@@ -45,6 +45,49 @@ TEST(Aead, RoundTripAndTamper) {
   EXPECT_EQ(aes256gcm_open(key, nonce, {}, Bytes(3)).error().code, "aead.short");
 }
 
+// RFC 5297 appendix A.1 (deterministic) and A.2 (nonce-based: the nonce is the last header
+// component), AES-SIV with a 256-bit key (AES-128-SIV), as published.
+TEST(Aead, AesSivRfc5297Vectors) {
+  auto h = [](std::string_view x) { return from_hex(x).value(); };
+  Bytes k1 = h("fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
+  Bytes ad1 = h("101112131415161718191a1b1c1d1e1f2021222324252627");
+  Bytes p1 = h("112233445566778899aabbccddee");
+  Bytes c1 = aes_siv_seal(k1, {ad1}, p1).value();
+  EXPECT_EQ(to_hex(c1), "85632d07c6e8f37f950acd320a2ecc9340c02b9690c4dc04daef7f6afe5c");
+  auto o1 = aes_siv_open(k1, {ad1}, c1);
+  ASSERT_TRUE(o1.ok());
+  EXPECT_EQ(to_bytes(o1->view()), p1);
+  Bytes k2 = h("7f7e7d7c7b7a79787776757473727170404142434445464748494a4b4c4d4e4f");
+  Bytes a = h("00112233445566778899aabbccddeeffdeaddadadeaddadaffeeddccbbaa99887766554433221100");
+  Bytes b = h("102030405060708090a0");
+  Bytes nonce = h("09f911029d74e35bd84156c5635688c0");
+  Bytes p2 = h("7468697320697320736f6d6520706c61696e7465787420746f20656e6372797074207573696e67205349562d414553");
+  Bytes c2 = aes_siv_seal(k2, {a, b, nonce}, p2).value();
+  EXPECT_EQ(to_hex(c2), "7bdb6e3b432667eb06f4d14bff2fbd0fcb900f2fddbe404326601965c889bf17dba77ceb094fa663b7a3f748ba8af829ea64ad544a272e9c485b62a3fd5c0d");
+  // Deterministic; any change of key, header component (or their split) or byte fails.
+  EXPECT_EQ(aes_siv_seal(k2, {a, b, nonce}, p2).value(), c2);
+  EXPECT_FALSE(aes_siv_open(k1, {a, b, nonce}, c2).ok());
+  EXPECT_FALSE(aes_siv_open(k2, {a, b}, c2).ok());
+  EXPECT_FALSE(aes_siv_open(k2, {concat({a, b}), nonce}, c2).ok());
+  Bytes bad = c2;
+  bad.back() ^= 1;
+  EXPECT_FALSE(aes_siv_open(k2, {a, b, nonce}, bad).ok());
+  bad = c2;
+  bad[0] ^= 1;
+  EXPECT_FALSE(aes_siv_open(k2, {a, b, nonce}, bad).ok());
+  // A 512-bit key (AES-256-SIV); an empty plaintext, a short input and other key sizes refused.
+  Bytes k3(64, 3);
+  Bytes e = aes_siv_seal(k3, {ad1}, Bytes{7}).value();
+  EXPECT_EQ(e.size(), kAesSivTagBytes + 1);
+  auto oe = aes_siv_open(k3, {ad1}, e);
+  ASSERT_TRUE(oe.ok());
+  EXPECT_EQ(to_bytes(oe->view()), Bytes{7});
+  EXPECT_FALSE(aes_siv_seal(k3, {ad1}, {}).ok());
+  EXPECT_FALSE(aes_siv_open(k3, {ad1}, Bytes(16, 0)).ok());
+  EXPECT_FALSE(aes_siv_open(Bytes(16, 0), {ad1}, e).ok());
+  EXPECT_FALSE(aes_siv_seal(Bytes(16, 0), {ad1}, p1).ok());
+}
+
 TEST(Aead, OpenerReusesOneKeyAcrossRecords) {
   Bytes key = random_bytes(32);
   AesGcmOpener opener(key);

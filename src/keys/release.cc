@@ -54,6 +54,12 @@ Result<Bytes> hex_field(const nlohmann::json& j, const char* name, size_t min, s
 
 }  // namespace
 
+Status check_votable_resource(std::string_view name) {
+  SN_TRY(check_resource_name(name));
+  if (name.substr(0, 9) == "supernet:") return make_error("release.resource", "resource names beginning with supernet: are the network's own");
+  return ok_status();
+}
+
 Status check_resource_name(std::string_view name) {
   if (name.empty() || name.size() > kResourceNameBytesMax) {
     return make_error("release.resource", "a resource name has 1 to " + std::to_string(kResourceNameBytesMax) + " characters");
@@ -275,6 +281,76 @@ Result<ReleaseRecord> ReleaseRecord::decode(ByteView b) {
   return rec;
 }
 
+bool is_key_frame(ByteView frame) { return frame.size() >= 4 && to_string(frame.first(4)) == "SNKX"; }
+
+Bytes KeyFrame::encode() const {
+  Writer w;
+  w.fixed(as_bytes("SNKX")).u8(static_cast<uint8_t>(type)).u64(request);
+  switch (type) {
+    case Type::kNonceAsk:
+      break;
+    case Type::kNonceReply:
+      w.bytes(nonce).str(error_code).str(error_message);
+      break;
+    case Type::kReleaseAsk:
+      w.str(release.resource).bytes(release.public_key).bytes(release.evidence).bytes(release.nonce).bytes(release.package);
+      break;
+    case Type::kReleaseReply:
+      w.u32(identifier).bytes(sealed).str(error_code).str(error_message);
+      break;
+  }
+  return w.take();
+}
+
+Result<KeyFrame> KeyFrame::decode(ByteView b) {
+  if (b.size() > kKeyFrameBytesMax) return make_error("release.frame", "a key frame over 80 KiB");
+  Reader r(b);
+  SN_ASSIGN(ByteView magic, r.fixed(4));
+  if (to_string(magic) != "SNKX") return make_error("release.frame", "not a key frame");
+  KeyFrame f;
+  SN_ASSIGN(uint8_t type, r.u8());
+  if (type < 1 || type > 4) return make_error("release.frame", "unknown key frame type");
+  f.type = static_cast<Type>(type);
+  SN_ASSIGN(f.request, r.u64());
+  auto text = [&](std::string& out, size_t max) -> Status {
+    SN_ASSIGN(ByteView v, r.bytes(max));
+    out = to_string(v);
+    return ok_status();
+  };
+  auto blob = [&](Bytes& out, size_t max) -> Status {
+    SN_ASSIGN(ByteView v, r.bytes(max));
+    out = to_bytes(v);
+    return ok_status();
+  };
+  switch (f.type) {
+    case Type::kNonceAsk:
+      break;
+    case Type::kNonceReply:
+      SN_TRY(blob(f.nonce, 32));
+      SN_TRY(text(f.error_code, 64));
+      SN_TRY(text(f.error_message, 1024));
+      break;
+    case Type::kReleaseAsk:
+      SN_TRY(text(f.release.resource, kResourceNameBytesMax));
+      SN_TRY(blob(f.release.public_key, kHpkeEncBytes));
+      SN_TRY(blob(f.release.evidence, 64 * 1024));
+      SN_TRY(blob(f.release.nonce, 32));
+      SN_TRY(blob(f.release.package, 32));
+      break;
+    case Type::kReleaseReply: {
+      SN_ASSIGN(uint32_t id, r.u32());
+      if (id > frost::kParticipantsMax) return make_error("release.frame", "bad validator identifier");
+      f.identifier = static_cast<uint16_t>(id);
+      SN_TRY(blob(f.sealed, 1024));
+      SN_TRY(text(f.error_code, 64));
+      SN_TRY(text(f.error_message, 1024));
+      break;
+    }
+  }
+  SN_TRY(r.finish());
+  return f;
+}
+
 void NonceBook::expire(int64_t now_ms) {
   std::erase_if(nonces_, [&](const auto& kv) { return now_ms - kv.second > kReleaseNonceTtlMs; });
 }
@@ -332,6 +408,9 @@ Result<ReleaseGrant> decide_release(const ReleaseRequest& request, const std::op
       return make_error("release.policy", "measurement " + m.substr(0, 16) + "... may not obtain '" + request.resource + "'");
     }
     std::string pkg = to_hex(request.package);
+    if (policy->node_programs && !pkg.empty()) {
+      return make_error("release.policy", "'" + request.resource + "' is released only to node programs running no package");
+    }
     if (!policy->packages.empty() && std::find(policy->packages.begin(), policy->packages.end(), pkg) == policy->packages.end()) {
       return make_error("release.policy", pkg.empty() ? "'" + request.resource + "' is released only to TAs running a named package; the request names none"
                                                       : "package " + pkg.substr(0, 16) + "... may not obtain '" + request.resource + "'");

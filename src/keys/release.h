@@ -45,6 +45,8 @@ inline constexpr size_t kReleasePolicyEntriesMax = 64;          // clients, meas
 
 // Whether `name` may name a resource (1..kResourceNameBytesMax of [A-Za-z0-9._:/-]).
 Status check_resource_name(std::string_view name);
+// The same, for names members may set a release policy on (not the reserved "supernet:...").
+Status check_votable_resource(std::string_view name);
 // H(resource): a point of the prime-order subgroup.
 Result<frost::Element> resource_point(std::string_view resource);
 
@@ -73,8 +75,11 @@ struct ReleasePolicy {
   std::vector<std::string> clients;       // registered client names, proving their certificate key
   std::vector<std::string> measurements;  // node program measurements (lower-case hex) whose TAs may
   std::vector<std::string> packages;      // package root digests (64 lower-case hex) a TA must run
+  // Built in, never set by vote (names beginning "supernet:" are reserved): any node program
+  // the network's policy accepts, running no package (the ledger key).
+  bool node_programs = false;
   // Attested code may obtain it when measurements or packages are named.
-  bool attested() const { return !measurements.empty() || !packages.empty(); }
+  bool attested() const { return node_programs || !measurements.empty() || !packages.empty(); }
 };
 Status check_release_policy(const ReleasePolicy& p);
 
@@ -109,6 +114,31 @@ struct ReleaseTxKind {
   static constexpr size_t message_max = kReleaseRecordBytesMax;
 };
 using ReleaseTx = SignedLedgerTx<ReleaseTxKind>;  // message: ReleaseRecord::encode
+
+// Key release between nodes over the attested peer transport ("SNKX" frames): a node obtains a
+// key for itself (the ledger key) by asking each share holder for a nonce and then for its
+// part, exactly as a client does through POST /v1/keys/nonce and /v1/keys/release. The
+// transport's own attestation is not relied on: the request carries fresh evidence as any does.
+inline constexpr size_t kKeyFrameBytesMax = 80 * 1024;
+struct KeyFrame {
+  enum class Type : uint8_t { kNonceAsk = 1, kNonceReply = 2, kReleaseAsk = 3, kReleaseReply = 4 };
+  Type type = Type::kNonceAsk;
+  uint64_t request = 0;                    // the asker's id for the exchange
+  Bytes nonce;                             // kNonceReply
+  ReleaseRequest release;                  // kReleaseAsk
+  uint16_t identifier = 0;                 // kReleaseReply: the validator's share identifier
+  Bytes sealed;                            // kReleaseReply: the sealed part
+  std::string error_code, error_message;   // replies: a refusal instead
+  static KeyFrame make(Type type, uint64_t request) {
+    KeyFrame f;
+    f.type = type;
+    f.request = request;
+    return f;
+  }
+  Bytes encode() const;
+  static Result<KeyFrame> decode(ByteView b);
+};
+bool is_key_frame(ByteView frame);
 
 // Nonces a validator issued and not yet seen used: each is good once, for kReleaseNonceTtlMs.
 class NonceBook {

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "crypto/hash.h"
 #include "keys/hpke.h"
+#include "keys/private_table.h"
+#include "ledger/tx.h"
 #include "tee/evidence.h"
 #include "tee/policy.h"
 #include "tee/virtual_platform.h"
@@ -266,6 +269,66 @@ TEST_F(Release, AttestedCodeGetsItsPartOnlyWithFreshEvidenceThePolicyAllows) {
   // A measurement the members revoked from the network policy: the appraisal refuses it first.
   policy_.platforms[tee::Kind::kVirtual].measurements = {Bytes(48, 1)};
   refused(attested(*platform_, nonces_.issue(1000).value(), package), "release.evidence", "");
+}
+
+TEST(PrivateTables, ValuesSealDeterministicallyAndOpenOnlyWhereTheyWereWritten) {
+  crypto::SecureBytes key(Bytes(32, 5)), other(Bytes(32, 6));
+  Bytes chain(32, 1);
+  Bytes value = to_bytes("a model's weights, say");
+  auto sealed = seal_private_value(key, chain, "private.models", "alpha", value);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  EXPECT_TRUE(ledger::is_private_envelope(*sealed));
+  EXPECT_EQ(sealed->size(), value.size() + ledger::kPrivateValueOverhead);
+  EXPECT_EQ(seal_private_value(key, chain, "private.models", "alpha", value).value(), *sealed);  // every node alike
+  EXPECT_EQ(std::search(sealed->begin(), sealed->end(), value.begin(), value.end()), sealed->end());
+  auto back = open_private_value(key, chain, "private.models", "alpha", *sealed);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(to_bytes(back->view()), value);
+  // Another key, chain, table or entry key; an altered byte: refused.
+  EXPECT_FALSE(open_private_value(other, chain, "private.models", "alpha", *sealed).ok());
+  EXPECT_FALSE(open_private_value(key, Bytes(32, 2), "private.models", "alpha", *sealed).ok());
+  EXPECT_FALSE(open_private_value(key, chain, "private.other", "alpha", *sealed).ok());
+  EXPECT_FALSE(open_private_value(key, chain, "private.models", "beta", *sealed).ok());
+  Bytes bad = *sealed;
+  bad[10] ^= 1;
+  EXPECT_FALSE(open_private_value(key, chain, "private.models", "alpha", bad).ok());
+  EXPECT_FALSE(open_private_value(key, chain, "private.models", "alpha", value).ok());
+  // An empty value seals too; a table that is not private does not.
+  auto empty = seal_private_value(key, chain, "private.models", "empty", {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(open_private_value(key, chain, "private.models", "empty", *empty).value().empty());
+  EXPECT_FALSE(seal_private_value(key, chain, "models", "alpha", value).ok());
+}
+
+TEST(KeyRelease, NodeFramesRoundTripAndAreBounded) {
+  ReleaseRequest req{std::string(kLedgerKeyResource), Bytes(32, 1), Bytes(300, 2), Bytes(32, 3), {}};
+  std::vector<KeyFrame> frames(4);
+  frames[0] = KeyFrame::make(KeyFrame::Type::kNonceAsk, 7);
+  frames[1] = KeyFrame::make(KeyFrame::Type::kNonceReply, 7);
+  frames[1].nonce = Bytes(32, 4);
+  frames[2] = KeyFrame::make(KeyFrame::Type::kReleaseAsk, 8);
+  frames[2].release = req;
+  frames[3] = KeyFrame::make(KeyFrame::Type::kReleaseReply, 8);
+  frames[3].error_code = "release.policy";
+  frames[3].error_message = "no";
+  for (const auto& f : frames) {
+    Bytes b = f.encode();
+    EXPECT_TRUE(is_key_frame(b));
+    auto d = KeyFrame::decode(b);
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_EQ(d->encode(), b);
+    Bytes cut(b.begin(), b.end() - 1);
+    if (f.type != KeyFrame::Type::kNonceAsk) {
+      EXPECT_FALSE(KeyFrame::decode(cut).ok());
+    }
+    Bytes longer = b;
+    longer.push_back(0);
+    EXPECT_FALSE(KeyFrame::decode(longer).ok());
+  }
+  Bytes unknown = frames[0].encode();
+  unknown[4] = 9;
+  EXPECT_FALSE(KeyFrame::decode(unknown).ok());
+  EXPECT_FALSE(KeyFrame::decode(Bytes(kKeyFrameBytesMax + 1, 0)).ok());
 }
 
 TEST(KeyRelease, PoliciesAreChecked) {

@@ -226,6 +226,23 @@ TEST(StateMachine, OwnerWriteOnlyTablesApplyOnlyTheOwnersSignedWrites) {
   EXPECT_EQ(check_write({kTableOwners, "open", {}, "bob", true, true}, view).error().code, "kv.in_use");
   EXPECT_EQ(check_write({kTableOwners, "prices", {}, "alice", true, true}, view).error().code, "kv.claimed");
   EXPECT_TRUE(check_write({kTableOwners, "fresh", {}, "alice", true, true}, view).ok());
+  // Private tables: only sealed values, only unsigned writes through a node, no claims; and a
+  // block's plaintext write to one (a broken validator's) is skipped by every node.
+  Bytes envelope = concat({as_bytes(kPrivateValueMagic), Bytes{kPrivateValueVersion}, Bytes(17, 9)});
+  EXPECT_TRUE(check_write({"private.notes", "k", envelope, "bob", false, false}, view).ok());
+  EXPECT_EQ(check_write({"private.notes", "k", text("plain"), "bob", false, false}, view).error().code, "kv.private");
+  EXPECT_EQ(check_write({"private.notes", "k", envelope, "bob", true, false}, view).error().code, "kv.private");
+  EXPECT_EQ(check_write({kTableOwners, "private.notes", {}, "bob", true, true}, view).error().code, "kv.private");
+  Bytes short_envelope(envelope.begin(), envelope.end() - 1);
+  EXPECT_EQ(check_write({"private.notes", "k", short_envelope, "bob", false, false}, view).error().code, "kv.private");
+  EXPECT_FALSE(is_private_table("private."));
+  EXPECT_FALSE(is_private_table("privatex"));
+  EXPECT_TRUE(is_private_table("private.x"));
+  ASSERT_TRUE(store.append(block_of(3, {KvWrite{"private.notes", "p", text("leaked"), "bob", 13}.encode(),
+                                        KvWrite{"private.notes", "q", envelope, "bob", 14}.encode()}))
+                  .ok());
+  EXPECT_FALSE(store.get("private.notes", "p").value());
+  EXPECT_TRUE(store.get("private.notes", "q").value());
   // A store without the genesis' clients applies no signed write at all.
   MemoryStore bare;
   ASSERT_TRUE(bare.append(block_of(1, {make_signed_kv_write("t", "k", text("v"), 1, c.alice)})).ok());

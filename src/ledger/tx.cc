@@ -158,7 +158,25 @@ Result<std::optional<StateWrite>> decode_state_write(ByteView tx, const KvRules&
   return std::optional<StateWrite>();
 }
 
+bool is_private_table(std::string_view table) {
+  return table.size() > kPrivateTablePrefix.size() && table.substr(0, kPrivateTablePrefix.size()) == kPrivateTablePrefix;
+}
+
+bool is_private_envelope(ByteView value) {
+  return value.size() >= kPrivateValueOverhead && to_string(value.first(4)) == kPrivateValueMagic && value[4] == kPrivateValueVersion;
+}
+
 Status check_write(const StateWrite& w, const StateView& view) {
+  if (w.claim && is_private_table(w.key)) {
+    return make_error("kv.private", "table " + w.key + " is private: its values are sealed by the nodes, so it cannot be claimed");
+  }
+  if (!w.claim && is_private_table(w.table)) {
+    if (w.verified) {
+      return make_error("kv.private", "table " + w.table + " is private: write to it unsigned, through a node, which seals the value "
+                                      "(a signature would cover the plaintext)");
+    }
+    if (!is_private_envelope(w.value)) return make_error("kv.private", "table " + w.table + " is private: the value is not sealed");
+  }
   if (w.claim) {
     if (w.key.empty() || w.key[0] == kReservedTablePrefix) {
       return make_error("kv.reserved", "table " + w.key + " is the state machine's own (names beginning with _ are reserved)");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <functional>
@@ -73,6 +74,16 @@ Bytes make_table_claim(std::string table, uint64_t nonce, const crypto::PrivateK
 inline constexpr char kReservedTablePrefix = '_';
 // The owners of owner-write-only tables: key the table, value the owner's client name.
 inline constexpr const char* kTableOwners = "_owners";
+// Private tables ("private.<name>"): their values are sealed under the network's ledger key by
+// the node that receives the write (keys/private_table.h), so every value the ledger holds for
+// them is an envelope: "SNPV", a version byte, then AES-SIV ciphertext. Only unsigned writes
+// through a node reach them (a client's signature would cover the plaintext); no claims.
+inline constexpr std::string_view kPrivateTablePrefix = "private.";
+inline constexpr std::string_view kPrivateValueMagic = "SNPV";
+inline constexpr uint8_t kPrivateValueVersion = 1;
+inline constexpr size_t kPrivateValueOverhead = 4 + 1 + 16 + 1;  // magic, version, IV, the plaintext's format byte
+bool is_private_table(std::string_view table);
+bool is_private_envelope(ByteView value);
 
 // What the state machine knows when it applies writes: the genesis' clients (the keys whose
 // signatures it accepts) and the current state of table ownership.

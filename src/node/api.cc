@@ -17,6 +17,7 @@
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
 #include "node/fl_service.h"
+#include "keys/private_table.h"
 #include "node/key_service.h"
 #include "util/log.h"
 #include "util/names.h"
@@ -362,7 +363,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   if (!get) return error(405, "method", "use GET");
   if (p == "/v1/data") return get_data();
   if (p.rfind("/v1/tx/", 0) == 0) return get_tx(p.substr(7));
-  if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7));
+  if (p.rfind("/v1/kv/", 0) == 0) return get_kv(p.substr(7), *client);
   if (p == "/v1/nodes") return get_nodes();
   if (p == "/v1/keys") return get_keys();
   if (p == "/v1/attestation") return get_attestation(req);
@@ -539,7 +540,7 @@ namespace {
 
 // The status of a write the state machine would not apply: reserved tables are a malformed
 // request, the others are the table owner's to allow.
-int write_refusal_status(const Error& e) { return e.code == "kv.reserved" ? 400 : 403; }
+int write_refusal_status(const Error& e) { return e.code == "kv.reserved" || e.code == "kv.private" ? 400 : 403; }
 
 }  // namespace
 
@@ -562,10 +563,28 @@ std::variant<Bytes, ApiResponse> ApiHandler::write_tx(const std::string& body, c
   }
   auto w = parse_write_object(j, client.name);
   if (!w.ok()) return error(400, w.error().code, w.error().message);
-  if (auto s = ledger::check_write({w->table, w->key, {}, client.name, false, false}, node_.store().view()); !s.ok()) {
+  if (auto refused = seal_private(*w)) return std::move(*refused);
+  if (auto s = ledger::check_write({w->table, w->key, w->value, client.name, false, false}, node_.store().view()); !s.ok()) {
     return error(write_refusal_status(s.error()), s.error().code, s.error().message);
   }
   return w->encode();
+}
+
+std::optional<ApiResponse> ApiHandler::seal_private(ledger::KvWrite& w) {
+  if (!ledger::is_private_table(w.table)) return std::nullopt;
+  if (keys_ == nullptr) return error(503, "kv.private", "this node runs no key service, so it cannot seal values of private tables");
+  auto key = keys_->ledger_key();
+  if (!key) {
+    return error(503, "keys.ledger_key", "this node has not obtained the ledger key yet (GET /v1/keys shows ledger_key and why not); try again");
+  }
+  auto sealed = keys::seal_private_value(*key, node_.replica().genesis_hash(), w.table, w.key, w.value);
+  if (!sealed.ok()) return error(400, sealed.error().code, sealed.error().message);
+  if (sealed->size() > ledger::kValueBytesMax) {
+    return error(400, "bad_value", "a private table's value is at most " + std::to_string(ledger::kValueBytesMax - ledger::kPrivateValueOverhead) +
+                                       " bytes (sealing adds " + std::to_string(ledger::kPrivateValueOverhead) + ")");
+  }
+  w.value = std::move(*sealed);
+  return std::nullopt;
 }
 
 ApiResponse ApiHandler::post_tx(const std::string& body, const Client& client, const Bytes& client_spki_sha256) {
@@ -587,7 +606,12 @@ void ApiHandler::post_tx_batch(const ApiRequest& req, const Client& client, Done
       results->push_back({{"status", "refused"}, {"error", w.error().code}, {"message", w.error().message}});
       continue;
     }
-    if (auto s = ledger::check_write({w->table, w->key, {}, client.name, false, false}, view); !s.ok()) {
+    if (auto refused = seal_private(*w)) {
+      json body = json::parse(refused->body, nullptr, false);
+      results->push_back({{"status", "refused"}, {"error", body.value("error", "kv.private")}, {"message", body.value("message", "")}});
+      continue;
+    }
+    if (auto s = ledger::check_write({w->table, w->key, w->value, client.name, false, false}, view); !s.ok()) {
       results->push_back({{"status", "refused"}, {"error", s.error().code}, {"message", s.error().message}});
       continue;
     }
@@ -1059,7 +1083,7 @@ std::optional<std::string> ApiHandler::skipped_write(const consensus::Block& b, 
   return std::nullopt;
 }
 
-ApiResponse ApiHandler::get_kv(const std::string& rest) {
+ApiResponse ApiHandler::get_kv(const std::string& rest, const Client& client) {
   auto slash = rest.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == rest.size()) {
     return error(400, "bad_path", "use /v1/kv/{table}/{key}");
@@ -1072,7 +1096,19 @@ ApiResponse ApiHandler::get_kv(const std::string& rest) {
   if (!e.ok()) return error(500, "storage", e.error().message);
   if (!*e) return error(404, "unknown", "no value for " + table + "/" + key);
   json out = {{"table", table}, {"key", key}, {"height", (*e)->height}};
-  out.update(value_json((*e)->value));
+  if (ledger::is_private_table(table)) {
+    // Members, and the client that wrote this key; its value unsealed here, in the TEE.
+    if (client.role != "member" && client.name != (*e)->writer) {
+      return error(403, "kv.private", "table " + table + " is private: only members and the client that wrote the key may read it");
+    }
+    auto k = keys_ == nullptr ? std::nullopt : keys_->ledger_key();
+    if (!k) return error(503, "keys.ledger_key", "this node has not obtained the ledger key yet; try again");
+    auto plain = keys::open_private_value(*k, node_.replica().genesis_hash(), table, key, (*e)->value);
+    if (!plain.ok()) return error(500, plain.error().code, plain.error().message);
+    out.update(value_json(to_bytes(plain->view())));
+  } else {
+    out.update(value_json((*e)->value));
+  }
   // Who wrote it: `writer_signed` true when every node checked the writer's signature; false
   // when the writer is the client that the receiving node says it authenticated.
   out["writer"] = (*e)->writer.empty() ? json(nullptr) : json((*e)->writer);

@@ -140,7 +140,10 @@ class ApiHandler {
   ApiResponse get_governance();
   ApiResponse submit_tx(Bytes tx);
   ApiResponse get_tx(const std::string& id_hex);
-  ApiResponse get_kv(const std::string& rest);
+  ApiResponse get_kv(const std::string& rest, const Client& client);
+  // A write to a private table gets its value sealed under the ledger key (keys/private_table.h);
+  // the refusal when it cannot be. Other writes are left alone.
+  std::optional<ApiResponse> seal_private(ledger::KvWrite& w);
   std::optional<std::string> skipped_write(const consensus::Block& b, size_t index);
   ApiResponse get_nodes();
   ApiResponse get_health();

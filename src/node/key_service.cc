@@ -5,6 +5,8 @@
 
 #include "crypto/hash.h"
 #include "crypto/keys.h"
+#include "keys/hpke.h"
+#include "keys/private_table.h"
 #include "tee/evidence.h"
 #include "tee/policy.h"
 #include "tee/seal.h"
@@ -31,6 +33,7 @@ KeyService::KeyService(Node& node, tee::Platform& platform, std::string dir, cry
     : node_(node), platform_(platform), dir_(std::move(dir)), identity_secret_(std::move(identity_secret)), timer_(node.io()) {
   start();
   node_.on_commit([this](const consensus::CommittedBlock& cb) { on_commit(cb); });
+  node_.on_key_frame([this](uint32_t from, Bytes frame) { on_key_frame(from, std::move(frame)); });
   asio::post(node_.io(), [this, alive = alive_] {
     if (*alive) flush();
   });
@@ -180,7 +183,141 @@ void KeyService::record_releases(const consensus::CommittedBlock& cb) {
     releases_total_++;
     releases_.emplace_back(t->node, std::move(*r));
     if (releases_.size() > kReleaseLogShown) releases_.pop_front();
+    // A part for another node waited for this record: it may go now.
+    if (auto it = node_releases_.find(consensus::tx_id(tx)); it != node_releases_.end()) {
+      node_.send_app(it->second.to, it->second.reply.encode());
+      node_releases_.erase(it);
+    }
   }
+}
+
+void KeyService::expire_node_releases() {
+  int64_t now = node_.now_ms();
+  for (auto it = node_releases_.begin(); it != node_releases_.end();) {
+    if (now < it->second.deadline_ms) {
+      ++it;
+      continue;
+    }
+    keys::KeyFrame refusal = keys::KeyFrame::make(keys::KeyFrame::Type::kReleaseReply, it->second.reply.request);
+    refusal.error_code = "release.log";
+    refusal.error_message = "the release record did not commit within " + std::to_string(kReleaseRecordWaitMs) + " ms: nothing released";
+    node_.send_app(it->second.to, refusal.encode());
+    it = node_releases_.erase(it);
+  }
+}
+
+void KeyService::on_key_frame(uint32_t from, Bytes frame) {
+  auto f = keys::KeyFrame::decode(frame);
+  if (!f.ok()) return;  // bounded and dropped: a peer's garbage costs it nothing but the frame
+  if (f->type == keys::KeyFrame::Type::kNonceAsk || f->type == keys::KeyFrame::Type::kReleaseAsk) return answer_key_frame(from, *f);
+  std::lock_guard lock(mu_);
+  ledger_key_reply(from, *f);
+}
+
+void KeyService::answer_key_frame(uint32_t from, const keys::KeyFrame& f) {
+  if (f.type == keys::KeyFrame::Type::kNonceAsk) {
+    keys::KeyFrame reply = keys::KeyFrame::make(keys::KeyFrame::Type::kNonceReply, f.request);
+    auto n = release_nonce();
+    if (n.ok()) {
+      reply.nonce = *n;
+    } else {
+      reply.error_code = n.error().code;
+      reply.error_message = n.error().message;
+    }
+    return node_.send_app(from, reply.encode());
+  }
+  keys::KeyFrame reply = keys::KeyFrame::make(keys::KeyFrame::Type::kReleaseReply, f.request);
+  auto refuse = [&](const Error& e) {
+    reply.error_code = e.code;
+    reply.error_message = e.message;
+    node_.send_app(from, reply.encode());
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (node_releases_.size() >= kPendingNodeReleasesMax) {
+      return refuse(make_error("release.busy", std::to_string(kPendingNodeReleasesMax) + " releases are waiting for their records"));
+    }
+  }
+  // A node asks with its own evidence, as any attested requester; no client name.
+  auto granted = release(f.release, "");
+  if (!granted.ok()) return refuse(granted.error());
+  if (!node_.submit(granted->record_tx)) return refuse(make_error("release.log", "this node cannot take the release record now"));
+  reply.identifier = granted->identifier;
+  reply.sealed = std::move(granted->sealed);
+  std::lock_guard lock(mu_);
+  node_releases_[consensus::tx_id(granted->record_tx)] = {from, std::move(reply), node_.now_ms() + kReleaseRecordWaitMs};
+}
+
+void KeyService::ask_ledger_key() {
+  if (ledger_key_ || !dkg_ || !dkg_->outcome()) return;
+  int64_t now = node_.now_ms();
+  if (ledger_attempt_ && now - ledger_attempt_->started_ms < kLedgerKeyRetryMs) return;
+  if (ledger_attempt_ && !ledger_attempt_->refusals.empty()) {
+    std::string why;
+    for (const auto& [node, r] : ledger_attempt_->refusals) why += (why.empty() ? "" : "; ") + ("node " + std::to_string(node) + ": " + r);
+    ledger_key_problem_ = why;
+  }
+  ledger_attempt_.emplace();
+  ledger_attempt_->ephemeral = keys::hpke_generate_key_pair();
+  ledger_attempt_->request = crypto::random_u64();
+  ledger_attempt_->started_ms = now;
+  for (uint16_t p : parties_) {
+    if (!dkg_->outcome()->public_shares.count(p)) continue;
+    node_.send_app(p, keys::KeyFrame::make(keys::KeyFrame::Type::kNonceAsk, ledger_attempt_->request).encode());
+  }
+}
+
+void KeyService::ledger_key_reply(uint32_t from, const keys::KeyFrame& f) {
+  if (!ledger_attempt_ || f.request != ledger_attempt_->request || ledger_key_ || !dkg_ || !dkg_->outcome()) return;
+  auto& a = *ledger_attempt_;
+  if (!f.error_code.empty()) {
+    a.refusals[from] = f.error_code + ": " + f.error_message;
+    return;
+  }
+  Bytes chain = node_.replica().genesis_hash();
+  if (f.type == keys::KeyFrame::Type::kNonceReply) {
+    // Fresh evidence from this node's own platform, binding the validator's nonce and this
+    // attempt's key; no package: it is the node program itself that asks.
+    auto evidence = platform_.evidence(keys::release_report_data(chain, f.nonce, a.ephemeral.public_key, {}));
+    if (!evidence.ok()) {
+      a.refusals[from] = "this node's evidence: " + evidence.error().message;
+      return;
+    }
+    keys::KeyFrame ask = keys::KeyFrame::make(keys::KeyFrame::Type::kReleaseAsk, a.request);
+    ask.release = {std::string(keys::kLedgerKeyResource), a.ephemeral.public_key, std::move(*evidence), f.nonce, {}};
+    node_.send_app(from, ask.encode());
+    return;
+  }
+  const auto& shares = dkg_->outcome()->public_shares;
+  auto part = keys::open_part(a.ephemeral.secret, a.ephemeral.public_key, chain, keys::kLedgerKeyResource, f.sealed);
+  auto share = part.ok() ? shares.find(part->identifier) : shares.end();
+  Status checked = !part.ok() ? Status(part.error())
+                   : share == shares.end() ? Status(make_error("release.part", "no public share for its identifier"))
+                                           : keys::verify_part(*part, share->second, keys::kLedgerKeyResource);
+  if (!checked.ok()) {
+    a.refusals[from] = checked.error().message;
+    return;
+  }
+  a.parts[part->identifier] = *part;
+  if (a.parts.size() < threshold_) return;
+  std::vector<keys::DerivedPart> parts;
+  for (const auto& [id, p] : a.parts) parts.push_back(p);
+  auto key = keys::combine_parts(parts, threshold_, shares, dkg_->outcome()->group_public_key, keys::kLedgerKeyResource);
+  if (!key.ok()) {
+    a.refusals[from] = key.error().message;
+    return;
+  }
+  ledger_key_ = std::move(*key);
+  ledger_key_problem_.clear();
+  std::string from_nodes;
+  for (const auto& [id, p] : a.parts) from_nodes += (from_nodes.empty() ? "" : ", ") + std::to_string(id);
+  log(LogLevel::kInfo, "keys", "obtained the ledger key (private tables) by key release from share holders " + from_nodes);
+  ledger_attempt_.reset();
+}
+
+std::optional<crypto::SecureBytes> KeyService::ledger_key() const {
+  std::lock_guard lock(mu_);
+  return ledger_key_;
 }
 
 Result<Bytes> KeyService::release_nonce() {
@@ -201,6 +338,10 @@ Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& requ
   auto it = policies.find(request.resource);
   std::optional<keys::ReleasePolicy> policy;
   if (it != policies.end()) policy = it->second;
+  if (request.resource == keys::kLedgerKeyResource) {
+    policy = keys::ReleasePolicy{};
+    policy->node_programs = true;
+  }
   // Evidence passes what a peer's must pass now: the operator's policy with every revocation
   // the members committed, and the exact report data.
   keys::EvidenceCheck verify = [this](ByteView evidence, ByteView report_data) -> Result<tee::Claims> {
@@ -290,6 +431,8 @@ void KeyService::flush() {
   }
   for (const auto& [encoded, tx] : unconfirmed_) (void)node_.submit(tx);
   submit_checkpoint_messages();
+  expire_node_releases();
+  ask_ledger_key();
   if (dkg_->done() && !logged_) {
     logged_ = true;
     if (dkg_->outcome()) {
@@ -353,6 +496,8 @@ nlohmann::json KeyService::status() const {
                    {"request_key", to_hex(r.request_key)}});
   }
   j["releases"] = {{"total", releases_total_}, {"recent", log}};
+  j["ledger_key"] = ledger_key_.has_value();
+  if (!ledger_key_ && !ledger_key_problem_.empty()) j["ledger_key_problem"] = ledger_key_problem_;
   if (signer_) {
     if (auto cp = signer_->latest()) {
       j["checkpoint"] = {{"height", cp->height}, {"block_hash", to_hex(cp->block_hash)}, {"signature", to_hex(cp->signature)}};

@@ -23,6 +23,7 @@
 #include "crypto/secure.h"
 #include "keys/checkpoint.h"
 #include "keys/dkg.h"
+#include "keys/hpke.h"
 #include "keys/release.h"
 #include "node/node.h"
 #include "tee/platform.h"
@@ -40,6 +41,28 @@ inline constexpr uint64_t kCheckpointEveryBlocks = 256;
 inline constexpr int64_t kCheckpointStallMs = 3000;
 // Key release: GET /v1/keys shows the last kReleaseLogShown releases the ledger recorded.
 inline constexpr size_t kReleaseLogShown = 64;
+// Releases to other nodes (SNKX frames) waiting for their record to commit, at most; each waits
+// kReleaseRecordWaitMs, then is refused.
+inline constexpr size_t kPendingNodeReleasesMax = 256;
+inline constexpr int64_t kReleaseRecordWaitMs = 10000;
+// The ledger key: asked of every share holder again when an attempt has not gathered t parts
+// within kLedgerKeyRetryMs.
+inline constexpr int64_t kLedgerKeyRetryMs = 5000;
+
+// A part for another node, sent once its release record commits.
+struct NodeRelease {
+  uint32_t to = 0;
+  keys::KeyFrame reply;
+  int64_t deadline_ms = 0;
+};
+// This node's request for the ledger key: its ephemeral key, the parts and refusals so far.
+struct LedgerKeyAttempt {
+  keys::HpkeKeyPair ephemeral;
+  uint64_t request = 0;
+  int64_t started_ms = 0;
+  std::map<uint16_t, keys::DerivedPart> parts;
+  std::map<uint32_t, std::string> refusals;
+};
 
 class KeyService {
  public:
@@ -67,6 +90,9 @@ class KeyService {
     Bytes record_tx;
   };
   Result<Release> release(const keys::ReleaseRequest& request, const std::string& client);
+  // The network's ledger key (keys/private_table.h), once this node obtained it by key release
+  // from t share holders with its own evidence; nullopt before.
+  std::optional<crypto::SecureBytes> ledger_key() const;
 
  private:
   void start();
@@ -77,6 +103,11 @@ class KeyService {
   void record_checkpoints(const consensus::CommittedBlock& cb);
   void submit_checkpoint_messages();
   void record_releases(const consensus::CommittedBlock& cb);
+  void on_key_frame(uint32_t from, Bytes frame);
+  void answer_key_frame(uint32_t from, const keys::KeyFrame& f);
+  void ledger_key_reply(uint32_t from, const keys::KeyFrame& f);
+  void ask_ledger_key();
+  void expire_node_releases();
 
   Node& node_;
   tee::Platform& platform_;
@@ -97,6 +128,11 @@ class KeyService {
   int64_t last_checkpoint_ms_ = 0;  // when this node saw the last checkpoint done
   uint64_t last_checkpoint_height_ = 0;
   keys::NonceBook nonces_;
+  // Parts for other nodes whose release record is not committed yet: record tx id -> the reply.
+  std::map<std::string, NodeRelease> node_releases_;
+  std::optional<LedgerKeyAttempt> ledger_attempt_;  // this node's own request for the ledger key
+  std::optional<crypto::SecureBytes> ledger_key_;
+  std::string ledger_key_problem_;
   std::deque<std::pair<uint32_t, keys::ReleaseRecord>> releases_;  // the last kReleaseLogShown, by validator
   uint64_t releases_total_ = 0;
   std::string problem_;                 // why this node runs no DKG, or holds no share

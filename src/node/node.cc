@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "fl/wire.h"
+#include "keys/release.h"
 #include "node/appraiser.h"
 #include "node/config.h"
 #include <asio/post.hpp>
@@ -38,10 +39,7 @@ Node::Node(asio::io_context& io, NodeOptions options)
                    if (stopped_ || failed_) return;
                    detector_.heard(from, now());  // whatever the link delivers shows the peer alive
                    if (is_heartbeat(frame)) return;
-                   if (fl::is_fl_frame(frame)) {
-                     if (on_app_frame_) on_app_frame_(from, std::move(frame));
-                     return;
-                   }
+                   if (fl::is_fl_frame(frame) || keys::is_key_frame(frame)) return deliver_app(from, std::move(frame));
                    auto m = consensus::decode_message(frame);
                    if (!m.ok()) {
                      log_limit_.log(LogLevel::kWarn, "node", "undecodable frame", std::to_string(from),
@@ -179,11 +177,16 @@ bool Node::submit(Bytes tx) {
   return accepted;
 }
 
+void Node::deliver_app(uint32_t from, Bytes frame) {
+  const OnAppFrame& handler = keys::is_key_frame(frame) ? on_key_frame_ : on_app_frame_;
+  if (handler) handler(from, std::move(frame));
+}
+
 void Node::send_app(uint32_t to, Bytes frame) {
   if (stopped_) return;
   if (to == replica_.self()) {
     asio::post(io_, [this, frame = std::move(frame)]() mutable {
-      if (!stopped_ && on_app_frame_) on_app_frame_(replica_.self(), std::move(frame));
+      if (!stopped_) deliver_app(replica_.self(), std::move(frame));
     });
     return;
   }

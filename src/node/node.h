@@ -64,6 +64,8 @@ class Node {
   // locally, asynchronously).
   using OnAppFrame = std::function<void(uint32_t from, Bytes frame)>;
   void on_app_frame(OnAppFrame handler) { on_app_frame_ = std::move(handler); }
+  // Key release between nodes ("SNKX" frames, keys/release.h), the same way.
+  void on_key_frame(OnAppFrame handler) { on_key_frame_ = std::move(handler); }
   void send_app(uint32_t to, Bytes frame);
   // Runs on every tick, after the replica's.
   void on_tick(std::function<void(int64_t now_ms)> cb) { on_tick_ = std::move(cb); }
@@ -128,7 +130,8 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   int64_t tick_ms_;
   std::vector<OnCommit> on_commit_;
-  OnAppFrame on_app_frame_;
+  OnAppFrame on_app_frame_, on_key_frame_;
+  void deliver_app(uint32_t from, Bytes frame);
   std::function<void(int64_t)> on_tick_;
   asio::io_context& io_;
   std::vector<Isolation> isolations_;
