@@ -64,7 +64,7 @@ struct Teardown {
 
 // The DKG's computation alone: n nodes, every message handed to every node at once.
 double dkg_compute_ms(uint16_t n) {
-  keys::DkgConfig config{to_bytes("bench"), {}, static_cast<uint16_t>((n - 1) / 2 + 1), 0, 100};
+  keys::DkgConfig config{to_bytes("bench"), {}, static_cast<uint16_t>((n - 1) / 2 + 1), 0, 100, {}, 0, {}, {}};
   for (uint16_t i = 1; i <= n; i++) config.participants.push_back(i);
   auto t = Clock::now();
   std::vector<keys::Dkg> nodes;

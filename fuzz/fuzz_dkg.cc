@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (encode_dkg(*m) != Bytes(data, data + size)) std::abort();
   // Node 1 hears the fuzzed message in round 1, and (a second node) in round 2 after valid round
   // 1 messages of all three, so that the round 2 and complaint paths are reached too.
-  DkgConfig config{to_bytes("fuzz"), {1, 2, 3}, 2, 0, 4};
+  DkgConfig config{to_bytes("fuzz"), {1, 2, 3}, 2, 0, 4, {}, 0, {}, {}};
   auto node = Dkg::create(config, 1, Bytes(32, 1));
   auto later = Dkg::create(config, 1, Bytes(32, 1));
   if (!node.ok() || !later.ok()) std::abort();

@@ -104,8 +104,8 @@ Result<DkgMessage> decode_dkg(ByteView bytes) {
     case kTypeRound1: {
       DkgRound1 a;
       SN_ASSIGN(a.dealer, get_id(r));
+      // None from a participant that only receives (resharing to a new member).
       SN_ASSIGN(uint32_t n, r.count(kDkgParticipantsMax, frost::kElementBytes));
-      if (n == 0) return make_error("dkg.decode", "round 1 commits to at least one coefficient");
       for (uint32_t i = 0; i < n; i++) {
         SN_ASSIGN(Element e, get_element(r));
         a.commitments.push_back(e);
@@ -160,7 +160,7 @@ Bytes make_dkg_tx(ByteView session, uint32_t node, const DkgMessage& m, const cr
   return DkgTx::make(session, node, encode_dkg(m), identity_secret);
 }
 
-Result<Dkg> Dkg::create(DkgConfig config, uint16_t self, ByteView seed32) {
+Result<Dkg> Dkg::create(DkgConfig config, uint16_t self, ByteView seed32, const std::optional<frost::KeyShare>& old_share) {
   const auto& p = config.participants;
   if (p.empty() || p.size() > kDkgParticipantsMax) return make_error("dkg.config", "1 to 64 participants");
   for (size_t i = 0; i < p.size(); i++) {
@@ -171,13 +171,41 @@ Result<Dkg> Dkg::create(DkgConfig config, uint16_t self, ByteView seed32) {
   if (config.window == 0) return make_error("dkg.config", "a phase lasts at least one block");
   if (self != 0 && !std::binary_search(p.begin(), p.end(), self)) return make_error("dkg.config", "this node is not a participant");
   if (!seed32.empty() && seed32.size() != 32) return make_error("dkg.config", "the seed is 32 bytes");
+  if (!config.old_public_shares.empty()) {
+    // Every participant deals (an old holder) or receives (the new set), or both.
+    const auto& r = config.recipients;
+    if (r.empty() || !std::is_sorted(r.begin(), r.end()) || std::adjacent_find(r.begin(), r.end()) != r.end()) {
+      return make_error("dkg.config", "resharing needs the new set, sorted and distinct");
+    }
+    if (config.threshold > r.size()) return make_error("dkg.config", "the new threshold is 1 to the size of the new set");
+    if (config.old_threshold == 0 || config.old_threshold > config.old_public_shares.size()) {
+      return make_error("dkg.config", "the old threshold is 1 to the number of old shares");
+    }
+    for (uint16_t id : p) {
+      if (!config.old_public_shares.contains(id) && !std::binary_search(r.begin(), r.end(), id)) {
+        return make_error("dkg.config", "participant " + std::to_string(id) + " neither holds an old share nor receives");
+      }
+    }
+    for (uint16_t id : r) {
+      if (!std::binary_search(p.begin(), p.end(), id)) return make_error("dkg.config", "a recipient is not a participant");
+    }
+    if (self != 0 && config.old_public_shares.contains(self)) {
+      if (!old_share || old_share->identifier != self || frost::base_times(old_share->secret).value() != config.old_public_shares.at(self)) {
+        return make_error("dkg.config", "this node holds an old share by the config, but not the one given");
+      }
+    }
+  }
   Dkg d;
   d.config_ = std::move(config);
   d.self_ = self;
   d.phase_start_ = d.config_.start_height;
   d.seed_ = seed32.empty() ? crypto::random_bytes(32) : to_bytes(seed32);
   if (self != 0) {
-    for (uint32_t k = 0; k < d.config_.threshold; k++) d.coefficients_.push_back(d.secret_scalar("coefficient", k));
+    if (d.dealer(self)) {
+      for (uint32_t k = 0; k < d.config_.threshold; k++) d.coefficients_.push_back(d.secret_scalar("coefficient", k));
+      // Resharing: the constant term is this node's old share, so Σ λ_i·f_i(0) is the old secret.
+      if (d.resharing()) d.coefficients_[0] = old_share->secret;
+    }
     d.decryption_key_ = d.secret_scalar("decryption", 0);
     d.ephemeral_ = d.secret_scalar("ephemeral", 0);
     d.proof_nonce_ = d.secret_scalar("proof", 0);
@@ -202,17 +230,21 @@ std::vector<DkgMessage> Dkg::outbox() {
     a.dealer = self_;
     for (const auto& c : coefficients_) a.commitments.push_back(frost::base_times(c).value());
     a.proof_r = frost::base_times(proof_nonce_).value();
-    Scalar c = pok_challenge(config_.session, self_, a.commitments[0], a.proof_r);
-    a.proof_z = to_bytes(frost::scalar_add(proof_nonce_, frost::scalar_mul(coefficients_[0], c)).view());
+    if (dealer(self_)) {
+      Scalar c = pok_challenge(config_.session, self_, a.commitments[0], a.proof_r);
+      a.proof_z = to_bytes(frost::scalar_add(proof_nonce_, frost::scalar_mul(coefficients_[0], c)).view());
+    } else {
+      a.proof_z = to_bytes(Scalar(frost::kScalarBytes).view());  // a recipient only: nothing to prove
+    }
     a.encryption_key = frost::base_times(decryption_key_).value();
     sent_round1_ = true;
     out.push_back(std::move(a));
   }
-  if (phase_ == Phase::kRound2 && !sent_round2_ && qualified1_.contains(self_)) {
+  if (phase_ == Phase::kRound2 && !sent_round2_ && dealers1_.contains(self_)) {
     DkgRound2 b;
     b.dealer = self_;
     b.ephemeral = frost::base_times(ephemeral_).value();
-    for (uint16_t l : qualified1_) {
+    for (uint16_t l : recipients1_) {
       const Element& x = round1_.at(l).encryption_key;
       Element k = frost::element_times(x, ephemeral_).value();
       Scalar f = frost::polynomial_evaluate(l, coefficients_);
@@ -225,7 +257,7 @@ std::vector<DkgMessage> Dkg::outbox() {
   pending_complaints_.clear();
   // The ack after this node's complaints are on the ledger (a complaint ordered after its
   // author's ack would not count).
-  if (phase_ == Phase::kComplaints && !sent_ack_ && qualified1_.contains(self_) && complaints_unconfirmed_.empty()) {
+  if (phase_ == Phase::kComplaints && !sent_ack_ && recipients1_.contains(self_) && complaints_unconfirmed_.empty()) {
     sent_ack_ = true;
     out.push_back(DkgAck{self_});
   }
@@ -257,18 +289,26 @@ Status Dkg::on_ledger(uint16_t sender, const DkgMessage& m, uint64_t height) {
       round1_.erase(it);
       return equivocated("round 1 messages");
     }
-    if (a->commitments.size() != config_.threshold) {
-      exclude(sender, "round 1 commits to " + std::to_string(a->commitments.size()) + " coefficients, not " + std::to_string(config_.threshold));
+    size_t want = dealer(sender) ? config_.threshold : 0;
+    if (a->commitments.size() != want) {
+      exclude(sender, "round 1 commits to " + std::to_string(a->commitments.size()) + " coefficients, not " + std::to_string(want));
       return make_error("dkg.round1", "wrong number of commitments");
     }
-    // G·z == R + C_0·c
-    Scalar c = pok_challenge(config_.session, sender, a->commitments[0], a->proof_r);
-    auto lhs = frost::base_times(Scalar(a->proof_z));
-    auto term = frost::element_times(a->commitments[0], c);
-    auto rhs = term.ok() ? frost::element_add(a->proof_r, *term) : Result<Element>(term.error());
-    if (!lhs.ok() || !rhs.ok() || *lhs != *rhs) {
-      exclude(sender, "round 1's proof of knowledge does not verify");
-      return make_error("dkg.round1", "bad proof of knowledge");
+    if (want > 0) {
+      // G·z == R + C_0·c
+      Scalar c = pok_challenge(config_.session, sender, a->commitments[0], a->proof_r);
+      auto lhs = frost::base_times(Scalar(a->proof_z));
+      auto term = frost::element_times(a->commitments[0], c);
+      auto rhs = term.ok() ? frost::element_add(a->proof_r, *term) : Result<Element>(term.error());
+      if (!lhs.ok() || !rhs.ok() || *lhs != *rhs) {
+        exclude(sender, "round 1's proof of knowledge does not verify");
+        return make_error("dkg.round1", "bad proof of knowledge");
+      }
+      // Resharing: an old holder deals the share it holds, nothing else.
+      if (resharing() && a->commitments[0] != config_.old_public_shares.at(sender)) {
+        exclude(sender, "round 1's constant term is not its share of the current key");
+        return make_error("dkg.round1", "the constant term is not the dealer's share");
+      }
     }
     round1_.emplace(sender, *a);
     size_t heard = 0;
@@ -279,19 +319,19 @@ Status Dkg::on_ledger(uint16_t sender, const DkgMessage& m, uint64_t height) {
   if (const auto* b = std::get_if<DkgRound2>(&m)) {
     if (b->dealer != sender) return make_error("dkg.sender", "a round 2 message names another dealer");
     if (phase_ != Phase::kRound2) return make_error("dkg.phase", "not in round 2");
-    if (!qualified1_.contains(sender)) return make_error("dkg.round2", "the dealer did not qualify in round 1");
+    if (!dealers1_.contains(sender)) return make_error("dkg.round2", "the dealer did not qualify in round 1");
     if (auto it = round2_.find(sender); it != round2_.end()) {
       if (encode_dkg(it->second) == encode_dkg(*b)) return ok_status();
       return equivocated("round 2 messages");
     }
     std::set<uint16_t> recipients;
     for (const auto& [id, s] : b->shares) recipients.insert(id);
-    if (recipients != qualified1_) {
+    if (recipients != recipients1_) {
       exclude(sender, "round 2 holds shares for other participants than those qualified in round 1");
       return make_error("dkg.round2", "wrong recipients");
     }
     round2_.emplace(sender, *b);
-    if (qualified1_.contains(self_) && !excluded_.contains(self_)) {
+    if (recipients1_.contains(self_) && !excluded_.contains(self_)) {
       auto s = my_share_from(sender, *b);
       if (s) {
         received_[sender] = std::move(*s);
@@ -312,14 +352,14 @@ Status Dkg::on_ledger(uint16_t sender, const DkgMessage& m, uint64_t height) {
       }
     }
     size_t heard = 0;
-    for (uint16_t d : qualified1_) heard += round2_.contains(d) || excluded_.contains(d);
-    if (heard == qualified1_.size()) close_round2(height);
+    for (uint16_t d : dealers1_) heard += round2_.contains(d) || excluded_.contains(d);
+    if (heard == dealers1_.size()) close_round2(height);
     return ok_status();
   }
   if (const auto* c = std::get_if<DkgComplaint>(&m)) {
     if (c->complainer != sender) return make_error("dkg.sender", "a complaint names another complainer");
     if (phase_ != Phase::kRound2 && phase_ != Phase::kComplaints) return make_error("dkg.phase", "no complaints now");
-    if (!qualified1_.contains(sender) || acked_.contains(sender)) return make_error("dkg.complaint", "the complainer may not complain now");
+    if (!recipients1_.contains(sender) || acked_.contains(sender)) return make_error("dkg.complaint", "the complainer may not complain now");
     auto r2 = round2_.find(c->dealer);
     if (r2 == round2_.end() || excluded_.contains(c->dealer)) return make_error("dkg.complaint", "no such dealer's round 2");
     // DLEQ: A1 = G·z − X·c, A2 = E·z − K·c, and c is their challenge.
@@ -352,9 +392,10 @@ Status Dkg::on_ledger(uint16_t sender, const DkgMessage& m, uint64_t height) {
   const auto& ack = std::get<DkgAck>(m);
   if (ack.participant != sender) return make_error("dkg.sender", "an ack names another participant");
   if (phase_ != Phase::kComplaints) return make_error("dkg.phase", "round 2 is not closed");
+  if (!recipients1_.contains(sender)) return make_error("dkg.ack", "only a recipient acknowledges");
   acked_.insert(sender);
   size_t heard = 0, expected = 0;
-  for (uint16_t p : qualified1_) {
+  for (uint16_t p : recipients1_) {
     if (excluded_.contains(p)) continue;
     expected++;
     heard += acked_.contains(p);
@@ -382,10 +423,20 @@ void Dkg::close_round1(uint64_t height) {
   phase_start_ = height;
   for (uint16_t p : config_.participants) {
     if (!round1_.contains(p) && !excluded_.contains(p)) exclude(p, "no round 1 message within its window");
-    if (round1_.contains(p) && !excluded_.contains(p)) qualified1_.insert(p);
+    if (round1_.contains(p) && !excluded_.contains(p)) {
+      qualified1_.insert(p);
+      if (dealer(p)) dealers1_.insert(p);
+      if (recipient(p)) recipients1_.insert(p);
+    }
   }
-  if (qualified1_.size() < config_.threshold) {
+  if (!resharing() && qualified1_.size() < config_.threshold) {
     failed_ = std::to_string(qualified1_.size()) + " participants qualified in round 1, fewer than the threshold " + std::to_string(config_.threshold);
+    return;
+  }
+  if (resharing() && (dealers1_.size() < config_.old_threshold || recipients1_.size() < config_.threshold)) {
+    failed_ = std::to_string(dealers1_.size()) + " old holders and " + std::to_string(recipients1_.size()) +
+              " recipients qualified in round 1; resharing needs " + std::to_string(config_.old_threshold) + " and " +
+              std::to_string(config_.threshold);
     return;
   }
   phase_ = Phase::kRound2;
@@ -393,7 +444,7 @@ void Dkg::close_round1(uint64_t height) {
 
 void Dkg::close_round2(uint64_t height) {
   phase_start_ = height;
-  for (uint16_t d : qualified1_) {
+  for (uint16_t d : dealers1_) {
     if (!round2_.contains(d) && !excluded_.contains(d)) exclude(d, "no round 2 message within its window");
   }
   phase_ = Phase::kComplaints;
@@ -401,38 +452,53 @@ void Dkg::close_round2(uint64_t height) {
 
 void Dkg::finish() {
   DkgOutcome o;
-  for (uint16_t d : qualified1_) {
+  for (uint16_t d : dealers1_) {
     if (!excluded_.contains(d) && round2_.contains(d)) o.qualified.push_back(d);
   }
   o.excluded = excluded_;
   phase_ = Phase::kDone;
-  if (o.qualified.size() < config_.threshold) {
-    failed_ = std::to_string(o.qualified.size()) + " dealers qualified, fewer than the threshold " + std::to_string(config_.threshold);
+  size_t needed = resharing() ? config_.old_threshold : config_.threshold;
+  if (o.qualified.size() < needed) {
+    failed_ = std::to_string(o.qualified.size()) + " dealers qualified, fewer than the " + std::to_string(needed) + " needed";
     return;
   }
+  // Each qualified dealer's weight: 1 in a fresh DKG (the key is the sum of the dealers'
+  // secrets); in a resharing, its Lagrange coefficient among the qualified old holders (the key
+  // is the old one, Σ λ_i·s_i).
+  std::map<uint16_t, Scalar> weight;
+  for (uint16_t d : o.qualified) {
+    weight[d] = resharing() ? frost::lagrange_at_zero(d, o.qualified).value() : frost::identifier_scalar(1);
+  }
+  auto weighted = [&](uint16_t d, const Element& e) { return resharing() ? frost::element_times(e, weight.at(d)).value() : e; };
   std::optional<Element> group;
   for (uint16_t d : o.qualified) {
-    const Element& c0 = round1_.at(d).commitments[0];
+    Element c0 = weighted(d, round1_.at(d).commitments[0]);
     group = group ? frost::element_add(*group, c0).value() : c0;
   }
   o.group_public_key = *group;
+  if (resharing() && o.group_public_key != config_.old_group_key) {
+    failed_ = "the reshared key differs from the current one (the old public shares are not of one key)";
+    return;
+  }
   for (uint16_t p : config_.participants) {
+    if (!recipient(p)) continue;
     std::optional<Element> y;
     bool ok = true;
     for (uint16_t d : o.qualified) {
       auto term = evaluate_commitments(round1_.at(d).commitments, p);
       if (!term.ok()) { ok = false; break; }
-      y = y ? frost::element_add(*y, *term).value() : *term;
+      Element t = weighted(d, *term);
+      y = y ? frost::element_add(*y, t).value() : t;
     }
     if (ok && y) o.public_shares[p] = *y;
   }
-  if (self_ != 0 && qualified1_.contains(self_) && !excluded_.contains(self_)) {
+  if (self_ != 0 && recipients1_.contains(self_) && !excluded_.contains(self_)) {
     Scalar s(frost::kScalarBytes);
     bool complete = true;
     for (uint16_t d : o.qualified) {
       auto it = received_.find(d);
       if (it == received_.end()) { complete = false; break; }
-      s = frost::scalar_add(s, it->second);
+      s = frost::scalar_add(s, resharing() ? frost::scalar_mul(weight.at(d), it->second) : it->second);
     }
     if (complete && o.public_shares.contains(self_)) {
       frost::KeyShare k;

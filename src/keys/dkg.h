@@ -22,6 +22,7 @@
 
 #include <map>
 #include <optional>
+#include <algorithm>
 #include <set>
 #include <string>
 #include <variant>
@@ -44,6 +45,15 @@ struct DkgConfig {
   uint16_t threshold = 0;         // t: signers needed; 1 <= t <= n
   uint64_t start_height = 0;      // the ledger height the run began at
   uint64_t window = 20;           // blocks per phase
+  // Resharing (empty `old_public_shares`: a fresh DKG). The holders of the current key's shares
+  // among the participants deal their own share, f_i(0) = s_i (round 1's C_0 must be their
+  // public share), to `recipients`, the new set (participants = dealers ∪ recipients); each
+  // recipient's new share is Σ λ_i·f_i(j) over the qualified dealers, at least `old_threshold`
+  // of them, so the group key stays the same and `threshold` is the new set's.
+  std::map<uint16_t, frost::Element> old_public_shares;
+  uint16_t old_threshold = 0;
+  frost::Element old_group_key{};
+  std::vector<uint16_t> recipients;  // sorted; a fresh DKG: empty (every participant receives)
 };
 
 struct DkgRound1 {
@@ -95,7 +105,9 @@ class Dkg {
  public:
   // `self`: this node's identifier (0: an observer that only follows). `seed32`: 32 random bytes
   // for this node's secrets; empty: the system's random source (tests give one to replay).
-  static Result<Dkg> create(DkgConfig config, uint16_t self, ByteView seed32 = {});
+  // Resharing: `old_share` is this node's share of the current key, if it holds one.
+  static Result<Dkg> create(DkgConfig config, uint16_t self, ByteView seed32 = {},
+                            const std::optional<frost::KeyShare>& old_share = std::nullopt);
 
   // What this node submits to the ledger now (its Round1 at the start; its Round2 once round 1
   // closed; complaints after its shares arrived), each once.
@@ -119,6 +131,11 @@ class Dkg {
   void finish();
   void exclude(uint16_t dealer, std::string why);
   bool participant(uint16_t id) const;
+  bool resharing() const { return !config_.old_public_shares.empty(); }
+  bool dealer(uint16_t id) const { return !resharing() || config_.old_public_shares.contains(id); }
+  bool recipient(uint16_t id) const {
+    return !resharing() || std::binary_search(config_.recipients.begin(), config_.recipients.end(), id);
+  }
   void advance(uint64_t height);
   crypto::SecureBytes secret_scalar(std::string_view label, uint32_t index) const;
   Bytes seed_;
@@ -136,6 +153,7 @@ class Dkg {
   std::set<uint16_t> complaints_unconfirmed_;  // dealers this node complained about, not yet on the ledger
   std::set<uint16_t> acked_;
   std::set<uint16_t> qualified1_;  // valid Round1 when round 1 closed
+  std::set<uint16_t> dealers1_, recipients1_;  // of those, the dealers and the recipients
   // What the ledger said.
   std::map<uint16_t, DkgRound1> round1_;
   std::map<uint16_t, DkgRound2> round2_;

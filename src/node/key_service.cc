@@ -97,7 +97,7 @@ void KeyService::start() {
       crypto::zeroize(fresh.data(), fresh.size());
     }
   }
-  keys::DkgConfig config{session_, parties_, threshold_, 0, kDkgWindowBlocks};
+  keys::DkgConfig config{session_, parties_, threshold_, 0, kDkgWindowBlocks, {}, 0, {}, {}};
   auto dkg = keys::Dkg::create(config, seed.empty() ? 0 : static_cast<uint16_t>(self_), seed);
   crypto::zeroize(seed.data(), seed.size());
   if (!dkg.ok()) {
