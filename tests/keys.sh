@@ -5,7 +5,8 @@
 # whose sealed seed is gone (a rolled-back disk) follows with no share, and says why. The
 # network signs ledger checkpoints with the group key: a receipt verifies offline with that key
 # alone (`receipt verify --service-key`), also while one of the three is down. A client that a
-# release policy names obtains a resource's key from any two validators, each release recorded.
+# release policy names obtains a resource's key from any two validators, each release recorded;
+# a private table's value is on no disk; a fourth node added by vote gets a share of the same key.
 set -uo pipefail
 sn=$1
 base_port=$2
@@ -140,7 +141,32 @@ done
 grep -q "$secret" "$work/pr-n1.out" || fail "node 1 reads another value"
 echo "ok: a private value sealed on every disk, read by its writer and a member, refused to user2, read by a restarted node"
 
-echo "== 6. the sealed seed gone: the node follows, holds no share, and says why"
+echo "== 6. a fourth validator added by vote: the key is reshared to it, unchanged"
+"$sn" node add --dir "$net" > "$work/add.out" 2>&1 || fail "node add: $(cat "$work/add.out")"
+grep -q "status applied" "$work/add.out" || fail "node 4 was not added: $(cat "$work/add.out")"
+for n in 1 2 3 4; do
+  ok=0
+  for _ in $(seq 120); do
+    "$sn" keys status --dir "$net" --node "$n" --json > "$work/e$n.json" 2> /dev/null && [ "$(field "$work/e$n.json" epoch)" = 1 ] && { ok=1; break; }
+    sleep 0.25
+  done
+  [ "$ok" = 1 ] || fail "node $n did not reach epoch 1: $(cat "$work/e$n.json")"
+  [ "$(field "$work/e$n.json" public_key)" = "$key" ] || fail "node $n reports another key after the resharing"
+  [ "$(field "$work/e$n.json" share)" = "true" ] || fail "node $n holds no share after the resharing: $(cat "$work/e$n.json")"
+  [ "$(field "$work/e$n.json" parties)" = 4 ] || fail "node $n: the key is not shared by 4"
+done
+checkpoint_receipt after-reshare 4
+"$sn" keys release --dir "$net" --node 4 --as user --resource dataset:alpha --out "$work/c.key" > "$work/rel3.out" 2>&1 ||
+  fail "release after the resharing: $(cat "$work/rel3.out")"
+[ "$(cat "$work/c.key")" = "$relkey" ] || fail "the reshared key gives another resource key"
+kill -9 "$(cat "$net/node-4/node.pid")"
+sleep 0.5
+start_node "$net" 4
+status_of 4 "$work/r4.json" || fail "node 4 after restart: $(cat "$work/r4.json" "$work/err")"
+[ "$(field "$work/r4.json" share)" = "true" ] && [ "$(field "$work/r4.json" epoch)" = 1 ] || fail "node 4 lost its reshared share in a restart: $(cat "$work/r4.json")"
+echo "ok: reshared to 4 (epoch 1, threshold $(field "$work/e4.json" threshold)), same key; checkpoints signed, the same resource key released; node 4 keeps its share across kill -9"
+
+echo "== 7. the sealed seed gone: the node follows, holds no share, and says why"
 kill -9 "$(cat "$net/node-3/node.pid")"
 sleep 0.5
 rm -f "$net/node-3/dkg-seed.sealed"

@@ -77,6 +77,16 @@ std::vector<frost::Commitment> CheckpointSigner::sorted_commits() const {
   return c;
 }
 
+void CheckpointSigner::rekey(CheckpointConfig config, std::optional<frost::KeyShare> share) {
+  config_ = std::move(config);
+  share_ = std::move(share);
+  attempt_.reset();
+  pending_.reset();
+  passed_over_.clear();
+  voted_attempt_ = 0;
+  shared_attempt_ = 0;
+}
+
 bool CheckpointSigner::on_ledger(uint16_t sender, const CheckpointMessage& m, uint64_t block_height, const BlockHash& block_hash) {
   auto ps = config_.public_shares.find(sender);
   if (ps == config_.public_shares.end()) return false;  // not a share holder

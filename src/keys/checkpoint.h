@@ -83,6 +83,10 @@ class CheckpointSigner {
 
   // `share`: this node's (none: it follows and verifies, and signs nothing).
   CheckpointSigner(CheckpointConfig config, std::optional<frost::KeyShare> share);
+  // The key was reshared (same group key, new shares and threshold): from this point of the
+  // ledger on, attempts use the new holders. The open attempt and this node's nonces are
+  // dropped (they belong to the old shares); completed checkpoints stay.
+  void rekey(CheckpointConfig config, std::optional<frost::KeyShare> share);
 
   // A checkpoint message from `sender` (its identity signature already checked), in ledger
   // order, in the committed block of `block_height`. Returns whether it changed anything.

@@ -406,6 +406,29 @@ Status Dkg::on_ledger(uint16_t sender, const DkgMessage& m, uint64_t height) {
 
 void Dkg::on_height(uint64_t height) { advance(height); }
 
+std::string Dkg::phase_name() const {
+  switch (phase_) {
+    case Phase::kRound1: return "round 1";
+    case Phase::kRound2: return "round 2";
+    case Phase::kComplaints: return "complaints";
+    case Phase::kDone: return "done";
+  }
+  return "?";
+}
+
+std::vector<uint16_t> Dkg::waiting_for() const {
+  std::vector<uint16_t> out;
+  for (uint16_t p : config_.participants) {
+    if (excluded_.contains(p)) continue;
+    bool missing = phase_ == Phase::kRound1   ? !round1_.contains(p)
+                   : phase_ == Phase::kRound2 ? dealers1_.contains(p) && !round2_.contains(p)
+                   : phase_ == Phase::kComplaints ? recipients1_.contains(p) && !acked_.contains(p)
+                                                  : false;
+    if (missing) out.push_back(p);
+  }
+  return out;
+}
+
 void Dkg::advance(uint64_t height) {
   while (!done() && height >= phase_start_ + config_.window) {
     uint64_t closed_at = phase_start_ + config_.window;

@@ -120,6 +120,9 @@ class Dkg {
   void on_height(uint64_t height);
 
   bool done() const { return outcome_.has_value() || failed_.has_value(); }
+  // For operators: the phase ("round 1", "round 2", "complaints", "done") and who it waits for.
+  std::string phase_name() const;
+  std::vector<uint16_t> waiting_for() const;
   const std::optional<DkgOutcome>& outcome() const { return outcome_; }
   const std::optional<std::string>& failure() const { return failed_; }
 

@@ -72,7 +72,9 @@ void KeyService::start() {
   }
   Bytes seed;
   std::string path = dir_ + "/dkg-seed.sealed";
-  if (party) {
+  // Every node keeps a seed: a genesis validator for the DKG, any node for the resharings that
+  // may make it a holder later (a node added by vote).
+  {
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) {
       auto blob = read_file(path, 4096);
@@ -98,14 +100,84 @@ void KeyService::start() {
     }
   }
   keys::DkgConfig config{session_, parties_, threshold_, 0, kDkgWindowBlocks, {}, 0, {}, {}};
-  auto dkg = keys::Dkg::create(config, seed.empty() ? 0 : static_cast<uint16_t>(self_), seed);
+  auto dkg = keys::Dkg::create(config, seed.empty() || !party ? 0 : static_cast<uint16_t>(self_), seed);
+  seed_ = crypto::SecureBytes(seed);
   crypto::zeroize(seed.data(), seed.size());
   if (!dkg.ok()) {
     problem_ = "the DKG cannot start: " + dkg.error().message;
     return;
   }
   dkg_ = std::move(dkg).value();
+  // The validator set as of each block, followed here block by block (replay included), so
+  // that every node starts the same resharing at the same height.
+  tracked_.emplace(genesis, node_.replica().membership().appraiser());
+  for (const auto& v : tracked_->set().validators()) known_identity_[v.id] = v.identity_key;
   for (const auto& cb : node_.replica().chain()) record(cb);  // what the restored ledger holds
+}
+
+void KeyService::use_outcome(const keys::DkgOutcome& o, uint16_t threshold) {
+  current_ = o;
+  threshold_ = threshold;
+  keys::CheckpointConfig config{node_.replica().genesis_hash(), threshold_, o.group_public_key, o.public_shares};
+  std::optional<keys::frost::KeyShare> share;
+  if (o.share) {
+    share = keys::frost::KeyShare{o.share->identifier, crypto::SecureBytes(o.share->secret.view()), o.share->public_share,
+                                  o.share->group_public_key};
+  }
+  if (signer_) {
+    signer_->rekey(std::move(config), std::move(share));
+  } else {
+    signer_.emplace(std::move(config), std::move(share));
+  }
+}
+
+void KeyService::maybe_reshare(uint64_t height) {
+  if (!current_ || reshare_) return;
+  std::vector<uint16_t> now;
+  for (const auto& v : tracked_->set().validators()) {
+    if (v.id == 0 || v.id > 0xFFFF) return;  // does not fit the key's identifiers
+    now.push_back(static_cast<uint16_t>(v.id));
+  }
+  std::sort(now.begin(), now.end());
+  if (now == parties_ || now.empty() || now.size() > keys::kDkgParticipantsMax) return;
+  // The same height and inputs on every node: the same run.
+  uint64_t epoch = epoch_ + 1;
+  Writer s;
+  s.str("supernet-reshare-v1").str(node_.replica().genesis().chain_id).u64(epoch).u64(height);
+  keys::DkgConfig config;
+  config.session = crypto::sha256(s.data());
+  config.threshold = threshold_for(node_.replica().genesis().protocol, now.size());
+  config.start_height = height;
+  config.window = kDkgWindowBlocks;
+  config.old_public_shares = current_->public_shares;
+  config.old_threshold = threshold_;
+  config.old_group_key = current_->group_public_key;
+  config.recipients = now;
+  std::set<uint16_t> all(now.begin(), now.end());
+  for (const auto& [id, ps] : config.old_public_shares) all.insert(id);
+  config.participants.assign(all.begin(), all.end());
+  uint16_t me = self_ <= 0xFFFF ? static_cast<uint16_t>(self_) : 0;
+  bool takes_part = me != 0 && all.contains(me) && !seed_.empty();
+  // An old holder without its share (a lost seed) cannot deal; it follows.
+  if (config.old_public_shares.contains(me) && !current_->share) takes_part = false;
+  Writer sd;
+  sd.str("supernet-reshare-seed-v1").bytes(seed_.view()).u64(epoch);
+  Bytes seed = takes_part ? crypto::sha256(sd.data()) : Bytes{};
+  auto d = keys::Dkg::create(config, takes_part ? me : 0, seed, current_->share);
+  crypto::zeroize(seed.data(), seed.size());
+  if (!d.ok()) {
+    reshare_problem_ = "the resharing to {" + std::to_string(now.size()) + " validators} cannot start: " + d.error().message;
+    parties_ = now;  // not retried for this set
+    return;
+  }
+  reshare_ = std::move(d).value();
+  reshare_session_ = config.session;
+  reshare_epoch_ = epoch;
+  reshare_to_ = now;
+  reshare_threshold_ = config.threshold;
+  log(LogLevel::kInfo, "keys", "the validator set changed at height " + std::to_string(height) + ": resharing the group key to " +
+                                   std::to_string(now.size()) + " validators (threshold " + std::to_string(config.threshold) + ", epoch " +
+                                   std::to_string(epoch) + ")" + (takes_part ? "" : "; this node follows"));
 }
 
 void KeyService::record(const consensus::CommittedBlock& cb) {
@@ -116,31 +188,57 @@ void KeyService::record(const consensus::CommittedBlock& cb) {
   record_checkpoints(cb);
   record_releases(cb);
   for (const auto& tx : cb.block.txs) {
+    if (consensus::Membership::handles(tx)) {
+      (void)tracked_->apply(tx, height, cb.commit_qc.phase == consensus::Phase::kRecovery);
+      continue;
+    }
     if (!keys::is_dkg_tx(tx)) continue;
     auto t = keys::DkgTx::decode(tx);
     if (!t.ok() || t->node > 0xFFFF) continue;
-    // Counted only with its node's identity signature: a validator cannot speak for another.
-    const consensus::Validator* v = node_.replica().validators().find(t->node);
-    if (v == nullptr || !t->verify(session_, v->identity_key)) continue;
+    // Counted only with its node's identity signature: a validator cannot speak for another
+    // (one removed since still signs as itself: its key stays known).
+    auto key = known_identity_.find(t->node);
+    if (key == known_identity_.end()) continue;
+    bool genesis_run = !dkg_->done() && t->verify(session_, key->second);
+    bool reshare_run = !genesis_run && reshare_ && t->verify(reshare_session_, key->second);
+    if (!genesis_run && !reshare_run) continue;
     auto m = keys::decode_dkg(t->message);
     if (!m.ok()) continue;
     if (t->node == self_) {
-      unconfirmed_.erase(t->message);
-      on_ledger_.insert(t->message);
+      // By session and message: one run's ack is byte for byte another's.
+      Bytes tagged = concat({genesis_run ? ByteView(session_) : ByteView(reshare_session_), t->message});
+      unconfirmed_.erase(tagged);
+      on_ledger_.insert(tagged);
     }
-    (void)dkg_->on_ledger(static_cast<uint16_t>(t->node), *m, height);
+    (void)(genesis_run ? dkg_->on_ledger(static_cast<uint16_t>(t->node), *m, height)
+                       : reshare_->on_ledger(static_cast<uint16_t>(t->node), *m, height));
   }
+  for (const auto& v : tracked_->set().validators()) known_identity_[v.id] = v.identity_key;
   dkg_->on_height(height);
-  if (!signer_ && dkg_->done() && dkg_->outcome()) {
-    const auto& o = *dkg_->outcome();
-    keys::CheckpointConfig config{node_.replica().genesis_hash(), threshold_, o.group_public_key, o.public_shares};
-    std::optional<keys::frost::KeyShare> share;
-    if (o.share) {
-      share = keys::frost::KeyShare{o.share->identifier, crypto::SecureBytes(o.share->secret.view()), o.share->public_share,
-                                    o.share->group_public_key};
+  if (!current_ && dkg_->done() && dkg_->outcome()) use_outcome(*dkg_->outcome(), threshold_);
+  if (reshare_) {
+    reshare_->on_height(height);
+    if (reshare_->done()) {
+      if (reshare_->outcome()) {
+        use_outcome(*reshare_->outcome(), reshare_threshold_);
+        epoch_ = reshare_epoch_;
+        reshare_problem_.clear();
+        const auto& o = *current_;
+        log(LogLevel::kInfo, "keys", "the group key " + to_hex(o.group_public_key).substr(0, 16) + "... was reshared to " +
+                                         std::to_string(reshare_to_.size()) + " validators (epoch " + std::to_string(epoch_) + ", threshold " +
+                                         std::to_string(threshold_) + ", " + std::to_string(o.excluded.size()) + " excluded)" +
+                                         (o.share ? "; this node holds a share" : "; this node holds no share"));
+      } else {
+        reshare_problem_ = "the resharing to epoch " + std::to_string(reshare_epoch_) + " failed: " + reshare_->failure().value_or("?") +
+                           "; the current holders keep the key";
+        log(LogLevel::kWarn, "keys", reshare_problem_);
+      }
+      parties_ = reshare_to_;  // the set this run was for: a later change starts another
+      reshare_.reset();
+      unconfirmed_.clear();  // this node's messages of the run are moot now
     }
-    signer_.emplace(std::move(config), std::move(share));
   }
+  maybe_reshare(height);
 }
 
 void KeyService::record_checkpoints(const consensus::CommittedBlock& cb) {
@@ -249,7 +347,7 @@ void KeyService::answer_key_frame(uint32_t from, const keys::KeyFrame& f) {
 }
 
 void KeyService::ask_ledger_key() {
-  if (ledger_key_ || !dkg_ || !dkg_->outcome()) return;
+  if (ledger_key_ || !current_) return;
   int64_t now = node_.now_ms();
   if (ledger_attempt_ && now - ledger_attempt_->started_ms < kLedgerKeyRetryMs) return;
   if (ledger_attempt_ && !ledger_attempt_->refusals.empty()) {
@@ -262,13 +360,13 @@ void KeyService::ask_ledger_key() {
   ledger_attempt_->request = crypto::random_u64();
   ledger_attempt_->started_ms = now;
   for (uint16_t p : parties_) {
-    if (!dkg_->outcome()->public_shares.count(p)) continue;
+    if (!current_->public_shares.count(p)) continue;
     node_.send_app(p, keys::KeyFrame::make(keys::KeyFrame::Type::kNonceAsk, ledger_attempt_->request).encode());
   }
 }
 
 void KeyService::ledger_key_reply(uint32_t from, const keys::KeyFrame& f) {
-  if (!ledger_attempt_ || f.request != ledger_attempt_->request || ledger_key_ || !dkg_ || !dkg_->outcome()) return;
+  if (!ledger_attempt_ || f.request != ledger_attempt_->request || ledger_key_ || !current_) return;
   auto& a = *ledger_attempt_;
   if (!f.error_code.empty()) {
     a.refusals[from] = f.error_code + ": " + f.error_message;
@@ -288,7 +386,7 @@ void KeyService::ledger_key_reply(uint32_t from, const keys::KeyFrame& f) {
     node_.send_app(from, ask.encode());
     return;
   }
-  const auto& shares = dkg_->outcome()->public_shares;
+  const auto& shares = current_->public_shares;
   auto part = keys::open_part(a.ephemeral.secret, a.ephemeral.public_key, chain, keys::kLedgerKeyResource, f.sealed);
   auto share = part.ok() ? shares.find(part->identifier) : shares.end();
   Status checked = !part.ok() ? Status(part.error())
@@ -302,7 +400,7 @@ void KeyService::ledger_key_reply(uint32_t from, const keys::KeyFrame& f) {
   if (a.parts.size() < threshold_) return;
   std::vector<keys::DerivedPart> parts;
   for (const auto& [id, p] : a.parts) parts.push_back(p);
-  auto key = keys::combine_parts(parts, threshold_, shares, dkg_->outcome()->group_public_key, keys::kLedgerKeyResource);
+  auto key = keys::combine_parts(parts, threshold_, shares, current_->group_public_key, keys::kLedgerKeyResource);
   if (!key.ok()) {
     a.refusals[from] = key.error().message;
     return;
@@ -322,7 +420,7 @@ std::optional<crypto::SecureBytes> KeyService::ledger_key() const {
 
 Result<Bytes> KeyService::release_nonce() {
   std::lock_guard lock(mu_);
-  if (!dkg_ || !dkg_->outcome() || !dkg_->outcome()->share) {
+  if (!current_ || !current_->share) {
     return make_error("release.share", "this node holds no key share" + (problem_.empty() ? std::string() : ": " + problem_));
   }
   return nonces_.issue(node_.now_ms());
@@ -330,8 +428,8 @@ Result<Bytes> KeyService::release_nonce() {
 
 Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& request, const std::string& client) {
   std::lock_guard lock(mu_);
-  if (!dkg_ || !dkg_->done()) return make_error("release.share", "the network's group key is not generated yet");
-  if (!dkg_->outcome() || !dkg_->outcome()->share) {
+  if (!current_) return make_error("release.share", "the network's group key is not generated yet");
+  if (!current_->share) {
     return make_error("release.share", "this node holds no key share" + (problem_.empty() ? std::string() : ": " + problem_));
   }
   const auto& policies = node_.replica().membership().release_policies();
@@ -355,7 +453,7 @@ Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& requ
     }
     return claims;
   };
-  const auto& share = *dkg_->outcome()->share;
+  const auto& share = *current_->share;
   SN_ASSIGN(keys::ReleaseGrant grant, keys::decide_release(request, policy, client, node_.replica().genesis_hash(), share, nonces_,
                                                           verify, node_.now_ms()));
   // The clock in the record is the wall clock (a record is for people); decide_release's is the node's.
@@ -425,9 +523,16 @@ void KeyService::flush() {
   std::lock_guard lock(mu_);
   if (!dkg_) return;
   for (auto& m : dkg_->outbox()) {
-    Bytes encoded = keys::encode_dkg(m);
-    if (on_ledger_.contains(encoded)) continue;  // replayed after a restart: it is there already
-    unconfirmed_.emplace(encoded, keys::make_dkg_tx(session_, self_, m, identity_secret_));
+    Bytes tagged = concat({session_, keys::encode_dkg(m)});
+    if (on_ledger_.contains(tagged)) continue;  // replayed after a restart: it is there already
+    unconfirmed_.emplace(tagged, keys::make_dkg_tx(session_, self_, m, identity_secret_));
+  }
+  if (reshare_) {
+    for (auto& m : reshare_->outbox()) {
+      Bytes tagged = concat({reshare_session_, keys::encode_dkg(m)});
+      if (on_ledger_.contains(tagged)) continue;
+      unconfirmed_.emplace(tagged, keys::make_dkg_tx(reshare_session_, self_, m, identity_secret_));
+    }
   }
   for (const auto& [encoded, tx] : unconfirmed_) (void)node_.submit(tx);
   submit_checkpoint_messages();
@@ -435,10 +540,11 @@ void KeyService::flush() {
   ask_ledger_key();
   if (dkg_->done() && !logged_) {
     logged_ = true;
-    if (dkg_->outcome()) {
-      const auto& o = *dkg_->outcome();
+    if (current_) {
+      const auto& o = *current_;
       log(LogLevel::kInfo, "keys", "the network's group key is " + to_hex(o.group_public_key) + " (threshold " + std::to_string(threshold_) +
-                                       " of " + std::to_string(parties_.size()) + ", " + std::to_string(o.excluded.size()) + " excluded)" +
+                                       " of " + std::to_string(parties_.size()) + ", epoch " + std::to_string(epoch_) + ", " +
+                                       std::to_string(o.excluded.size()) + " excluded)" +
                                        (o.share ? "; this node holds a share" : "; this node holds no share"));
     } else {
       log(LogLevel::kWarn, "keys", "the DKG failed: " + dkg_->failure().value_or("?"));
@@ -461,7 +567,12 @@ nlohmann::json KeyService::status() const {
   j["session"] = to_hex(session_);
   j["threshold"] = threshold_;
   j["parties"] = parties_.size();
-  j["epoch"] = 0;
+  j["epoch"] = epoch_;
+  if (reshare_) {
+    j["resharing"] = {{"epoch", reshare_epoch_}, {"to", reshare_to_}, {"threshold", reshare_threshold_},
+                      {"phase", reshare_->phase_name()}, {"waiting_for", reshare_->waiting_for()}};
+  }
+  if (!reshare_problem_.empty()) j["reshare_problem"] = reshare_problem_;
   j["checkpoint"] = nullptr;
   j["public_key"] = nullptr;
   j["share"] = false;
@@ -474,12 +585,12 @@ nlohmann::json KeyService::status() const {
     j["state"] = "generating";
     return j;
   }
-  if (!dkg_->outcome()) {
+  if (!current_) {
     j["state"] = "failed";
     j["failure"] = dkg_->failure().value_or("");
     return j;
   }
-  const auto& o = *dkg_->outcome();
+  const auto& o = *current_;
   j["state"] = "ready";
   j["public_key"] = to_hex(o.group_public_key);
   j["qualified"] = o.qualified;

@@ -103,6 +103,10 @@ class KeyService {
   void record_checkpoints(const consensus::CommittedBlock& cb);
   void submit_checkpoint_messages();
   void record_releases(const consensus::CommittedBlock& cb);
+  // The key as of now (the genesis DKG's, then each resharing's) and its threshold.
+  void use_outcome(const keys::DkgOutcome& o, uint16_t threshold);
+  // The validator set changed: reshare the key to it (the same run on every node).
+  void maybe_reshare(uint64_t height);
   void on_key_frame(uint32_t from, Bytes frame);
   void answer_key_frame(uint32_t from, const keys::KeyFrame& f);
   void ledger_key_reply(uint32_t from, const keys::KeyFrame& f);
@@ -116,10 +120,21 @@ class KeyService {
   Bytes session_;
   uint32_t self_ = 0;
   uint16_t threshold_ = 0;
-  std::vector<uint16_t> parties_;
-  std::optional<keys::Dkg> dkg_;
-  std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (encoded) not yet on the ledger -> their tx
-  std::set<Bytes> on_ledger_;           // this node's messages the ledger holds
+  std::vector<uint16_t> parties_;  // the current holders' set (the genesis validators, then each resharing's)
+  std::optional<keys::Dkg> dkg_;              // the genesis validators' DKG
+  crypto::SecureBytes seed_;                   // unsealed; empty: this node only follows
+  std::optional<keys::DkgOutcome> current_;    // the key's current sharing
+  uint64_t epoch_ = 0;                         // resharings done
+  std::optional<keys::Dkg> reshare_;           // the resharing under way
+  Bytes reshare_session_;
+  uint64_t reshare_epoch_ = 0;
+  std::vector<uint16_t> reshare_to_;
+  uint16_t reshare_threshold_ = 0;
+  std::string reshare_problem_;
+  std::optional<consensus::Membership> tracked_;  // the validator set as of the last recorded block
+  std::map<uint32_t, Bytes> known_identity_;      // every validator's identity key seen, removed ones too
+  std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (session || encoded) not yet on the ledger -> their tx
+  std::set<Bytes> on_ledger_;           // this node's messages (session || encoded) the ledger holds
   std::optional<keys::CheckpointSigner> signer_;  // once the group key is ready
   std::map<Bytes, Bytes> checkpoint_unconfirmed_;  // this node's checkpoint messages (encoded) not yet on the ledger -> tx
   uint64_t content_height_ = 0;   // the last block with a transaction that is not a checkpoint message
