@@ -165,6 +165,22 @@ start_node "$net" 4
 status_of 4 "$work/r4.json" || fail "node 4 after restart: $(cat "$work/r4.json" "$work/err")"
 [ "$(field "$work/r4.json" share)" = "true" ] && [ "$(field "$work/r4.json" epoch)" = 1 ] || fail "node 4 lost its reshared share in a restart: $(cat "$work/r4.json")"
 echo "ok: reshared to 4 (epoch 1, threshold $(field "$work/e4.json" threshold)), same key; checkpoints signed, the same resource key released; node 4 keeps its share across kill -9"
+# A proactive refresh the members order: every share changes, the key does not.
+share_of() { sed -n "/\"public_shares\"/,/}/s/^    \"$2\": \"\([0-9a-f]*\)\".*/\1/p" "$1"; }
+before=$(share_of "$work/e1.json" 1)
+[ "${#before}" = 64 ] || fail "no public share of node 1 in keys status: $(cat "$work/e1.json")"
+"$sn" keys rotate --dir "$net" --note e2e > "$work/rot.out" 2>&1 || fail "keys rotate: $(cat "$work/rot.out")"
+grep -q "refresh_key .*status applied" "$work/rot.out" || fail "the refresh was not applied: $(cat "$work/rot.out")"
+ok=0
+for _ in $(seq 120); do
+  "$sn" keys status --dir "$net" --node 1 --json > "$work/f1.json" 2> /dev/null && [ "$(field "$work/f1.json" epoch)" = 2 ] && { ok=1; break; }
+  sleep 0.25
+done
+[ "$ok" = 1 ] || fail "the refresh did not reach epoch 2: $(cat "$work/f1.json")"
+[ "$(field "$work/f1.json" public_key)" = "$key" ] || fail "the refresh changed the group key"
+[ "$(share_of "$work/f1.json" 1)" != "$before" ] || fail "the refresh left node 1's share as it was"
+checkpoint_receipt after-refresh 2
+echo "ok: keys rotate refreshed every share (epoch 2), the group key unchanged, checkpoints still signed"
 
 echo "== 7. the sealed seed gone: the node follows, holds no share, and says why"
 kill -9 "$(cat "$net/node-3/node.pid")"

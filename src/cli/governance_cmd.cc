@@ -129,6 +129,8 @@ int run_propose(const ProposeArgs& a) {
     if (auto s = keys::check_release_policy({g.change.clients, g.change.measurements, g.change.packages}); !s.ok()) {
       return fail(make_error("usage.release_policy", s.error().message));
     }
+  } else if (a.kind == "refresh-key") {
+    g.change.kind = consensus::ChangeKind::kRefreshKey;
   } else if (a.kind == "revoke-platform-key") {
     g.change.kind = consensus::ChangeKind::kRevokePlatformKey;
     g.change.platform_key = a.platform_key;
@@ -274,9 +276,11 @@ void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) 
       "distrust a platform key; or who may obtain a resource's key (set-release-policy) (adding a node: supernet node add). Revocations act on live sessions at once: a peer that no "
       "longer passes is disconnected");
   p->net.add_to(propose);
-  propose->add_option("kind", p->kind, "remove-node, set-weight, set-measurements, set-min-tcb, revoke-platform-key or set-release-policy")
+  propose->add_option("kind", p->kind,
+                      "remove-node, set-weight, set-measurements, set-min-tcb, revoke-platform-key, set-release-policy or refresh-key")
       ->required()
-      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements", "set-min-tcb", "revoke-platform-key", "set-release-policy"}));
+      ->check(CLI::IsMember({"remove-node", "set-weight", "set-measurements", "set-min-tcb", "revoke-platform-key", "set-release-policy",
+                             "refresh-key"}));
   propose->add_option("--validator", p->node, "the validator it is about");
   propose->add_option("--weight", p->weight, "set-weight: the new stake");
   propose->add_option("--measurement", p->measurements,
@@ -303,6 +307,20 @@ void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) 
   CLI::App* list = gov->add_subcommand("list", "Show the members, the approvals a proposal needs, and every proposal");
   lf->add_to(list);
   list->callback([lf, exit_code] { *exit_code = run_list(*lf); });
+
+  // supernet keys rotate: the members' proactive refresh of the group key, as a proposal.
+  if (CLI::App* keys = app.get_subcommand("keys")) {
+    auto r = std::make_shared<ProposeArgs>();
+    r->kind = "refresh-key";
+    CLI::App* rotate = keys->add_subcommand(
+        "rotate",
+        "Propose a proactive refresh of the group key (as a member): once approved, the validators reshare the key to "
+        "themselves, so the group key stays and every share changes (epoch + 1 in keys status); shares of different "
+        "epochs do not combine");
+    r->net.add_to(rotate);
+    rotate->add_option("--note", r->note, "why (recorded on the ledger)");
+    rotate->callback([r, exit_code] { *exit_code = run_propose(*r); });
+  }
 
   auto ad = std::make_shared<AddArgs>();
   CLI::App* add = node_cmd->add_subcommand(

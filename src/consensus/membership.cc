@@ -45,7 +45,7 @@ void encode_change(Writer& w, const Change& c) {
 Result<Change> decode_change(Reader& r) {
   Change c;
   SN_ASSIGN(uint8_t kind, r.u8());
-  if (kind < 1 || kind > 7) return make_error("governance.decode", "unknown kind of change");
+  if (kind < 1 || kind > 8) return make_error("governance.decode", "unknown kind of change");
   c.kind = static_cast<ChangeKind>(kind);
   SN_ASSIGN(c.node, r.u32());
   SN_ASSIGN(c.weight, r.u64());
@@ -119,6 +119,8 @@ const char* change_kind_name(ChangeKind k) {
       return "revoke_platform_key";
     case ChangeKind::kSetReleasePolicy:
       return "set_release_policy";
+    case ChangeKind::kRefreshKey:
+      return "refresh_key";
   }
   return "?";
 }
@@ -453,6 +455,8 @@ Status Membership::check_change(const Change& c) const {
       }
       return ok_status();
     }
+    case ChangeKind::kRefreshKey:
+      return ok_status();
   }
   return make_error("governance.change", "unknown change");
 }
@@ -538,6 +542,9 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
       } else {
         release_policies_[c.resource] = {c.clients, c.measurements, c.packages};
       }
+      break;
+    case ChangeKind::kRefreshKey:
+      key_refreshes_++;
       break;
   }
   p.status = ProposalState::Status::kApplied;

@@ -47,6 +47,7 @@ enum class ChangeKind : uint8_t {
   kSetMinTcb = 5,          // raise a platform kind's minimum TCB components
   kRevokePlatformKey = 6,  // distrust a platform key (a virtual platform key id, hex)
   kSetReleasePolicy = 7,   // who may obtain a resource's key (keys/release.h); all empty: none
+  kRefreshKey = 8,         // a proactive refresh: the group key reshared to the same validators
 };
 inline constexpr size_t kMinTcbComponentsMax = 16;
 const char* change_kind_name(ChangeKind k);
@@ -189,6 +190,8 @@ class Membership {
   const std::vector<std::string>& revoked_platform_keys() const { return revoked_platform_keys_; }
   // Release policies the members set, by resource (keys/release.h).
   const std::map<std::string, keys::ReleasePolicy>& release_policies() const { return release_policies_; }
+  // Proactive refreshes of the group key the members ordered (refresh_key), so far.
+  uint64_t key_refreshes() const { return key_refreshes_; }
   PolicyAdjustments adjustments() const { return {measurements_, platform_keys_, min_tcb_, revoked_platform_keys_}; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
   // Peer and API addresses of validators added by governance.
@@ -237,6 +240,7 @@ class Membership {
   std::map<std::string, std::map<std::string, uint64_t>> min_tcb_;
   std::vector<std::string> revoked_platform_keys_;
   std::map<std::string, keys::ReleasePolicy> release_policies_;
+  uint64_t key_refreshes_ = 0;
   std::vector<EvidenceRecord> evidence_;
   std::map<NodeId, std::pair<std::string, std::string>> addresses_;
 };

@@ -210,7 +210,7 @@ TEST(Governance, RevocationsRaiseAMinimumTcbAndDistrustAPlatformKey) {
   EXPECT_EQ(m.state.check(m.propose(0, bad_key, 6)).error().code, "governance.change");
   // An unknown kind does not decode.
   Bytes unknown = m.propose(0, revoke, 7);
-  unknown[5] = 8;  // after "SNGV" and the action: the change's kind
+  unknown[5] = 9;  // after "SNGV" and the action: the change's kind
   EXPECT_FALSE(GovernanceTx::decode(unknown).ok());
 }
 
@@ -261,6 +261,16 @@ TEST(Governance, ReleasePoliciesAreSetReplacedAndRemovedByVote) {
     ASSERT_FALSE(s.ok());
     EXPECT_EQ(s.error().code, "governance.change");
   }
+  // A proactive refresh of the key: counted once carried out.
+  Change refresh;
+  refresh.kind = ChangeKind::kRefreshKey;
+  Bytes f = m.propose(0, refresh, 9);
+  ASSERT_TRUE(GovernanceTx::decode(f).ok());
+  EXPECT_EQ(GovernanceTx::decode(f)->encode(), f);
+  ASSERT_TRUE(m.commit(f).ok());
+  EXPECT_EQ(m.state.key_refreshes(), 0u);
+  ASSERT_TRUE(m.commit(m.approve(1, f)).ok());
+  EXPECT_EQ(m.state.key_refreshes(), 1u);
   // Over the bounds: does not decode.
   Change many = p;
   for (size_t i = 0; i <= keys::kReleasePolicyEntriesMax; i++) many.packages.push_back(std::string(64, 'c'));

@@ -139,7 +139,10 @@ void KeyService::maybe_reshare(uint64_t height) {
     now.push_back(static_cast<uint16_t>(v.id));
   }
   std::sort(now.begin(), now.end());
-  if (now == parties_ || now.empty() || now.size() > keys::kDkgParticipantsMax) return;
+  // A changed set, or a refresh the members ordered (the same set, new shares).
+  bool refresh = tracked_->key_refreshes() > refreshes_done_;
+  if ((now == parties_ && !refresh) || now.empty() || now.size() > keys::kDkgParticipantsMax) return;
+  refreshes_done_ = tracked_->key_refreshes();
   // The same height and inputs on every node: the same run.
   uint64_t epoch = epoch_ + 1;
   Writer s;
@@ -175,7 +178,8 @@ void KeyService::maybe_reshare(uint64_t height) {
   reshare_epoch_ = epoch;
   reshare_to_ = now;
   reshare_threshold_ = config.threshold;
-  log(LogLevel::kInfo, "keys", "the validator set changed at height " + std::to_string(height) + ": resharing the group key to " +
+  log(LogLevel::kInfo, "keys", std::string(refresh && now == parties_ ? "the members ordered a refresh" : "the validator set changed") +
+                                   " at height " + std::to_string(height) + ": resharing the group key to " +
                                    std::to_string(now.size()) + " validators (threshold " + std::to_string(config.threshold) + ", epoch " +
                                    std::to_string(epoch) + ")" + (takes_part ? "" : "; this node follows"));
 }

@@ -131,6 +131,7 @@ class KeyService {
   std::vector<uint16_t> reshare_to_;
   uint16_t reshare_threshold_ = 0;
   std::string reshare_problem_;
+  uint64_t refreshes_done_ = 0;  // the members' refresh_key orders already acted on
   std::optional<consensus::Membership> tracked_;  // the validator set as of the last recorded block
   std::map<uint32_t, Bytes> known_identity_;      // every validator's identity key seen, removed ones too
   std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (session || encoded) not yet on the ledger -> their tx

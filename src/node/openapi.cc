@@ -117,7 +117,7 @@ const std::string& openapi_json() {
     "/v1/governance": {
       "get": {"summary": "Members, approvals needed, measurements allowed by governance, and every proposal with its approvals and status",
         "responses": {"200": {"description": "members, approvals_needed, measurements, proposals"}, "401": {"description": "unauthenticated"}}},
-      "post": {"summary": "Submit a member-signed governance transaction (propose add_node, remove_node, set_weight, set_measurements, set_min_tcb, revoke_platform_key or set_release_policy; or approve a proposal). The signing key must be the connection's client key; `supernet governance` builds and signs these.",
+      "post": {"summary": "Submit a member-signed governance transaction (propose add_node, remove_node, set_weight, set_measurements, set_min_tcb, revoke_platform_key, set_release_policy or refresh_key; or approve a proposal). The signing key must be the connection's client key; `supernet governance` builds and signs these.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["tx"], "properties": {"tx": {"type": "string", "description": "hex"}}}}}},
         "responses": {"202": {"description": "accepted, pending"}, "400": {"description": "malformed or not valid now (reason given)"},
                       "401": {"description": "unauthenticated"}, "403": {"description": "not a member, or signed by another key"}}}},
