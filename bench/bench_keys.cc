@@ -133,7 +133,7 @@ struct Validator {
   std::set<std::string> committed;
 
   Result<Bytes> nonce() {
-    return net.on(id, [&](bench::NetworkNode&) { return keys.release_nonce(); });
+    return net.on(id, [&](bench::NetworkNode&) { return keys.release_nonce("node:1"); });
   }
   Result<Bytes> release(const keys::ReleaseRequest& r) {
     auto granted = net.on(id, [&](bench::NetworkNode& nn) -> Result<node::KeyService::Release> {

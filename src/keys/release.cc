@@ -352,16 +352,29 @@ Result<KeyFrame> KeyFrame::decode(ByteView b) {
 }
 
 void NonceBook::expire(int64_t now_ms) {
-  std::erase_if(nonces_, [&](const auto& kv) { return now_ms - kv.second > kReleaseNonceTtlMs; });
+  for (auto it = nonces_.begin(); it != nonces_.end();) {
+    if (now_ms - it->second.at <= kReleaseNonceTtlMs) {
+      ++it;
+      continue;
+    }
+    if (--per_requester_[it->second.requester] == 0) per_requester_.erase(it->second.requester);
+    it = nonces_.erase(it);
+  }
 }
 
-Result<Bytes> NonceBook::issue(int64_t now_ms) {
-  if (nonces_.size() >= kReleaseNoncesMax) expire(now_ms);
+Result<Bytes> NonceBook::issue(int64_t now_ms, const std::string& requester) {
+  auto count = [&] { auto it = per_requester_.find(requester); return it == per_requester_.end() ? size_t{0} : it->second; };
+  if (nonces_.size() >= kReleaseNoncesMax || count() >= kReleaseNoncesPerRequesterMax) expire(now_ms);
   if (nonces_.size() >= kReleaseNoncesMax) {
     return make_error("release.busy", std::to_string(kReleaseNoncesMax) + " nonces are outstanding; try again in a few seconds");
   }
+  if (count() >= kReleaseNoncesPerRequesterMax) {
+    return make_error("release.busy", std::to_string(kReleaseNoncesPerRequesterMax) + " nonces of this requester are outstanding; use them or wait " +
+                                          std::to_string(kReleaseNonceTtlMs / 1000) + " s");
+  }
   Bytes n = crypto::random_bytes(32);
-  nonces_[n] = now_ms;
+  nonces_[n] = {now_ms, requester};
+  per_requester_[requester]++;
   return n;
 }
 
@@ -370,7 +383,8 @@ Status NonceBook::consume(ByteView nonce, int64_t now_ms) {
   if (it == nonces_.end()) {
     return make_error("release.nonce", "the nonce is not one this validator issued, or was used already (replayed evidence)");
   }
-  int64_t age = now_ms - it->second;
+  int64_t age = now_ms - it->second.at;
+  if (--per_requester_[it->second.requester] == 0) per_requester_.erase(it->second.requester);
   nonces_.erase(it);
   if (age > kReleaseNonceTtlMs) {
     return make_error("release.nonce", "the nonce expired " + std::to_string(age - kReleaseNonceTtlMs) +

@@ -39,6 +39,7 @@ namespace supernet::keys {
 inline constexpr size_t kResourceNameBytesMax = 128;  // letters, digits and . _ - : /
 inline constexpr size_t kResourceKeyBytes = 32;
 inline constexpr size_t kReleaseNoncesMax = 4096;     // nonces a validator holds unused at once
+inline constexpr size_t kReleaseNoncesPerRequesterMax = 64;  // of those, for one client or node
 inline constexpr int64_t kReleaseNonceTtlMs = 30000;  // a nonce's life: evidence older is stale
 inline constexpr size_t kReleaseRequestBytesMax = 160 * 1024;  // a request's JSON (evidence in hex)
 inline constexpr size_t kReleasePolicyEntriesMax = 64;          // clients, measurements, packages each
@@ -143,15 +144,22 @@ bool is_key_frame(ByteView frame);
 // Nonces a validator issued and not yet seen used: each is good once, for kReleaseNonceTtlMs.
 class NonceBook {
  public:
-  // A fresh 32-byte nonce, or release.busy when kReleaseNoncesMax are outstanding.
-  Result<Bytes> issue(int64_t now_ms);
+  // A fresh 32-byte nonce for `requester` (a client's name, a node's id), or release.busy when
+  // kReleaseNoncesMax are outstanding, or kReleaseNoncesPerRequesterMax for that requester (so
+  // one client cannot take them all).
+  Result<Bytes> issue(int64_t now_ms, const std::string& requester = "");
   // Takes the nonce out: release.nonce when it is unknown, used or expired (with which).
   Status consume(ByteView nonce, int64_t now_ms);
   size_t outstanding() const { return nonces_.size(); }
 
  private:
   void expire(int64_t now_ms);
-  std::map<Bytes, int64_t> nonces_;  // nonce -> issued at
+  struct Issued {
+    int64_t at = 0;
+    std::string requester;
+  };
+  std::map<Bytes, Issued> nonces_;
+  std::map<std::string, size_t> per_requester_;
 };
 
 // The validator's decision on one request. `policy`: the resource's release policy (none: the

@@ -125,13 +125,20 @@ TEST(KeyRelease, NoncesAreGoodOnceAndExpireAndTheBookIsBounded) {
   ASSERT_FALSE(stale.ok());
   EXPECT_NE(stale.error().message.find("expired"), std::string::npos);
   EXPECT_FALSE(book.consume(Bytes(32, 7), 2000).ok());
-  for (size_t i = 0; i < kReleaseNoncesMax; i++) ASSERT_TRUE(book.issue(5000).ok());
-  auto full = book.issue(5001);
+  // One requester gets at most its share; others still get theirs.
+  for (size_t i = 0; i < kReleaseNoncesPerRequesterMax; i++) ASSERT_TRUE(book.issue(3000, "greedy").ok());
+  auto greedy = book.issue(3000, "greedy");
+  ASSERT_FALSE(greedy.ok());
+  EXPECT_EQ(greedy.error().code, "release.busy");
+  EXPECT_TRUE(book.issue(3000, "other").ok());
+  EXPECT_TRUE(book.issue(3000 + kReleaseNonceTtlMs + 1, "greedy").ok());  // its old ones expired
+  for (size_t i = 0; book.outstanding() < kReleaseNoncesMax; i++) ASSERT_TRUE(book.issue(5000, "r" + std::to_string(i % 100)).ok());
+  auto full = book.issue(5001, "fresh");
   ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.error().code, "release.busy");
   // Once the old ones expired, there is room again.
   EXPECT_TRUE(book.issue(5000 + kReleaseNonceTtlMs + 1).ok());
-  EXPECT_EQ(book.outstanding(), 1u);
+  EXPECT_EQ(book.outstanding(), 2u);  // the new one, and greedy's from 3000 + TTL + 1
 }
 
 // A validator's decisions, with real virtual-platform evidence appraised against a policy, as

@@ -350,7 +350,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   }
   if (p == "/v1/keys/nonce") {
     if (req.method != "POST") return error(405, "method", "use POST");
-    auto n = keys_->release_nonce();
+    auto n = keys_->release_nonce("client:" + client->name);
     if (!n.ok()) return error(n.error().code == "release.busy" ? 503 : 409, n.error().code, n.error().message);
     return reply(200, json{{"nonce", to_hex(*n)}, {"expires_in_ms", keys::kReleaseNonceTtlMs}});
   }
@@ -410,7 +410,10 @@ void ApiHandler::post_key_release(const ApiRequest& req, const Client& client, D
   auto granted = keys_->release(*request, client.name);
   if (!granted.ok()) {
     const std::string& code = granted.error().code;
-    int status = code == "release.resource" ? 404 : code == "release.share" ? 409 : code == "release.request" ? 400 : 403;
+    int status = code == "release.resource"                                 ? 404
+                 : code == "release.share"                                  ? 409
+                 : code == "release.request" || code.rfind("hpke.", 0) == 0 ? 400
+                                                                            : 403;
     return done(error(status, code, granted.error().message));
   }
   // The release is on the ledger before the part leaves this node: a part nobody can see

@@ -319,7 +319,7 @@ void KeyService::on_key_frame(uint32_t from, Bytes frame) {
 void KeyService::answer_key_frame(uint32_t from, const keys::KeyFrame& f) {
   if (f.type == keys::KeyFrame::Type::kNonceAsk) {
     keys::KeyFrame reply = keys::KeyFrame::make(keys::KeyFrame::Type::kNonceReply, f.request);
-    auto n = release_nonce();
+    auto n = release_nonce("node:" + std::to_string(from));
     if (n.ok()) {
       reply.nonce = *n;
     } else {
@@ -422,12 +422,12 @@ std::optional<crypto::SecureBytes> KeyService::ledger_key() const {
   return ledger_key_;
 }
 
-Result<Bytes> KeyService::release_nonce() {
+Result<Bytes> KeyService::release_nonce(const std::string& requester) {
   std::lock_guard lock(mu_);
   if (!current_ || !current_->share) {
     return make_error("release.share", "this node holds no key share" + (problem_.empty() ? std::string() : ": " + problem_));
   }
-  return nonces_.issue(node_.now_ms());
+  return nonces_.issue(node_.now_ms(), requester);
 }
 
 Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& request, const std::string& client) {

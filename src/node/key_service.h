@@ -79,7 +79,7 @@ class KeyService {
 
   // Key release (keys/release.h), on the io thread. A nonce for an attested requester's
   // evidence (POST /v1/keys/nonce).
-  Result<Bytes> release_nonce();
+  Result<Bytes> release_nonce(const std::string& requester);
   // This validator's part for `request` from the client `client` (authenticated by its TLS
   // certificate), appraised against the peer policy in force and the resource's release policy
   // on the ledger: the sealed part and the signed SNRL transaction that records it, which the
