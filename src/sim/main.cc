@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--verbose", verbose, "print every event of the run");
   bool dkg = false;
-  app.add_flag("--dkg", dkg, "also run the validators' distributed key generation over the ledger and check its outcome");
+  app.add_flag("--dkg", dkg, "also run the validators' distributed key generation over the ledger, then a proactive refresh (resharing to the same set), and check both outcomes");
   CLI11_PARSE(app, argc, argv);
 
   auto started = std::chrono::steady_clock::now();

@@ -51,8 +51,10 @@ struct Node {
   // The DKG (cfg.dkg): its seed survives restarts (sealed), its state is rebuilt from the disk.
   Bytes dkg_seed;
   std::optional<keys::Dkg> dkg;
-  std::map<Bytes, Bytes> dkg_unconfirmed;  // own message encodings not yet committed -> tx
-  std::set<Bytes> dkg_committed;           // own message encodings on its chain
+  std::map<Bytes, Bytes> dkg_unconfirmed;  // own message encodings (session || message) not yet committed -> tx
+  std::set<Bytes> dkg_committed;           // own message encodings (session || message) on its chain
+  // Then a proactive refresh: the key reshared to the same set, from the block the DKG ended in.
+  std::optional<keys::Dkg> reshare;
   bool ever_down = false;
 };
 
@@ -332,7 +334,7 @@ class Simulation : public World {
     // The DKG's windows are counted in blocks: load after the heal keeps blocks coming, so that
     // a phase waiting for a silent participant ends. Its own generator: the schedule stays.
     if (cfg_.dkg) {
-      for (int i = 0; i < 60; i++) {
+      for (int i = 0; i < 200; i++) {
         push({cfg_.heal_at_ms + 120 + i * 40, 0, Kind::kSubmit, 0, h[static_cast<size_t>(i) % h.size()]->id, to_bytes("fill-" + std::to_string(i)), 0});
       }
     }
@@ -578,46 +580,78 @@ class Simulation : public World {
     c.session = to_bytes("supernet-sim-dkg-" + std::to_string(cfg_.seed));
     for (int i = 1; i <= n_; i++) c.participants.push_back(static_cast<uint16_t>(i));
     c.threshold = static_cast<uint16_t>(f() + 1);
-    c.window = 6;
+    c.window = 20;
     return c;
   }
+
+  Bytes reshare_session() const { return to_bytes("supernet-sim-reshare-" + std::to_string(cfg_.seed)); }
 
   void dkg_start(Node& nd) {
     if (!cfg_.dkg || nd.byz != Byz::kNone) return;
     nd.dkg = keys::Dkg::create(dkg_config(), static_cast<uint16_t>(nd.id), nd.dkg_seed).value();
+    nd.reshare.reset();
     nd.dkg_unconfirmed.clear();
     nd.dkg_committed.clear();
     for (const auto& cb : nd.disk) dkg_feed(nd, cb);
   }
 
+  // The refresh starts in the block the DKG ended in, on every node alike (replay included): the
+  // same set receives, the DKG's holders deal their shares. A node without a share follows.
+  void reshare_start(Node& nd, uint64_t height) {
+    const auto& o = *nd.dkg->outcome();
+    keys::DkgConfig c;
+    c.session = reshare_session();
+    c.participants = dkg_config().participants;
+    c.recipients = c.participants;
+    c.threshold = dkg_config().threshold;
+    c.start_height = height;
+    c.window = dkg_config().window;
+    c.old_public_shares = o.public_shares;
+    c.old_threshold = dkg_config().threshold;
+    c.old_group_key = o.group_public_key;
+    Bytes seed = crypto::sha256(concat({nd.dkg_seed, as_bytes("reshare")}));
+    nd.reshare = keys::Dkg::create(c, o.share ? static_cast<uint16_t>(nd.id) : 0, seed, o.share).value();
+  }
+
   void dkg_feed(Node& nd, const CommittedBlock& cb) {
     if (!nd.dkg) return;
-    Bytes session = dkg_config().session;
+    Bytes session = dkg_config().session, again = reshare_session();
     for (const auto& tx : cb.block.txs) {
       if (!keys::is_dkg_tx(tx)) continue;
       auto t = keys::DkgTx::decode(tx);
       if (!t.ok()) continue;
       const Validator* v = genesis_.find(t->node);
-      if (v == nullptr || !t->verify(session, v->identity_key)) continue;
+      if (v == nullptr) continue;
+      bool first = t->verify(session, v->identity_key);
+      bool refresh = !first && nd.reshare && t->verify(again, v->identity_key);
+      if (!first && !refresh) continue;
       auto m = keys::decode_dkg(t->message);
       if (!m.ok()) continue;
       if (t->node == nd.id) {
-        nd.dkg_unconfirmed.erase(t->message);
-        nd.dkg_committed.insert(t->message);
+        Bytes tagged = concat({first ? session : again, t->message});
+        nd.dkg_unconfirmed.erase(tagged);
+        nd.dkg_committed.insert(tagged);
       }
-      (void)nd.dkg->on_ledger(static_cast<uint16_t>(t->node), *m, cb.block.header.height);
+      (void)(first ? nd.dkg->on_ledger(static_cast<uint16_t>(t->node), *m, cb.block.header.height)
+                   : nd.reshare->on_ledger(static_cast<uint16_t>(t->node), *m, cb.block.header.height));
     }
     nd.dkg->on_height(cb.block.header.height);
+    if (!nd.reshare && nd.dkg->done() && nd.dkg->outcome()) reshare_start(nd, cb.block.header.height);
+    if (nd.reshare) nd.reshare->on_height(cb.block.header.height);
   }
 
   // Every tick: new messages join the unconfirmed ones; every 100 ms they are submitted again.
   void dkg_tick(Node& nd) {
     if (!nd.dkg || !nd.up) return;
-    for (auto& m : nd.dkg->outbox()) {
-      Bytes encoded = keys::encode_dkg(m);
-      if (nd.dkg_committed.contains(encoded)) continue;
-      nd.dkg_unconfirmed.emplace(encoded, keys::make_dkg_tx(dkg_config().session, nd.id, m, nd.identity.secret_key));
-    }
+    auto add = [&](keys::Dkg& d, const Bytes& session) {
+      for (auto& m : d.outbox()) {
+        Bytes tagged = concat({session, keys::encode_dkg(m)});
+        if (nd.dkg_committed.contains(tagged)) continue;
+        nd.dkg_unconfirmed.emplace(tagged, keys::make_dkg_tx(session, nd.id, m, nd.identity.secret_key));
+      }
+    };
+    add(*nd.dkg, dkg_config().session);
+    if (nd.reshare) add(*nd.reshare, reshare_session());
     if (now_ % 100 != 0) return;
     for (const auto& [encoded, tx] : nd.dkg_unconfirmed) push({now_ + 1, 0, Kind::kSubmit, 0, nd.id, tx, 0});
   }
@@ -667,6 +701,72 @@ class Simulation : public World {
     }
     result_.dkg = "key " + to_hex(ByteView(agreed->group_public_key.data(), 8)) + " qualified " + std::to_string(agreed->qualified.size()) +
                   " excluded " + std::to_string(agreed->excluded.size());
+    reshare_check(*agreed);
+  }
+
+  // The refresh: every honest node that is up ends with the same new sharing of the same key;
+  // an honest node is excluded only for a missed window (while faults were on or it was down,
+  // or it held no share of the DKG); every other honest node holds a new share.
+  void reshare_check(const keys::DkgOutcome& dkg) {
+    std::optional<keys::DkgOutcome> agreed;
+    std::optional<std::string> failure;
+    bool first = true;
+    for (Node* nd : honest()) {
+      if (!nd->up) continue;
+      if (!nd->reshare || !nd->reshare->done()) {
+        uint64_t needed = 6 * dkg_config().window + 10;
+        if (min_honest_height() < needed) {
+          result_.dkg += "; refresh unfinished: the chain reached " + std::to_string(min_honest_height()) + " blocks, the windows need " +
+                         std::to_string(needed);
+          return;
+        }
+        return fail("dkg: node " + std::to_string(nd->id) + " did not finish the refresh");
+      }
+      if (first) {
+        agreed = nd->reshare->outcome();
+        failure = nd->reshare->failure();
+        first = false;
+        continue;
+      }
+      if (nd->reshare->failure() != failure || nd->reshare->outcome().has_value() != agreed.has_value() ||
+          (agreed && (nd->reshare->outcome()->public_shares != agreed->public_shares || nd->reshare->outcome()->excluded != agreed->excluded))) {
+        return fail("dkg: honest nodes ended the refresh with different outcomes");
+      }
+    }
+    if (!agreed) {
+      // As for the DKG: holders may miss its windows (6 blocks here) while faults are on or they
+      // are down, and then too few deal; with neither, a failed refresh is a bug.
+      size_t holders = 0;
+      bool faulted = cfg_.faults;
+      for (Node* nd : honest()) {
+        holders += nd->up && nd->dkg->outcome() && nd->dkg->outcome()->share;
+        faulted |= nd->ever_down;
+      }
+      if (!faulted && holders > static_cast<size_t>(f())) {
+        return fail("dkg: the refresh failed without faults, with " + std::to_string(holders) + " honest holders up: " + failure.value_or("?"));
+      }
+      result_.dkg += "; refresh failed: " + failure.value_or("?");
+      return;
+    }
+    if (agreed->group_public_key != dkg.group_public_key) return fail("dkg: the refresh changed the group key");
+    for (const auto& [id, why] : agreed->excluded) {
+      const Node& nd = node(id);
+      bool missed = why.find("within its window") != std::string::npos && (nd.ever_down || cfg_.faults || dkg.excluded.contains(id));
+      if (nd.byz == Byz::kNone && !missed) return fail("dkg: honest node " + std::to_string(id) + " excluded from the refresh: " + why);
+    }
+    size_t changed = 0;
+    for (Node* nd : honest()) {
+      if (!nd->up || agreed->excluded.contains(static_cast<uint16_t>(nd->id))) continue;
+      const auto& o = *nd->reshare->outcome();
+      if (!o.share) return fail("dkg: honest node " + std::to_string(nd->id) + " holds no share after the refresh");
+      if (keys::frost::base_times(o.share->secret).value() != o.public_shares.at(static_cast<uint16_t>(nd->id))) {
+        return fail("dkg: node " + std::to_string(nd->id) + "'s refreshed share does not match its public share");
+      }
+      changed += !dkg.public_shares.contains(static_cast<uint16_t>(nd->id)) ||
+                 dkg.public_shares.at(static_cast<uint16_t>(nd->id)) != o.public_shares.at(static_cast<uint16_t>(nd->id));
+    }
+    if (changed == 0) return fail("dkg: the refresh changed no share");
+    result_.dkg += "; refreshed, dealers " + std::to_string(agreed->qualified.size());
   }
 
   void start_detector(Node& n) {
