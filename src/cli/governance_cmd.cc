@@ -80,7 +80,7 @@ struct ProposeArgs {
   std::vector<std::string> measurements;
   std::string platform, platform_key;
   std::vector<std::string> tcb;
-  std::string resource;
+  std::string resource, chip_id;
   std::vector<std::string> clients, packages;
   std::string note;
 };
@@ -131,6 +131,16 @@ int run_propose(const ProposeArgs& a) {
     }
   } else if (a.kind == "refresh-key") {
     g.change.kind = consensus::ChangeKind::kRefreshKey;
+  } else if (a.kind == "revoke-platform-key" && !a.chip_id.empty()) {
+    // A hardware machine, by the chip id its evidence carries.
+    g.change.kind = consensus::ChangeKind::kRevokeChip;
+    g.change.platform_key = a.chip_id;
+    std::transform(g.change.platform_key.begin(), g.change.platform_key.end(), g.change.platform_key.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (!a.platform_key.empty()) return fail(make_error("usage.chip_id", "give --platform-key or --chip-id, not both"));
+    if (g.change.platform_key.size() < 16 || g.change.platform_key.size() > 256 || !from_hex(g.change.platform_key).ok()) {
+      return fail(make_error("usage.chip_id", "--chip-id is hex, 8 to 128 bytes (SEV-SNP CHIP_ID: 64 bytes; `supernet attest verify --json` shows it)"));
+    }
   } else if (a.kind == "revoke-platform-key") {
     g.change.kind = consensus::ChangeKind::kRevokePlatformKey;
     g.change.platform_key = a.platform_key;
@@ -288,7 +298,9 @@ void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code) 
                       "repeat for several");
   propose->add_option("--platform", p->platform, "set-min-tcb: the platform kind (sev-snp, sgx, tdx, psa, cca, tpm)");
   propose->add_option("--tcb", p->tcb, "set-min-tcb: COMPONENT=NUMBER, a component's new minimum (for sev-snp: bootloader, tee, snp, microcode); repeat for several");
-  propose->add_option("--platform-key", p->platform_key, "revoke-platform-key: the platform key id to distrust (hex)");
+  propose->add_option("--platform-key", p->platform_key, "revoke-platform-key: the virtual platform key id to distrust (hex)");
+  propose->add_option("--chip-id", p->chip_id,
+                      "revoke-platform-key: a hardware machine to distrust by its chip id (hex; SEV-SNP CHIP_ID, PSA/CCA instance id)");
   propose->add_option("--resource", p->resource, "set-release-policy: the resource whose key it governs (letters, digits, . _ - : /)");
   propose->add_option("--client", p->clients, "set-release-policy: a registered client that may obtain the key; repeat for several");
   propose->add_option("--package", p->packages,

@@ -66,6 +66,7 @@ struct PolicyAdjustments {
   // policy's, never lower them), and platform key ids distrusted whatever the policy says.
   std::map<std::string, std::map<std::string, uint64_t>> min_tcb;
   std::vector<std::string> revoked_platform_keys;
+  std::vector<std::string> revoked_chip_ids;  // hardware machines distrusted (hex chip ids)
   bool operator==(const PolicyAdjustments&) const = default;
 };
 

@@ -45,7 +45,7 @@ void encode_change(Writer& w, const Change& c) {
 Result<Change> decode_change(Reader& r) {
   Change c;
   SN_ASSIGN(uint8_t kind, r.u8());
-  if (kind < 1 || kind > 8) return make_error("governance.decode", "unknown kind of change");
+  if (kind < 1 || kind > 9) return make_error("governance.decode", "unknown kind of change");
   c.kind = static_cast<ChangeKind>(kind);
   SN_ASSIGN(c.node, r.u32());
   SN_ASSIGN(c.weight, r.u64());
@@ -68,7 +68,7 @@ Result<Change> decode_change(Reader& r) {
   c.issued_at = static_cast<int64_t>(issued_at);
   SN_ASSIGN(ByteView evidence, r.bytes(kRotationEvidenceBytesMax));
   c.evidence = to_bytes(evidence);
-  SN_ASSIGN(ByteView platform_key, r.bytes(64));
+  SN_ASSIGN(ByteView platform_key, r.bytes(256));  // a virtual key id (64), or a chip id (revoke_chip)
   c.platform_key = to_string(platform_key);
   if (c.kind == ChangeKind::kSetMinTcb) {
     SN_ASSIGN(ByteView platform, r.bytes(16));
@@ -121,6 +121,8 @@ const char* change_kind_name(ChangeKind k) {
       return "set_release_policy";
     case ChangeKind::kRefreshKey:
       return "refresh_key";
+    case ChangeKind::kRevokeChip:
+      return "revoke_chip";
   }
   return "?";
 }
@@ -457,6 +459,11 @@ Status Membership::check_change(const Change& c) const {
     }
     case ChangeKind::kRefreshKey:
       return ok_status();
+    case ChangeKind::kRevokeChip:
+      if (!is_lower_hex(c.platform_key) || c.platform_key.size() < 16) {
+        return make_error("governance.change", "revoke_chip names a chip id: at least 8 bytes, in lower-case hex");
+      }
+      return ok_status();
   }
   return make_error("governance.change", "unknown change");
 }
@@ -545,6 +552,11 @@ void Membership::carry_out(ProposalState& p, uint64_t height) {
       break;
     case ChangeKind::kRefreshKey:
       key_refreshes_++;
+      break;
+    case ChangeKind::kRevokeChip:
+      if (std::find(revoked_chip_ids_.begin(), revoked_chip_ids_.end(), c.platform_key) == revoked_chip_ids_.end()) {
+        revoked_chip_ids_.push_back(c.platform_key);
+      }
       break;
   }
   p.status = ProposalState::Status::kApplied;

@@ -48,6 +48,7 @@ enum class ChangeKind : uint8_t {
   kRevokePlatformKey = 6,  // distrust a platform key (a virtual platform key id, hex)
   kSetReleasePolicy = 7,   // who may obtain a resource's key (keys/release.h); all empty: none
   kRefreshKey = 8,         // a proactive refresh: the group key reshared to the same validators
+  kRevokeChip = 9,         // distrust a hardware machine by chip id (SNP CHIP_ID, PSA/CCA instance id; hex in platform_key)
 };
 inline constexpr size_t kMinTcbComponentsMax = 16;
 const char* change_kind_name(ChangeKind k);
@@ -192,7 +193,8 @@ class Membership {
   const std::map<std::string, keys::ReleasePolicy>& release_policies() const { return release_policies_; }
   // Proactive refreshes of the group key the members ordered (refresh_key), so far.
   uint64_t key_refreshes() const { return key_refreshes_; }
-  PolicyAdjustments adjustments() const { return {measurements_, platform_keys_, min_tcb_, revoked_platform_keys_}; }
+  const std::vector<std::string>& revoked_chip_ids() const { return revoked_chip_ids_; }
+  PolicyAdjustments adjustments() const { return {measurements_, platform_keys_, min_tcb_, revoked_platform_keys_, revoked_chip_ids_}; }
   const std::vector<EvidenceRecord>& evidence() const { return evidence_; }
   // Peer and API addresses of validators added by governance.
   const std::map<NodeId, std::pair<std::string, std::string>>& addresses() const { return addresses_; }
@@ -239,6 +241,7 @@ class Membership {
   std::vector<std::string> platform_keys_;
   std::map<std::string, std::map<std::string, uint64_t>> min_tcb_;
   std::vector<std::string> revoked_platform_keys_;
+  std::vector<std::string> revoked_chip_ids_;
   std::map<std::string, keys::ReleasePolicy> release_policies_;
   uint64_t key_refreshes_ = 0;
   std::vector<EvidenceRecord> evidence_;

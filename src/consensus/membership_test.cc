@@ -208,9 +208,21 @@ TEST(Governance, RevocationsRaiseAMinimumTcbAndDistrustAPlatformKey) {
   Change bad_key = revoke;
   bad_key.platform_key = "XYZ";
   EXPECT_EQ(m.state.check(m.propose(0, bad_key, 6)).error().code, "governance.change");
+  // A hardware machine revoked by its chip id (SEV-SNP CHIP_ID: 64 bytes).
+  Change chip;
+  chip.kind = ChangeKind::kRevokeChip;
+  chip.platform_key = std::string(128, 'c');
+  Bytes ctx = m.propose(0, chip, 8);
+  ASSERT_TRUE(GovernanceTx::decode(ctx).ok());
+  ASSERT_TRUE(m.commit(ctx).ok());
+  EXPECT_EQ(m.state.revoked_chip_ids(), std::vector<std::string>{chip.platform_key});
+  EXPECT_EQ(m.state.adjustments().revoked_chip_ids, std::vector<std::string>{chip.platform_key});
+  Change bad_chip = chip;
+  bad_chip.platform_key = "00";
+  EXPECT_EQ(m.state.check(m.propose(0, bad_chip, 9)).error().code, "governance.change");
   // An unknown kind does not decode.
   Bytes unknown = m.propose(0, revoke, 7);
-  unknown[5] = 9;  // after "SNGV" and the action: the change's kind
+  unknown[5] = 10;  // after "SNGV" and the action: the change's kind
   EXPECT_FALSE(GovernanceTx::decode(unknown).ok());
 }
 

@@ -979,6 +979,7 @@ ApiResponse ApiHandler::get_governance() {
       j["min_tcb"] = c.min_tcb;
     }
     if (c.kind == consensus::ChangeKind::kRevokePlatformKey) j["platform_key"] = c.platform_key;
+    if (c.kind == consensus::ChangeKind::kRevokeChip) j["chip_id"] = c.platform_key;
     if (c.kind == consensus::ChangeKind::kSetReleasePolicy) {
       j["resource"] = c.resource;
       j["release_policy"] = {{"clients", c.clients}, {"measurements", c.measurements}, {"packages", c.packages}};
@@ -1169,7 +1170,8 @@ ApiResponse ApiHandler::get_nodes() {
                          {"policy_adjustments", {{"measurements", m.measurements()},
                                                  {"virtual_platform_keys", m.platform_keys()},
                                                  {"min_tcb", m.min_tcb()},
-                                                 {"revoked_platform_keys", m.revoked_platform_keys()}}},
+                                                 {"revoked_platform_keys", m.revoked_platform_keys()},
+                                                 {"revoked_chip_ids", m.revoked_chip_ids()}}},
                          {"epoch", set.epoch()},
                          {"total_weight", set.total_weight()},
                          {"quorum_weight", set.quorum(genesis_.protocol)},

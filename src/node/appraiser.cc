@@ -71,6 +71,12 @@ void apply_adjustments(tee::Policy& policy, const consensus::PolicyAdjustments& 
   for (const auto& hex : adjustments.revoked_platform_keys) {
     if (auto b = from_hex(hex); b.ok()) std::erase(policy.trusted_virtual_platform_keys, *b);
   }
+  for (const auto& hex : adjustments.revoked_chip_ids) {
+    auto b = from_hex(hex);
+    if (b.ok() && std::find(policy.denied_chip_ids.begin(), policy.denied_chip_ids.end(), *b) == policy.denied_chip_ids.end()) {
+      policy.denied_chip_ids.push_back(std::move(b).value());
+    }
+  }
   for (const auto& [kind_name, components] : adjustments.min_tcb) {
     auto kind = tee::parse_kind(kind_name);
     if (!kind.ok()) continue;

@@ -132,6 +132,7 @@ void Node::follow_membership() {
     }
     if (m.min_tcb() != followed_adjustments_.min_tcb) log(LogLevel::kInfo, "node", "members raised a minimum TCB");
     if (m.revoked_platform_keys() != followed_adjustments_.revoked_platform_keys) log(LogLevel::kInfo, "node", "members revoked a platform key");
+    if (m.revoked_chip_ids() != followed_adjustments_.revoked_chip_ids) log(LogLevel::kInfo, "node", "members revoked a machine by chip id");
     followed_adjustments_ = m.adjustments();
     tee::Policy p = base_policy_;
     apply_adjustments(p, m.adjustments());

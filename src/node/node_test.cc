@@ -51,6 +51,32 @@ TEST(PolicyAdjustments, RevocationsOnlyTightenThePolicy) {
   EXPECT_TRUE(q.trusted_virtual_platform_keys.empty());
 }
 
+// A hardware machine revoked by chip id: SEV-SNP claims that pass their policy are refused once
+// the members revoke that CHIP_ID, naming the check; another chip id leaves them alone.
+TEST(PolicyAdjustments, ARevokedChipIdRefusesThatMachinesEvidence) {
+  tee::Claims c;
+  c.platform = tee::Kind::kSevSnp;
+  c.measurement = Bytes(48, 0xaa);
+  c.chip_id = Bytes(64, 0x5c);
+  tee::Policy p;
+  p.production = false;
+  p.allowed_platforms = {tee::Kind::kSevSnp};
+  p.platforms[tee::Kind::kSevSnp].measurements = {c.measurement};
+  p.platforms[tee::Kind::kSevSnp].allowed_tcb_status = {"not evaluated"};
+  ASSERT_TRUE(tee::appraise(p, c, 0).pass()) << tee::appraise(p, c, 0).failures.front();
+  consensus::PolicyAdjustments other;
+  other.revoked_chip_ids = {to_hex(Bytes(64, 0x11))};
+  tee::Policy q = p;
+  node::apply_adjustments(q, other);
+  EXPECT_TRUE(tee::appraise(q, c, 0).pass());
+  consensus::PolicyAdjustments adj;
+  adj.revoked_chip_ids = {to_hex(c.chip_id)};
+  node::apply_adjustments(p, adj);
+  auto a = tee::appraise(p, c, 0);
+  ASSERT_FALSE(a.pass());
+  EXPECT_NE(a.failures.front().find("was revoked by the members"), std::string::npos) << a.failures.front();
+}
+
 using testing::NodeCluster;
 using testing::temp_path;
 using testing::test_dir;

@@ -290,6 +290,11 @@ Appraisal appraise(const Policy& p, const Claims& c, UnixSeconds now, std::optio
     fail("virtual platform evidence is never accepted by a production policy");
   }
   if (!p.allowed_platforms.count(c.platform)) fail("platform '" + kind + "' is not in allowed_platforms");
+  for (const auto& denied : p.denied_chip_ids) {
+    if (!c.chip_id.empty() && crypto::ct_equal(denied, c.chip_id)) {
+      fail("chip id " + to_hex(c.chip_id).substr(0, 16) + "... was revoked by the members (revoke-platform-key --chip-id)");
+    }
+  }
   if (c.platform == Kind::kVirtual) {
     bool trusted = false;
     for (const auto& k : p.trusted_virtual_platform_keys) trusted = trusted || crypto::ct_equal(k, c.signer);

@@ -50,6 +50,9 @@ struct Policy {
   int64_t max_evidence_age_seconds = 86400;
   std::vector<Bytes> trusted_virtual_platform_keys;
   std::map<Kind, PlatformPolicy> platforms;
+  // Machines distrusted by chip id (SEV-SNP CHIP_ID, PSA/CCA instance id), whatever else passes:
+  // the members' revocations (governance revoke-platform-key --chip-id), never written to a file.
+  std::vector<Bytes> denied_chip_ids;
 };
 
 Result<Policy> parse_policy(std::string_view toml_text, const std::string& source = "policy");
