@@ -186,6 +186,38 @@ TEST(Checkpoint, HonestSharesHoldersSignCheckpointsThatVerifyAsEd25519) {
   EXPECT_GE(o.checkpoints, 5u);
 }
 
+// A resharing mid-run (the key's new shares, same group key): every node rekeys at the same point
+// of the ledger, the checkpoints made before stay, and new ones are signed by the new shares.
+TEST(Checkpoint, ARekeyedSignerKeepsItsCheckpointsAndSignsWithTheNewShares) {
+  std::mt19937_64 rng(99);
+  Harness h(3, 2, 99);
+  for (int s = 0; s < 15; s++) h.step(s, rng, Faults{}, 6);
+  size_t before = h.nodes.at(1)->checkpoints().size();
+  ASSERT_GE(before, 2u);
+  // The same secret, from two old shares, on a new polynomial of a larger threshold.
+  std::vector<uint16_t> ids{1, 2};
+  crypto::SecureBytes secret(frost::kScalarBytes);
+  for (uint16_t id : ids) {
+    secret = frost::scalar_add(secret, frost::scalar_mul(frost::lagrange_at_zero(id, ids).value(), h.shares[id - 1].secret));
+  }
+  auto fresh = frost::split(secret, {frost::hash_to_scalar("c1", {}), frost::hash_to_scalar("c2", {})}, 3).value();
+  ASSERT_EQ(fresh[0].group_public_key, h.config.group_public_key);
+  h.shares = fresh;
+  h.t = 3;
+  h.config.threshold = 3;
+  for (const auto& s : fresh) h.config.public_shares[s.identifier] = s.public_share;
+  for (auto& [id, node] : h.nodes) {
+    const auto& s = fresh[id - 1];
+    node->rekey(h.config, frost::KeyShare{s.identifier, crypto::SecureBytes(s.secret.view()), s.public_share, s.group_public_key});
+  }
+  for (int s = 15; s < 40; s++) h.step(s, rng, Faults{}, 6);
+  for (const auto& [id, node] : h.nodes) {
+    EXPECT_GT(node->checkpoints().size(), before + 1) << "node " << id << " signed nothing after the rekey";
+    EXPECT_EQ(node->checkpoints().size(), h.nodes.at(1)->checkpoints().size());
+    for (const auto& [height, cp] : node->checkpoints()) EXPECT_TRUE(cp.verify(h.config.group_public_key).ok()) << height;
+  }
+}
+
 TEST(Checkpoint, AChosenSignerThatCrashesIsPassedOverAfterTheAbandonVote) {
   // Node 1 goes down at once: whenever it was chosen before that, the attempt stalls until
   // the others vote it away; afterwards the two others sign alone.
