@@ -4,7 +4,8 @@
 # that build joins by vote; the members then revoke its measurement, and within a second of the
 # commit every other node has cut its session with it, naming the failed check, and it stays
 # out while the three go on committing. The other revocation votes (set-min-tcb,
-# revoke-platform-key) apply on every node; malformed ones are refused.
+# revoke-platform-key) apply on every node; malformed ones are refused. New collateral given to
+# the running nodes (attest collateral add) is loaded and their peers appraised again.
 set -uo pipefail
 sn=$1
 base_port=$2
@@ -68,4 +69,18 @@ grep -q "hardware platform" "$work/v.txt" || fail "the virtual platform refusal 
 "$sn" governance propose revoke-platform-key --dir "$net" --platform-key xyz > /dev/null 2>&1; [ $? = 2 ] || fail "a malformed platform key is not a usage error"
 "$sn" tx submit --dir "$net" --node 2 --table after --key k2 --value v > "$work/w2.txt" 2>&1 || fail "a write after the revocations: $(cat "$work/w2.txt")"
 echo "ok: set-min-tcb and revoke-platform-key applied on every node; malformed ones refused; the network goes on"
+
+echo "== 5. new collateral for running nodes: loaded, peers appraised again"
+# Any certificate is collateral; the client's own will do (the virtual peers still pass).
+cp "$net/client/member.crt.pem" "$work/extra-cert.pem"
+"$sn" attest collateral add "$work/extra-cert.pem" --dir "$net" > "$work/col.txt" 2>&1 || fail "collateral add: $(cat "$work/col.txt")"
+for n in 1 2 3; do
+  ok=0
+  for _ in $(seq 40); do grep -q "collateral in .* changed: 1 certificates.*appraised again" "$net/node-$n/node.log" && { ok=1; break; }; sleep 0.1; done
+  [ "$ok" = 1 ] || fail "node $n did not load the new collateral"
+done
+"$sn" attest collateral add "$net/genesis.toml" --dir "$net" > "$work/col2.txt" 2>&1; [ $? = 2 ] || fail "a file that is not collateral was taken"
+grep -q "not a certificate" "$work/col2.txt" || fail "the refusal does not say why: $(cat "$work/col2.txt")"
+"$sn" tx submit --dir "$net" --node 3 --table after --key k3 --value v > "$work/w3.txt" 2>&1 || fail "a write after new collateral: $(cat "$work/w3.txt")"
+echo "ok: every node loaded the new collateral and re-appraised its peers, which still pass; a non-collateral file refused"
 echo "all revocation checks passed"

@@ -302,6 +302,44 @@ int run_dev_policy(const DevPolicyArgs& a) {
   return kExitOk;
 }
 
+struct CollateralAddArgs {
+  std::vector<std::string> files;
+  std::string dir = "supernet-net";
+  int node = 0;
+};
+
+// Copies collateral files into each node's collateral folder (its node.toml says where); each
+// running node notices within a second, loads it, and appraises its live peers again.
+int run_collateral_add(const CollateralAddArgs& a) {
+  // Each file must be collateral (a certificate, CRL, TCB info, QE identity, public key) first.
+  for (const auto& f : a.files) {
+    tee::Collateral check;
+    if (auto s = check.add_file(f); !s.ok()) return fail(make_error("collateral.file", s.error().message));
+  }
+  int n = count_nodes(a.dir);
+  if (n == 0) return fail(make_error("usage.dir", a.dir + " holds no node folders (node-1, ...): give the network folder with --dir"));
+  if (a.node < 0 || a.node > n) return fail(make_error("usage.node", "the network has no node " + std::to_string(a.node)));
+  int copied = 0;
+  for (int i = 1; i <= n; i++) {
+    if (a.node != 0 && i != a.node) continue;
+    auto cfg = node::load_node_config(node_dir(a.dir, i) + "/node.toml");
+    if (!cfg.ok()) return fail(cfg.error());
+    std::error_code ec;
+    std::filesystem::create_directories(cfg->collateral, ec);
+    if (ec) return fail(make_error("collateral.dir", "cannot make " + cfg->collateral + ": " + ec.message()));
+    for (const auto& f : a.files) {
+      auto bytes = read_file(f, 16 * 1024 * 1024);
+      if (!bytes.ok()) return fail(bytes.error());
+      std::string to = cfg->collateral + "/" + std::filesystem::path(f).filename().string();
+      if (auto w = write_file_atomic(to, *bytes, 0644); !w.ok()) return fail(w.error());
+      copied++;
+    }
+    std::printf("node %d: added %zu file(s) to %s; the node appraises its peers again within a second\n", i, a.files.size(),
+                cfg->collateral.c_str());
+  }
+  return copied > 0 ? kExitOk : kExitCheckFailed;
+}
+
 }  // namespace
 
 void add_attest_commands(CLI::App& app, int* exit_code) {
@@ -350,6 +388,21 @@ void add_attest_commands(CLI::App& app, int* exit_code) {
                   "the program whose measurement the policy allows (default: the node program, supernet-node; give this "
                   "supernet binary to accept the developer tools' own evidence, which no network policy does)");
   dev->callback([dp, exit_code] { *exit_code = run_dev_policy(*dp); });
+
+  CLI::App* collateral = attest->add_subcommand("collateral", "Collateral (certificates, CRLs, TCB info) of running nodes");
+  collateral->require_subcommand(1);
+  auto ca = std::make_shared<CollateralAddArgs>();
+  CLI::App* add = collateral->add_subcommand(
+      "add",
+      "Give running nodes new collateral (a newer CRL, TCB info, certificates): each file is checked, copied into every node's "
+      "collateral folder (or --node N's), and the nodes load it within a second and appraise their live peers again, "
+      "disconnecting any that no longer pass (the appraisal in GET /v1/nodes says why)");
+  add->add_option("files", ca->files, "collateral files (DER/PEM certificates and CRLs, Intel TCB info / QE identity JSON, PEM public keys)")
+      ->required()
+      ->expected(1, -1);
+  add->add_option("--dir", ca->dir, "the network folder (from `supernet up`)")->capture_default_str();
+  add->add_option("--node", ca->node, "only this node (default: every node)");
+  add->callback([ca, exit_code] { *exit_code = run_collateral_add(*ca); });
 }
 
 }  // namespace supernet::cli

@@ -8,6 +8,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/secure.h"
+#include "tee/evidence.h"
 #include "util/codec.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -113,6 +114,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::optional<tee::Claims> claims;
     Binding binding;
     tee::Claims fresh;  // the handshake's fresh evidence
+    Bytes fresh_evidence;  // its bytes
   };
   // One re-attestation in flight per session.
   struct Reattest {
@@ -122,6 +124,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     // The peer's latest fresh evidence that passed, and when: a policy change re-appraises it
     // at once (reappraise_all), without waiting for the next re-attestation.
     std::optional<tee::Claims> claims;
+    Bytes evidence;  // those claims' evidence: new collateral verifies it again
     UnixSeconds checked_at = 0;
     std::weak_ptr<Stream> stream;
   };
@@ -130,7 +133,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   // The policy changed: every admitted peer's latest fresh evidence is appraised again under it
   // (as of when it was checked, so that only the new rules decide), and a peer that no longer
   // passes is cut off now. The others are re-attested at their next interval as always.
-  void reappraise_all() {
+  // `recheck`: new collateral, so each peer's evidence is verified again too (a CRL that revokes
+  // its certificate, TCB info that rates its TCB out of date).
+  void reappraise_all(bool recheck = false) {
     for (auto it = live.begin(); it != live.end();) {
       auto r = it->second.lock();
       auto stream = r ? r->stream.lock() : nullptr;
@@ -141,11 +146,22 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       uint32_t peer = it->first;
       ++it;
       if (!r->claims || link(peer).stream != stream) continue;
-      tee::Appraisal a = tee::appraise(cfg.ratls.policy, *r->claims, r->checked_at, ByteView(r->claims->report_data));
-      if (a.failures.empty()) continue;
       std::string failure;
-      for (const auto& f : a.failures) failure += (failure.empty() ? "" : "; ") + f;
-      appraised(peer, false, "the policy changed and the peer's evidence no longer passes: " + failure);
+      tee::Claims claims = *r->claims;
+      if (recheck && !r->evidence.empty()) {
+        auto again = tee::verify_evidence(r->evidence, cfg.ratls.collateral, r->checked_at);
+        if (again.ok()) {
+          claims = std::move(*again);
+        } else {
+          failure = "its evidence does not verify with the new collateral: " + again.error().to_string();
+        }
+      }
+      if (failure.empty()) {
+        tee::Appraisal a = tee::appraise(cfg.ratls.policy, claims, r->checked_at, ByteView(claims.report_data));
+        for (const auto& f : a.failures) failure += (failure.empty() ? "" : "; ") + f;
+      }
+      if (failure.empty()) continue;
+      appraised(peer, false, std::string(recheck ? "the collateral" : "the policy") + " changed and the peer's evidence no longer passes: " + failure);
       log(LogLevel::kWarn, "transport", "node " + std::to_string(peer) + " no longer passes the policy: " + failure + " (disconnected)");
       asio::error_code ignored;
       stream->lowest_layer().close(ignored);
@@ -290,6 +306,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       self->admit(peer, stream);
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
       pending->claims = attested.fresh;
+      pending->evidence = attested.fresh_evidence;
       pending->checked_at = now_unix();
       pending->stream = stream;
       self->live[peer] = pending;
@@ -393,7 +410,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     Bytes confirm = co_await read_frame(stream);
     if (to_string(confirm) != kAttestedConfirmation) throw SessionEnd{"peer did not confirm"};
     appraised(peer, true, "passed");
-    co_return Attested{peer, to_bytes(*exporter), std::move(pv.cert), std::move(pv.claims), pv.binding, std::move(fresh)};
+    co_return Attested{peer, to_bytes(*exporter), std::move(pv.cert), std::move(pv.claims), pv.binding, std::move(fresh), std::move(theirs)};
   }
 #endif
 
@@ -437,6 +454,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     appraised(peer, true, "passed");
     pending.claims = std::move(fresh);
+    pending.evidence = to_bytes(ByteView(frame).subspan(4));
     pending.checked_at = now_unix();
     if (pending.timer) pending.timer->cancel();  // the next interval starts now
     return true;
@@ -607,6 +625,14 @@ void Transport::set_policy(const tee::Policy& policy) {
 #if !defined(SUPERNET_BENCH_UNPROTECTED)
   asio::post(impl_->io, [self = impl_] {
     if (!self->stopped) self->reappraise_all();
+  });
+#endif
+}
+void Transport::set_collateral(tee::Collateral collateral) {
+  impl_->cfg.ratls.collateral = std::move(collateral);
+#if !defined(SUPERNET_BENCH_UNPROTECTED)
+  asio::post(impl_->io, [self = impl_] {
+    if (!self->stopped) self->reappraise_all(true);
   });
 #endif
 }

@@ -98,6 +98,10 @@ class Transport {
   // sessions, whose peers' latest fresh evidence is appraised again (a peer that no longer
   // passes is disconnected and its appraisal says why).
   void set_policy(const tee::Policy& policy);
+  // New collateral (certificates, CRLs, TCB info): for connections made from now on, and at once
+  // for the live sessions, whose peers' latest fresh evidence is verified and appraised again
+  // (a peer that no longer passes is disconnected, its appraisal saying why).
+  void set_collateral(tee::Collateral collateral);
   // The policy in force and the collateral peers are appraised with (on the io thread).
   const tee::Policy& policy() const;
   const tee::Collateral& collateral() const;

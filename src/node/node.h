@@ -95,6 +95,8 @@ class Node {
   // for hardware evidence: what any evidence this node appraises must pass (io thread).
   const tee::Policy& policy() const { return transport_.policy(); }
   const tee::Collateral& collateral() const { return transport_.collateral(); }
+  // The operator added collateral (supernet attest collateral add): peers are appraised again.
+  void set_collateral(tee::Collateral collateral) { transport_.set_collateral(std::move(collateral)); }
   bool connected(uint32_t peer) const { return transport_.connected(peer); }
   // The last appraisal of a peer's evidence (its handshake or a re-attestation of the session).
   std::optional<net::Appraisal> appraisal(uint32_t peer) const { return transport_.appraisal(peer); }

@@ -246,6 +246,23 @@ int run_node(const RunOptions& a) {
     return fs::last_write_time(cfg->policy, e);
   };
   auto seen_policy = policy_mtime();
+  // The collateral folder's files (names, sizes, times): new ones (supernet attest collateral add)
+  // are loaded and every peer appraised again. Bounded: at most 4,096 entries are looked at.
+  auto collateral_stamp = [&] {
+    std::string stamp;
+    std::error_code ec;
+    if (!fs::is_directory(cfg->collateral, ec)) return stamp;
+    size_t seen = 0;
+    for (auto it = fs::recursive_directory_iterator(cfg->collateral, ec); !ec && it != fs::recursive_directory_iterator() && seen < 4096;
+         it.increment(ec), seen++) {
+      std::error_code e2;
+      if (!it->is_regular_file(e2)) continue;
+      stamp += it->path().string() + ":" + std::to_string(it->file_size(e2)) + ":" +
+               std::to_string(it->last_write_time(e2).time_since_epoch().count()) + "\n";
+    }
+    return stamp;
+  };
+  auto seen_collateral = collateral_stamp();
   // A status file for `supernet status` and `supernet up`, refreshed twice a second.
   asio::steady_timer status_timer(io);
   std::function<void()> write_status = [&] {
@@ -278,6 +295,18 @@ int run_node(const RunOptions& a) {
         log(LogLevel::kWarn, "node", "policy " + cfg->policy + " changed but is refused (keeping the old one): " + s.error().to_string());
       } else {
         log(LogLevel::kInfo, "node", "policy " + cfg->policy + " changed: reloaded");
+      }
+    }
+    if (auto c = collateral_stamp(); c != seen_collateral) {
+      seen_collateral = c;
+      tee::Collateral fresh;
+      if (auto s = fresh.add_path(cfg->collateral); !s.ok()) {
+        log(LogLevel::kWarn, "node", "collateral in " + cfg->collateral + " changed but does not load (keeping the old): " + s.error().to_string());
+      } else {
+        log(LogLevel::kInfo, "node", "collateral in " + cfg->collateral + " changed: " + std::to_string(fresh.certs.size()) + " certificates, " +
+                                         std::to_string(fresh.crls.size()) + " CRLs, " + std::to_string(fresh.tcb_infos.size()) +
+                                         " TCB infos; every peer is appraised again");
+        node.set_collateral(std::move(fresh));
       }
     }
     // Certificates live a day: renew with fresh evidence when half of it has passed.
