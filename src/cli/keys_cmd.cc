@@ -52,6 +52,19 @@ int run_status(const StatusArgs& a) {
       for (const auto& [id, why] : j["excluded"].items()) std::printf("excluded: node %s: %s\n", id.c_str(), why.get<std::string>().c_str());
     }
     if (state == "ready") std::printf("this node holds a share: %s\n", j.value("share", false) ? "yes" : "no");
+    if (j.contains("resharing") && j["resharing"].is_object()) {
+      const auto& r = j["resharing"];
+      std::printf("resharing to epoch %d: %s, waiting for %s\n", r.value("epoch", 0), r.value("phase", std::string("?")).c_str(),
+                  r.contains("waiting_for") ? r["waiting_for"].dump().c_str() : "[]");
+    }
+    if (j.contains("reshare_problem")) std::printf("resharing: %s\n", j["reshare_problem"].get<std::string>().c_str());
+    if (state == "ready") {
+      std::printf("ledger key (private tables): %s\n", j.value("ledger_key", false) ? "obtained" : "not yet");
+      if (j.contains("ledger_key_problem")) std::printf("  %s\n", j["ledger_key_problem"].get<std::string>().c_str());
+      if (j.contains("releases") && j["releases"].is_object()) {
+        std::printf("key releases recorded on the ledger: %llu\n", static_cast<unsigned long long>(j["releases"].value("total", uint64_t{0})));
+      }
+    }
     if (j.contains("failure")) std::printf("failure: %s\n", j["failure"].get<std::string>().c_str());
     if (j.contains("problem")) std::printf("problem: %s\n", j["problem"].get<std::string>().c_str());
   }
