@@ -116,6 +116,28 @@ DkgRun drive(DkgRun r, std::mt19937_64& rng, const Faults& f) {
   return r;
 }
 
+// `signers` (t of them) sign with FROST, and the signature verifies as Ed25519 under the key.
+void expect_signs(const std::vector<const frost::KeyShare*>& signers, const frost::Element& group_key, const std::string& what) {
+  Bytes message = to_bytes("checkpoint");
+  std::vector<frost::Commitment> commitments;
+  std::vector<frost::Nonces> nonces;
+  for (const auto* k : signers) {
+    auto c = frost::commit(*k).value();
+    nonces.push_back(std::move(c.first));
+    commitments.push_back(c.second);
+  }
+  std::vector<Bytes> shares;
+  std::vector<frost::Element> publics;
+  for (size_t i = 0; i < signers.size(); i++) {
+    shares.push_back(frost::sign(*signers[i], nonces[i], commitments, message).value());
+    publics.push_back(signers[i]->public_share);
+  }
+  auto sig = frost::aggregate(commitments, message, group_key, shares, publics);
+  ASSERT_TRUE(sig.ok()) << what;
+  Bytes pk(group_key.begin(), group_key.end());
+  EXPECT_TRUE(crypto::ed25519_verify(pk, message, *sig)) << what;
+}
+
 // Checks the run's invariants; returns the outcome every honest live node agrees on.
 std::optional<DkgOutcome> check(const DkgRun& r, uint16_t t, const Faults& f, const std::string& what) {
   std::optional<DkgOutcome> agreed;
@@ -159,28 +181,7 @@ std::optional<DkgOutcome> check(const DkgRun& r, uint16_t t, const Faults& f, co
     EXPECT_EQ(frost::base_times(k.secret).value(), agreed->public_shares.at(id)) << what;
     if (signers.size() < t) signers.push_back(&k);
   }
-  if (signers.size() == t) {
-    Bytes message = to_bytes("checkpoint");
-    std::vector<frost::Commitment> commitments;
-    std::vector<frost::Nonces> nonces;
-    for (const auto* k : signers) {
-      auto c = frost::commit(*k).value();
-      nonces.push_back(std::move(c.first));
-      commitments.push_back(c.second);
-    }
-    std::vector<Bytes> shares;
-    std::vector<frost::Element> publics;
-    for (size_t i = 0; i < signers.size(); i++) {
-      shares.push_back(frost::sign(*signers[i], nonces[i], commitments, message).value());
-      publics.push_back(signers[i]->public_share);
-    }
-    auto sig = frost::aggregate(commitments, message, agreed->group_public_key, shares, publics);
-    EXPECT_TRUE(sig.ok()) << what;
-    if (sig.ok()) {
-      Bytes pk(agreed->group_public_key.begin(), agreed->group_public_key.end());
-      EXPECT_TRUE(crypto::ed25519_verify(pk, message, *sig)) << what;
-    }
-  }
+  if (signers.size() == t) expect_signs(signers, agreed->group_public_key, what);
   return agreed;
 }
 
@@ -285,24 +286,7 @@ void check_reshare(const Reshared& r, const std::vector<uint16_t>& to, uint16_t 
     EXPECT_TRUE(r.run.crashed.contains(id) || id == bad || id == f.byzantine) << what << ": honest node " << id << " excluded: " << why;
   }
   ASSERT_EQ(signers.size(), t_new) << what;
-  Bytes message = to_bytes("checkpoint after resharing");
-  std::vector<frost::Commitment> commitments;
-  std::vector<frost::Nonces> nonces;
-  for (const auto* k : signers) {
-    auto c = frost::commit(*k).value();
-    nonces.push_back(std::move(c.first));
-    commitments.push_back(c.second);
-  }
-  std::vector<Bytes> shares;
-  std::vector<frost::Element> publics;
-  for (size_t i = 0; i < signers.size(); i++) {
-    shares.push_back(frost::sign(*signers[i], nonces[i], commitments, message).value());
-    publics.push_back(signers[i]->public_share);
-  }
-  auto sig = frost::aggregate(commitments, message, r.before.group_public_key, shares, publics);
-  ASSERT_TRUE(sig.ok()) << what;
-  Bytes pk(r.before.group_public_key.begin(), r.before.group_public_key.end());
-  EXPECT_TRUE(crypto::ed25519_verify(pk, message, *sig)) << what;
+  expect_signs(signers, r.before.group_public_key, what);
 }
 
 TEST(Dkg, ResharingKeepsTheKeyForANewSetAndExcludesADealerOfAnotherSecret) {

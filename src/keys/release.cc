@@ -257,7 +257,7 @@ std::string release_request_json(const ReleaseRequest& r) {
 
 Bytes ReleaseRecord::encode() const {
   Writer w;
-  w.str(resource).str(requester).str(measurement).str(package).u64(static_cast<uint64_t>(time_ms)).bytes(request_key);
+  w.str(resource).str(requester).str(measurement).str(package).u64(static_cast<uint64_t>(time_ms)).bytes(request_key).u64(serial);
   return w.take();
 }
 
@@ -270,6 +270,7 @@ Result<ReleaseRecord> ReleaseRecord::decode(ByteView b) {
   SN_ASSIGN(ByteView package, r.bytes(64));
   SN_ASSIGN(uint64_t t, r.u64());
   SN_ASSIGN(ByteView key, r.bytes(kHpkeEncBytes));
+  SN_ASSIGN(rec.serial, r.u64());
   SN_TRY(r.finish());
   rec.resource = to_string(resource);
   SN_TRY(check_resource_name(rec.resource));
@@ -402,6 +403,7 @@ Result<ReleaseGrant> decide_release(const ReleaseRequest& request, const std::op
   rec.resource = request.resource;
   rec.time_ms = now_ms;
   rec.request_key = request.public_key;
+  rec.serial = crypto::random_u64();
   if (request.evidence.empty()) {
     // A client, as its TLS certificate authenticated it.
     if (!policy) return make_error("release.resource", "no release policy names resource '" + request.resource + "'");

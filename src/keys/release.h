@@ -106,6 +106,7 @@ struct ReleaseRecord {
   std::string measurement, package;  // attested requesters: what the evidence showed
   int64_t time_ms = 0;               // the validator's clock (Unix ms)
   Bytes request_key;                 // the ephemeral public key the part was sealed to
+  uint64_t serial = 0;               // random: two releases alike in all else are two records
   Bytes encode() const;
   static Result<ReleaseRecord> decode(ByteView b);
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "crypto/hash.h"
 #include "keys/hpke.h"
@@ -186,6 +187,7 @@ TEST_F(Release, AClientNamedByThePolicyGetsItsPartsAndCombinesThem) {
   ReleasePolicy policy{{"alice"}, {}, {}};
   ReleaseRequest req{"dataset:key", requester_.public_key, {}, {}, {}};
   std::vector<DerivedPart> parts;
+  std::set<Bytes> records;  // the same request at the same time: still two records (two ledger transactions)
   for (int i : {0, 2}) {
     auto g = decide_release(req, policy, "alice", chain_, group_.shares[i], nonces_, check(), 1000);
     ASSERT_TRUE(g.ok()) << g.error().message;
@@ -195,6 +197,7 @@ TEST_F(Release, AClientNamedByThePolicyGetsItsPartsAndCombinesThem) {
     auto rec = ReleaseRecord::decode(g->record.encode());
     ASSERT_TRUE(rec.ok());
     EXPECT_EQ(rec->encode(), g->record.encode());
+    records.insert(g->record.encode());
     // Only the requester opens it, and only for this chain, resource and key.
     auto part = open_part(requester_.secret, requester_.public_key, chain_, "dataset:key", g->sealed);
     ASSERT_TRUE(part.ok()) << part.error().message;
@@ -206,6 +209,9 @@ TEST_F(Release, AClientNamedByThePolicyGetsItsPartsAndCombinesThem) {
   auto key = combine_parts(parts, 2, group_.public_shares, group_.group_key, "dataset:key");
   ASSERT_TRUE(key.ok()) << key.error().message;
   EXPECT_TRUE(crypto::ct_equal(key->view(), resource_key_from_secret(group_.secret, group_.group_key, "dataset:key").view()));
+  auto twice = decide_release(req, policy, "alice", chain_, group_.shares[0], nonces_, check(), 1000);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_FALSE(records.contains(twice->record.encode()));
   // Another client, an unknown resource, a request for attested code where the policy names
   // only clients: each refused, naming the check.
   auto bob = decide_release(req, policy, "bob", chain_, group_.shares[0], nonces_, check(), 1000);

@@ -420,7 +420,7 @@ void ApiHandler::post_key_release(const ApiRequest& req, const Client& client, D
   // recorded is never handed out.
   std::string id = consensus::tx_id(granted->record_tx);
   if (!node_.submit(granted->record_tx)) {
-    return done(error(503, "release.log", "this node cannot take the release record now (its mempool is full); try again"));
+    return done(error(503, "release.log", "this node cannot take the release record now (its mempool is full or refuses it); try again"));
   }
   auto sealed = std::make_shared<Bytes>(std::move(granted->sealed));
   uint16_t identifier = granted->identifier;

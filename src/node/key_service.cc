@@ -256,10 +256,10 @@ void KeyService::record_checkpoints(const consensus::CommittedBlock& cb) {
     if (!signer_) continue;
     auto t = keys::CheckpointTx::decode(tx);
     if (!t.ok() || t->node > 0xFFFF) continue;
-    const consensus::Validator* v = node_.replica().validators().find(t->node);
-    if (v == nullptr || !t->verify(session_, v->identity_key)) {
-      continue;
-    }
+    // The identity keys as of this block (not the set at the end of the chain), so that a replay
+    // after a restart counts the very messages the live run counted.
+    auto key = known_identity_.find(t->node);
+    if (key == known_identity_.end() || !t->verify(session_, key->second)) continue;
     auto m = keys::decode_checkpoint_message(t->message);
     if (!m.ok()) continue;
     if (t->node == self_) checkpoint_unconfirmed_.erase(t->message);
@@ -278,8 +278,8 @@ void KeyService::record_releases(const consensus::CommittedBlock& cb) {
     auto t = keys::ReleaseTx::decode(tx);
     if (!t.ok()) continue;
     // Only a validator's own signed record counts: a host cannot invent releases.
-    const consensus::Validator* v = node_.replica().validators().find(t->node);
-    if (v == nullptr || !t->verify(session_, v->identity_key)) continue;
+    auto key = known_identity_.find(t->node);
+    if (key == known_identity_.end() || !t->verify(session_, key->second)) continue;
     auto r = keys::ReleaseRecord::decode(t->message);
     if (!r.ok()) continue;
     releases_total_++;
