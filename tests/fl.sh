@@ -84,6 +84,21 @@ awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.90) }' || fail "final accuracy $accu
 
 "$sn" fl model --dir "$net" --node "$other" "$job" --out "$work/model.json" || fail "member could not download the model"
 if "$sn" fl model --dir "$net" --node "$other" --as user "$job" --out "$work/m2.json" 2>/dev/null; then fail "user downloaded the model"; fi
+# The model file carries what a reader needs: the model predicts on the raw rows of a party's
+# file (features matched by name), and its last line is the accuracy on them.
+"$sn" model show "$work/model.json" > "$work/show.txt" || fail "model show"
+grep -q "^features: f0, f1, " "$work/show.txt" || fail "the model file does not name its features: $(cat "$work/show.txt")"
+"$sn" model predict "$work/model.json" "$work/parts/party-2.csv" --out "$work/preds.csv" > "$work/predict.txt" || fail "model predict"
+rows=$(($(wc -l < "$work/parts/party-2.csv") - 1))
+last=$(tail -1 "$work/predict.txt")
+[[ "$last" =~ ^accuracy\ ([0-9.]+)\ on\ $rows\ rows$ ]] || fail "last line of model predict is '$last'"
+awk -v a="${BASH_REMATCH[1]}" 'BEGIN { exit !(a >= 0.90) }' || fail "predicted accuracy ${BASH_REMATCH[1]} below 0.90"
+[ "$(wc -l < "$work/preds.csv")" -eq $((rows + 1)) ] || fail "preds.csv does not hold one class per row"
+# A changed weight is caught by the file's own hash.
+awk 'p { sub(/-?[0-9][0-9.eE+-]*/, "0.4375"); p = 0 } /"params": \[/ { p = 1 } { print }' "$work/model.json" > "$work/tampered.json"
+cmp -s "$work/model.json" "$work/tampered.json" && fail "the tampering changed nothing"
+if "$sn" model predict "$work/tampered.json" "$work/parts/party-2.csv" 2> "$work/err.txt"; then fail "a tampered model file predicted"; fi
+grep -q "model_file.hash" "$work/err.txt" || fail "tampered model error: $(cat "$work/err.txt")"
 # The plaintext rows never reached a node's disk.
 first_row=$(sed -n 2p "$work/parts/party-1.csv" | cut -d, -f1-3)
 if grep -rqF "$first_row" "$net"/node-1/; then fail "plaintext rows found in node 1's folder"; fi

@@ -9,6 +9,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "fl/model_file.h"
 #include "fl/job.h"
 #include "fl/simulation.h"
 #include "fl/wire.h"
@@ -143,10 +144,14 @@ int run_model(const JobArgs& a) {
   auto r = c.request(false, "/v1/fl/jobs/" + a.id + "/model");
   if (!r.ok()) return fail(r.error(), kExitCheckFailed);
   if (r->status != 200) return fail(make_error("fl.model", error_text(*r)), kExitCheckFailed);
-  if (auto w = write_file_atomic(a.out, as_bytes(r->body), 0600); !w.ok()) return fail(w.error());
-  json j = json::parse(r->body);
-  std::printf("model of job %s (%zu parameters, hash %s) written to %s\n", a.id.substr(0, 12).c_str(), j["params"].size(),
-              j["model_hash"].get<std::string>().c_str(), a.out.c_str());
+  // Checked before it is written: the shape, the standardization, the parameters' hash.
+  auto file = fl::ModelFile::parse(r->body);
+  if (!file.ok()) return fail(make_error(file.error().code, "the node's answer is not a valid model file: " + file.error().message), kExitCheckFailed);
+  if (auto w = write_file_atomic(a.out, as_bytes(file->to_json()), 0600); !w.ok()) return fail(w.error());
+  std::printf("model of job %s (%s, %zu inputs, %d classes, %zu parameters, hash %s%s) written to %s\n", a.id.substr(0, 12).c_str(),
+              file->spec.kind == fl::ModelSpec::Kind::kMlp ? "mlp" : "logistic", file->spec.inputs, file->spec.classes, file->params.size(),
+              to_hex(file->model_sha256).c_str(), file->features.empty() ? "; no feature names: this node keeps none of the job's data sets" : "",
+              a.out.c_str());
   return kExitOk;
 }
 

@@ -65,7 +65,10 @@ std::vector<size_t> Dataset::class_counts() const {
   return c;
 }
 
-Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) {
+namespace {
+
+// `labels` false: every column is a feature and y stays empty. `training`: at least two classes.
+Result<Dataset> parse_csv_impl(std::string_view text, const CsvOptions& options, bool labels, bool training) {
   Dataset d;
   size_t line_no = 0, pos = 0;
   std::optional<size_t> columns;
@@ -80,16 +83,16 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines
     auto fields = split_fields(line);
-    if (fields.size() < 2) return make_error("csv.columns", where(0) + ": needs at least one feature and a label, comma-separated");
-    if (fields.size() - 1 > kFeaturesMax) return make_error("csv.too_large", where(0) + ": more than " + std::to_string(kFeaturesMax) + " features");
+    if (fields.size() < (labels ? 2u : 1u)) return make_error("csv.columns", where(0) + ": needs at least one feature and a label, comma-separated");
+    if (fields.size() - (labels ? 1 : 0) > kFeaturesMax) return make_error("csv.too_large", where(0) + ": more than " + std::to_string(kFeaturesMax) + " features");
     if (first) {
       first = false;
       columns = fields.size();
       // A header row is one whose fields are all names (none a number).
       bool header = std::none_of(fields.begin(), fields.end(), [](std::string_view f) { return parse_number(f).has_value(); });
       std::vector<std::string> names(fields.begin(), fields.end());
-      label_col = fields.size() - 1;
-      if (options.label_column) {
+      label_col = labels ? fields.size() - 1 : fields.size();  // past the end: no label column
+      if (labels && options.label_column) {
         auto it = std::find(names.begin(), names.end(), *options.label_column);
         size_t idx = 0;
         auto [end, ec] = std::from_chars(options.label_column->data(), options.label_column->data() + options.label_column->size(), idx);
@@ -105,7 +108,7 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) {
       for (size_t c = 0; c < names.size(); c++) {
         if (c != label_col) d.feature_names.push_back(header ? names[c] : "f" + std::to_string(d.feature_names.size()));
       }
-      d.features = fields.size() - 1;
+      d.features = fields.size() - (labels ? 1 : 0);
       if (header) continue;
     }
     if (fields.size() != *columns) {
@@ -138,8 +141,16 @@ Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) {
     d.rows++;
   }
   if (d.rows == 0) return make_error("csv.empty", "no data rows");
-  if (d.classes < 2) return make_error("csv.label", "the labels name only one class; training needs at least two");
+  if (labels && training && d.classes < 2) return make_error("csv.label", "the labels name only one class; training needs at least two");
   return d;
+}
+
+}  // namespace
+
+Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) { return parse_csv_impl(text, options, true, true); }
+
+Result<Dataset> parse_csv_for_prediction(std::string_view text, const CsvOptions& options, bool labels) {
+  return parse_csv_impl(text, options, labels, false);
 }
 
 Result<Dataset> load_csv(const std::string& path, const CsvOptions& options, std::string* text) {

@@ -39,6 +39,9 @@ struct CsvOptions {
 // non-numbers, NaN and infinities, missing labels, empty input, and more than kRowsMax rows or
 // kFeaturesMax features.
 Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options = {});
+// The same for data to predict on: labels of a single class are allowed, and with `labels`
+// false there is no label column (every column is a feature; y is empty, classes 0).
+Result<Dataset> parse_csv_for_prediction(std::string_view text, const CsvOptions& options, bool labels);
 // The same from a file (at most 64 MiB); errors name the file. `text`, if given, receives the
 // file's bytes as read.
 Result<Dataset> load_csv(const std::string& path, const CsvOptions& options = {}, std::string* text = nullptr);

@@ -16,6 +16,7 @@
 #include "crypto/secure.h"
 #include "ledger/receipt.h"
 #include "ledger/tx.h"
+#include "fl/model_file.h"
 #include "node/fl_service.h"
 #include "keys/private_table.h"
 #include "node/key_service.h"
@@ -943,9 +944,29 @@ ApiResponse ApiHandler::get_fl(const std::string& rest, const Client& client) {
     if (!m) {
       return error(404, "no_model", "this node does not hold the final model; ask one of the job's parties");
     }
-    json params = json::array();
-    for (float v : *m) params.push_back(v);
-    return reply(200, json{{"job", to_hex(j.id)}, {"model_hash", to_hex(j.rounds.back().record.model_hash)}, {"params", params}});
+    if (!j.standardization) return error(409, "not_finished", "the job's standardization is not on this node's ledger");
+    // The model file (fl/model_file.h): the shape and standardization the ledger fixed, the
+    // feature names of this node's own data set in the job when it keeps one.
+    fl::ModelFile file;
+    file.spec = j.spec.config.model;
+    file.spec.inputs = j.standardization->mean.size();
+    file.spec.classes = static_cast<int>(j.standardization->classes);
+    file.standardization.mean = j.standardization->mean;
+    file.standardization.stddev = j.standardization->stddev;
+    file.params = *m;
+    file.model_sha256 = j.rounds.back().record.model_hash;
+    file.job = to_hex(j.id);
+    file.round = static_cast<int>(j.rounds.size());
+    for (const auto& p : j.spec.parties) {
+      if (p.node != node_.replica().self() || datasets_ == nullptr || !file.features.empty()) continue;
+      auto ds = parse_dataset_ref(p.dataset, j.submitter);
+      if (!ds.ok()) continue;
+      auto schema = datasets_->schema(*ds);
+      if (schema.ok() && schema->feature_names.size() == file.spec.inputs) file.features = schema->feature_names;
+    }
+    json out = json::parse(file.to_json());
+    out["model_hash"] = out["model_sha256"];  // the name this endpoint has always used
+    return reply(200, out);
   }
   json out = summary(j);
   json rounds = json::array();

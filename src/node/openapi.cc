@@ -156,7 +156,7 @@ const std::string& openapi_json() {
       "responses": {"200": {"description": "the job"}, "404": {"description": "unknown"}}}},
     "/v1/fl/jobs/{id}/model": {"get": {"summary": "The final model, for the clients the job names as model_readers, and at a party's node for the owner of its data set",
       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-      "responses": {"200": {"description": "params and model hash"}, "403": {"description": "not a model reader"},
+      "responses": {"200": {"description": "the model file (format supernet-model, version 1): kind, inputs, classes, hidden, layers, features, standardization, params, model_sha256 (and model_hash, the same), job, round"}, "403": {"description": "not a model reader"},
                     "404": {"description": "this node does not hold it"}, "409": {"description": "not finished"}}}},
     "/v1/health": {"get": {"summary": "Liveness of this node (no authentication)", "security": [],
       "responses": {"200": {"description": "ok (status, node, height, round, can_sign, quorum_reachable, suspected, storage_failed)"}, "503": {"description": "degraded: storage failed, no quorum reachable, or cannot sign yet"}}}},
