@@ -156,7 +156,7 @@ int run_model(const JobArgs& a) {
 }
 
 struct CentralArgs {
-  std::string job, parts_dir;
+  std::string job, parts_dir, out;
 };
 
 // The reference: the job's model trained centrally on the union of the parties' training rows
@@ -195,9 +195,22 @@ int run_central(const CentralArgs& a) {
   fl::TrainOptions o = job->config.local;
   o.epochs = job->config.rounds * job->config.local.epochs;
   o.seed = job->config.seed;
-  fl::Metrics m = fl::train_central(spec, parties, o, job->config.seed);
+  fl::Model model;
+  fl::Metrics m = fl::train_central(spec, parties, o, job->config.seed, &model);
   std::printf("central training on the union (%d epochs): held-out accuracy %.4f, loss %.4f (%zu rows)\n", o.epochs, m.accuracy, m.loss,
               m.examples);
+  if (!a.out.empty()) {
+    // A model file like the federation's (fl/model_file.h), without a job: a reference to
+    // compare with, or a model to package for an agent.
+    fl::ModelFile f;
+    f.spec = spec;
+    f.features = parties.front().train.feature_names;
+    f.standardization = s;
+    f.params = model.params();
+    f.model_sha256 = fl::model_hash(f.params);
+    if (auto w = write_file_atomic(a.out, as_bytes(f.to_json()), 0600); !w.ok()) return fail(w.error());
+    std::printf("model file written to %s (hash %s)\n", a.out.c_str(), to_hex(f.model_sha256).c_str());
+  }
   return kExitOk;
 }
 
@@ -336,6 +349,7 @@ void add_fl_commands(CLI::App& app, int* exit_code) {
   CLI::App* central = fl->add_subcommand("central", "Local reference: the job's model trained centrally on the union of the party files");
   central->add_option("job", c->job, "job file")->required();
   central->add_option("--parts-dir", c->parts_dir, "folder with party-<node>.csv for each party (as data split writes)")->required();
+  central->add_option("--out", c->out, "also write the centrally trained model as a model file (supernet model predict reads it)");
   central->callback([c, exit_code] { *exit_code = run_central(*c); });
 }
 

@@ -129,11 +129,13 @@ SimOutcome simulate_federation(const JobConfig& job, std::vector<Party>& parties
   return outcome;
 }
 
-Metrics train_central(const ModelSpec& spec, const std::vector<Party>& parties, TrainOptions options, uint64_t seed) {
+Metrics train_central(const ModelSpec& spec, const std::vector<Party>& parties, TrainOptions options, uint64_t seed, Model* out) {
   Dataset train_all = concat(parties, false), test_all = concat(parties, true);
   Model m = Model::create(spec, seed).value();
   train(m, train_all, options);
-  return evaluate(m, test_all);
+  Metrics metrics = evaluate(m, test_all);
+  if (out != nullptr) *out = std::move(m);
+  return metrics;
 }
 
 }  // namespace supernet::fl

@@ -43,7 +43,7 @@ struct SimOutcome {
 SimOutcome simulate_federation(const JobConfig& job, std::vector<Party>& parties, const SimFaults& faults = {});
 
 // The same model trained centrally on the union of the parties' training rows (epochs as given),
-// evaluated on the union of their held-out rows.
-Metrics train_central(const ModelSpec& spec, const std::vector<Party>& parties, TrainOptions options, uint64_t seed);
+// evaluated on the union of their held-out rows; `out`, if given, receives the model.
+Metrics train_central(const ModelSpec& spec, const std::vector<Party>& parties, TrainOptions options, uint64_t seed, Model* out = nullptr);
 
 }  // namespace supernet::fl

@@ -44,6 +44,8 @@ Bytes encode_message(const Message& m) {
     w.u8(kTypeTask).u64(t->id).u8(static_cast<uint8_t>(t->kind));
     limits(w, t->limits);
     w.u64(t->seed).str(t->code).str(t->input).bytes(t->key.view()).bytes(t->nonce_seed);
+    w.u32(static_cast<uint32_t>(t->models.size()));
+    for (const auto& [name, text] : t->models) w.str(name).str(text);
   } else if (const auto* r = std::get_if<TaskResult>(&m)) {
     w.u8(kTypeResult).u64(r->id).u8(static_cast<uint8_t>(r->outcome)).str(r->output).str(r->message);
     w.u64(r->gas_used).u64(r->peak_memory).u64(r->micros).u32(static_cast<uint32_t>(r->syscall));
@@ -89,6 +91,14 @@ Result<Message> decode_message(ByteView payload) {
       }
       t.key = crypto::SecureBytes(key);
       t.nonce_seed = to_bytes(seed);
+      SN_ASSIGN(uint32_t models, r.u32());
+      if (models > kTaModelsMax) return make_error("ta.frame", "more than " + std::to_string(kTaModelsMax) + " models in a task");
+      for (uint32_t i = 0; i < models; i++) {
+        SN_ASSIGN(std::string name, str(r, kTaModelNameBytesMax));
+        if (name.empty()) return make_error("ta.frame", "a model has an empty name");
+        SN_ASSIGN(std::string text, str(r, kTaFrameBytesMax));
+        t.models.emplace_back(std::move(name), std::move(text));
+      }
       SN_TRY(r.finish());
       return Message(std::move(t));
     }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,6 +22,10 @@ inline constexpr size_t kTaCodeBytesMax = 1u << 20;       // a script's source
 inline constexpr size_t kTaTenantBytesMax = 128;
 inline constexpr uint32_t kTaLogLinesMax = 64;            // log() lines kept per task
 inline constexpr size_t kTaLogLineBytesMax = 1024;        // each cut to this
+inline constexpr size_t kTaModelsMax = 16;                // named models of one task
+inline constexpr size_t kTaModelNameBytesMax = 200;
+
+using ModelSet = std::vector<std::pair<std::string, std::string>>;  // name, model file JSON
 
 enum class TaskKind : uint8_t {
   kPing = 1,      // answers at once with an empty output: the round trip itself
@@ -53,6 +58,9 @@ struct Task {
   // task has no store and kv calls fail.
   crypto::SecureBytes key;
   Bytes nonce_seed;
+  // kLua: the model files (fl/model_file.h) the script may call by name with model.predict, as
+  // (name, JSON text); at most kTaModelsMax, names of 1 to kTaModelNameBytesMax bytes.
+  ModelSet models;
 };
 
 enum class Outcome : uint8_t {

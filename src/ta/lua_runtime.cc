@@ -2,11 +2,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <lua5.4/lua.hpp>
 #include <new>
 #include <nlohmann/json.hpp>
 
 #include "fl/model.h"
+#include "fl/model_file.h"
 #include "ta/kv_store.h"
 
 namespace supernet::ta {
@@ -31,6 +34,14 @@ struct Context {
   std::vector<std::string>* log = nullptr;
   KvAccess* kv = nullptr;
   uint32_t kv_calls = 0;
+  // The task's named models (model files), parsed on first use by model.predict(name, rows).
+  const ModelSet* models = nullptr;
+  struct Loaded {
+    fl::ModelFile file;
+    fl::Model model;
+    std::vector<float> x, probs;
+  };
+  std::map<std::string, std::unique_ptr<Loaded>, std::less<>> loaded;
 };
 
 Context* context_of(lua_State* L) { return *static_cast<Context**>(lua_getextraspace(L)); }
@@ -384,9 +395,57 @@ int raw_field(lua_State* L, int t, const char* name) {
   return lua_rawget(L, t);
 }
 
+int predict_rows(lua_State* L, const fl::Model& model, const fl::Standardizer* standardize, std::vector<float>& x, std::vector<float>& probs);
+
+// The task's model called `name`, parsed (and kept for the task) on first use; `why` says what
+// is wrong otherwise. No Lua call here: C++ objects only, no error can jump over them.
+Context::Loaded* load_named(Context* c, std::string_view name, char* why, size_t why_size, uint64_t* parse_bytes) {
+  if (auto it = c->loaded.find(name); it != c->loaded.end()) return it->second.get();
+  const std::string* text = nullptr;
+  if (c->models != nullptr) {
+    for (const auto& [n, t] : *c->models) {
+      if (n == name) text = &t;
+    }
+  }
+  if (text == nullptr) {
+    std::snprintf(why, why_size, "this task has no model named '%.*s'", static_cast<int>(std::min<size_t>(name.size(), 100)), name.data());
+    return nullptr;
+  }
+  *parse_bytes = text->size();
+  try {
+    auto file = fl::ModelFile::parse(*text);
+    if (!file.ok()) {
+      std::snprintf(why, why_size, "model '%.*s': %s", static_cast<int>(std::min<size_t>(name.size(), 100)), name.data(), file.error().message.c_str());
+      return nullptr;
+    }
+    auto l = std::make_unique<Context::Loaded>();
+    l->file = std::move(file).value();
+    l->model = l->file.model();
+    l->x.resize(l->file.spec.inputs);
+    Context::Loaded* out = l.get();
+    c->loaded.emplace(std::string(name), std::move(l));
+    return out;
+  } catch (const std::exception& e) {
+    std::snprintf(why, why_size, "model '%.*s': %s", static_cast<int>(std::min<size_t>(name.size(), 100)), name.data(), e.what());
+    return nullptr;
+  }
+}
+
 int l_model_predict(lua_State* L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    // A model of the task (an agent's package), by name: its standardization applies to the rows.
+    size_t n = 0;
+    const char* name = lua_tolstring(L, 1, &n);
+    char why[320] = {0};
+    uint64_t parse_bytes = 0;
+    Context::Loaded* m = load_named(context_of(L), std::string_view(name, n), why, sizeof why, &parse_bytes);
+    if (m == nullptr) return luaL_error(L, "model.predict: %s", why);
+    charge_gas(L, parse_bytes / kPredictMacsPerGas);
+    lua_settop(L, 2);
+    return predict_rows(L, m->model, &m->file.standardization, m->x, m->probs);
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   // Every C++ object lives in this userdata (index 3), so an error raised below frees it.
   Predictor* p = push_owned<Predictor>(L, "supernet.predictor");
@@ -440,11 +499,18 @@ int l_model_predict(lua_State* L) {
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  p->x.resize(spec.inputs);
+  return predict_rows(L, p->model, nullptr, p->x, p->probs);
+}
+
+// The rows at index 2 through `model` (standardized first when `standardize`); pushes the answers.
+int predict_rows(lua_State* L, const fl::Model& model, const fl::Standardizer* standardize, std::vector<float>& x, std::vector<float>& probs) {
+  const fl::ModelSpec& spec = model.spec();
+  size_t count = model.params().size();
   size_t rows = lua_rawlen(L, 2);
   if (rows > kPredictRowsMax) return luaL_error(L, "model.predict: at most %d rows per call", static_cast<int>(kPredictRowsMax));
   // The whole call's cost, charged before it runs.
   charge_gas(L, (static_cast<uint64_t>(rows) * count) / kPredictMacsPerGas + 1);
-  p->x.resize(spec.inputs);
   lua_createtable(L, static_cast<int>(rows), 0);
   for (size_t r = 0; r < rows; r++) {
     if (lua_rawgeti(L, 2, static_cast<lua_Integer>(r + 1)) != LUA_TTABLE || lua_rawlen(L, -1) != spec.inputs) {
@@ -453,17 +519,18 @@ int l_model_predict(lua_State* L) {
     for (size_t f = 0; f < spec.inputs; f++) {
       lua_rawgeti(L, -1, static_cast<lua_Integer>(f + 1));
       if (lua_type(L, -1) != LUA_TNUMBER) return luaL_error(L, "model.predict: row %d has a value that is not a number", static_cast<int>(r + 1));
-      p->x[f] = static_cast<float>(lua_tonumber(L, -1));
+      x[f] = static_cast<float>(lua_tonumber(L, -1));
+      if (standardize != nullptr) x[f] = (x[f] - standardize->mean[f]) / standardize->stddev[f];
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    p->model.predict(p->x.data(), p->probs);
+    model.predict(x.data(), probs);
     size_t best = 0;
     lua_createtable(L, 0, 2);
-    lua_createtable(L, static_cast<int>(p->probs.size()), 0);
-    for (size_t k = 0; k < p->probs.size(); k++) {
-      if (p->probs[k] > p->probs[best]) best = k;
-      lua_pushnumber(L, p->probs[k]);
+    lua_createtable(L, static_cast<int>(probs.size()), 0);
+    for (size_t k = 0; k < probs.size(); k++) {
+      if (probs[k] > probs[best]) best = k;
+      lua_pushnumber(L, probs[k]);
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }
     lua_setfield(L, -2, "p");
@@ -669,9 +736,11 @@ std::string error_text(lua_State* L) {
 
 }  // namespace
 
-LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered, KvAccess* kv) {
+LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered, KvAccess* kv,
+               const ModelSet* models) {
   LuaRun out;
   Context c;
+  c.models = models;
   c.cap = limits.memory_bytes;
   c.gas_limit = limits.gas;
   c.input = &input_json;
@@ -720,6 +789,19 @@ LuaRun run_lua(std::string_view source, std::string_view input_json, const Limit
   out.gas_used = std::min(c.gas_used, limits.gas);
   lua_close(L);  // scripts have no finalizers to run here (l_setmetatable_no_gc)
   out.peak_memory = c.peak;
+  return out;
+}
+
+Status compile_lua(std::string_view source) {
+  if (source.size() > kTaCodeBytesMax) return make_error("lua.too_large", "the script is over " + std::to_string(kTaCodeBytesMax >> 10) + " KiB");
+  Context c;
+  c.cap = 64u << 20;
+  lua_State* L = lua_newstate(allocate, &c);
+  if (L == nullptr) return make_error("lua.memory", "no Lua state");
+  Status out = ok_status();
+  // Text only, compiled and never run: what a package's entry script must pass at publish.
+  if (luaL_loadbufferx(L, source.data(), source.size(), "=entry", "t") != LUA_OK) out = make_error("lua.compile", error_text(L));
+  lua_close(L);
   return out;
 }
 

@@ -7,7 +7,9 @@
 // exactly), utf8, coroutine; no io, os, package, require or debug; setmetatable refuses __gc
 // (Lua runs finalizers with hooks off: gas would not bound them). Host functions: json.encode,
 // json.decode, log (at most kTaLogLinesMax lines of kTaLogLineBytesMax bytes) and
-// model.predict (the federated learning models' inference, natively, its cost charged as gas),
+// model.predict (the federated learning models' inference, natively, its cost charged as gas;
+// model.predict(name, rows) takes one of the task's model files by name and applies its
+// standardization to the rows; model.predict(m, rows) takes the shape and parameters as a table),
 // and the tenant's private store: kv.get(key) (the value, or nil), kv.put(key, value) (any
 // value JSON holds; nil deletes), kv.delete(key); keys are strings of 1 to kTaKvKeyBytesMax
 // bytes, values at most kTaKvValueBytesMax as JSON, at most kTaKvCallsMax calls per task, each
@@ -54,7 +56,11 @@ struct LuaRun {
 };
 
 // `metered` false runs without the count hook (the benchmark's baseline only: no gas bound).
+// `models`: the task's named model files, for model.predict(name, rows).
 LuaRun run_lua(std::string_view source, std::string_view input_json, const Limits& limits, uint64_t seed, bool metered = true,
-               KvAccess* kv = nullptr);
+               KvAccess* kv = nullptr, const ModelSet* models = nullptr);
+
+// Compiles a script without running it (text only, bytecode refused); the error says where.
+Status compile_lua(std::string_view source);
 
 }  // namespace supernet::ta

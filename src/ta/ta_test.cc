@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "fl/model.h"
+#include "fl/model_file.h"
+#include "fl/controller.h"
 #include "fl/wire.h"
 #include "crypto/secure.h"
 #include "ta/frame.h"
@@ -42,6 +44,17 @@ TEST(TaFrame, MessagesRoundTripAndBadFramesAreRefused) {
   EXPECT_EQ(u.limits.timeout_ms, 250u);
   EXPECT_EQ(u.code, t.code);
   EXPECT_EQ(u.input, t.input);
+  EXPECT_TRUE(u.models.empty());
+  t.models = {{"a.json", "{}"}, {"b.json", "[1]"}};
+  auto with_models = decode_message(encode_message(t));
+  ASSERT_TRUE(with_models.ok()) << with_models.error().to_string();
+  EXPECT_EQ(std::get<Task>(*with_models).models, t.models);
+  Task crowded = t;
+  crowded.models.assign(kTaModelsMax + 1, {"m", "{}"});
+  EXPECT_FALSE(decode_message(encode_message(crowded)).ok());
+  crowded.models = {{"", "{}"}};
+  EXPECT_FALSE(decode_message(encode_message(crowded)).ok());
+  t.models.clear();
   TaskResult r;
   r.id = 7;
   r.outcome = Outcome::kGas;
@@ -256,6 +269,58 @@ TEST(TaLua, ModelPredictRunsTheFlModels) {
   EXPECT_EQ(costly.outcome, Outcome::kGas) << costly.message;
 }
 
+WorkerOptions node_worker() {
+  WorkerOptions o;
+  o.program = SUPERNET_NODE_PATH;
+  return o;
+}
+
+// model.predict(name, rows): a model file of the task, by name, its standardization applied.
+TEST(TaLua, NamedModelsAreTheTasksModelFilesStandardized) {
+  fl::ModelFile f;
+  f.spec.kind = fl::ModelSpec::Kind::kLogistic;
+  f.spec.inputs = 2;
+  f.spec.classes = 3;
+  auto m = fl::Model::create(f.spec, 5).value();
+  f.params = m.params();
+  f.model_sha256 = fl::model_hash(f.params);
+  f.standardization.mean = {10, -2};
+  f.standardization.stddev = {2, 4};
+  ModelSet models{{"risk.json", f.to_json()}};
+  std::vector<float> raw = {12, 2}, x = {1, 1}, probs;  // (12-10)/2, (2+2)/4
+  m.predict(x.data(), probs);
+  auto r = run_lua("function handle(x) return model.predict('risk.json', x) end", "[[12, 2], [10, -2]]", Limits{}, 0, true, nullptr, &models);
+  ASSERT_EQ(r.outcome, Outcome::kOk) << r.message;
+  json out = json::parse(r.output);
+  ASSERT_EQ(out.size(), 2u);
+  for (size_t k = 0; k < 3; k++) EXPECT_FLOAT_EQ(out[0]["p"][k].get<float>(), probs[k]);
+  // Called twice in one task, parsed once; an unknown name and a broken file say so.
+  auto twice = run_lua("function handle(x) model.predict('risk.json', x) return model.predict('risk.json', x)[1].class end", "[[12, 2]]", Limits{}, 0,
+                       true, nullptr, &models);
+  ASSERT_EQ(twice.outcome, Outcome::kOk) << twice.message;
+  auto unknown = run_lua("function handle(x) return model.predict('other.json', x) end", "[[1, 2]]", Limits{}, 0, true, nullptr, &models);
+  EXPECT_EQ(unknown.outcome, Outcome::kScriptError);
+  EXPECT_NE(unknown.message.find("no model named 'other.json'"), std::string::npos) << unknown.message;
+  ModelSet broken{{"risk.json", "{\"format\": \"supernet-model\"}"}};
+  auto bad = run_lua("function handle(x) return model.predict('risk.json', x) end", "[[1, 2]]", Limits{}, 0, true, nullptr, &broken);
+  EXPECT_EQ(bad.outcome, Outcome::kScriptError);
+  EXPECT_NE(bad.message.find("model 'risk.json'"), std::string::npos) << bad.message;
+  auto none = run_lua("function handle(x) return model.predict('risk.json', x) end", "[[1, 2]]", Limits{}, 0);
+  EXPECT_EQ(none.outcome, Outcome::kScriptError);
+  // The same through a real worker: the models travel in the task frame.
+  auto w = Worker::start(node_worker());
+  ASSERT_TRUE(w.ok()) << w.error().to_string();
+  Task t;
+  t.id = 1;
+  t.kind = TaskKind::kLua;
+  t.code = "function handle(x) return model.predict('risk.json', x) end";
+  t.input = "[[12, 2], [10, -2]]";
+  t.models = models;
+  auto wr = (*w)->run(t);
+  ASSERT_EQ(wr.outcome, Outcome::kOk) << wr.message;
+  EXPECT_EQ(wr.output, r.output);
+}
+
 // A plain map standing in for the worker's encrypting store.
 class MapKv : public KvAccess {
  public:
@@ -332,12 +397,6 @@ TEST(TaLua, GasMemoryAndSeedBoundTheScript) {
   EXPECT_EQ(lua("function handle() local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end t = nil "
                 "collectgarbage() return 2 end").output,
             "2");
-}
-
-WorkerOptions node_worker() {
-  WorkerOptions o;
-  o.program = SUPERNET_NODE_PATH;
-  return o;
 }
 
 TEST(TaWorker, RunsTasksAndTheNodeEndsWhatOverrunsOrBreaksOut) {

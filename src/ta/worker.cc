@@ -97,7 +97,7 @@ TaskResult execute(const Task& t, int parent_pid, WorkerState& state) {
     case TaskKind::kLua: {
       std::optional<PipeKv> kv;
       if (!t.key.empty()) kv.emplace(t.key.view(), t.nonce_seed);
-      LuaRun run = run_lua(t.code, t.input, t.limits, t.seed, true, kv ? &*kv : nullptr);
+      LuaRun run = run_lua(t.code, t.input, t.limits, t.seed, true, kv ? &*kv : nullptr, &t.models);
       r.outcome = run.outcome;
       r.output = std::move(run.output);
       r.message = std::move(run.message);
