@@ -1,5 +1,5 @@
 // supernet agent init / keygen / test / pack / verify: agent packages on this machine
-// (docs/agents.md). Publishing to a network and the marketplace are not built yet.
+// (docs/agents.md). Publishing them is in market_cmd.cc.
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>

@@ -59,6 +59,8 @@ void add_keys_commands(CLI::App& app, int* exit_code);
 void add_fl_commands(CLI::App& app, int* exit_code);
 void add_model_commands(CLI::App& app, int* exit_code);
 void add_agent_commands(CLI::App& app, int* exit_code);
+// After add_agent_commands: adds publish, versions and delist to `agent`, and `market`.
+void add_market_commands(CLI::App& app, int* exit_code);
 void add_client_commands(CLI::App& app, int* exit_code);
 void add_recover_commands(CLI::App& app, int* exit_code);
 void add_governance_commands(CLI::App& app, CLI::App* node_cmd, int* exit_code);

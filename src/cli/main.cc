@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   add_fl_commands(app, &exit_code);
   add_model_commands(app, &exit_code);
   add_agent_commands(app, &exit_code);
+  add_market_commands(app, &exit_code);
   add_ta_commands(app, &exit_code);
   add_keys_commands(app, &exit_code);
   add_client_commands(app, &exit_code);

@@ -20,6 +20,7 @@
 #include "node/fl_service.h"
 #include "keys/private_table.h"
 #include "node/key_service.h"
+#include "node/market_service.h"
 #include "util/log.h"
 #include "util/names.h"
 
@@ -145,6 +146,19 @@ json tx_json(ByteView tx) {
   }
   if (auto e = consensus::Evidence::decode(tx); e.ok()) {
     return {{"type", "evidence"}, {"reporter", e->reporter}, {"accused", e->accused}, {"reason", e->reason}, {"signed_messages", e->messages.size()}};
+  }
+  if (auto l = market::ListingTx::decode(tx); l.ok()) {
+    auto st = agents::verify_envelope(l->envelope);
+    json j = {{"type", "market_listing"}, {"node", l->node}};
+    if (st.ok()) j.update({{"name", st->name}, {"version", st->version}, {"root", to_hex(st->root)}, {"price", st->price}});
+    return j;
+  }
+  if (auto d = market::DelistTx::decode(tx); d.ok()) {
+    return {{"type", "market_delist"}, {"name", d->name}, {"version", d->version}, {"publisher", to_hex(d->publisher)}};
+  }
+  if (auto c = market::CreditTx::decode(tx); c.ok()) {
+    return {{"type", c->kind == market::Kind::kMint ? "market_mint" : "market_transfer"}, {"to", c->to}, {"amount", c->amount},
+            {"client_key_sha256", to_hex(crypto::sha256(c->client_spki))}};
   }
   return {{"type", "unknown"}};
 }
@@ -292,7 +306,9 @@ const std::vector<ApiRoute>& api_routes() {
       {"POST", "/v1/recovery"},     {"GET", "/v1/governance"},      {"POST", "/v1/governance"},      {"POST", "/v1/data/{name}"},
       {"DELETE", "/v1/data/{name}"}, {"POST", "/v1/fl/jobs/{id}/consent"}, {"POST", "/v1/data/{name}/policy"},
       {"GET", "/v1/data"},          {"GET", "/v1/fl/jobs"},         {"POST", "/v1/fl/jobs"},         {"GET", "/v1/fl/jobs/{id}"},
-      {"GET", "/v1/fl/jobs/{id}/model"}, {"GET", "/v1/health"},     {"GET", "/metrics"},             {"GET", "/v1/openapi.json"}};
+      {"GET", "/v1/fl/jobs/{id}/model"}, {"GET", "/v1/health"},     {"GET", "/metrics"},             {"GET", "/v1/openapi.json"},
+      {"POST", "/v1/agents"},       {"GET", "/v1/agents"},          {"GET", "/v1/agents/{name}"},    {"POST", "/v1/market/tx"},
+      {"GET", "/v1/market/balance"}};
   return routes;
 }
 
@@ -324,7 +340,8 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
   for (const auto& r : api_routes()) known |= route_matches(r.path, p);
   // Services this node was started without answer 404.
   if ((p == "/v1/attestation" && platform_ == nullptr) || ((p == "/v1/data" || p.rfind("/v1/data/", 0) == 0) && datasets_ == nullptr) ||
-      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr) || (p.rfind("/v1/keys", 0) == 0 && keys_ == nullptr)) {
+      (p.rfind("/v1/fl/", 0) == 0 && fl_ == nullptr) || (p.rfind("/v1/keys", 0) == 0 && keys_ == nullptr) ||
+      ((p.rfind("/v1/agents", 0) == 0 || p.rfind("/v1/market/", 0) == 0) && market_ == nullptr)) {
     known = false;
   }
   if (!known) return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
@@ -356,6 +373,7 @@ ApiResponse ApiHandler::route(const ApiRequest& req, const Client* client) {
     return reply(200, json{{"nonce", to_hex(*n)}, {"expires_in_ms", keys::kReleaseNonceTtlMs}});
   }
   if (p == "/v1/keys/release") return error(405, "method", "use POST");
+  if (p.rfind("/v1/agents", 0) == 0 || p.rfind("/v1/market/", 0) == 0) return route_market(req, *client);
   if (p == "/v1/fl/jobs" && req.method == "POST") return post_fl_job(req.body, *client);
   if (p.rfind("/v1/fl/jobs/", 0) == 0 && p.ends_with("/consent")) {
     return req.method == "POST" ? post_consent(p.substr(12, p.size() - 12 - 8), req) : error(405, "method", "use POST");
@@ -1062,6 +1080,12 @@ ApiResponse ApiHandler::get_tx(const std::string& id_hex) {
     valid = false;
     reason = "committed, but the state machine did not apply it: " + *skipped;
   }
+  if (market_ != nullptr && market::is_market_tx(cb.block.txs[loc->index])) {
+    if (auto why = market_->refusal(*id)) {
+      valid = false;
+      reason = "committed, but the market did not apply it: " + *why;
+    }
+  }
   json out = {{"id", id_hex},
               {"status", valid ? "committed" : "invalid"},
               {"height", height},
@@ -1305,6 +1329,7 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
     std::string_view route = path.substr(0, path.find('?'));
     if (method == "POST" && route.rfind("/v1/data/", 0) == 0 && route.find('/', 9) == std::string_view::npos) return kApiDataBytesMax;
     if (path == "/v1/tx/batch") return kApiBatchBytesMax;
+    if (method == "POST" && route == "/v1/agents") return kApiPackageBytesMax;
     return kApiBodyBytesMax;
   };
   hooks.trusted = [h](const Bytes& spki) { return h->registered(spki); };
@@ -1349,6 +1374,112 @@ Status ApiServer::start(const std::string& host, uint16_t port) {
 
 void ApiServer::stop() {
   if (server_) server_->stop();
+}
+
+// --- the marketplace ---
+
+namespace {
+
+json listing_json(const market::Listing& l) {
+  return json{{"name", l.name},
+              {"version", l.version},
+              {"root", to_hex(l.root)},
+              {"publisher", to_hex(l.publisher)},
+              {"publisher_id", agents::key_id(l.publisher).substr(0, 16)},
+              {"price", l.price},
+              {"licence", {{"kind", l.licence.open ? "open" : "clients"}, {"clients", l.licence.clients}, {"calls", l.licence.calls}}},
+              {"resources", {{"gas", l.resources.gas}, {"memory_mb", l.resources.memory_mb}, {"timeout_ms", l.resources.timeout_ms}}},
+              {"node", l.node},
+              {"height", l.height},
+              {"delisted", l.delisted}};
+}
+
+int market_status(const Error& e) {
+  const std::string& c = e.code;
+  if (c == "market.name" || c == "market.version" || c == "market.duplicate" || c == "market.delisted") return 409;
+  if (c == "market.balance") return 402;
+  if (c == "market.mint" || c == "market.publisher" || c == "market.signer" || c == "market.signature") return 403;
+  if (c == "market.unknown") return 404;
+  if (c == "market.full") return 507;
+  if (c == "listing.too_large" || c == "package.too_large") return 413;
+  return 400;
+}
+
+}  // namespace
+
+ApiResponse ApiHandler::route_market(const ApiRequest& req, const Client& client) {
+  const std::string& p = req.path;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (p == "/v1/agents") {
+    if (req.method == "POST") return post_agent(req);
+    return get ? get_agents() : error(405, "method", "use GET or POST");
+  }
+  if (p.rfind("/v1/agents/", 0) == 0) return get ? get_agent(p.substr(11)) : error(405, "method", "use GET");
+  if (p == "/v1/market/tx") return req.method == "POST" ? post_market_tx(req, client) : error(405, "method", "use POST");
+  if (p == "/v1/market/balance") return get ? get_balance(req, client) : error(405, "method", "use GET");
+  return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
+}
+
+ApiResponse ApiHandler::post_agent(const ApiRequest& req) {
+  // The package file itself: verified whole here, inside this node's TEE, before the listing
+  // is signed and ordered.
+  auto tx = market_->publish(req.body);
+  if (!tx.ok()) return error(market_status(tx.error()), tx.error().code, tx.error().message);
+  auto l = market::ListingTx::decode(*tx);
+  auto st = agents::verify_envelope(l->envelope);
+  ApiResponse r = submit_tx(std::move(tx).value());
+  if (r.status != 202 && r.status != 200) return r;
+  json out = json::parse(r.body);
+  out["name"] = st->name;
+  out["version"] = st->version;
+  out["root"] = to_hex(st->root);
+  return reply(r.status, out);
+}
+
+ApiResponse ApiHandler::get_agents() {
+  json list = json::array();
+  for (const auto& name : market_->state().names()) {
+    auto versions = market_->state().versions(name);
+    const market::Listing* latest = market_->state().latest(name);
+    json j = listing_json(latest != nullptr ? *latest : versions.back());
+    j["versions"] = versions.size();
+    if (latest == nullptr) j["delisted"] = true;  // every version is
+    list.push_back(j);
+  }
+  return reply(200, json{{"agents", list}});
+}
+
+ApiResponse ApiHandler::get_agent(const std::string& name) {
+  auto versions = market_->state().versions(name);
+  if (versions.empty()) return error(404, "unknown", "no agent " + name + " is listed on this node's ledger");
+  json list = json::array();
+  for (const auto& l : versions) list.push_back(listing_json(l));
+  const market::Listing* latest = market_->state().latest(name);
+  return reply(200, json{{"name", name}, {"latest", latest ? json(latest->version) : json(nullptr)}, {"versions", list}});
+}
+
+ApiResponse ApiHandler::post_market_tx(const ApiRequest& req, const Client& client) {
+  // {"tx": hex}: a delisting (signed by the publisher's package key), or a mint or transfer
+  // signed by this connection's client.
+  auto tx = signed_tx_body(req.body, "a market transaction (supernet agent delist, supernet market mint/transfer make one)");
+  if (!tx.ok()) return error(400, "bad_request", tx.error().message);
+  if (!market::is_market_tx(*tx) || market::ListingTx::decode(*tx).ok()) {
+    return error(400, "bad_tx", "not a delisting, mint or transfer (a listing is published with POST /v1/agents)");
+  }
+  if (auto c = market::CreditTx::decode(*tx); c.ok() && !crypto::ct_equal(crypto::sha256(c->client_spki), *req.client_spki_sha256)) {
+    return error(403, "forbidden", "the transaction is signed by another key than this connection's client certificate");
+  }
+  if (auto s = market_->state().check(*tx, market_->directory()); !s.ok()) return error(market_status(s.error()), s.error().code, s.error().message);
+  return submit_tx(std::move(tx).value());
+}
+
+ApiResponse ApiHandler::get_balance(const ApiRequest& req, const Client& client) {
+  std::string who = client.name;
+  if (auto it = req.query.find("client"); it != req.query.end() && it->second != client.name) {
+    if (client.role != "member") return error(403, "forbidden", "only members see other clients' balances");
+    who = it->second;
+  }
+  return reply(200, json{{"client", who}, {"balance", market_->state().balance(who)}});
 }
 
 }  // namespace supernet::node

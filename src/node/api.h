@@ -101,6 +101,8 @@ class ApiHandler {
   // Federated learning jobs (/v1/fl/...); without it those endpoints answer 404.
   void set_fl(class FlService* fl) { fl_ = fl; }
   void set_keys(class KeyService* keys) { keys_ = keys; }
+  // The marketplace (/v1/agents, /v1/market/...); without it those endpoints answer 404.
+  void set_market(class MarketService* market) { market_ = market; }
   // Fresh evidence for GET /v1/attestation, over each client's own TLS session; without it that
   // endpoint answers 404. The platform is used on the handler's (io) thread only.
   void set_attestation(tee::Platform* platform, std::shared_ptr<net::IdentityStore> certificates) {
@@ -163,6 +165,13 @@ class ApiHandler {
   void post_key_release(const ApiRequest& req, const Client& client, Done done);
   ApiResponse get_recoveries();
   ApiResponse post_recovery(const std::string& body, const Client& client);
+  // The marketplace (node/api_market.cc).
+  ApiResponse route_market(const ApiRequest& req, const Client& client);
+  ApiResponse post_agent(const ApiRequest& req);
+  ApiResponse get_agents();
+  ApiResponse get_agent(const std::string& name);
+  ApiResponse post_market_tx(const ApiRequest& req, const Client& client);
+  ApiResponse get_balance(const ApiRequest& req, const Client& client);
 
   Node& node_;
   Genesis genesis_;
@@ -171,6 +180,7 @@ class ApiHandler {
   DatasetStore* datasets_ = nullptr;
   class FlService* fl_ = nullptr;
   class KeyService* keys_ = nullptr;
+  class MarketService* market_ = nullptr;
   tee::Platform* platform_ = nullptr;
   std::shared_ptr<net::IdentityStore> certificates_;
   std::function<std::string()> http_metrics_;

@@ -163,7 +163,24 @@ const std::string& openapi_json() {
     "/metrics": {"get": {"summary": "Prometheus metrics (text format 0.0.4)",
       "responses": {"200": {"description": "metrics", "content": {"text/plain": {}}}, "401": {"description": "unauthenticated"}}}},
     "/v1/openapi.json": {"get": {"summary": "This document (no authentication)", "security": [],
-      "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/v1/agents": {
+      "post": {"summary": "Publish an agent package (supernet agent pack makes one; at most 16 MiB): this node verifies the whole package inside its TEE (the publisher's DSSE signature, every file against the signed manifest, agent.toml, the script compiles, the schemas), the network's limits and the ledger's listings (the name is the first publisher's, versions only go up), keeps the file, and orders a listing signed by its identity key; every node verifies the signed statement again when it applies it",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "the package file (format supernet-agent, version 1)"}}}},
+        "responses": {"202": {"description": "accepted: id, status, name, version, root"}, "400": {"description": "the package fails a check (the code names it: package.file_changed, package.signature, ...)"},
+                      "409": {"description": "the name is another publisher's, or the version is listed or below the highest"}, "413": {"description": "too large"}}},
+      "get": {"summary": "Every listed agent: its latest version that is not delisted (publisher, root digest, price, licence, resources), and how many versions it has",
+        "responses": {"200": {"description": "agents"}}}},
+    "/v1/agents/{name}": {"get": {"summary": "Every version of an agent, delisted ones included (callable by root digest once invocation is built)",
+      "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "name, latest, versions"}, "404": {"description": "not listed"}}}},
+    "/v1/market/tx": {"post": {"summary": "Order a market transaction: a delisting signed by the publisher's package key (supernet agent delist), or a mint (members only) or transfer of credits signed by this connection's client (supernet market mint, transfer); checked against the ledger's state first",
+      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["tx"], "properties": {"tx": {"type": "string", "description": "hex"}}}}}},
+      "responses": {"202": {"description": "accepted"}, "400": {"description": "malformed"}, "402": {"description": "not enough credits"}, "403": {"description": "not a member (mint), not the publisher (delist), or signed by another key"},
+                    "404": {"description": "no such listing"}, "409": {"description": "delisted already"}}}},
+    "/v1/market/balance": {"get": {"summary": "This client's credits; members may ask for any client's with ?client=NAME",
+      "parameters": [{"name": "client", "in": "query", "required": false, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "client, balance"}, "403": {"description": "another client's balance, asked by a user"}}}}
   }
 }
 )json";

@@ -17,6 +17,7 @@
 #include "node/config.h"
 #include "node/fl_service.h"
 #include "node/key_service.h"
+#include "node/market_service.h"
 #include "ta/worker.h"
 #include "node/node.h"
 #include "node/sign_state.h"
@@ -232,6 +233,8 @@ int run_node(const RunOptions& a) {
   // The validators' distributed key generation: the network's group key (docs/keys.md).
   node::KeyService keys(node, **platform, cfg->data_dir, identity->secret_key);
   api_handler.set_keys(&keys);
+  node::MarketService market(node, cfg->data_dir, identity->secret_key);
+  api_handler.set_market(&market);
   api_handler.set_attestation(platform->get(), certificates);
   node::ApiServer api(io, api_handler, certificates);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);

@@ -1,0 +1,55 @@
+// The node's side of the marketplace (docs/marketplace.md): it keeps the market's ledger state
+// (market::Market) from the committed blocks, replayed at start, and it validates packages for
+// publishing inside its TEE: the whole package (agents::verify_package: the signature, every
+// file against the signed manifest, agent.toml, the script compiles, the schemas), then the
+// network's limits, then the listing against the ledger's state; only then does it sign the
+// listing with its identity key. It keeps the package files it published
+// (<data dir>/packages/<root digest>.agent; public bytes, models encrypted), each checked
+// against its root digest when read.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "consensus/membership.h"
+#include "crypto/secure.h"
+#include "market/market.h"
+#include "node/node.h"
+
+namespace supernet::node {
+
+inline constexpr size_t kApiPackageBytesMax = 16u << 20;  // POST /v1/agents: a package file
+// The network's limits on a listed agent's resources per call (checked at publish).
+inline constexpr uint64_t kListingGasMax = 10'000'000'000ull;
+inline constexpr uint64_t kListingMemoryMbMax = 256;
+inline constexpr uint32_t kListingTimeoutMsMax = 60'000;
+inline constexpr size_t kRefusalsKept = 4096;
+
+class MarketService {
+ public:
+  MarketService(Node& node, std::string data_dir, crypto::SecureBytes identity_secret);
+  const market::Market& state() const { return market_; }
+  market::Directory directory() const;
+  // Verifies a package for publishing and returns the listing transaction to submit; the error
+  // names the check that failed (codes "package.*", "listing.*", "market.*").
+  Result<Bytes> publish(std::string_view package_file);
+  // Why every node ignored a committed market transaction (by transaction id), for the last
+  // kRefusalsKept refused; nullopt when it applied (or is too old to tell).
+  std::optional<std::string> refusal(const Bytes& tx_id) const;
+  // The package file this node keeps for a listed root digest, checked; an error otherwise.
+  Result<std::string> package(const Bytes& root) const;
+
+ private:
+  void record(const consensus::CommittedBlock& cb);
+  Node& node_;
+  std::string dir_;
+  crypto::SecureBytes identity_secret_;
+  market::Market market_;
+  std::optional<consensus::Membership> tracked_;  // the validator set as of the last recorded block
+  std::map<Bytes, std::string> refusals_;
+  std::deque<Bytes> refusal_order_;
+};
+
+}  // namespace supernet::node
