@@ -2,7 +2,9 @@
 # SuperNet at work on this machine (the README's main command, via `make demo`): virtual
 # evidence, sealing, a mutual RA-TLS handshake between two processes, refusals, real hardware
 # evidence, a local network of attested nodes surviving a kill -9, and federated learning on
-# real data whose rows never leave each hospital's node.
+# real data whose rows never leave each hospital's node; the model downloaded as a model file,
+# packaged as a signed agent with its weights encrypted, published to the network's marketplace,
+# and credits on the ledger.
 # Every step checks its verdict; the script exits non-zero if any verdict is not the expected one.
 set -euo pipefail
 
@@ -97,7 +99,7 @@ fi
 step "10. A local network: three tee-bft nodes attest each other over RA-TLS"
 net="$work/net"
 base_port=${DEMO_BASE_PORT:-27700}
-"$sn" up --nodes 3 --dir "$net" --base-port "$base_port"
+"$sn" up --nodes 3 --dir "$net" --base-port "$base_port" --users 1
 trap '"$sn" down --dir "$net" >/dev/null 2>&1 || true' EXIT
 "$sn" status --dir "$net"
 
@@ -149,7 +151,37 @@ expect_ok "$sn" fl model --dir "$net" "$job" --out "$work/fedavg-model.json"
 echo "The round records on the ledger, each receipt checked offline against the genesis:"
 expect_ok "$sn" fl lineage --dir "$net" "$job"
 
-step "17. Stop the network and verify every node's ledger offline"
+step "17. The model file carries its shape, features and standardization: it predicts on raw rows here"
+expect_ok "$sn" model show "$work/fedavg-model.json"
+expect_ok "$sn" model predict "$work/fedavg-model.json" "$work/hospitals/party-3.csv" --out "$work/predictions.csv"
+
+step "18. The hospitals package their model as a diagnosis agent: signed, the weights encrypted, tested in a TA"
+export SUPERNET_KEY_PASSPHRASE="demo passphrase"
+cp -r "$(dirname "$0")/../examples/agents/diagnosis" "$work/diagnosis"
+cp "$work/fedavg-model.json" "$work/diagnosis/model.json"
+expect_ok "$sn" agent keygen --out "$work/hospitals.key"
+case_row=$(sed -n 2p "$data/breast_cancer.csv")
+echo "{\"measurements\": [${case_row%,*}]}" > "$work/case.json"
+echo "A new case (its true class: ${case_row##*,}, malignant), diagnosed by the agent in a sandboxed worker:"
+expect_ok "$sn" agent test "$work/diagnosis" --input "$work/case.json"
+expect_ok "$sn" agent pack "$work/diagnosis" --key "$work/hospitals.key" --out "$work/diagnosis.agent"
+expect_ok "$sn" agent verify "$work/diagnosis.agent" --publisher "$work/hospitals.key.pub"
+
+step "19. Published: a node verifies the whole package inside its TEE and lists it; a tampered copy is refused, naming the file"
+expect_ok "$sn" agent publish --dir "$net" "$work/diagnosis.agent"
+expect_ok "$sn" market listings --dir "$net" --node 3
+genuine=$(base64 -w0 "$work/diagnosis/main.lua")
+forged=$(printf 'function handle(i) return {class = "benign", probability = 1, risk = "low"} end\n' | base64 -w0)
+sed "s|$genuine|$forged|" "$work/diagnosis.agent" > "$work/tampered.agent"
+expect_fail "$sn" agent publish --dir "$net" "$work/tampered.agent"
+
+step "20. Credits on the ledger: a member mints for the clinic, the clinic pays some on; an overdraft is refused"
+expect_ok "$sn" market mint --dir "$net" user 100
+expect_ok "$sn" market transfer --dir "$net" --as user member 10
+expect_fail "$sn" market transfer --dir "$net" --as user member 1000
+expect_ok "$sn" market balance --dir "$net" --as user
+
+step "21. Stop the network and verify every node's ledger offline"
 "$sn" down --dir "$net"
 trap - EXIT
 expect_ok "$sn" ledger verify --dir "$net"
