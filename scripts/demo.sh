@@ -167,8 +167,8 @@ expect_ok "$sn" agent test "$work/diagnosis" --input "$work/case.json"
 expect_ok "$sn" agent pack "$work/diagnosis" --key "$work/hospitals.key" --out "$work/diagnosis.agent"
 expect_ok "$sn" agent verify "$work/diagnosis.agent" --publisher "$work/hospitals.key.pub"
 
-step "19. Published: a node verifies the whole package inside its TEE and lists it; a tampered copy is refused, naming the file"
-expect_ok "$sn" agent publish --dir "$net" "$work/diagnosis.agent"
+step "19. Published: a node verifies the whole package inside its TEE and lists it, the model's key goes to key management; a tampered copy is refused, naming the file"
+expect_ok "$sn" agent publish --dir "$net" "$work/diagnosis.agent" --key "$work/hospitals.key"
 expect_ok "$sn" market listings --dir "$net" --node 3
 genuine=$(base64 -w0 "$work/diagnosis/main.lua")
 forged=$(printf 'function handle(i) return {class = "benign", probability = 1, risk = "low"} end\n' | base64 -w0)

@@ -108,7 +108,12 @@ relkey=$(cat "$work/a.key")
 grep -q "client 'member' may not obtain 'dataset:alpha'" "$work/mem.out" || fail "member: the refusal does not name the check: $(cat "$work/mem.out")"
 [ ! -e "$work/m.key" ] || fail "a refused release wrote a key file"
 # Every release is on the ledger (never the key): each node's log shows the records.
-"$sn" keys status --dir "$net" --node 3 --json > "$work/log.json" 2> /dev/null || fail "keys status for the release log"
+# (Committed before each part left its validator; node 3 may apply that block a moment later.)
+for _ in $(seq 1 50); do
+  "$sn" keys status --dir "$net" --node 3 --json > "$work/log.json" 2> /dev/null || fail "keys status for the release log"
+  grep -q '"requester": "client:user"' "$work/log.json" && break
+  sleep 0.1
+done
 grep -q '"requester": "client:user"' "$work/log.json" || fail "the release log does not show the release: $(cat "$work/log.json")"
 grep -rqs "$relkey" "$net"/node-* && fail "the released key is on a node's disk"
 kill -9 "$(cat "$net/node-1/node.pid")"

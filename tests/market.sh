@@ -3,7 +3,7 @@
 # A publisher's package is published through one node, which verifies it whole; every node lists
 # it; a tampered package is refused by the node naming the file; names and versions are the
 # first publisher's and only go up; a publisher delists one version; credits are minted by a
-# member only, transferred, never overdrawn; a node killed with -9 and restarted replays the same
+# member only, transferred, never overdrawn; a model's content key goes to key management; a node killed with -9 and restarted replays the same
 # market state from its ledger; every ledger verifies.
 set -uo pipefail
 sn=$1
@@ -49,6 +49,32 @@ if "$sn" agent publish tampered.agent --dir "$net" 2> err.txt; then fail "the CL
 grep -q "package.file_changed: .*main.lua" err.txt || fail "CLI tampered error: $(cat err.txt)"
 ok "a tampered package is refused by the node, naming the file"
 
+# 2b. A package over the 16 MiB bound is refused from its headers (413); eight concurrent
+# uploads of one 11 MiB package: each is verified off the node's event loop
+# (at most kPublishesInFlightMax at once, the rest 503), one listing results, and the node
+# keeps committing meanwhile.
+cp -r greeter big && sed -i 's/^name = "greeter"/name = "big"/; s/^models = \[\]/models = ["weights.bin"]/' big/agent.toml
+head -c $((13 * 1024 * 1024)) /dev/urandom > big/weights.bin
+"$sn" agent pack big --key pub.key --out huge.agent > /dev/null || fail "pack huge"
+code=$(api member -o answer.json -w '%{http_code}' -X POST --data-binary @huge.agent "https://127.0.0.1:$((base_port + 101))/v1/agents")
+[ "$code" = 413 ] || fail "a $(stat -c %s huge.agent)-byte package got $code"
+head -c $((11 * 1024 * 1024)) /dev/urandom > big/weights.bin
+"$sn" agent pack big --key pub.key --out big.agent > /dev/null || fail "pack big"
+for i in $(seq 1 8); do
+  api member -o "big-$i.json" -w '%{http_code}\n' -X POST --data-binary @big.agent "https://127.0.0.1:$((base_port + 101))/v1/agents" > "big-$i.code" &
+done
+"$sn" tx submit --dir "$net" --node 1 --table t --key during --value upload > /dev/null || fail "a write during the uploads"
+wait
+codes=$(cat big-*.code | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+for i in $(seq 1 8); do
+  c=$(cat "big-$i.code")
+  [ "$c" = 202 ] || [ "$c" = 503 ] || [ "$c" = 409 ] || fail "upload $i got $c: $(cat "big-$i.json") (all: $codes)"
+done
+grep -q 202 big-*.code || fail "no upload was accepted: $codes"
+for _ in $(seq 1 50); do "$sn" agent versions big --dir "$net" --node 2 > versions.txt 2> /dev/null && break; sleep 0.2; done
+[ "$(grep -c '^big ' versions.txt)" = 1 ] || fail "not one listing of big: $(cat versions.txt)"
+ok "concurrent large uploads verified off the event loop: one listing ($codes)"
+
 # 3. Names and versions: the same package again, another publisher's package of the name, a
 # lower version; a higher one is listed beside the first.
 if "$sn" agent publish greeter-0.1.0.agent --dir "$net" 2> err.txt; then fail "the same package listed twice"; fi
@@ -75,7 +101,28 @@ grep -q "market.publisher" err.txt || fail "delist error: $(cat err.txt)"
 grep -q "0.2.0 .*DELISTED" versions.txt && grep -q "latest: 0.1.0" versions.txt || fail "after delisting: $(cat versions.txt)"
 ok "the publisher delists one version; the others stay"
 
-# 5. Credits.
+# 5. A package with a model: publish hands its content key to key management (wrapped on the
+# ledger); the key of "agent:<root>" is released to the client that listed it, never to others.
+"$sn" data split "$src/data/breast_cancer.csv" --parties 2 --out-dir bc-parts > /dev/null || fail "split"
+printf 'name = "bc"\nrounds = 5\nmodel_readers = ["member"]\n[model]\nkind = "logistic"\n[[parties]]\nnode = 1\ndataset = "d"\n[[parties]]\nnode = 2\ndataset = "d"\n' > bc.toml
+"$sn" fl central bc.toml --parts-dir bc-parts --out bc-model.json > /dev/null || fail "central"
+cp -r "$src/examples/agents/diagnosis" diagnosis && cp bc-model.json diagnosis/model.json
+"$sn" agent pack diagnosis --key pub.key --out diagnosis.agent > /dev/null || fail "pack diagnosis"
+if "$sn" agent publish diagnosis.agent --dir "$net" 2> err.txt; then fail "a package with models published without its key"; fi
+grep -q "usage.key" err.txt || fail "missing key error: $(cat err.txt)"
+if "$sn" agent publish diagnosis.agent --dir "$net" --key mallory.key 2> err.txt; then fail "published with another publisher's key"; fi
+"$sn" agent publish diagnosis.agent --dir "$net" --key pub.key > pub.txt 2>&1 || fail "publish diagnosis: $(cat pub.txt)"
+grep -q "content key of diagnosis@1.0.0 handed to the key management module" pub.txt || fail "no content key hand-over: $(cat pub.txt)"
+"$sn" agent versions diagnosis --dir "$net" --node 3 --json > v.json || fail "versions diagnosis"
+grep -q '"content_key": "held by key management"' v.json || fail "the listing holds no content key: $(cat v.json)"
+root=$(grep -o '"root": "[0-9a-f]*"' v.json | cut -d'"' -f4)
+if "$sn" keys release --dir "$net" --as user --resource "agent:$root" --out user-k.hex 2> err.txt; then fail "a user obtained an agent's content key"; fi
+grep -q "release policy does not name it" err.txt || fail "user release error: $(cat err.txt)"
+"$sn" keys release --dir "$net" --resource "agent:$root" --out member-k.hex > /dev/null 2>&1 || fail "the listing client could not obtain the key"
+if grep -rqF "$(grep -A1 '"params": \[' bc-model.json | tail -1 | tr -d ' ,')" "$net"/node-*/packages/; then fail "a model weight in plaintext in a node's packages"; fi
+ok "content key handed over wrapped; released to the lister only"
+
+# 6. Credits.
 if "$sn" market mint user 100 --dir "$net" --as user 2> err.txt; then fail "a user minted"; fi
 grep -q "market.mint" err.txt || fail "mint error: $(cat err.txt)"
 "$sn" market mint user 100 --dir "$net" > /dev/null || fail "mint"
@@ -88,7 +135,7 @@ code=$(api user -o answer.json -w '%{http_code}' "https://127.0.0.1:$((base_port
 [ "$("$sn" market balance --dir "$net" --node 2 --client user2)" = "user2: 30 credits" ] || fail "user2's balance"
 ok "credits: members mint, clients transfer, never overdrawn, balances private"
 
-# 6. A node killed with -9 replays the same market state from its ledger.
+# 7. A node killed with -9 replays the same market state from its ledger.
 kill -9 "$(cat "$net/node-3/node.pid")"
 start_node 3
 for _ in $(seq 1 100); do

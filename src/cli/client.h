@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "node/appraiser.h"
 #include "node/config.h"
 #include "crypto/hash.h"
+#include "crypto/secure.h"
 #include "tee/policy.h"
 #include "util/file.h"
 
@@ -193,6 +195,11 @@ class Clients {
 // Waits until transaction `id` is committed (GET /v1/tx/{id}?wait_ms), resubmitting `body`
 // (a POST /v1/tx body; empty: never) if a node no longer knows it (it was pending at a node
 // that died); `progress` prints the wait on stderr. Returns the final status document.
+// A resource's key from the key management module, released to this client (keys_cmd.cc): t
+// parts from the validators, each checked against its public share, combined.
+// `from`, if given, gets the nodes whose parts were combined.
+Result<crypto::SecureBytes> obtain_resource_key(const Network& net, int node, const std::string& resource, std::vector<uint32_t>* from = nullptr);
+
 Result<nlohmann::json> await_commit(Clients& c, const std::string& id, const std::string& body, int timeout_s, bool progress);
 
 // A recovery pending at the nodes with this id: approve it as this client (a member) and hand

@@ -76,18 +76,17 @@ struct ReleaseArgs {
   std::string resource, out;
 };
 
-int run_release(const ReleaseArgs& a) {
-  if (auto s = keys::check_resource_name(a.resource); !s.ok()) return fail(make_error("usage.resource", s.error().message));
-  auto net = open_network(a.net);
-  if (!net.ok()) return fail(net.error());
+}  // namespace
+
+Result<crypto::SecureBytes> obtain_resource_key(const Network& net, int node, const std::string& resource, std::vector<uint32_t>* from) {
   // The group key, threshold and public shares, from an attested node.
-  Clients c(*net, a.net.node);
+  Clients c(net, node);
   auto r = c.request(false, "/v1/keys");
-  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
-  if (r->status != 200) return fail(make_error("keys.status", error_text(*r)), kExitCheckFailed);
+  if (!r.ok()) return r.error();
+  if (r->status != 200) return make_error("keys.status", error_text(*r));
   json status = json::parse(r->body, nullptr, false);
   if (status.is_discarded() || !status.is_object() || status.value("state", "") != "ready") {
-    return fail(make_error("keys.status", "the network's group key is not ready (supernet keys status says why)"), kExitCheckFailed);
+    return make_error("keys.status", "the network's group key is not ready (supernet keys status says why)");
   }
   auto group = from_hex(status.value("public_key", ""));
   int threshold = status.value("threshold", 0);
@@ -102,17 +101,17 @@ int run_release(const ReleaseArgs& a) {
   }
   auto gk = group.ok() ? keys::frost::parse_element(*group) : Result<keys::frost::Element>(group.error());
   if (!gk.ok() || threshold < 1 || static_cast<int>(shares.size()) < threshold) {
-    return fail(make_error("keys.status", "the node's key status lacks the group key, threshold or public shares"), kExitCheckFailed);
+    return make_error("keys.status", "the node's key status lacks the group key, threshold or public shares");
   }
   // One ephemeral key for this release: only this process can open the parts.
   keys::HpkeKeyPair ephemeral = keys::hpke_generate_key_pair();
-  keys::ReleaseRequest request{a.resource, ephemeral.public_key, {}, {}, {}};
+  keys::ReleaseRequest request{resource, ephemeral.public_key, {}, {}, {}};
   std::string body = keys::release_request_json(request);
   std::vector<keys::DerivedPart> parts;
-  std::vector<std::string> refusals, from;
-  for (const auto& [id, api] : net->apis) {
+  std::vector<std::string> refusals;
+  for (const auto& [id, api] : net.apis) {
     if (static_cast<int>(parts.size()) >= threshold) break;
-    Clients one(*net, static_cast<int>(id), false);
+    Clients one(net, static_cast<int>(id), false);
     auto reply = one.request(true, "/v1/keys/release", body);
     if (!reply.ok()) {
       refusals.push_back("node " + std::to_string(id) + ": " + reply.error().message);
@@ -125,7 +124,7 @@ int run_release(const ReleaseArgs& a) {
     json j = json::parse(reply->body, nullptr, false);
     auto sealed = j.is_object() && j.contains("sealed") && j["sealed"].is_string() ? from_hex(j["sealed"].get<std::string>())
                                                                                   : Result<Bytes>(make_error("x", "no sealed part"));
-    auto part = sealed.ok() ? keys::open_part(ephemeral.secret, ephemeral.public_key, net->genesis_hash, a.resource, *sealed)
+    auto part = sealed.ok() ? keys::open_part(ephemeral.secret, ephemeral.public_key, net.genesis_hash, resource, *sealed)
                             : Result<keys::DerivedPart>(sealed.error());
     if (!part.ok()) {
       refusals.push_back("node " + std::to_string(id) + ": its part does not open: " + part.error().message);
@@ -133,7 +132,7 @@ int run_release(const ReleaseArgs& a) {
     }
     auto share = shares.find(part->identifier);
     Status ok = share == shares.end() ? Status(make_error("release.part", "no public share for validator " + std::to_string(part->identifier)))
-                                      : keys::verify_part(*part, share->second, a.resource);
+                                      : keys::verify_part(*part, share->second, resource);
     if (!ok.ok()) {
       refusals.push_back("node " + std::to_string(id) + ": " + ok.error().message);
       continue;
@@ -142,25 +141,33 @@ int run_release(const ReleaseArgs& a) {
     for (const auto& p : parts) repeat |= p.identifier == part->identifier;
     if (repeat) continue;
     parts.push_back(*part);
-    from.push_back(std::to_string(id));
+    if (from != nullptr) from->push_back(id);
     std::fprintf(stderr, "part %zu of %d from node %u (record %s)\n", parts.size(), threshold, id,
                  j.value("record", "").substr(0, 16).c_str());
   }
   if (static_cast<int>(parts.size()) < threshold) {
     std::string why;
     for (const auto& s : refusals) why += "\n  " + s;
-    return fail(make_error("release.refused", std::to_string(parts.size()) + " of the " + std::to_string(threshold) +
-                                                  " parts needed for '" + a.resource + "':" + why),
-                kExitCheckFailed);
+    return make_error("release.refused", std::to_string(parts.size()) + " of the " + std::to_string(threshold) + " parts needed for '" + resource + "':" + why);
   }
-  auto key = keys::combine_parts(parts, static_cast<uint16_t>(threshold), shares, *gk, a.resource);
+  return keys::combine_parts(parts, static_cast<uint16_t>(threshold), shares, *gk, resource);
+}
+
+namespace {
+
+int run_release(const ReleaseArgs& a) {
+  if (auto s = keys::check_resource_name(a.resource); !s.ok()) return fail(make_error("usage.resource", s.error().message));
+  auto net = open_network(a.net);
+  if (!net.ok()) return fail(net.error());
+  std::vector<uint32_t> from;
+  auto key = obtain_resource_key(*net, a.net.node, a.resource, &from);
   if (!key.ok()) return fail(key.error(), kExitCheckFailed);
   std::string text = to_hex(key->view()) + "\n";
   Status w = write_file_atomic(a.out, as_bytes(text), 0600);
   crypto::zeroize(text.data(), text.size());
   if (!w.ok()) return fail(w.error());
   std::string nodes;
-  for (const auto& n : from) nodes += (nodes.empty() ? "" : ", ") + n;
+  for (uint32_t n : from) nodes += (nodes.empty() ? "" : ", ") + std::to_string(n);
   std::printf("released '%s': key written to %s (mode 0600; parts from nodes %s)\n", a.resource.c_str(), a.out.c_str(), nodes.c_str());
   return kExitOk;
 }

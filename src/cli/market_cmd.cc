@@ -39,8 +39,24 @@ Result<json> order(Clients& c, const std::string& path, const std::string& body,
 
 struct PublishArgs {
   NetFlags net;
-  std::string file;
+  std::string file, key;
 };
+
+// Hands the package's content key to the key management module: the key of "agent:<root>"
+// (released to this client, which listed it), wraps the content key, and orders it on the
+// ledger signed by the publisher. No node ever holds the content key.
+Status hand_over_content_key(Clients& c, const Network& net, int node, const agents::Package& p, const agents::PublisherKey& key) {
+  crypto::SecureBytes ck = agents::content_key(key, p.manifest);
+  // The right key: it opens every model of the package to its signed digest.
+  agents::VerifyOptions o;
+  o.content_key = &ck;
+  SN_TRY(agents::verify_package(agents::encode_package(p), o));
+  SN_ASSIGN(crypto::SecureBytes resource_key, obtain_resource_key(net, node, market::content_key_resource(p.root)));
+  SN_ASSIGN(Bytes wrapped, market::wrap_content_key(resource_key, ck, p.root));
+  Bytes tx = market::make_content_key_tx(p.root, std::move(wrapped), key);
+  SN_TRY(order(c, "/v1/market/tx", json{{"tx", to_hex(tx)}}.dump(), "agent.content_key"));
+  return ok_status();
+}
 
 int run_publish(const PublishArgs& a) {
   auto text = read_file(a.file, agents::kPackageBytesMax);
@@ -48,21 +64,57 @@ int run_publish(const PublishArgs& a) {
   // The same checks the node makes, here first: a broken package is named before it travels.
   auto p = agents::verify_package(to_string(*text));
   if (!p.ok()) return fail(make_error(p.error().code, a.file + ": " + p.error().message), kExitCheckFailed);
+  bool models = false;
+  for (const auto& e : p->manifest) models |= e.encrypted;
+  std::optional<agents::PublisherKey> key;
+  if (models) {
+    if (a.key.empty()) return fail(make_error("usage.key", "the package holds encrypted models: --key KEY (its publisher key) hands their key over"));
+    auto pem = read_file(a.key, 16 * 1024);
+    if (!pem.ok()) return fail(pem.error());
+    const char* pass = std::getenv("SUPERNET_KEY_PASSPHRASE");
+    auto k = agents::parse_publisher_key_pem(to_string(*pem), pass ? pass : "");
+    if (!k.ok()) return fail(make_error(k.error().code, a.key + ": " + k.error().message));
+    if (k->public_key != p->publisher) return fail(make_error("usage.key", a.key + " is not the key that signed " + a.file));
+    key = std::move(*k);
+  }
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
   Clients c(*net, a.net.node, false);
-  auto done = order(c, "/v1/agents", to_string(*text), "agent.publish");
-  if (!done.ok()) return fail(done.error(), kExitCheckFailed);
-  // Applied means checked by every node; the listing shows whether it took.
-  auto v = c.request(false, "/v1/agents/" + p->config.name);
-  json versions = v.ok() && v->status == 200 ? json::parse(v->body, nullptr, false) : json();
-  bool listed = false;
-  if (versions.is_object()) {
-    for (const auto& l : versions["versions"]) listed |= l["root"] == to_hex(p->root);
+  // The listing of this root, if the ledger has it: {} otherwise.
+  auto listing = [&]() -> json {
+    auto v = c.request(false, "/v1/agents/" + p->config.name);
+    json versions = v.ok() && v->status == 200 ? json::parse(v->body, nullptr, false) : json();
+    if (versions.is_object()) {
+      for (const auto& l : versions["versions"]) {
+        if (l["root"] == to_hex(p->root) && l["publisher"] == to_hex(p->publisher)) return l;
+      }
+    }
+    return json::object();
+  };
+  json existing = listing();
+  uint64_t height = 0;
+  if (existing.empty()) {
+    auto done = order(c, "/v1/agents", to_string(*text), "agent.publish");
+    if (!done.ok()) return fail(done.error(), kExitCheckFailed);
+    height = done->value("height", 0ull);
+    // Applied means checked by every node; the listing shows whether it took.
+    if (listing().empty()) return fail(make_error("agent.publish", "the listing committed but no node applied it (see the nodes' logs)"), kExitCheckFailed);
+  } else if (!key || existing.value("content_key", "") != "not handed over") {
+    return fail(make_error("market.duplicate", p->config.name + "@" + p->config.version + " is listed already with this root digest"), kExitCheckFailed);
+  } else {
+    height = existing.value("height", 0ull);
+    std::fprintf(stderr, "%s@%s is listed already; handing its content key over\n", p->config.name.c_str(), p->config.version.c_str());
   }
-  if (!listed) return fail(make_error("agent.publish", "the listing committed but no node applied it (see the nodes' logs)"), kExitCheckFailed);
+  if (key) {
+    if (auto s = hand_over_content_key(c, *net, a.net.node, *p, *key); !s.ok()) {
+      return fail(make_error(s.error().code, "listed, but the content key was not handed over (publish again to retry): " + s.error().message),
+                  kExitCheckFailed);
+    }
+    std::printf("content key of %s@%s handed to the key management module (released only to attested TAs running this root)\n",
+                p->config.name.c_str(), p->config.version.c_str());
+  }
   std::printf("agent %s@%s listed at height %llu: root %s, publisher %s, price %llu\n", p->config.name.c_str(), p->config.version.c_str(),
-              static_cast<unsigned long long>(done->value("height", 0ull)), to_hex(p->root).c_str(), agents::key_id(p->publisher).substr(0, 16).c_str(),
+              static_cast<unsigned long long>(height), to_hex(p->root).c_str(), agents::key_id(p->publisher).substr(0, 16).c_str(),
               static_cast<unsigned long long>(p->config.price));
   return kExitOk;
 }
@@ -177,6 +229,7 @@ void add_market_commands(CLI::App& app, int* exit_code) {
                  "digest, price, licence) that every node checks; waits for the commit. Exit 1 naming the check that failed");
   p->net.add_to(publish);
   publish->add_option("file", p->file, "the package (supernet agent pack)")->required();
+  publish->add_option("--key", p->key, "the publisher key: needed when the package holds models, to hand their content key to key management");
   publish->callback([=] { *exit_code = run_publish(*p); });
 
   auto v = std::make_shared<NameArgs>();

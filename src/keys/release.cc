@@ -57,6 +57,7 @@ Result<Bytes> hex_field(const nlohmann::json& j, const char* name, size_t min, s
 Status check_votable_resource(std::string_view name) {
   SN_TRY(check_resource_name(name));
   if (name.substr(0, 9) == "supernet:") return make_error("release.resource", "resource names beginning with supernet: are the network's own");
+  if (name.substr(0, 6) == "agent:") return make_error("release.resource", "resource names beginning with agent: are the marketplace's (content keys)");
   return ok_status();
 }
 

@@ -353,6 +353,10 @@ TEST(KeyRelease, PoliciesAreChecked) {
   ReleasePolicy big;
   for (size_t i = 0; i <= kReleasePolicyEntriesMax; i++) big.clients.push_back("c" + std::to_string(i));
   EXPECT_FALSE(check_release_policy(big).ok());
+  // Members vote policies on their own resources, never on the network's or the marketplace's.
+  EXPECT_TRUE(check_votable_resource("model:job-7").ok());
+  EXPECT_FALSE(check_votable_resource("supernet:ledger").ok());
+  EXPECT_FALSE(check_votable_resource("agent:" + std::string(64, 'a')).ok());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "crypto/aead.h"
 #include "crypto/hash.h"
 #include "util/codec.h"
 
@@ -59,13 +60,13 @@ bool is_market_tx(ByteView tx) { return tx.size() >= 5 && std::memcmp(tx.data(),
 
 Bytes ListingTx::signed_bytes() const {
   Writer w;
-  w.str("supernet-market-listing-v1").u32(node).str(envelope);
+  w.str("supernet-market-listing-v1").u32(node).str(client).str(envelope);
   return w.take();
 }
 
 Bytes ListingTx::encode() const {
   Writer w = tagged(Kind::kListing);
-  w.u32(node).str(envelope).bytes(signature);
+  w.u32(node).str(client).str(envelope).bytes(signature);
   return w.take();
 }
 
@@ -73,6 +74,7 @@ Result<ListingTx> ListingTx::decode(ByteView tx) {
   SN_ASSIGN(Reader r, open(tx, Kind::kListing));
   ListingTx t;
   SN_ASSIGN(t.node, r.u32());
+  SN_ASSIGN(t.client, str(r, 128));
   SN_ASSIGN(t.envelope, str(r, agents::kEnvelopeBytesMax));
   SN_ASSIGN(ByteView sig, r.bytes(64));
   t.signature = to_bytes(sig);
@@ -80,12 +82,68 @@ Result<ListingTx> ListingTx::decode(ByteView tx) {
   return t;
 }
 
-Bytes make_listing_tx(uint32_t node, std::string envelope, const crypto::SecureBytes& identity_secret) {
+Bytes make_listing_tx(uint32_t node, std::string client, std::string envelope, const crypto::SecureBytes& identity_secret) {
   ListingTx t;
   t.node = node;
+  t.client = std::move(client);
   t.envelope = std::move(envelope);
   t.signature = crypto::ed25519_sign(identity_secret, t.signed_bytes());
   return t.encode();
+}
+
+Bytes ContentKeyTx::signed_bytes() const {
+  Writer w;
+  w.str("supernet-market-content-key-v1").bytes(root).bytes(wrapped);
+  return w.take();
+}
+
+Bytes ContentKeyTx::encode() const {
+  Writer w = tagged(Kind::kContentKey);
+  w.bytes(root).bytes(wrapped).bytes(signature);
+  return w.take();
+}
+
+Result<ContentKeyTx> ContentKeyTx::decode(ByteView tx) {
+  SN_ASSIGN(Reader r, open(tx, Kind::kContentKey));
+  ContentKeyTx t;
+  SN_ASSIGN(ByteView root, r.bytes(32));
+  SN_ASSIGN(ByteView wrapped, r.bytes(256));
+  SN_ASSIGN(ByteView sig, r.bytes(64));
+  t.root = to_bytes(root);
+  t.wrapped = to_bytes(wrapped);
+  t.signature = to_bytes(sig);
+  SN_TRY(r.finish());
+  return t;
+}
+
+Bytes make_content_key_tx(Bytes root, Bytes wrapped, const agents::PublisherKey& key) {
+  ContentKeyTx t;
+  t.root = std::move(root);
+  t.wrapped = std::move(wrapped);
+  t.signature = crypto::ed25519_sign(key.secret, t.signed_bytes());
+  return t.encode();
+}
+
+std::string content_key_resource(ByteView root) { return "agent:" + to_hex(root); }
+
+namespace {
+std::vector<ByteView> wrap_ad(ByteView root) {
+  static const std::string label = "supernet-agent-content-key-wrap/v1";
+  return {as_bytes(label), root};
+}
+}  // namespace
+
+Result<Bytes> wrap_content_key(const crypto::SecureBytes& resource_key, const crypto::SecureBytes& content_key, ByteView root) {
+  // AES-256-SIV takes 64 bytes of key: the 32-byte resource key, expanded.
+  crypto::SecureBytes k = crypto::hkdf_sha256(resource_key.view(), root, as_bytes(std::string("supernet-agent-wrap-key/v1")), 64);
+  return crypto::aes_siv_seal(k.view(), wrap_ad(root), content_key.view());
+}
+
+Result<crypto::SecureBytes> unwrap_content_key(const crypto::SecureBytes& resource_key, ByteView wrapped, ByteView root) {
+  crypto::SecureBytes k = crypto::hkdf_sha256(resource_key.view(), root, as_bytes(std::string("supernet-agent-wrap-key/v1")), 64);
+  auto ck = crypto::aes_siv_open(k.view(), wrap_ad(root), wrapped);
+  if (!ck.ok()) return make_error("market.content_key", "the wrapped content key does not open with this resource key");
+  return ck;
 }
 
 Bytes DelistTx::signed_bytes() const {
@@ -202,7 +260,24 @@ Result<Market::Effect> Market::evaluate(ByteView tx, const Directory& d) const {
       l.licence = st.licence;
       l.resources = st.resources;
       l.node = t.node;
+      if (d.genesis == nullptr || client_named(*d.genesis, t.client) == nullptr) {
+        return make_error("market.client", "the listing names " + t.client + ", who is no client of this network");
+      }
+      l.client = t.client;
+      for (const auto& m : st.manifest) l.has_models |= m.encrypted;
       e.listing = std::move(l);
+      return e;
+    }
+    case Kind::kContentKey: {
+      SN_ASSIGN(ContentKeyTx t, ContentKeyTx::decode(tx));
+      const Listing* l = by_root(t.root);
+      if (l == nullptr) return make_error("market.unknown", "no listing has root digest " + to_hex(t.root).substr(0, 16));
+      if (!crypto::ed25519_verify(l->publisher, t.signed_bytes(), t.signature)) {
+        return make_error("market.publisher", "the content key is not signed by the listing's publisher");
+      }
+      if (!l->wrapped_content_key.empty()) return make_error("market.content_key", "the listing's content key was handed over already");
+      if (!l->has_models) return make_error("market.content_key", "the package has no encrypted files");
+      e.content_key = std::make_pair(t.root, t.wrapped);
       return e;
     }
     case Kind::kDelist: {
@@ -260,6 +335,10 @@ Status Market::apply(ByteView tx, uint64_t height, const Directory& d) {
     owners_.emplace(l.name, l.publisher);
     roots_[l.root] = {l.name, version};
     listings_[l.name][version] = std::move(l);
+  }
+  if (e.content_key) {
+    const auto& [name, version] = roots_.at(e.content_key->first);
+    listings_[name][version].wrapped_content_key = e.content_key->second;
   }
   if (e.delist) {
     auto version = *agents::parse_version(e.delist->second);

@@ -39,17 +39,36 @@ inline constexpr uint64_t kBalanceMax = 1ull << 62;
 inline constexpr size_t kVersionsMax = 1000;  // listed versions of one name
 inline constexpr size_t kListingsMax = 100000;  // names
 
-enum class Kind : uint8_t { kListing = 1, kDelist = 2, kMint = 3, kTransfer = 4 };
+enum class Kind : uint8_t { kListing = 1, kDelist = 2, kMint = 3, kTransfer = 4, kContentKey = 5 };
 
 struct ListingTx {
   uint32_t node = 0;
+  std::string client;    // the client that posted the package (it may wrap the content key)
   std::string envelope;  // the package's DSSE envelope (JSON)
   Bytes signature;       // Ed25519 by validator `node`'s identity key
   Bytes signed_bytes() const;
   Bytes encode() const;
   static Result<ListingTx> decode(ByteView tx);
 };
-Bytes make_listing_tx(uint32_t node, std::string envelope, const crypto::SecureBytes& identity_secret);
+Bytes make_listing_tx(uint32_t node, std::string client, std::string envelope, const crypto::SecureBytes& identity_secret);
+
+// The package's content key, wrapped (AES-256-SIV) under the key management module's key of the
+// resource "agent:<root hex>" (content_key_resource), which the module releases only to the
+// posting client (to wrap) and to attested TAs running that root digest; signed by the
+// publisher's package key. Once per listing.
+struct ContentKeyTx {
+  Bytes root;
+  Bytes wrapped;
+  Bytes signature;  // Ed25519 by the listing's publisher
+  Bytes signed_bytes() const;
+  Bytes encode() const;
+  static Result<ContentKeyTx> decode(ByteView tx);
+};
+Bytes make_content_key_tx(Bytes root, Bytes wrapped, const agents::PublisherKey& key);
+std::string content_key_resource(ByteView root);
+// Wraps and unwraps a content key under the resource key (associated data: the root digest).
+Result<Bytes> wrap_content_key(const crypto::SecureBytes& resource_key, const crypto::SecureBytes& content_key, ByteView root);
+Result<crypto::SecureBytes> unwrap_content_key(const crypto::SecureBytes& resource_key, ByteView wrapped, ByteView root);
 
 struct DelistTx {
   std::string name, version;
@@ -84,8 +103,11 @@ struct Listing {
   agents::Licence licence;
   agents::Resources resources;
   uint32_t node = 0;     // the node that verified the package
+  std::string client;    // the client that posted it
   uint64_t height = 0;   // the block that committed it
   bool delisted = false;
+  Bytes wrapped_content_key;  // empty until the publisher hands it over (ContentKeyTx)
+  bool has_models = false;    // the package holds encrypted model files
 };
 
 // Who is who, as the ledger says: validators' identity keys, the genesis clients.
@@ -114,6 +136,7 @@ class Market {
   struct Effect {
     std::optional<Listing> listing;
     std::optional<std::pair<std::string, std::string>> delist;  // name, version
+    std::optional<std::pair<Bytes, Bytes>> content_key;          // root, wrapped
     std::optional<std::string> debit, credit;
     uint64_t amount = 0;
     std::optional<std::pair<Bytes, uint64_t>> nonce;

@@ -34,7 +34,8 @@ struct World {
 };
 
 // The envelope of a freshly packed template agent of this name and version.
-std::string envelope(const agents::PublisherKey& key, const std::string& name, const std::string& version, uint64_t price = 3) {
+std::string envelope(const agents::PublisherKey& key, const std::string& name, const std::string& version, uint64_t price = 3,
+                     bool model = false) {
   fs::path dir = fs::temp_directory_path() / ("market-test-" + std::to_string(getpid()) + "-" + name + "-" + version);
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -42,8 +43,12 @@ std::string envelope(const agents::PublisherKey& key, const std::string& name, c
     if (path == "agent.toml") {
       text.replace(text.find("version = \"0.1.0\""), 17, "version = \"" + version + "\"");
       text.replace(text.find("price = 1"), 9, "price = " + std::to_string(price));
+      if (model) text.replace(text.find("models = []"), 11, "models = [\"model.json\"]");
     }
     EXPECT_TRUE(write_file_atomic((dir / path).string(), as_bytes(text)).ok());
+  }
+  if (model) {
+    EXPECT_TRUE(write_file_atomic((dir / "model.json").string(), as_bytes(std::string("{\"weights\": [1, 2]}"))).ok());
   }
   auto p = agents::pack_folder(dir.string(), key);
   fs::remove_all(dir);
@@ -53,7 +58,7 @@ std::string envelope(const agents::PublisherKey& key, const std::string& name, c
 
 TEST(Market, TransactionsRoundTripAndRefuseTruncation) {
   World w;
-  Bytes l = make_listing_tx(1, envelope(w.publisher, "a", "1.0.0"), w.node1.secret_key);
+  Bytes l = make_listing_tx(1, "alice", envelope(w.publisher, "a", "1.0.0"), w.node1.secret_key);
   Bytes dl = make_delist_tx("a", "1.0.0", 5, w.publisher);
   Bytes c = w.credit(Kind::kMint, w.member, "alice", 10);
   for (const Bytes& tx : {l, dl, c}) {
@@ -71,7 +76,7 @@ TEST(Market, ListingsComeFromThePublishersSignatureAndKeepEveryVersion) {
   World w;
   Market m;
   std::string v1 = envelope(w.publisher, "greeter", "1.0.0");
-  ASSERT_TRUE(m.apply(make_listing_tx(1, v1, w.node1.secret_key), 10, w.dir).ok());
+  ASSERT_TRUE(m.apply(make_listing_tx(1, "alice", v1, w.node1.secret_key), 10, w.dir).ok());
   const Listing* l = m.latest("greeter");
   ASSERT_NE(l, nullptr);
   EXPECT_EQ(l->version, "1.0.0");
@@ -81,20 +86,20 @@ TEST(Market, ListingsComeFromThePublishersSignatureAndKeepEveryVersion) {
   EXPECT_EQ(l->height, 10u);
   EXPECT_EQ(m.by_root(l->root), l);
   // The same listing again, a lower or equal version, another publisher's package of the name.
-  EXPECT_EQ(m.apply(make_listing_tx(2, v1, w.node2.secret_key), 11, w.dir).error().code, "market.duplicate");
+  EXPECT_EQ(m.apply(make_listing_tx(2, "alice", v1, w.node2.secret_key), 11, w.dir).error().code, "market.duplicate");
   std::string v2 = envelope(w.publisher, "greeter", "1.10.0", 5);
-  ASSERT_TRUE(m.apply(make_listing_tx(2, v2, w.node2.secret_key), 12, w.dir).ok());
+  ASSERT_TRUE(m.apply(make_listing_tx(2, "alice", v2, w.node2.secret_key), 12, w.dir).ok());
   EXPECT_EQ(m.latest("greeter")->version, "1.10.0");  // numerically above 1.9 and 1.2
-  EXPECT_EQ(m.apply(make_listing_tx(1, envelope(w.publisher, "greeter", "1.2.0"), w.node1.secret_key), 13, w.dir).error().code, "market.version");
+  EXPECT_EQ(m.apply(make_listing_tx(1, "alice", envelope(w.publisher, "greeter", "1.2.0"), w.node1.secret_key), 13, w.dir).error().code, "market.version");
   agents::PublisherKey mallory = agents::generate_publisher_key();
-  EXPECT_EQ(m.apply(make_listing_tx(1, envelope(mallory, "greeter", "9.0.0"), w.node1.secret_key), 14, w.dir).error().code, "market.name");
+  EXPECT_EQ(m.apply(make_listing_tx(1, "alice", envelope(mallory, "greeter", "9.0.0"), w.node1.secret_key), 14, w.dir).error().code, "market.name");
   // A listing needs a validator's signature over exactly this envelope.
-  EXPECT_EQ(m.check(make_listing_tx(3, envelope(w.publisher, "other", "1.0.0"), w.node1.secret_key), w.dir).error().code, "market.node");
-  EXPECT_EQ(m.check(make_listing_tx(2, envelope(w.publisher, "other", "1.0.0"), w.node1.secret_key), w.dir).error().code, "market.node");
+  EXPECT_EQ(m.check(make_listing_tx(3, "alice", envelope(w.publisher, "other", "1.0.0"), w.node1.secret_key), w.dir).error().code, "market.node");
+  EXPECT_EQ(m.check(make_listing_tx(2, "alice", envelope(w.publisher, "other", "1.0.0"), w.node1.secret_key), w.dir).error().code, "market.node");
   // An envelope whose payload was changed does not verify (the publisher signed the terms).
   std::string forged = envelope(w.publisher, "other", "1.0.0");
   forged[forged.find("\"payload\":\"") + 20] ^= 1;
-  EXPECT_FALSE(m.check(make_listing_tx(1, forged, w.node1.secret_key), w.dir).ok());
+  EXPECT_FALSE(m.check(make_listing_tx(1, "alice", forged, w.node1.secret_key), w.dir).ok());
   // Old versions stay, by version and by root; delisting is the publisher's alone, once.
   ASSERT_EQ(m.versions("greeter").size(), 2u);
   EXPECT_EQ(m.apply(make_delist_tx("greeter", "1.10.0", 1, mallory), 15, w.dir).error().code, "market.publisher");
@@ -106,6 +111,40 @@ TEST(Market, ListingsComeFromThePublishersSignatureAndKeepEveryVersion) {
   ASSERT_TRUE(m.apply(make_delist_tx("greeter", "1.0.0", 4, w.publisher), 17, w.dir).ok());
   EXPECT_EQ(m.latest("greeter"), nullptr);
   EXPECT_EQ(m.names(), std::vector<std::string>{"greeter"});
+}
+
+TEST(Market, TheContentKeyIsHandedOverOnceByThePublisherWrapped) {
+  World w;
+  Market m;
+  std::string env = envelope(w.publisher, "diag", "1.0.0", 2, true);
+  ASSERT_TRUE(m.apply(make_listing_tx(1, "alice", env, w.node1.secret_key), 1, w.dir).ok());
+  const Listing* l = m.latest("diag");
+  ASSERT_NE(l, nullptr);
+  EXPECT_TRUE(l->has_models);
+  EXPECT_EQ(l->client, "alice");
+  EXPECT_TRUE(l->wrapped_content_key.empty());
+  Bytes root = l->root;
+  // The wrap: only the resource key opens it, and only for this root.
+  crypto::SecureBytes resource_key(crypto::random_bytes(32)), ck(crypto::random_bytes(64));
+  auto wrapped = wrap_content_key(resource_key, ck, root);
+  ASSERT_TRUE(wrapped.ok());
+  auto back = unwrap_content_key(resource_key, *wrapped, root);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(crypto::ct_equal(back->view(), ck.view()));
+  EXPECT_FALSE(unwrap_content_key(crypto::SecureBytes(crypto::random_bytes(32)), *wrapped, root).ok());
+  EXPECT_FALSE(unwrap_content_key(resource_key, *wrapped, crypto::sha256(root)).ok());
+  EXPECT_EQ(content_key_resource(root), "agent:" + to_hex(root));
+  // Handed over by the publisher only, once, for a listed package with models.
+  agents::PublisherKey mallory = agents::generate_publisher_key();
+  EXPECT_EQ(m.apply(make_content_key_tx(root, *wrapped, mallory), 2, w.dir).error().code, "market.publisher");
+  EXPECT_EQ(m.apply(make_content_key_tx(crypto::sha256(root), *wrapped, w.publisher), 2, w.dir).error().code, "market.unknown");
+  ASSERT_TRUE(m.apply(make_content_key_tx(root, *wrapped, w.publisher), 2, w.dir).ok());
+  EXPECT_EQ(m.latest("diag")->wrapped_content_key, *wrapped);
+  EXPECT_EQ(m.apply(make_content_key_tx(root, *wrapped, w.publisher), 3, w.dir).error().code, "market.content_key");
+  ASSERT_TRUE(m.apply(make_listing_tx(1, "alice", envelope(w.publisher, "plain", "1.0.0"), w.node1.secret_key), 4, w.dir).ok());
+  EXPECT_EQ(m.apply(make_content_key_tx(m.latest("plain")->root, *wrapped, w.publisher), 5, w.dir).error().code, "market.content_key");
+  // A listing must name a client of the network.
+  EXPECT_EQ(m.check(make_listing_tx(1, "nobody", envelope(w.publisher, "other", "1.0.0"), w.node1.secret_key), w.dir).error().code, "market.client");
 }
 
 TEST(Market, CreditsAreMintedByMembersAndNeverOverdrawn) {
@@ -142,7 +181,7 @@ TEST(Market, EveryNodeApplyingTheSameTransactionsHoldsTheSameState) {
   World w;
   std::vector<Bytes> txs;
   txs.push_back(w.credit(Kind::kMint, w.member, "alice", 50));
-  txs.push_back(make_listing_tx(1, envelope(w.publisher, "x", "1.0.0"), w.node1.secret_key));
+  txs.push_back(make_listing_tx(1, "alice", envelope(w.publisher, "x", "1.0.0"), w.node1.secret_key));
   txs.push_back(w.credit(Kind::kTransfer, w.alice, "bob", 60));  // refused: alice has 50
   txs.push_back(w.credit(Kind::kTransfer, w.alice, "bob", 20));
   txs.push_back(make_delist_tx("x", "1.0.0", 9, w.publisher));

@@ -153,6 +153,7 @@ json tx_json(ByteView tx) {
     if (st.ok()) j.update({{"name", st->name}, {"version", st->version}, {"root", to_hex(st->root)}, {"price", st->price}});
     return j;
   }
+  if (auto k = market::ContentKeyTx::decode(tx); k.ok()) return {{"type", "market_content_key"}, {"root", to_hex(k->root)}};
   if (auto d = market::DelistTx::decode(tx); d.ok()) {
     return {{"type", "market_delist"}, {"name", d->name}, {"version", d->version}, {"publisher", to_hex(d->publisher)}};
   }
@@ -268,6 +269,7 @@ void ApiHandler::handle(const ApiRequest& req, Done done) {
   if (p == "/v1/keys/release" && req.method == "POST" && client != nullptr && keys_ != nullptr) {
     return post_key_release(req, *client, std::move(counted));
   }
+  if (p == "/v1/agents" && req.method == "POST" && client != nullptr && market_ != nullptr) return post_agent(req, *client, std::move(counted));
   bool is_tx = p == "/v1/tx" || p.rfind("/v1/tx/", 0) == 0;
   if (!is_tx || client == nullptr) return counted(route(req, client));
   auto ms = wait_ms(req);
@@ -1390,6 +1392,9 @@ json listing_json(const market::Listing& l) {
               {"licence", {{"kind", l.licence.open ? "open" : "clients"}, {"clients", l.licence.clients}, {"calls", l.licence.calls}}},
               {"resources", {{"gas", l.resources.gas}, {"memory_mb", l.resources.memory_mb}, {"timeout_ms", l.resources.timeout_ms}}},
               {"node", l.node},
+              {"client", l.client},
+              {"models", l.has_models},
+              {"content_key", l.has_models ? (l.wrapped_content_key.empty() ? "not handed over" : "held by key management") : "none needed"},
               {"height", l.height},
               {"delisted", l.delisted}};
 }
@@ -1410,30 +1415,33 @@ int market_status(const Error& e) {
 ApiResponse ApiHandler::route_market(const ApiRequest& req, const Client& client) {
   const std::string& p = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
-  if (p == "/v1/agents") {
-    if (req.method == "POST") return post_agent(req);
-    return get ? get_agents() : error(405, "method", "use GET or POST");
-  }
+  if (p == "/v1/agents") return get ? get_agents() : error(405, "method", "use GET or POST");
   if (p.rfind("/v1/agents/", 0) == 0) return get ? get_agent(p.substr(11)) : error(405, "method", "use GET");
   if (p == "/v1/market/tx") return req.method == "POST" ? post_market_tx(req, client) : error(405, "method", "use POST");
   if (p == "/v1/market/balance") return get ? get_balance(req, client) : error(405, "method", "use GET");
   return error(404, "not_found", "no such endpoint: " + p + " (see GET /v1/openapi.json)");
 }
 
-ApiResponse ApiHandler::post_agent(const ApiRequest& req) {
-  // The package file itself: verified whole here, inside this node's TEE, before the listing
-  // is signed and ordered.
-  auto tx = market_->publish(req.body);
-  if (!tx.ok()) return error(market_status(tx.error()), tx.error().code, tx.error().message);
-  auto l = market::ListingTx::decode(*tx);
-  auto st = agents::verify_envelope(l->envelope);
-  ApiResponse r = submit_tx(std::move(tx).value());
-  if (r.status != 202 && r.status != 200) return r;
-  json out = json::parse(r.body);
-  out["name"] = st->name;
-  out["version"] = st->version;
-  out["root"] = to_hex(st->root);
-  return reply(r.status, out);
+void ApiHandler::post_agent(const ApiRequest& req, const Client& client, Done done) {
+  // The package file itself: verified whole inside this node's TEE (on the market's worker
+  // thread), before the listing is signed and ordered.
+  std::weak_ptr<int> alive = alive_;
+  market_->publish(req.body, client.name, [this, alive, done = std::move(done)](Result<Bytes> tx) {
+    if (alive.expired()) return;
+    if (!tx.ok()) {
+      int status = tx.error().code == "market.busy" ? 503 : market_status(tx.error());
+      return done(error(status, tx.error().code, tx.error().message));
+    }
+    auto l = market::ListingTx::decode(*tx);
+    auto st = agents::verify_envelope(l->envelope);
+    ApiResponse r = submit_tx(std::move(tx).value());
+    if (r.status != 202 && r.status != 200) return done(std::move(r));
+    json out = json::parse(r.body);
+    out["name"] = st->name;
+    out["version"] = st->version;
+    out["root"] = to_hex(st->root);
+    done(reply(r.status, out));
+  });
 }
 
 ApiResponse ApiHandler::get_agents() {

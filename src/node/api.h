@@ -167,7 +167,7 @@ class ApiHandler {
   ApiResponse post_recovery(const std::string& body, const Client& client);
   // The marketplace (node/api_market.cc).
   ApiResponse route_market(const ApiRequest& req, const Client& client);
-  ApiResponse post_agent(const ApiRequest& req);
+  void post_agent(const ApiRequest& req, const Client& client, Done done);
   ApiResponse get_agents();
   ApiResponse get_agent(const std::string& name);
   ApiResponse post_market_tx(const ApiRequest& req, const Client& client);

@@ -444,6 +444,9 @@ Result<KeyService::Release> KeyService::release(const keys::ReleaseRequest& requ
     policy = keys::ReleasePolicy{};
     policy->node_programs = true;
   }
+  if (builtin_) {
+    if (auto b = builtin_(request.resource)) policy = std::move(b);
+  }
   // Evidence passes what a peer's must pass now: the operator's policy with every revocation
   // the members committed, and the exact report data.
   keys::EvidenceCheck verify = [this](ByteView evidence, ByteView report_data) -> Result<tee::Claims> {

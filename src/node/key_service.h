@@ -13,6 +13,7 @@
 
 #include <asio.hpp>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,13 @@ class KeyService {
     Bytes record_tx;
   };
   Result<Release> release(const keys::ReleaseRequest& request, const std::string& client);
+  // Release policies of resources another service owns (the marketplace's "agent:<root>"):
+  // consulted before the members' votes, which cannot name such resources.
+  using BuiltinPolicies = std::function<std::optional<keys::ReleasePolicy>(const std::string& resource)>;
+  void set_builtin_policies(BuiltinPolicies f) {
+    std::lock_guard lock(mu_);
+    builtin_ = std::move(f);
+  }
   // The network's ledger key (keys/private_table.h), once this node obtained it by key release
   // from t share holders with its own evidence; nullopt before.
   std::optional<crypto::SecureBytes> ledger_key() const;
@@ -133,6 +141,7 @@ class KeyService {
   std::string reshare_problem_;
   uint64_t refreshes_done_ = 0;  // the members' refresh_key orders already acted on
   std::optional<consensus::Membership> tracked_;  // the validator set as of the last recorded block
+  BuiltinPolicies builtin_;
   std::map<uint32_t, Bytes> known_identity_;      // every validator's identity key seen, removed ones too
   std::map<Bytes, Bytes> unconfirmed_;  // this node's messages (session || encoded) not yet on the ledger -> their tx
   std::set<Bytes> on_ledger_;           // this node's messages (session || encoded) the ledger holds

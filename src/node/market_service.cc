@@ -49,7 +49,41 @@ void MarketService::record(const consensus::CommittedBlock& cb) {
   }
 }
 
-Result<Bytes> MarketService::publish(std::string_view file) {
+std::optional<keys::ReleasePolicy> MarketService::release_policy(const std::string& resource) const {
+  if (resource.rfind("agent:", 0) != 0 || resource.size() != 6 + 64) return std::nullopt;
+  auto root = from_hex(resource.substr(6));
+  if (!root.ok()) return std::nullopt;
+  const market::Listing* l = market_.by_root(*root);
+  if (l == nullptr) return std::nullopt;
+  keys::ReleasePolicy p;
+  p.clients = {l->client};
+  p.packages = {to_hex(l->root)};
+  return p;
+}
+
+MarketService::~MarketService() {
+  *alive_ = false;
+  verifier_.join();
+}
+
+void MarketService::publish(std::string file, std::string client, std::function<void(Result<Bytes>)> done) {
+  if (in_flight_.fetch_add(1) >= kPublishesInFlightMax) {
+    in_flight_--;
+    return done(make_error("market.busy", "this node is verifying " + std::to_string(kPublishesInFlightMax) + " packages; try again shortly"));
+  }
+  asio::post(verifier_, [this, alive = alive_, file = std::move(file), client = std::move(client), done = std::move(done)]() mutable {
+    if (!*alive) return;
+    auto p = verify_and_keep(file);
+    asio::post(node_.io(), [this, alive, p = std::move(p), client = std::move(client), done = std::move(done)]() mutable {
+      if (!*alive) return;
+      in_flight_--;
+      if (!p.ok()) return done(p.error());
+      done(listing_for(*p, client));
+    });
+  });
+}
+
+Result<agents::Package> MarketService::verify_and_keep(std::string_view file) const {
   if (file.size() > kApiPackageBytesMax) {
     return make_error("listing.too_large", "the package is over " + std::to_string(kApiPackageBytesMax >> 20) + " MiB, the most this node takes");
   }
@@ -60,6 +94,15 @@ Result<Bytes> MarketService::publish(std::string_view file) {
                                             std::to_string(r.timeout_ms) + " ms) pass the network's limits (gas " + std::to_string(kListingGasMax) +
                                             ", " + std::to_string(kListingMemoryMbMax) + " MiB, " + std::to_string(kListingTimeoutMsMax) + " ms)");
   }
+  // Kept before the listing is submitted: a listing this node made always has its package here.
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return make_error("io.mkdir", dir_ + ": " + ec.message());
+  SN_TRY(write_file_atomic(dir_ + "/" + to_hex(p.root) + ".agent", as_bytes(file), 0644));
+  return p;
+}
+
+Result<Bytes> MarketService::listing_for(const agents::Package& p, const std::string& client) {
   if (!p.config.licence.open) {
     for (const auto& c : p.config.licence.clients) {
       bool known = false;
@@ -67,17 +110,12 @@ Result<Bytes> MarketService::publish(std::string_view file) {
       if (!known) return make_error("listing.licence", "the licence names " + c + ", who is no client of this network");
     }
   }
-  Bytes tx = market::make_listing_tx(node_.replica().self(), p.envelope_json, identity_secret_);
+  Bytes tx = market::make_listing_tx(node_.replica().self(), client, p.envelope_json, identity_secret_);
   if (tx.size() > consensus::kTxBytesMax) {
     return make_error("listing.too_large", "the package's signed statement is " + std::to_string(tx.size() >> 10) + " KiB; a listing holds at most " +
                                                std::to_string(consensus::kTxBytesMax >> 10) + " KiB (fewer or shorter file names)");
   }
   SN_TRY(market_.check(tx, directory()));
-  // Kept before the listing is submitted: a listing this node made always has its package here.
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return make_error("io.mkdir", dir_ + ": " + ec.message());
-  SN_TRY(write_file_atomic(dir_ + "/" + to_hex(p.root) + ".agent", as_bytes(file), 0644));
   return tx;
 }
 

@@ -8,13 +8,18 @@
 // against its root digest when read.
 #pragma once
 
+#include <asio.hpp>
+#include <atomic>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "consensus/membership.h"
 #include "crypto/secure.h"
+#include "keys/release.h"
 #include "market/market.h"
 #include "node/node.h"
 
@@ -26,15 +31,24 @@ inline constexpr uint64_t kListingGasMax = 10'000'000'000ull;
 inline constexpr uint64_t kListingMemoryMbMax = 256;
 inline constexpr uint32_t kListingTimeoutMsMax = 60'000;
 inline constexpr size_t kRefusalsKept = 4096;
+inline constexpr int kPublishesInFlightMax = 4;
 
 class MarketService {
  public:
   MarketService(Node& node, std::string data_dir, crypto::SecureBytes identity_secret);
   const market::Market& state() const { return market_; }
   market::Directory directory() const;
+  ~MarketService();
   // Verifies a package for publishing and returns the listing transaction to submit; the error
-  // names the check that failed (codes "package.*", "listing.*", "market.*").
-  Result<Bytes> publish(std::string_view package_file);
+  // names the check that failed (codes "package.*", "listing.*", "market.*"). The package
+  // checks and keeping the file run on a worker thread, never on the node's event loop (a
+  // 16 MiB package takes a few hundred milliseconds); `done` runs on the event loop. At most
+  // kPublishesInFlightMax at once: past it `done` gets "market.busy" at once.
+  void publish(std::string package_file, std::string client, std::function<void(Result<Bytes>)> done);
+  // The key management module's built-in release policy of "agent:<root hex>": the client that
+  // posted the listing, and attested TAs running that root digest; nullopt for other resources
+  // and for roots no listing has.
+  std::optional<keys::ReleasePolicy> release_policy(const std::string& resource) const;
   // Why every node ignored a committed market transaction (by transaction id), for the last
   // kRefusalsKept refused; nullopt when it applied (or is too old to tell).
   std::optional<std::string> refusal(const Bytes& tx_id) const;
@@ -43,6 +57,10 @@ class MarketService {
 
  private:
   void record(const consensus::CommittedBlock& cb);
+  // The checks that need no ledger state (thread-safe), and the file kept.
+  Result<agents::Package> verify_and_keep(std::string_view file) const;
+  // The rest, on the event loop: the licence's clients, the listing against the state.
+  Result<Bytes> listing_for(const agents::Package& p, const std::string& client);
   Node& node_;
   std::string dir_;
   crypto::SecureBytes identity_secret_;
@@ -50,6 +68,9 @@ class MarketService {
   std::optional<consensus::Membership> tracked_;  // the validator set as of the last recorded block
   std::map<Bytes, std::string> refusals_;
   std::deque<Bytes> refusal_order_;
+  std::atomic<int> in_flight_{0};
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);  // read by the worker
+  asio::thread_pool verifier_{1};
 };
 
 }  // namespace supernet::node

@@ -235,6 +235,9 @@ int run_node(const RunOptions& a) {
   api_handler.set_keys(&keys);
   node::MarketService market(node, cfg->data_dir, identity->secret_key);
   api_handler.set_market(&market);
+  // A listed agent's content key: released to the client that listed it and to attested TAs
+  // running its root digest (docs/marketplace.md).
+  keys.set_builtin_policies([&market](const std::string& resource) { return market.release_policy(resource); });
   api_handler.set_attestation(platform->get(), certificates);
   node::ApiServer api(io, api_handler, certificates);
   if (auto s = api.start(cfg->api_listen.host, cfg->api_listen.port); !s.ok()) return fail(s.error(), kExitCheckFailed);
