@@ -18,6 +18,11 @@ check 2 "io.open" -- "$sn" attest verify "$work/missing.bin"
 check 1 "evidence.format" -- "$sn" attest verify "$work/garbage.bin"
 check 1 "evidence.format" -- "$sn" attest verify "$work/empty.bin"
 check 2 "evidence.format" -- "$sn" attest inspect "$work/garbage.bin"
+# Garbage that starts like COSE (a random file did so once in a CI run: "cbor.simple" leaked out).
+printf '\xd2\xef\x01\x02\x03' > "$work/cose-garbage.bin"
+printf '\x84\xf0' > "$work/cose-garbage2.bin"
+check 1 "evidence.format" -- "$sn" attest verify "$work/cose-garbage.bin"
+check 1 "evidence.format" -- "$sn" attest verify "$work/cose-garbage2.bin"
 check 2 "hex" -- "$sn" attest evidence --platform virtual --report-data xyz --out "$work/x"
 check 2 "at most 64 bytes" -- "$sn" attest evidence --platform virtual --report-data "$(printf '%0130d' 0)" --out "$work/x"
 check 2 "time.format" -- "$sn" attest verify "$work/ev.cbor" --at yesterday

@@ -123,7 +123,12 @@ cat "$work/fail-watch.txt" | tail -2
 [ "$code" -eq 1 ] || fail "fl watch of a failed job exited $code, not 1"
 third=$(( other % 3 + 1 ))
 [ "$third" -ne "$aggregator" ] || third=$(( third % 3 + 1 ))
-"$sn" fl status --dir "$net" --node "$third" "$failjob" > "$work/fail-status.txt" || fail "status of the failed job at node $third"
+# (The failure record committed at the aggregator; node $third may apply it a moment later.)
+for _ in $(seq 1 50); do
+  "$sn" fl status --dir "$net" --node "$third" "$failjob" > "$work/fail-status.txt" || fail "status of the failed job at node $third"
+  grep -q ": failed, round 0 of 3" "$work/fail-status.txt" && break
+  sleep 0.1
+done
 grep -q ": failed, round 0 of 3" "$work/fail-status.txt" || fail "node $third does not report the job failed: $(cat "$work/fail-status.txt")"
 grep -q "failed: only 2 parties answered the standardization request, 3 needed (recorded by node" "$work/fail-status.txt" ||
   fail "node $third does not give the recorded reason: $(cat "$work/fail-status.txt")"

@@ -120,6 +120,9 @@ if "$sn" keys release --dir "$net" --as user --resource "agent:$root" --out user
 grep -q "release policy does not name it" err.txt || fail "user release error: $(cat err.txt)"
 "$sn" keys release --dir "$net" --resource "agent:$root" --out member-k.hex > /dev/null 2>&1 || fail "the listing client could not obtain the key"
 if grep -rqF "$(grep -A1 '"params": \[' bc-model.json | tail -1 | tr -d ' ,')" "$net"/node-*/packages/; then fail "a model weight in plaintext in a node's packages"; fi
+# Node 1 keeps the packages listed through it (greeter 0.1.0, big, diagnosis) and none it refused.
+kept=$(ls "$net"/node-1/packages/ | wc -l)
+[ "$kept" = 3 ] || fail "node 1 keeps $kept package files: $(ls "$net"/node-1/packages/)"
 ok "content key handed over wrapped; released to the lister only"
 
 # 6. Credits.

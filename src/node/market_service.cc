@@ -38,7 +38,9 @@ void MarketService::record(const consensus::CommittedBlock& cb) {
     if (!market::is_market_tx(tx)) continue;
     // Every node ignores a failing market transaction alike; the reason is only logged.
     if (auto s = market_.apply(tx, height, directory()); !s.ok()) {
-      log(LogLevel::kInfo, "market", "a market transaction at height " + std::to_string(height) + " does not apply: " + s.error().to_string());
+      // Rate-limited by kind: a validator could order refused transactions at will.
+      log_limiter_.log(LogLevel::kInfo, "market", s.error().code, "ledger",
+                       "a market transaction at height " + std::to_string(height) + " does not apply: " + s.error().to_string(), steady_ms());
       Bytes id = to_bytes(as_bytes(consensus::tx_id(tx)));
       if (refusals_.emplace(id, s.error().to_string()).second) refusal_order_.push_back(id);
       while (refusal_order_.size() > kRefusalsKept) {
@@ -78,7 +80,14 @@ void MarketService::publish(std::string file, std::string client, std::function<
       if (!*alive) return;
       in_flight_--;
       if (!p.ok()) return done(p.error());
-      done(listing_for(*p, client));
+      auto tx = listing_for(*p, client);
+      if (!tx.ok() && market_.by_root(p->root) == nullptr) {
+        // Refused: the file kept for it goes (a client must not fill the disk with refused
+        // packages). A listed package of the same root keeps its file.
+        std::error_code ec;
+        fs::remove(dir_ + "/" + to_hex(p->root) + ".agent", ec);
+      }
+      done(std::move(tx));
     });
   });
 }

@@ -22,6 +22,7 @@
 #include "keys/release.h"
 #include "market/market.h"
 #include "node/node.h"
+#include "util/log.h"
 
 namespace supernet::node {
 
@@ -69,6 +70,7 @@ class MarketService {
   std::map<Bytes, std::string> refusals_;
   std::deque<Bytes> refusal_order_;
   std::atomic<int> in_flight_{0};
+  LogLimiter log_limiter_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);  // read by the worker
   asio::thread_pool verifier_{1};
 };

@@ -33,7 +33,10 @@ Result<Kind> detect_kind(ByteView e) {
   // A go-tpm-tools Attestation: field 1 (AK TPMT_PUBLIC) comes first.
   if (e.size() >= 4 && e[0] == 0x0a) return Kind::kTpm;
   if (!e.empty() && (e[0] == 0xd2 || e[0] == 0x84)) {
-    SN_ASSIGN(CoseSign1 m, parse_cose_sign1(e));
+    auto parsed = parse_cose_sign1(e);
+    // A first byte that looks like COSE is no promise: what does not parse is not evidence.
+    if (!parsed.ok()) return make_error("evidence.format", "unrecognized evidence format (a COSE_Sign1 start that does not parse: " + parsed.error().to_string() + ")");
+    CoseSign1 m = std::move(parsed).value();
     auto payload = cbor::decode(m.payload);
     if (payload.ok()) {
       const cbor::Value* p = payload->find("platform");
