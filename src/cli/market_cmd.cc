@@ -105,6 +105,9 @@ int run_publish(const PublishArgs& a) {
     height = existing.value("height", 0ull);
     std::fprintf(stderr, "%s@%s is listed already; handing its content key over\n", p->config.name.c_str(), p->config.version.c_str());
   }
+  std::printf("agent %s@%s listed at height %llu: root %s, publisher %s, price %llu\n", p->config.name.c_str(), p->config.version.c_str(),
+              static_cast<unsigned long long>(height), to_hex(p->root).c_str(), agents::key_id(p->publisher).substr(0, 16).c_str(),
+              static_cast<unsigned long long>(p->config.price));
   if (key) {
     if (auto s = hand_over_content_key(c, *net, a.net.node, *p, *key); !s.ok()) {
       return fail(make_error(s.error().code, "listed, but the content key was not handed over (publish again to retry): " + s.error().message),
@@ -113,9 +116,6 @@ int run_publish(const PublishArgs& a) {
     std::printf("content key of %s@%s handed to the key management module (released only to attested TAs running this root)\n",
                 p->config.name.c_str(), p->config.version.c_str());
   }
-  std::printf("agent %s@%s listed at height %llu: root %s, publisher %s, price %llu\n", p->config.name.c_str(), p->config.version.c_str(),
-              static_cast<unsigned long long>(height), to_hex(p->root).c_str(), agents::key_id(p->publisher).substr(0, 16).c_str(),
-              static_cast<unsigned long long>(p->config.price));
   return kExitOk;
 }
 
