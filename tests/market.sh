@@ -91,7 +91,14 @@ if "$sn" agent publish greeter-0.1.5.agent --dir "$net" 2> err.txt; then fail "a
 grep -q "market.version" err.txt || fail "version error: $(cat err.txt)"
 "$sn" agent versions greeter --dir "$net" --node 3 > versions.txt || fail "versions"
 [ "$(grep -c '^greeter ' versions.txt)" = 2 ] && grep -q "latest: 0.2.0" versions.txt || fail "versions: $(cat versions.txt)"
-ok "names are the first publisher's, versions only go up and are all kept"
+# GET /v1/agents pages: one name per page here (big, greeter), "next" naming where to go on.
+api member -o page1.json "https://127.0.0.1:$((base_port + 101))/v1/agents?limit=1"
+grep -q '"next":"big"' page1.json && grep -q '"name":"big"' page1.json || fail "page 1: $(cat page1.json)"
+api member -o page2.json "https://127.0.0.1:$((base_port + 101))/v1/agents?limit=1&after=big"
+grep -q '"name":"greeter"' page2.json && ! grep -q '"next"' page2.json || fail "page 2: $(cat page2.json)"
+code=$(api member -o /dev/null -w '%{http_code}' "https://127.0.0.1:$((base_port + 101))/v1/agents?limit=0")
+[ "$code" = 400 ] || fail "limit=0 got $code"
+ok "names are the first publisher's, versions only go up and are all kept; listings page"
 
 # 4. Delisting: the publisher only, one version.
 if "$sn" agent delist greeter@0.2.0 --key mallory.key --dir "$net" 2> err.txt; then fail "another publisher delisted"; fi

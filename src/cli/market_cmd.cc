@@ -172,10 +172,18 @@ int run_listings(const NameArgs& a) {
   auto net = open_network(a.net);
   if (!net.ok()) return fail(net.error());
   Clients c(*net, a.net.node);
-  auto r = c.request(false, "/v1/agents");
-  if (!r.ok()) return fail(r.error(), kExitCheckFailed);
-  if (r->status != 200) return fail(make_error("market.listings", error_text(*r)), kExitCheckFailed);
-  json j = json::parse(r->body);
+  // Page by page (at most 1,000 names each), in name order.
+  json j{{"agents", json::array()}};
+  std::string after;
+  for (int page = 0; page < 1000; page++) {
+    auto r = c.request(false, "/v1/agents" + (after.empty() ? std::string() : "?after=" + after));
+    if (!r.ok()) return fail(r.error(), kExitCheckFailed);
+    if (r->status != 200) return fail(make_error("market.listings", error_text(*r)), kExitCheckFailed);
+    json part = json::parse(r->body);
+    for (auto& l : part["agents"]) j["agents"].push_back(std::move(l));
+    if (!part.contains("next")) break;
+    after = part["next"].get<std::string>();
+  }
   if (a.json_out) {
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;

@@ -1,5 +1,6 @@
 #include "node/api.h"
 
+#include <charconv>
 #include <cmath>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -1415,7 +1416,7 @@ int market_status(const Error& e) {
 ApiResponse ApiHandler::route_market(const ApiRequest& req, const Client& client) {
   const std::string& p = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
-  if (p == "/v1/agents") return get ? get_agents() : error(405, "method", "use GET or POST");
+  if (p == "/v1/agents") return get ? get_agents(req) : error(405, "method", "use GET or POST");
   if (p.rfind("/v1/agents/", 0) == 0) return get ? get_agent(p.substr(11)) : error(405, "method", "use GET");
   if (p == "/v1/market/tx") return req.method == "POST" ? post_market_tx(req, client) : error(405, "method", "use POST");
   if (p == "/v1/market/balance") return get ? get_balance(req, client) : error(405, "method", "use GET");
@@ -1444,9 +1445,27 @@ void ApiHandler::post_agent(const ApiRequest& req, const Client& client, Done do
   });
 }
 
-ApiResponse ApiHandler::get_agents() {
+ApiResponse ApiHandler::get_agents(const ApiRequest& req) {
+  // Pages of at most kAgentsPageMax names in name order: ?after=NAME&limit=N; "next" names the
+  // last one when more follow.
+  size_t limit = kAgentsPageMax;
+  if (auto it = req.query.find("limit"); it != req.query.end()) {
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+    if (ec != std::errc() || end != it->second.data() + it->second.size() || n == 0 || n > kAgentsPageMax) {
+      return error(400, "bad_limit", "limit is 1 to " + std::to_string(kAgentsPageMax));
+    }
+    limit = n;
+  }
+  std::string after = req.query.count("after") ? req.query.at("after") : "";
   json list = json::array();
+  std::optional<std::string> next;
   for (const auto& name : market_->state().names()) {
+    if (!after.empty() && name <= after) continue;
+    if (list.size() == limit) {
+      next = list.back()["name"].get<std::string>();
+      break;
+    }
     auto versions = market_->state().versions(name);
     const market::Listing* latest = market_->state().latest(name);
     json j = listing_json(latest != nullptr ? *latest : versions.back());
@@ -1454,7 +1473,9 @@ ApiResponse ApiHandler::get_agents() {
     if (latest == nullptr) j["delisted"] = true;  // every version is
     list.push_back(j);
   }
-  return reply(200, json{{"agents", list}});
+  json out{{"agents", list}};
+  if (next) out["next"] = *next;
+  return reply(200, out);
 }
 
 ApiResponse ApiHandler::get_agent(const std::string& name) {

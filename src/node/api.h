@@ -58,6 +58,7 @@ class HttpServer;
 namespace supernet::node {
 
 inline constexpr size_t kApiBodyBytesMax = 256 * 1024;  // every endpoint but POST /v1/data
+inline constexpr size_t kAgentsPageMax = 1000;          // GET /v1/agents: names per answer
 inline constexpr size_t kApiDataBytesMax = 64 * 1024 * 1024;
 inline constexpr size_t kTxBatchMax = 1000;                   // writes in one POST /v1/tx/batch
 inline constexpr size_t kApiBatchBytesMax = 4 * 1024 * 1024;  // its body
@@ -168,7 +169,7 @@ class ApiHandler {
   // The marketplace (node/api_market.cc).
   ApiResponse route_market(const ApiRequest& req, const Client& client);
   void post_agent(const ApiRequest& req, const Client& client, Done done);
-  ApiResponse get_agents();
+  ApiResponse get_agents(const ApiRequest& req);
   ApiResponse get_agent(const std::string& name);
   ApiResponse post_market_tx(const ApiRequest& req, const Client& client);
   ApiResponse get_balance(const ApiRequest& req, const Client& client);
