@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libssl-dev libsodium-dev libsqlite3-dev libasio-dev nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libcpp-httplib-dev libboost1.74-dev
-  libgtest-dev libgmock-dev sqlite3 iproute2
+  libgtest-dev libgmock-dev sqlite3 iproute2 curl
   liblua5.4-dev libseccomp-dev libvalijson-dev
 )
 

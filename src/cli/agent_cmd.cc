@@ -158,10 +158,12 @@ int run_test(const TestArgs& a) {
   t.seed = a.seed;
   t.code = to_string(p->files.at(c.entry));
   t.input = input;
+  // The models as packed (the bytes the signed manifest names), opened with the content key.
+  crypto::SecureBytes ck = agents::content_key(scratch, p->manifest);
   for (const auto& m : c.models) {
-    auto plain = read_file((fs::path(a.dir) / m).string(), agents::kPackageFileBytesMax);
-    if (!plain.ok()) return fail(plain.error());
-    t.models.emplace_back(m, to_string(*plain));
+    auto plain = agents::open_model(*p, m, ck);
+    if (!plain.ok()) return fail(plain.error(), kExitCheckFailed);
+    t.models.emplace_back(m, to_string(plain->view()));
   }
   ta::WorkerOptions o;
   o.program = node_program();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crypto/hash.h"
+#include "crypto/keys.h"
 
 namespace supernet::consensus {
 
@@ -111,6 +112,21 @@ ChainGenesis genesis_for_set(Protocol protocol, const ValidatorSet& set, const s
   g.approvals = rules.approvals;
   g.policy = std::move(policy);
   return g;
+}
+
+Result<const GenesisClientInfo*> client_signer(const std::string& what, const Bytes& spki, const Bytes& signed_bytes, const Bytes& signature,
+                                               const ChainGenesis& genesis) {
+  Bytes fingerprint = crypto::sha256(spki);
+  const GenesisClientInfo* client = nullptr;
+  for (const auto& c : genesis.clients) {
+    if (c.spki_sha256 == fingerprint) client = &c;
+  }
+  if (client == nullptr) return make_error(what + ".signer", "the " + what + " is signed by a key that is no client's of this network");
+  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(spki));
+  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, signed_bytes, signature).ok()) {
+    return make_error(what + ".signature", "the " + what + "'s signature does not verify under " + client->name + "'s key");
+  }
+  return client;
 }
 
 }  // namespace supernet::consensus

@@ -84,4 +84,10 @@ class EvidenceAppraiser {
 ChainGenesis genesis_for_set(Protocol protocol, const ValidatorSet& set, const std::string& chain_id,
                              GovernanceRules rules = {}, std::string policy = "");
 
+// The genesis client whose certificate key signed `signed_bytes` (ECDSA over SHA-256, DER):
+// `what` names the transaction in the errors (<what>.signer, <what>.signature). Client-signed
+// ledger transactions (FL jobs, data policies, credits) all check their signer with it.
+Result<const GenesisClientInfo*> client_signer(const std::string& what, const Bytes& spki, const Bytes& signed_bytes, const Bytes& signature,
+                                               const ChainGenesis& genesis);
+
 }  // namespace supernet::consensus

@@ -149,6 +149,22 @@ Result<Dataset> parse_csv_impl(std::string_view text, const CsvOptions& options,
 
 Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options) { return parse_csv_impl(text, options, true, true); }
 
+CsvShape csv_shape(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    auto fields = split_fields(line);
+    // The same rule as parse_csv: a header row is one whose fields are all names.
+    bool header = std::none_of(fields.begin(), fields.end(), [](std::string_view f) { return parse_number(f).has_value(); });
+    return CsvShape{fields.size(), header};
+  }
+  return CsvShape{};
+}
+
 Result<Dataset> parse_csv_for_prediction(std::string_view text, const CsvOptions& options, bool labels) {
   return parse_csv_impl(text, options, labels, false);
 }

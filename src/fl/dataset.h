@@ -39,6 +39,12 @@ struct CsvOptions {
 // non-numbers, NaN and infinities, missing labels, empty input, and more than kRowsMax rows or
 // kFeaturesMax features.
 Result<Dataset> parse_csv(std::string_view text, const CsvOptions& options = {});
+// The first non-blank line's field count, and whether it is a header (as parse_csv reads it).
+struct CsvShape {
+  size_t columns = 0;
+  bool header = false;
+};
+CsvShape csv_shape(std::string_view text);
 // The same for data to predict on: labels of a single class are allowed, and with `labels`
 // false there is no label column (every column is a feature; y is empty, classes 0).
 Result<Dataset> parse_csv_for_prediction(std::string_view text, const CsvOptions& options, bool labels);

@@ -1,7 +1,6 @@
 #include "fl/model_file.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -29,45 +28,6 @@ Result<std::vector<float>> floats(const json& j, const char* field, size_t count
     out.push_back(f);
   }
   return out;
-}
-
-// A first line whose fields are all names, none a number, is a header (as fl::parse_csv reads it).
-bool has_header(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    size_t start = 0;
-    while (true) {
-      size_t comma = line.find(',', start);
-      std::string_view f = line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-      while (!f.empty() && (f.front() == ' ' || f.front() == '\t')) f.remove_prefix(1);
-      while (!f.empty() && (f.back() == ' ' || f.back() == '\t' || f.back() == '\r')) f.remove_suffix(1);
-      if (!f.empty() && f.front() == '+') f.remove_prefix(1);
-      float v = 0;
-      auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
-      if (!f.empty() && ec == std::errc() && end == f.data() + f.size()) return false;
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
-    }
-    return true;
-  }
-  return false;
-}
-
-// The number of fields of the first non-blank line.
-size_t first_row_columns(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    return static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
-  }
-  return 0;
 }
 
 }  // namespace
@@ -192,7 +152,8 @@ Result<ModelFile> load_model_file(const std::string& path) {
 }
 
 Result<Predictions> predict_csv(const ModelFile& m, std::string_view text, const std::optional<std::string>& label_column) {
-  size_t columns = first_row_columns(text);
+  CsvShape shape = csv_shape(text);
+  size_t columns = shape.columns;
   if (columns == 0) return make_error("csv.empty", "no data rows");
   bool labeled = label_column.has_value() || columns == m.spec.inputs + 1;
   if (!labeled && columns != m.spec.inputs) {
@@ -205,7 +166,7 @@ Result<Predictions> predict_csv(const ModelFile& m, std::string_view text, const
   if (d.features != m.spec.inputs) {
     return make_error("csv.columns", std::to_string(d.features) + " feature columns; the model takes " + std::to_string(m.spec.inputs));
   }
-  if (has_header(text) && !m.features.empty()) {
+  if (shape.header && !m.features.empty()) {
     // Columns by name: the model's feature f is the file's column order[f].
     std::vector<size_t> order;
     for (const auto& name : m.features) {

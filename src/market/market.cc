@@ -39,20 +39,6 @@ const consensus::GenesisClientInfo* client_named(const consensus::ChainGenesis& 
   return nullptr;
 }
 
-// The genesis client whose certificate key signed, or why none did.
-Result<const consensus::GenesisClientInfo*> client_signer(const CreditTx& t, const consensus::ChainGenesis& g) {
-  Bytes fingerprint = crypto::sha256(t.client_spki);
-  const consensus::GenesisClientInfo* client = nullptr;
-  for (const auto& c : g.clients) {
-    if (c.spki_sha256 == fingerprint) client = &c;
-  }
-  if (client == nullptr) return make_error("market.signer", "signed by a key that is no client's of this network");
-  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(t.client_spki));
-  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, t.signed_bytes(), t.signature).ok()) {
-    return make_error("market.signature", "the signature does not verify under " + client->name + "'s key");
-  }
-  return client;
-}
 
 }  // namespace
 
@@ -298,7 +284,7 @@ Result<Market::Effect> Market::evaluate(ByteView tx, const Directory& d) const {
     case Kind::kTransfer: {
       SN_ASSIGN(CreditTx t, CreditTx::decode(tx));
       if (d.genesis == nullptr) return make_error("market.signer", "no genesis to check the signer against");
-      SN_ASSIGN(const consensus::GenesisClientInfo* signer, client_signer(t, *d.genesis));
+      SN_ASSIGN(const consensus::GenesisClientInfo* signer, consensus::client_signer("market", t.client_spki, t.signed_bytes(), t.signature, *d.genesis));
       if (nonces_.count({crypto::sha256(t.client_spki), t.nonce})) return make_error("market.replay", "this transaction was applied already");
       if (client_named(*d.genesis, t.to) == nullptr) return make_error("market.client", "no client " + t.to + " in this network");
       if (t.amount == 0 || t.amount > kAmountMax) return make_error("market.amount", "an amount is 1 to " + std::to_string(kAmountMax) + " credits");

@@ -1427,20 +1427,18 @@ void ApiHandler::post_agent(const ApiRequest& req, const Client& client, Done do
   // The package file itself: verified whole inside this node's TEE (on the market's worker
   // thread), before the listing is signed and ordered.
   std::weak_ptr<int> alive = alive_;
-  market_->publish(req.body, client.name, [this, alive, done = std::move(done)](Result<Bytes> tx) {
+  market_->publish(req.body, client.name, [this, alive, done = std::move(done)](Result<MarketService::Published> p) {
     if (alive.expired()) return;
-    if (!tx.ok()) {
-      int status = tx.error().code == "market.busy" ? 503 : market_status(tx.error());
-      return done(error(status, tx.error().code, tx.error().message));
+    if (!p.ok()) {
+      int status = p.error().code == "market.busy" ? 503 : market_status(p.error());
+      return done(error(status, p.error().code, p.error().message));
     }
-    auto l = market::ListingTx::decode(*tx);
-    auto st = agents::verify_envelope(l->envelope);
-    ApiResponse r = submit_tx(std::move(tx).value());
+    ApiResponse r = submit_tx(p->tx);
     if (r.status != 202 && r.status != 200) return done(std::move(r));
     json out = json::parse(r.body);
-    out["name"] = st->name;
-    out["version"] = st->version;
-    out["root"] = to_hex(st->root);
+    out["name"] = p->name;
+    out["version"] = p->version;
+    out["root"] = to_hex(p->root);
     done(reply(r.status, out));
   });
 }

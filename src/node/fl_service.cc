@@ -32,22 +32,7 @@ std::string short_id(const Bytes& id) { return to_hex(id).substr(0, 12); }
 
 namespace {
 
-// The genesis client whose key signed `signed_bytes` (ECDSA, DER): `what` names the
-// transaction in the errors (<what>.signer, <what>.signature).
-Result<const consensus::GenesisClientInfo*> client_signer(const std::string& what, const Bytes& spki, const Bytes& signed_bytes,
-                                                          const Bytes& signature, const consensus::ChainGenesis& genesis) {
-  Bytes fingerprint = crypto::sha256(spki);
-  const consensus::GenesisClientInfo* client = nullptr;
-  for (const auto& c : genesis.clients) {
-    if (c.spki_sha256 == fingerprint) client = &c;
-  }
-  if (client == nullptr) return make_error(what + ".signer", "the " + what + " is signed by a key that is no client's of this network");
-  SN_ASSIGN(crypto::PublicKey key, crypto::PublicKey::from_spki(spki));
-  if (!key.verify_ecdsa_der(crypto::HashAlg::kSha256, signed_bytes, signature).ok()) {
-    return make_error(what + ".signature", "the " + what + "'s signature does not verify under " + client->name + "'s key");
-  }
-  return client;
-}
+using consensus::client_signer;
 
 bool listed(const std::vector<std::string>& names, const std::string& name) { return std::find(names.begin(), names.end(), name) != names.end(); }
 

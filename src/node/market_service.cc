@@ -68,7 +68,7 @@ MarketService::~MarketService() {
   verifier_.join();
 }
 
-void MarketService::publish(std::string file, std::string client, std::function<void(Result<Bytes>)> done) {
+void MarketService::publish(std::string file, std::string client, std::function<void(Result<Published>)> done) {
   if (in_flight_.fetch_add(1) >= kPublishesInFlightMax) {
     in_flight_--;
     return done(make_error("market.busy", "this node is verifying " + std::to_string(kPublishesInFlightMax) + " packages; try again shortly"));
@@ -81,13 +81,16 @@ void MarketService::publish(std::string file, std::string client, std::function<
       in_flight_--;
       if (!p.ok()) return done(p.error());
       auto tx = listing_for(*p, client);
-      if (!tx.ok() && market_.by_root(p->root) == nullptr) {
-        // Refused: the file kept for it goes (a client must not fill the disk with refused
-        // packages). A listed package of the same root keeps its file.
-        std::error_code ec;
-        fs::remove(dir_ + "/" + to_hex(p->root) + ".agent", ec);
+      if (!tx.ok()) {
+        if (market_.by_root(p->root) == nullptr) {
+          // Refused: the file kept for it goes (a client must not fill the disk with refused
+          // packages). A listed package of the same root keeps its file.
+          std::error_code ec;
+          fs::remove(dir_ + "/" + to_hex(p->root) + ".agent", ec);
+        }
+        return done(tx.error());
       }
-      done(std::move(tx));
+      done(Published{std::move(*tx), p->config.name, p->config.version, p->root});
     });
   });
 }
@@ -134,12 +137,5 @@ std::optional<std::string> MarketService::refusal(const Bytes& tx_id) const {
   return it->second;
 }
 
-Result<std::string> MarketService::package(const Bytes& root) const {
-  SN_ASSIGN(Bytes text, read_file(dir_ + "/" + to_hex(root) + ".agent", agents::kPackageBytesMax));
-  // The host may have swapped or changed the file: it counts only if it is the listed package.
-  SN_ASSIGN(agents::Package p, agents::verify_package(to_string(text)));
-  if (p.root != root) return make_error("package.root", "the stored package is not the one listed");
-  return to_string(text);
-}
 
 }  // namespace supernet::node

@@ -4,8 +4,8 @@
 // file against the signed manifest, agent.toml, the script compiles, the schemas), then the
 // network's limits, then the listing against the ledger's state; only then does it sign the
 // listing with its identity key. It keeps the package files it published
-// (<data dir>/packages/<root digest>.agent; public bytes, models encrypted), each checked
-// against its root digest when read.
+// (<data dir>/packages/<root digest>.agent; public bytes, models encrypted) for deployment,
+// which is to verify them again when it reads them (not built yet).
 #pragma once
 
 #include <asio.hpp>
@@ -45,7 +45,12 @@ class MarketService {
   // checks and keeping the file run on a worker thread, never on the node's event loop (a
   // 16 MiB package takes a few hundred milliseconds); `done` runs on the event loop. At most
   // kPublishesInFlightMax at once: past it `done` gets "market.busy" at once.
-  void publish(std::string package_file, std::string client, std::function<void(Result<Bytes>)> done);
+  struct Published {
+    Bytes tx;  // the listing transaction to submit
+    std::string name, version;
+    Bytes root;
+  };
+  void publish(std::string package_file, std::string client, std::function<void(Result<Published>)> done);
   // The key management module's built-in release policy of "agent:<root hex>": the client that
   // posted the listing, and attested TAs running that root digest; nullopt for other resources
   // and for roots no listing has.
@@ -53,8 +58,6 @@ class MarketService {
   // Why every node ignored a committed market transaction (by transaction id), for the last
   // kRefusalsKept refused; nullopt when it applied (or is too old to tell).
   std::optional<std::string> refusal(const Bytes& tx_id) const;
-  // The package file this node keeps for a listed root digest, checked; an error otherwise.
-  Result<std::string> package(const Bytes& root) const;
 
  private:
   void record(const consensus::CommittedBlock& cb);
